@@ -1,0 +1,61 @@
+/// An AES key as the phone accepts it (R6.1): 16 or 32 characters from `0-9 A-Z a-z` and
+/// `# $ % * + , - . : = ? @ [ ] ^ _ { } ~`.
+public struct AESKey: Sendable, Hashable {
+    /// The punctuation R6.1 allows besides letters and digits.
+    public static let allowedSymbols: Set<Character> = Set("#$%*+,-.:=?@[]^_{}~")
+    /// The key lengths the phone accepts.
+    public static let allowedLengths: Set<Int> = [16, 32]
+
+    /// The key's text; its ASCII bytes are the AES key (R6.3).
+    public let text: String
+
+    public init(_ text: String) throws(AESKeyError) {
+        if let problem = AESKey.problem(in: text) { throw problem }
+        self.text = text
+    }
+
+    /// Whether a character may stand in a key.
+    public static func isAllowed(_ character: Character) -> Bool {
+        character.isASCII && (character.isLetter || character.isNumber || allowedSymbols.contains(character))
+    }
+
+    /// The first problem with a key, or nil for a valid one.
+    public static func problem(in text: String) -> AESKeyError? {
+        if let offset = text.firstIndex(where: { !isAllowed($0) }) {
+            return AESKeyError(key: text, reason: .character(text[offset], offset: text.distance(
+                from: text.startIndex, to: offset)))
+        }
+        if !allowedLengths.contains(text.count) {
+            return AESKeyError(key: text, reason: .length(text.count))
+        }
+        return nil
+    }
+
+    /// The settings that hold AES keys (R6.2, R8.2), by exact name or by pattern.
+    static func holdsKey(_ key: String) -> Bool {
+        let names = ["static.auto_provision.aes_key_16.com", "static.auto_provision.aes_key_16.mac",
+                     "static.auto_provision.aes_key.com", "static.auto_provision.aes_key.mac"]
+        return names.contains(key)
+    }
+}
+
+/// A key the phone would not accept.
+public struct AESKeyError: Error, Sendable, Hashable, CustomStringConvertible {
+    public let key: String
+    public let reason: Reason
+
+    public enum Reason: Sendable, Hashable {
+        case length(Int)
+        case character(Character, offset: Int)
+    }
+
+    public var description: String {
+        switch reason {
+        case .length(let count):
+            "AES key has \(count) characters; it must have 16 or 32 (R6.1)"
+        case .character(let character, let offset):
+            "AES key has '\(character)' at position \(offset + 1), which the phone does not accept "
+                + "(allowed: 0-9 A-Z a-z # $ % * + , - . : = ? @ [ ] ^ _ { } ~, R6.1)"
+        }
+    }
+}

@@ -1,0 +1,172 @@
+/// The files a phone downloads, in the order of R3, and what became of each.
+struct DownloadPlan {
+    let request: ProvisioningRequest
+    let start: ProvisioningStart
+    /// The server's root (`tftp://host/`): paths below it are shown relative to it.
+    let root: ProvisioningURL
+    /// The directory the phone provisions from: MAC-local files are fetched here (R5.4).
+    let base: ProvisioningURL
+
+    private(set) var tried: [TriedFile] = []
+    private(set) var configurationFiles: [(file: ConfigFile, path: String, index: Int)] = []
+    /// MD5 of every configuration file downloaded (R4.4: includes in boot mode; common and MAC CFG otherwise).
+    private(set) var digests: [String: String] = [:]
+    private(set) var overwriteMode = false
+
+    init(request: ProvisioningRequest, start: ProvisioningStart) {
+        self.request = request
+        self.start = start
+        let url: ProvisioningURL
+        switch start {
+        case .directory(let directory): (url, base) = (directory, directory)
+        case .bootFile(let bootFile): (url, base) = (bootFile, (try? bootFile.resolving("./")) ?? bootFile)
+        }
+        root = ProvisioningURL(scheme: url.scheme, authority: url.authority, path: "/", query: nil)
+    }
+
+    /// R3.1–R3.6: the boot file (MAC-oriented, then common) and its includes, or the common and MAC CFG files.
+    mutating func downloadConfigurationFiles(fetch: (ProvisioningURL) -> FetchResult) {
+        let mac = request.mac
+        switch start {
+        case .bootFile(let url):
+            // R3.6: a URL naming a .boot file means that boot file and its includes only.
+            let role: FileRole = url.lastSegment == BootFile.name(for: mac) ? .macBoot : .commonBoot
+            if let boot = downloadBootFile(url, role: role, fetch: fetch) {
+                downloadIncludes(of: boot, at: url, fetch: fetch)
+            }
+        case .directory(let directory):
+            for (name, role) in [(BootFile.name(for: mac), FileRole.macBoot), (BootFile.commonName, .commonBoot)] {
+                let url = directory.appending(name)
+                if let boot = downloadBootFile(url, role: role, fetch: fetch) {
+                    downloadIncludes(of: boot, at: url, fetch: fetch)  // R3.4: the first boot file found wins.
+                    return
+                }
+            }
+            downloadConfigurationFile(directory.appending(request.model.commonConfigName), role: .commonConfig,
+                                      fetch: fetch)
+            downloadConfigurationFile(directory.appending(mac.canonical + ".cfg"), role: .macConfig, fetch: fetch)
+        }
+    }
+
+    /// R5: the MAC-local file, downloaded first when `custom.sync = 1`, applied last when protected.
+    mutating func downloadAndApplyLocalFile(
+        into merge: inout SettingsMerge, fetch: (ProvisioningURL) -> FetchResult
+    ) {
+        var local = request.localFile
+        var index: Int?
+        if merge.value(Provisioning.syncKey) == "1" {
+            // R5.4: the sync path when set, else the provisioning server.
+            let syncPath = Provisioning.nonBlank(merge.value(Provisioning.syncPathKey))
+            let directory = syncPath.flatMap { try? ProvisioningURL($0).asDirectory } ?? base
+            let url = directory.appending(request.mac.canonical + "-local.cfg")
+            let path = displayPath(url)
+            index = tried.count
+            switch fetch(url) {
+            case .found(let bytes):
+                local = StoredLocalFile(name: path, file: ConfigFile(bytes: bytes))
+                tried.append(TriedFile(path: path, role: .macLocal, status: .applied, md5: Provisioning.md5(bytes)))
+            case .notFound:
+                index = nil
+                tried.append(TriedFile(path: path, role: .macLocal, status: .missing))
+            case .unreachable(let reason):
+                index = nil
+                tried.append(TriedFile(path: path, role: .macLocal, status: .ignored, note: reason))
+            }
+        }
+        guard let local else { return }
+        if index == nil {
+            index = tried.count
+            tried.append(TriedFile(path: local.name, role: .macLocal, status: .applied))
+        }
+        let protect = overwriteMode || merge.value(Provisioning.protectKey) == "1"
+        if !local.file.hasHeader {
+            tried[index!].status = .invalid
+            tried[index!].note = "no \(ConfigFile.header) header on the first line (R1.1)"
+        } else if protect {
+            merge.apply(local.file, path: local.name, isLocal: true)  // R5.2
+        } else {
+            tried[index!].status = .ignored
+            tried[index!].note = "static.auto_provision.custom.protect is not 1 and overwrite mode is off (R5.3)"
+        }
+    }
+
+    /// R4.4: every configuration file is as last time, so the phone updates nothing, MAC-local file included.
+    mutating func markUnchanged() {
+        let note = "MD5 unchanged since the last provisioning (R4.4)"
+        for download in configurationFiles {
+            tried[download.index].status = .ignored
+            tried[download.index].note = note
+        }
+        if let local = request.localFile {
+            tried.append(TriedFile(path: local.name, role: .macLocal, status: .ignored, note: note))
+        }
+    }
+
+    private mutating func downloadBootFile(
+        _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult
+    ) -> BootFile? {
+        guard let file = download(url, role: role, fetch: fetch) else { return nil }
+        return BootFile(file.file)
+    }
+
+    private mutating func downloadIncludes(
+        of boot: BootFile, at url: ProvisioningURL, fetch: (ProvisioningURL) -> FetchResult
+    ) {
+        overwriteMode = boot.overwriteMode.isOn
+        for include in boot.includes {
+            do {
+                // R2.3: relative to the boot file's URL, or an absolute URL as is.
+                let target = try url.resolving(include.path)
+                downloadConfigurationFile(target, role: .include, fetch: fetch)
+            } catch {
+                tried.append(TriedFile(path: include.path, role: .include, status: .invalid,
+                                       note: error.description))
+            }
+        }
+    }
+
+    private mutating func downloadConfigurationFile(
+        _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult
+    ) {
+        guard let (file, path) = download(url, role: role, fetch: fetch, recordDigest: true) else { return }
+        configurationFiles.append((file, path, tried.count - 1))
+    }
+
+    /// Fetches a file and records it; returns it when found with a valid header (R1.1, R3.5).
+    private mutating func download(
+        _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult, recordDigest: Bool = false
+    ) -> (file: ConfigFile, path: String)? {
+        let path = displayPath(url)
+        switch fetch(url) {
+        case .notFound:
+            tried.append(TriedFile(path: path, role: role, status: .missing))
+            return nil
+        case .unreachable(let reason):
+            tried.append(TriedFile(path: path, role: role, status: .ignored, note: reason))
+            return nil
+        case .found(let bytes):
+            let md5 = Provisioning.md5(bytes)
+            if recordDigest { digests[path] = md5 }
+            let file = ConfigFile(bytes: bytes)
+            guard file.hasHeader else {
+                tried.append(TriedFile(path: path, role: role, status: .invalid, md5: md5,
+                                       note: "no \(ConfigFile.header) header on the first line (R1.1)"))
+                return nil
+            }
+            tried.append(TriedFile(path: path, role: role, status: .applied, md5: md5))
+            return (file, path)
+        }
+    }
+
+    private func displayPath(_ url: ProvisioningURL) -> String {
+        url.path(relativeTo: root) ?? url.description
+    }
+}
+
+extension ProvisioningURL {
+    /// A file in this directory; the name is percent-encoded as needed.
+    func appending(_ name: String) -> ProvisioningURL {
+        ProvisioningURL(scheme: scheme, authority: authority,
+                        path: asDirectory.path + ProvisioningURL.encodeForWire(name), query: nil)
+    }
+}

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Foundation
+import ProvisioningCore
+
+struct Resolve: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the phone's provisioning algorithm against a provisioning root and show the result.",
+        discussion: """
+            DIR is the provisioning server's root. The phone tries <mac>.boot, then y000000000000.boot, then \
+            its model's common CFG file and <mac>.cfg, and applies its MAC-local file last when protected. \
+            --state keeps the phone's memory between runs (read if present, written after), so two runs model \
+            two provisionings, with overwrite mode and the MD5 check. Exit status 2 on a bad MAC, an unknown \
+            model or an unreadable root.
+            """
+    )
+
+    @Option(help: "The provisioning root directory.")
+    var root: String
+
+    @Option(help: "The phone's MAC address (00156574B150, 00:15:65:74:b1:50, 00-15-65-74-B1-50).")
+    var mac: String
+
+    @Option(help: "The phone's model (T46G, SIP-T46G, T19P_E2, W52P, ...).")
+    var model: String?
+
+    @Option(name: .customLong("user-agent"), help: "The phone's HTTP User-Agent; gives the model.")
+    var userAgent: String?
+
+    @Option(help: "The phone's stored MAC-local file (default: <mac>-local.cfg in the root, if present).")
+    var local: String?
+
+    @Option(help: "A JSON file holding the phone's memory between provisionings; read if present, then written.")
+    var state: String?
+
+    @Option(help: ArgumentHelp(
+        "The provisioning server URL as the phone has it; may hold $PN and $MAC. Its host's '/' is the root.",
+        valueName: "url"))
+    var url: String = "tftp://autoprov.invalid/"
+
+    @Option(help: "Output: cfg (the effective configuration) or json.")
+    var format: OutputFormat = .cfg
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case cfg, json
+    }
+
+    func run() throws {
+        try reportingFailures {
+            let request = try makeRequest()
+            let directory = try ProvisioningRootDirectory(path: root, serverURL: request.serverURL, mac: request.mac)
+            let outcome: ProvisioningOutcome
+            do {
+                outcome = try Provisioning.run(request) { directory.fetch($0) }
+            } catch {
+                throw UsageFailure("\(error)")
+            }
+            if let state { try write(outcome.state, to: state) }
+            switch format {
+            case .json: emit(try ResolveOutput.json(outcome))
+            case .cfg: emit(ResolveOutput.cfg(outcome))
+            }
+        }
+    }
+
+    private func makeRequest() throws -> ProvisioningRequest {
+        let mac: MACAddress
+        do { mac = try MACAddress(self.mac) } catch { throw UsageFailure("\(error)") }
+        let phoneModel: PhoneModel
+        switch (model, userAgent) {
+        case (let name?, nil):
+            do { phoneModel = try ModelCatalog.requireModel(named: name) } catch {
+                throw UsageFailure("\(error)")
+            }
+        case (nil, let header?):
+            let agent: UserAgent
+            do { agent = try UserAgent(header) } catch { throw UsageFailure("\(error)") }
+            guard let known = agent.model else {
+                throw UsageFailure(UnknownModelError(name: agent.reportedModel).description)
+            }
+            if let reported = agent.mac, reported != mac {
+                throw UsageFailure("the User-Agent names MAC \(reported) but --mac is \(mac)")
+            }
+            phoneModel = known
+        default:
+            throw UsageFailure("give exactly one of --model and --user-agent")
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue,
+              FileManager.default.isReadableFile(atPath: root)
+        else { throw UsageFailure("\(root): not a readable directory") }
+        return ProvisioningRequest(serverURL: ServerURLTemplate(url), mac: mac, model: phoneModel,
+                                   previous: try readState(), localFile: try readLocalFile(mac: mac))
+    }
+
+    private func readState() throws -> PhoneState? {
+        guard let state, FileManager.default.fileExists(atPath: state) else { return nil }
+        guard let data = FileManager.default.contents(atPath: state) else {
+            throw UsageFailure("\(state): cannot read the state file")
+        }
+        do {
+            return try JSONDecoder().decode(PhoneState.self, from: data)
+        } catch {
+            throw UsageFailure("\(state): not a state file written by 'autoprov resolve' (\(error))")
+        }
+    }
+
+    private func readLocalFile(mac: MACAddress) throws -> StoredLocalFile? {
+        let name = mac.canonical + "-local.cfg"
+        let path = local ?? (root as NSString).appendingPathComponent(name)
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if local != nil { throw UsageFailure("\(path): cannot read the MAC-local file") }
+            return nil
+        }
+        return StoredLocalFile(name: local ?? name, file: ConfigFile(bytes: Array(data)))
+    }
+
+    private func write(_ state: PhoneState, to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        do {
+            try encoder.encode(state).write(to: URL(fileURLWithPath: path), options: .atomic)
+        } catch {
+            throw UsageFailure("\(path): cannot write the state file (\(error.localizedDescription))")
+        }
+    }
+}
+
+/// How `resolve` prints an outcome.
+enum ResolveOutput {
+    static func json(_ outcome: ProvisioningOutcome) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(outcome), as: UTF8.self) + "\n"
+    }
+
+    /// The effective configuration as a CFG file, keys sorted; factory defaults as comments.
+    static func cfg(_ outcome: ProvisioningOutcome) -> String {
+        var comments = [
+            "autoprov resolve: \(outcome.mac) (\(outcome.model.name)), overwrite mode "
+                + (outcome.overwriteMode ? "on" : "off")
+                + (outcome.unchanged ? ", unchanged (MD5)" : "") + (outcome.rebootRequired ? ", reboot" : ""),
+        ]
+        for file in outcome.files {
+            comments.append("\(file.role.rawValue) \(file.path): \(file.status.rawValue)"
+                + (file.note.map { " (\($0))" } ?? ""))
+        }
+        var lines = ConfigFile.rendering([], comments: comments).serialized()
+        for key in outcome.settings.keys.sorted() {
+            let text = outcome.settings[key]!.value.map { "\(key) = \($0)\n" } ?? "# \(key) = (factory default)\n"
+            lines += Array(text.utf8)
+        }
+        return String(decoding: lines, as: UTF8.self)
+    }
+}
