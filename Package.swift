@@ -17,6 +17,7 @@ let package = Package(
             name: "ProvisioningCore",
             dependencies: [
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
         .executableTarget(
@@ -28,7 +29,8 @@ let package = Package(
         ),
         .testTarget(
             name: "ProvisioningCoreTests",
-            dependencies: ["ProvisioningCore"]
+            dependencies: ["ProvisioningCore"],
+            resources: [.copy("Fixtures")]
         ),
         .testTarget(
             name: "AutoprovTests",
