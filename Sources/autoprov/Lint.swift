@@ -30,6 +30,12 @@ struct Lint: ParsableCommand {
                 findings += try ProvisioningTree(path: path).lint()
             }
             errors = findings.filter { $0.severity == .error }.count
+            let warnings = findings.count - errors
+            if !findings.isEmpty {
+                let files = Set(findings.map(\.path)).count
+                FileHandle.standardError.write(Data(
+                    "\(errors) errors and \(warnings) warnings in \(files) files\n".utf8))
+            }
             switch format {
             case .text:
                 emit(findings.map(\.rendered).joined())

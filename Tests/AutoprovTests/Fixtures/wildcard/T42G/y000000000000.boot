@@ -1,0 +1,2 @@
+#!version:1.0.0.1
+include:config <never.cfg>
