@@ -59,3 +59,25 @@ public struct AESKeyError: Error, Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+/// Which key the phone uses for which file (R6.2): the common key for the common CFG file (and boot includes),
+/// the MAC-oriented key for `<mac>.cfg` and `<mac>-local.cfg`.
+public enum ConfigurationKeySelection {
+    /// The settings that hold the key for files of this role, preferred first (`aes_key_16.*`, then `aes_key.*`).
+    public static func settingKeys(for role: FileRole) -> [String] {
+        switch role {
+        case .macConfig, .macLocal:
+            ["static.auto_provision.aes_key_16.mac", "static.auto_provision.aes_key.mac"]
+        case .commonConfig, .include, .commonBoot, .macBoot:
+            ["static.auto_provision.aes_key_16.com", "static.auto_provision.aes_key.com"]
+        }
+    }
+
+    /// The key the phone would use for a file of this role, from its settings; nil when none is set or valid.
+    public static func key(for role: FileRole, settings: [String: String]) -> AESKey? {
+        for name in settingKeys(for: role) {
+            if let value = settings[name], !value.isEmpty, let key = try? AESKey(value) { return key }
+        }
+        return nil
+    }
+}

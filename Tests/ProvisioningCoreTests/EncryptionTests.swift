@@ -82,3 +82,28 @@ struct EncryptionTests {
         #expect(try CompatibilityEncryption.key(fromSecurityFile: CompatibilityEncryption.securityFile(for: key)) == key)
     }
 }
+
+@Suite("Key selection (R6.2)")
+struct KeySelectionTests {
+    static let settings = [
+        "static.auto_provision.aes_key_16.com": "commonkey0123456",
+        "static.auto_provision.aes_key.mac": "mackey0123456789",
+    ]
+
+    @Test("R6.2: the common key for the common CFG file, the MAC key for <mac>.cfg and <mac>-local.cfg", arguments: [
+        (FileRole.commonConfig, "commonkey0123456"), (.include, "commonkey0123456"),
+        (.macConfig, "mackey0123456789"), (.macLocal, "mackey0123456789"),
+    ])
+    func selection(role: FileRole, key: String) {
+        #expect(ConfigurationKeySelection.key(for: role, settings: Self.settings)?.text == key)
+    }
+
+    @Test("R6.2: aes_key_16.* is preferred to its alias aes_key.*; invalid or blank keys are not used")
+    func aliases() {
+        let both = ["static.auto_provision.aes_key_16.mac": "first0123456789a",
+                    "static.auto_provision.aes_key.mac": "second0123456789"]
+        #expect(ConfigurationKeySelection.key(for: .macConfig, settings: both)?.text == "first0123456789a")
+        let blank = ["static.auto_provision.aes_key_16.mac": "", "static.auto_provision.aes_key.mac": "bad"]
+        #expect(ConfigurationKeySelection.key(for: .macConfig, settings: blank) == nil)
+    }
+}

@@ -187,3 +187,51 @@ struct DownloadOrderTests {
         #expect(throws: ProvisioningURLError.self) { try server.provision(url: "server/$PN") }
     }
 }
+
+@Suite("Boot-file settings and resource files (R2.5, R3.7)")
+struct BootSettingsAndResourcesTests {
+    @Test("R2.5: settings in a boot file other than overwrite_mode are ignored")
+    func bootSettingsIgnored() throws {
+        var server = MemoryServer([
+            "y000000000000.boot": header + "include:config <a.cfg>\naccount.1.label = from-boot\n",
+            "a.cfg": header + "a = 1\n",
+        ])
+        let outcome = try server.provision()
+        #expect(outcome.value("account.1.label") == nil)
+        #expect(outcome.value("a") == "1")
+    }
+
+    @Test("R3.7: resource URLs are settings, not configuration files: they are not fetched while provisioning")
+    func resourcesAreNotConfiguration() throws {
+        var server = MemoryServer([
+            "y000000000028.cfg": header + "ringtone.url = tftp://srv/Customring.wav\n"
+                + "static.firmware.url = tftp://srv/T46-28.81.0.110.rom\nwallpaper_upload.url = tftp://srv/bg.cfg\n",
+            "Customring.wav": "RIFF", "bg.cfg": header + "never = 1\n",
+        ])
+        let outcome = try server.provision()
+        #expect(server.fetched == ["00156574b150.boot", "y000000000000.boot", "y000000000028.cfg", "00156574b150.cfg"])
+        #expect(outcome.value("ringtone.url") == "tftp://srv/Customring.wav")
+        #expect(outcome.value("never") == nil)
+    }
+}
+
+@Suite("Parsers and random input")
+struct RandomInputTests {
+    @Test("property: random text never crashes the MAC, User-Agent, URL, path and model parsers")
+    func randomText() {
+        var generator = SeededGenerator(seed: 42)
+        let alphabet = Array("0123456789abcdefABCDEF:-./%?#@[] \tYealinkSIP-TxyzP_E2()<>\"\\\u{0}é“")
+        for _ in 0..<5000 {
+            let length = Int.random(in: 0..<40, using: &generator)
+            let text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+            _ = try? MACAddress(text)
+            _ = try? UserAgent(text)
+            _ = ModelCatalog.model(named: text)
+            _ = try? RootRelativePath(text)
+            if let url = try? ProvisioningURL("http://h/a/b.boot") { _ = try? url.resolving(text) }
+            _ = try? ProvisioningURL(text)
+            _ = ProvisioningURL.percentDecoded(text)
+            _ = try? ServerURLTemplate(text).start(productName: "T46G", mac: MACAddress(octets: [0, 0x15, 0x65, 0, 0, 1]))
+        }
+    }
+}
