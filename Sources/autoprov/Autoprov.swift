@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 
 @main
-struct Autoprov: ParsableCommand {
+struct Autoprov: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autoprov",
         abstract: "Provisioning server and tools for Yealink IP phones.",
@@ -11,7 +11,7 @@ struct Autoprov: ParsableCommand {
             MD5 change checks, wildcards) and tells an administrator what each phone will end up with.
             """,
         version: "0.1.0",
-        subcommands: [Lint.self, Resolve.self, Schedule.self]
+        subcommands: [Serve.self, Lint.self, Resolve.self, Schedule.self, Devices.self, Log.self]
     )
 }
 

@@ -1,0 +1,199 @@
+import Crypto
+import Foundation
+import Synchronization
+
+/// Credentials a request carries.
+public enum Credentials: Sendable, Hashable {
+    /// HTTP Basic, FTP USER/PASS.
+    case password(username: String, password: String)
+    /// HTTP Digest (RFC 7616), with the request method.
+    case digest(DigestResponse)
+}
+
+/// The parameters of an `Authorization: Digest …` header (RFC 7616 §3.4).
+public struct DigestResponse: Sendable, Hashable {
+    public var username: String
+    public var realm: String
+    public var nonce: String
+    public var uri: String
+    public var response: String
+    public var algorithm: String
+    public var qop: String?
+    public var nonceCount: String?
+    public var clientNonce: String?
+    public var method: String
+
+    /// Parses the header's parameters (after `Digest `).
+    public init?(header: String, method: String) {
+        var values: [String: String] = [:]
+        var rest = Substring(header)
+        while !rest.isEmpty {
+            rest = rest.drop(while: { $0 == " " || $0 == "," })
+            guard let equals = rest.firstIndex(of: "=") else { break }
+            let name = rest[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            rest = rest[rest.index(after: equals)...]
+            var value = ""
+            if rest.first == "\"" {
+                rest = rest.dropFirst()
+                var escaped = false
+                while let character = rest.first {
+                    rest = rest.dropFirst()
+                    if escaped { value.append(character); escaped = false; continue }
+                    if character == "\\" { escaped = true; continue }
+                    if character == "\"" { break }
+                    value.append(character)
+                }
+            } else {
+                let end = rest.firstIndex(of: ",") ?? rest.endIndex
+                value = rest[..<end].trimmingCharacters(in: .whitespaces)
+                rest = rest[end...]
+            }
+            values[name] = value
+        }
+        guard let username = values["username"], let realm = values["realm"], let nonce = values["nonce"],
+              let uri = values["uri"], let response = values["response"]
+        else { return nil }
+        self.username = username
+        self.realm = realm
+        self.nonce = nonce
+        self.uri = uri
+        self.response = response
+        algorithm = values["algorithm"] ?? "MD5"
+        qop = values["qop"]
+        nonceCount = values["nc"]
+        clientNonce = values["cnonce"]
+        self.method = method
+    }
+}
+
+/// Checks credentials for protected directories (S5) and slows down repeated failures from one address.
+final class CredentialChecker: Sendable {
+    enum Verdict {
+        case granted
+        case refused(String)
+        case challenge(delay: Duration, stale: Bool)
+    }
+
+    let directories: [DirectoryAccount]
+    private let secret = SymmetricKey(size: .bits256)
+    private let failures = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
+    /// How long a digest nonce is good for.
+    static let nonceLifetime: Double = 300
+
+    init(directories: [DirectoryAccount]) {
+        // The most specific directory first.
+        self.directories = directories.sorted { $0.path.count > $1.path.count }
+    }
+
+    func directory(containing path: String) -> DirectoryAccount? {
+        directories.first { $0.contains(path) }
+    }
+
+    func check(_ request: FileRequest, for account: DirectoryAccount) -> Verdict {
+        guard let credentials = request.credentials else {
+            if request.protocolName == "tftp" {
+                return .refused("directory '\(account.path)' needs credentials, which TFTP cannot carry")
+            }
+            return .challenge(delay: .zero, stale: false)
+        }
+        var stale = false
+        let valid: Bool
+        switch credentials {
+        case .password(let username, let password):
+            valid = constantTimeEqual(username, account.username) && constantTimeEqual(password, account.password)
+        case .digest(let digest):
+            switch nonceState(digest.nonce) {
+            case .valid: valid = verify(digest, account: account)
+            case .expired:
+                stale = verify(digest, account: account)
+                valid = false
+            case .invalid: valid = false
+            }
+        }
+        if valid {
+            failures.withLock { _ = $0.removeValue(forKey: request.client) }
+            return .granted
+        }
+        if stale { return .challenge(delay: .zero, stale: true) }
+        return .challenge(delay: failed(request.client), stale: false)
+    }
+
+    /// Counts a failure and returns how long to wait before answering: nothing for the first three, then
+    /// doubling from 250 ms up to 8 s, forgotten after five quiet minutes.
+    private func failed(_ client: String) -> Duration {
+        let now = ContinuousClock.now
+        let count = failures.withLock { table -> Int in
+            var entry = table[client] ?? (0, now)
+            if now - entry.last > .seconds(300) { entry.count = 0 }
+            entry.count += 1
+            entry.last = now
+            table[client] = entry
+            if table.count > 100_000 { table = table.filter { now - $0.value.last < .seconds(300) } }
+            return entry.count
+        }
+        guard count > 3 else { return .zero }
+        return min(.milliseconds(250) * (1 << min(count - 4, 5)), .seconds(8))
+    }
+
+    // MARK: Digest (RFC 7616)
+
+    /// `WWW-Authenticate` values for a realm: Digest SHA-256, Digest MD5, Basic.
+    func challenges(realm: String, stale: Bool) -> [String] {
+        let nonce = makeNonce()
+        let quotedRealm = realm.replacingOccurrences(of: "\"", with: "\\\"")
+        return ["SHA-256", "MD5"].map { algorithm in
+            "Digest realm=\"\(quotedRealm)\", qop=\"auth\", algorithm=\(algorithm), nonce=\"\(nonce)\""
+                + (stale ? ", stale=true" : "")
+        } + ["Basic realm=\"\(quotedRealm)\", charset=\"UTF-8\""]
+    }
+
+    private func makeNonce() -> String {
+        let stamp = String(Int(Date().timeIntervalSince1970))
+        return stamp + "-" + hex(HMAC<SHA256>.authenticationCode(for: Data(stamp.utf8), using: secret))
+    }
+
+    private enum NonceState { case valid, expired, invalid }
+
+    private func nonceState(_ nonce: String) -> NonceState {
+        let parts = nonce.split(separator: "-", maxSplits: 1)
+        guard parts.count == 2, let stamp = Double(parts[0]),
+              constantTimeEqual(String(parts[1]),
+                                hex(HMAC<SHA256>.authenticationCode(for: Data(parts[0].utf8), using: secret)))
+        else { return .invalid }
+        return Date().timeIntervalSince1970 - stamp > CredentialChecker.nonceLifetime ? .expired : .valid
+    }
+
+    private func verify(_ digest: DigestResponse, account: DirectoryAccount) -> Bool {
+        guard constantTimeEqual(digest.username, account.username), digest.realm == account.path else { return false }
+        let hash: (String) -> String
+        switch digest.algorithm.uppercased() {
+        case "MD5": hash = { hex(Insecure.MD5.hash(data: Data($0.utf8))) }
+        case "SHA-256": hash = { hex(SHA256.hash(data: Data($0.utf8))) }
+        default: return false
+        }
+        let ha1 = hash("\(digest.username):\(digest.realm):\(account.password)")
+        let ha2 = hash("\(digest.method):\(digest.uri)")
+        let expected: String
+        if let qop = digest.qop {
+            guard qop == "auth", let count = digest.nonceCount, let clientNonce = digest.clientNonce else { return false }
+            expected = hash("\(ha1):\(digest.nonce):\(count):\(clientNonce):\(qop):\(ha2)")
+        } else {
+            expected = hash("\(ha1):\(digest.nonce):\(ha2)")
+        }
+        return constantTimeEqual(expected, digest.response.lowercased())
+    }
+}
+
+func hex(_ bytes: some Sequence<UInt8>) -> String {
+    bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+}
+
+/// Compares without an early exit, so timing does not reveal how much matched.
+func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+    let a = Array(lhs.utf8), b = Array(rhs.utf8)
+    var difference = UInt8(a.count == b.count ? 0 : 1)
+    for index in 0..<max(a.count, b.count) {
+        difference |= (index < a.count ? a[index] : 0) ^ (index < b.count ? b[index] : 0)
+    }
+    return difference == 0
+}

@@ -1,0 +1,314 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import ProvisioningCore
+import Storage
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Who asks, and how, for one request on any protocol.
+public struct FileRequest: Sendable {
+    public var protocolName: String
+    /// The path as it arrived: percent-encoded for HTTP (``isPercentEncoded``), raw for TFTP.
+    public var path: String
+    public var isPercentEncoded: Bool
+    /// The client's address, for the log and for slowing down repeated failures.
+    public var client: String
+    public var userAgent: String?
+    public var credentials: Credentials?
+    /// The subject of the client's TLS certificate, when it presented one.
+    public var certificateSubject: String?
+
+    public init(protocolName: String, path: String, isPercentEncoded: Bool, client: String, userAgent: String? = nil,
+                credentials: Credentials? = nil, certificateSubject: String? = nil) {
+        self.protocolName = protocolName
+        self.path = path
+        self.isPercentEncoded = isPercentEncoded
+        self.client = client
+        self.userAgent = userAgent
+        self.credentials = credentials
+        self.certificateSubject = certificateSubject
+    }
+}
+
+/// What a read comes to; each front-end maps it to its wire form (S1, S2, S5).
+public enum ReadAnswer: Sendable {
+    case file(ServedFile)
+    /// TFTP 1, HTTP 404 (S1).
+    case notFound
+    /// TFTP 2, HTTP 403 (S2, or a protected directory on a protocol without credentials).
+    case forbidden(String)
+    /// HTTP 401 with a challenge for this realm, after `delay` (S5).
+    case unauthorized(realm: String, delay: Duration, stale: Bool)
+}
+
+/// A file ready to send: the bytes are shared, never copied per request.
+public struct ServedFile: Sendable {
+    public var contents: ByteBuffer
+    /// MD5 of the contents, hex (the ETag, S3).
+    public var md5: String
+    public var modified: Date
+    /// `modified` as an HTTP date, computed once per file.
+    public var lastModified: String
+    public var contentType: String
+}
+
+/// What a write comes to.
+public enum WriteAnswer: Sendable, Equatable {
+    case created
+    case replaced
+    case forbidden(String)
+    case tooLarge(limit: Int)
+    case unauthorized(realm: String, delay: Duration, stale: Bool)
+    case failed(String)
+}
+
+/// The one place that decides what a request means (ARCHITECTURE.md): confinement (S2), credentials (S5),
+/// where bytes come from (upload store, then root), uploads (S4), and what is recorded.
+public final class FileService: Sendable {
+    public let root: URL
+    let rootPrefix: String
+    public let uploads: UploadStore
+    let configuration: ServerConfiguration
+    let log: RequestLog?
+    public let metrics: ServerMetrics
+    let credentials: CredentialChecker
+    private let cache = Mutex<[String: CachedFile]>([:])
+    private let cacheBytes = Mutex<Int>(0)
+    /// Total bytes of file contents kept in memory.
+    static let cacheBudget = 512 * 1024 * 1024
+
+    public init(configuration: ServerConfiguration, log: RequestLog?, metrics: ServerMetrics) throws {
+        let rootURL = URL(fileURLWithPath: configuration.root).standardizedFileURL.resolvingSymlinksInPath()
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: rootURL.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ConfigurationError("\(configuration.root): the provisioning root is not a directory")
+        }
+        root = rootURL
+        rootPrefix = rootURL.path.hasSuffix("/") ? rootURL.path : rootURL.path + "/"
+        let dataURL = URL(fileURLWithPath: configuration.data).standardizedFileURL
+        uploads = UploadStore(directory: dataURL.appendingPathComponent("uploads").resolvingSymlinksInPath())
+        self.configuration = configuration
+        self.log = log
+        self.metrics = metrics
+        credentials = CredentialChecker(directories: configuration.directories)
+    }
+
+    // MARK: Reading
+
+    public func read(_ request: FileRequest) async -> ReadAnswer {
+        let path: RootRelativePath
+        switch confine(request) {
+        case .success(let checked): path = checked
+        case .failure(let refusal): return .forbidden(refusal.description)
+        }
+        if let directory = credentials.directory(containing: path.path) {
+            switch credentials.check(request, for: directory) {
+            case .granted: break
+            case .refused(let reason): return .forbidden(reason)
+            case .challenge(let delay, let stale): return .unauthorized(realm: directory.path, delay: delay, stale: stale)
+            }
+        }
+        // Uploads win over the root: a phone gets back what it uploaded (S4).
+        if let file = await load(uploads.url(for: path.path).path, key: "u:" + path.path) { return .file(file) }
+        let full = root.path + "/" + path.path
+        guard let file = await load(full, key: "r:" + path.path) else { return .notFound }
+        return .file(file)
+    }
+
+    /// Checks a request path against the root (S2).
+    func confine(_ request: FileRequest) -> Result<RootRelativePath, RootRelativePathError> {
+        let decoded = request.isPercentEncoded ? ProvisioningURL.percentDecoded(request.path) : request.path
+        do {
+            let path = try RootRelativePath(decoded)
+            // Hidden names (.versions, .htpasswd, temporary files) are never served.
+            if path.segments.contains(where: { $0.hasPrefix(".") }) { return .failure(.dotSegment) }
+            return .success(path)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Reads and caches a regular file, checking that it (after symbolic links) lies inside its tree.
+    private func load(_ fullPath: String, key: String) async -> ServedFile? {
+        var info = stat()
+        guard stat(fullPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        let identity = FileIdentity(info)
+        if let cached = cache.withLock({ $0[key] }), cached.identity == identity { return cached.file }
+        let prefix = key.hasPrefix("u:") ? uploads.directory.path + "/" : rootPrefix
+        let modifiedSeconds = info.st_mtim.tv_sec
+        let loaded: ServedFile? = try? await NIOThreadPool.singleton.runIfActive {
+            guard let real = realpath(fullPath, nil) else { return nil }
+            defer { free(real) }
+            guard String(cString: real).hasPrefix(prefix) else { return nil }  // S2: symbolic link out of the tree
+            guard let data = FileManager.default.contents(atPath: fullPath) else { return nil }
+            let modified = Date(timeIntervalSince1970: TimeInterval(modifiedSeconds))
+            return ServedFile(contents: ByteBuffer(bytes: data), md5: Provisioning.md5(Array(data)),
+                              modified: modified, lastModified: HTTPFrontEnd.httpDate(modified),
+                              contentType: FileService.contentType(for: fullPath))
+        }
+        guard let loaded else { return nil }
+        remember(loaded, identity: identity, key: key)
+        return loaded
+    }
+
+    private func remember(_ file: ServedFile, identity: FileIdentity, key: String) {
+        let size = file.contents.readableBytes
+        cache.withLock { cache in
+            cacheBytes.withLock { total in
+                if let old = cache[key] { total -= old.file.contents.readableBytes }
+                if total + size > FileService.cacheBudget {
+                    cache.removeAll()
+                    total = 0
+                }
+                cache[key] = CachedFile(identity: identity, file: file)
+                total += size
+            }
+        }
+    }
+
+    static func contentType(for path: String) -> String {
+        let lower = path.lowercased()
+        if lower.hasSuffix(".cfg") || lower.hasSuffix(".boot") || lower.hasSuffix(".txt") { return "text/plain" }
+        if lower.hasSuffix(".xml") { return "application/xml" }
+        return "application/octet-stream"
+    }
+
+    // MARK: Writing
+
+    /// Whether an upload of this path is allowed (S4), and its size limit.
+    public func uploadPermission(_ request: FileRequest) -> Result<(RootRelativePath, Int), UploadRefusal> {
+        let path: RootRelativePath
+        switch confine(request) {
+        case .success(let checked): path = checked
+        case .failure(let refusal): return .failure(.forbidden(refusal.description))
+        }
+        if let directory = credentials.directory(containing: path.path) {
+            switch credentials.check(request, for: directory) {
+            case .granted: break
+            case .refused(let reason): return .failure(.forbidden(reason))
+            case .challenge(let delay, let stale): return .failure(.unauthorized(realm: directory.path, delay: delay, stale: stale))
+            }
+        }
+        let name = path.segments.last!
+        guard configuration.uploadPatterns.contains(where: { Glob.matches(pattern: $0, name: name) }) else {
+            return .failure(.forbidden("uploads of '\(name)' are not allowed"))
+        }
+        return .success((path, configuration.uploadMaximumBytes))
+    }
+
+    /// Stores an upload atomically, keeping the previous version (S4).
+    public func write(_ request: FileRequest, contents: ByteBuffer) async -> WriteAnswer {
+        let path: RootRelativePath
+        let limit: Int
+        switch uploadPermission(request) {
+        case .success(let permission): (path, limit) = permission
+        case .failure(.forbidden(let reason)): return .forbidden(reason)
+        case .failure(.unauthorized(let realm, let delay, let stale)): return .unauthorized(realm: realm, delay: delay, stale: stale)
+        }
+        guard contents.readableBytes <= limit else { return .tooLarge(limit: limit) }
+        let existed = FileManager.default.fileExists(atPath: uploads.url(for: path.path).path)
+            || FileManager.default.fileExists(atPath: root.path + "/" + path.path)
+        do {
+            let store = uploads
+            try await NIOThreadPool.singleton.runIfActive {
+                try store.store(Array(contents.readableBytesView), at: path.path)
+            }
+            metrics.uploads.add(1)
+            return existed ? .replaced : .created
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+
+    // MARK: Recording
+
+    /// Records a finished request in the request log and metrics, with the device it identifies.
+    public func record(_ request: FileRequest, result: String, bytes: Int, seconds: Double) {
+        metrics.count(protocolName: request.protocolName, result: result, bytes: bytes)
+        guard let log else { return }
+        let identity = DeviceIdentity(path: request.isPercentEncoded
+            ? ProvisioningURL.percentDecoded(request.path) : request.path, userAgent: request.userAgent)
+        log.record(RequestRecord(
+            time: Date().timeIntervalSince1970, protocolName: request.protocolName, client: request.client,
+            path: request.path, result: result, bytes: bytes, duration: seconds, mac: identity.mac,
+            model: identity.model, firmware: identity.firmware))
+    }
+}
+
+/// Why an upload is refused.
+public enum UploadRefusal: Error, Sendable {
+    case forbidden(String)
+    case unauthorized(realm: String, delay: Duration, stale: Bool)
+}
+
+struct FileIdentity: Hashable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modifiedSeconds: Int
+    var modifiedNanoseconds: Int
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modifiedSeconds = info.st_mtim.tv_sec
+        modifiedNanoseconds = info.st_mtim.tv_nsec
+    }
+}
+
+struct CachedFile {
+    var identity: FileIdentity
+    var file: ServedFile
+}
+
+/// The device a request comes from: MAC, model and firmware from the User-Agent or the file name.
+struct DeviceIdentity {
+    var mac: String?
+    var model: String?
+    var firmware: String?
+
+    init(path: String, userAgent: String?) {
+        if let userAgent, let agent = try? UserAgent(userAgent) {
+            mac = agent.mac?.canonical
+            model = agent.model?.name ?? agent.reportedModel
+            firmware = agent.firmware
+        }
+        let name = String(path.split(separator: "/").last ?? "")
+        switch ProvisioningFileName(name).kind {
+        case .macBoot(let address), .macConfig(let address), .macLocal(let address): mac = mac ?? address.canonical
+        case .commonConfig(let models) where models.count == 1: model = model ?? models[0].name
+        default: break
+        }
+        if mac == nil, name.hasSuffix("-contact.xml"), let found = try? MACAddress(String(name.dropLast(12))) {
+            mac = found.canonical
+        }
+    }
+}
+
+/// `*` and `?` patterns on a file name.
+enum Glob {
+    static func matches(pattern: String, name: String) -> Bool {
+        matches(Array(pattern)[...], Array(name)[...])
+    }
+
+    private static func matches(_ pattern: ArraySlice<Character>, _ name: ArraySlice<Character>) -> Bool {
+        guard let first = pattern.first else { return name.isEmpty }
+        switch first {
+        case "*":
+            var rest = name
+            while true {
+                if matches(pattern.dropFirst(), rest) { return true }
+                guard !rest.isEmpty else { return false }
+                rest = rest.dropFirst()
+            }
+        case "?":
+            return !name.isEmpty && matches(pattern.dropFirst(), name.dropFirst())
+        default:
+            return name.first == first && matches(pattern.dropFirst(), name.dropFirst())
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Storage
+import Synchronization
+import TFTP
+
+/// `autoprov serve`: every listener as a `Service` in one `ServiceGroup`, over one ``FileService``.
+public struct ProvisioningServer: Sendable {
+    public let configuration: ServerConfiguration
+    let logger: Logger
+
+    public init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// A listener that is up, and the URL to give phones.
+    public struct Listener: Sendable {
+        public var name: String
+        public var address: SocketAddress
+        public var phoneURL: String
+    }
+
+    /// Runs until SIGTERM or SIGINT; `onListening` is told of each listener once it is bound.
+    public func run(onListening: @escaping @Sendable (Listener) -> Void = { _ in }) async throws {
+        let dataDirectory = URL(fileURLWithPath: configuration.data)
+        try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger)
+        let metrics = ServerMetrics()
+        let service = try FileService(configuration: configuration, log: log, metrics: metrics)
+        var services: [any Service] = [log]
+
+        if let address = configuration.tftp {
+            let tftp = TFTPServer(configuration: TFTPServerConfiguration(host: address.host, port: address.port),
+                                  provider: TFTPFrontEnd(service: service), logger: logger)
+            metrics.trackInFlight(protocolName: "tftp") { tftp.transfersInFlight }
+            services.append(ListenerService(name: "TFTP", address: address, logger: logger) { try await tftp.run() })
+            Task {
+                if let bound = try? await tftp.localAddress {
+                    onListening(Listener(name: "TFTP", address: bound, phoneURL: ProvisioningServer.url("tftp", bound)))
+                }
+            }
+        }
+        if let address = configuration.http {
+            services.append(httpListener("HTTP", address, service: service, tls: nil, onListening: onListening))
+        }
+        if let address = configuration.https {
+            let tls = try ServerCertificate.tlsConfiguration(configuration, dataDirectory: dataDirectory)
+            services.append(httpListener("HTTPS", address, service: service, tls: tls, onListening: onListening))
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: services.map { .init(service: $0) },
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+
+    /// An HTTP or HTTPS listener (Hummingbird) over the file service.
+    private func httpListener(
+        _ name: String, _ address: ServerConfiguration.ListenAddress, service: FileService, tls: TLSConfiguration?,
+        onListening: @escaping @Sendable (Listener) -> Void
+    ) -> ListenerService {
+        let scheme = tls == nil ? "http" : "https"
+        let responder = HTTPFrontEnd(service: service, isTLS: tls != nil)
+        let configuration = ApplicationConfiguration(address: .hostname(address.host, port: address.port))
+        let onServerRunning: @Sendable (any Channel) async -> Void = { channel in
+            if let bound = channel.localAddress {
+                onListening(Listener(name: name, address: bound, phoneURL: ProvisioningServer.url(scheme, bound)))
+            }
+        }
+        return ListenerService(name: name, address: address, logger: logger) {
+            if let tls {
+                try await Application(responder: responder, server: try .tls(.http1(), tlsConfiguration: tls),
+                                      configuration: configuration, onServerRunning: onServerRunning,
+                                      logger: logger).run()
+            } else {
+                try await Application(responder: responder, configuration: configuration,
+                                      onServerRunning: onServerRunning, logger: logger).run()
+            }
+        }
+    }
+
+    /// The URL to give phones for a bound address: the machine's own address in place of `0.0.0.0`.
+    static func url(_ scheme: String, _ address: SocketAddress) -> String {
+        let defaultPort = ["tftp": 69, "http": 80, "https": 443][scheme]
+        var host = address.ipAddress ?? "localhost"
+        if host == "0.0.0.0" || host == "::" { host = primaryAddress() ?? "127.0.0.1" }
+        if host.contains(":") { host = "[\(host)]" }
+        let port = address.port.map { $0 == defaultPort ? "" : ":\($0)" } ?? ""
+        return "\(scheme)://\(host)\(port)/"
+    }
+
+    /// The first IPv4 address of an interface that is up and not loopback.
+    static func primaryAddress() -> String? {
+        guard let devices = try? System.enumerateDevices() else { return nil }
+        for device in devices {
+            guard let address = device.address, case .v4 = address, let ip = address.ipAddress,
+                  !ip.hasPrefix("127.") else { continue }
+            return ip
+        }
+        return nil
+    }
+}
+
+/// Runs a listener and turns "permission denied" on a low port into advice.
+struct ListenerService: Service {
+    let name: String
+    let address: ServerConfiguration.ListenAddress
+    let logger: Logger
+    let body: @Sendable () async throws -> Void
+
+    func run() async throws {
+        do {
+            try await body()
+        } catch let error as IOError where error.errnoCode == EACCES {
+            throw ListenError(description: """
+                cannot listen for \(name) on \(address): permission denied (ports below 1024 need privileges). \
+                Use an unprivileged port (e.g. --\(name.lowercased()) 0.0.0.0:\(ListenerService.unprivileged[name] ?? 8080)), \
+                or allow it once with: setcap cap_net_bind_service=+ep <path to autoprov>
+                """)
+        } catch let error as IOError where error.errnoCode == EADDRINUSE {
+            throw ListenError(description: "cannot listen for \(name) on \(address): the address is already in use")
+        }
+    }
+
+    static let unprivileged = ["TFTP": 6969, "HTTP": 8080, "HTTPS": 8443]
+}
+
+/// A listener that could not start.
+public struct ListenError: Error, CustomStringConvertible {
+    public let description: String
+}

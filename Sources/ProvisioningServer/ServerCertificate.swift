@@ -1,0 +1,67 @@
+import Crypto
+import Foundation
+import NIOSSL
+import SwiftASN1
+import X509
+
+/// The HTTPS certificate: the configured PEM pair, or a self-signed pair made once and kept in the data folder.
+enum ServerCertificate {
+    /// Builds the TLS configuration (TLS 1.2+; client certificates required when `client_ca` is set).
+    static func tlsConfiguration(_ configuration: ServerConfiguration, dataDirectory: URL) throws -> TLSConfiguration {
+        var certificatePath = configuration.certificate
+        var keyPath = configuration.privateKey
+        if certificatePath.isEmpty && keyPath.isEmpty {
+            (certificatePath, keyPath) = try selfSigned(in: dataDirectory.appendingPathComponent("tls"))
+        } else if certificatePath.isEmpty || keyPath.isEmpty {
+            throw ConfigurationError("[https] needs both certificate and private_key, or neither")
+        }
+        let chain: [NIOSSLCertificate]
+        let key: NIOSSLPrivateKey
+        do {
+            chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
+            key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
+        } catch {
+            throw ConfigurationError("\(certificatePath), \(keyPath): cannot load the certificate or key (\(error))")
+        }
+        var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
+                                                           privateKey: .privateKey(key))
+        tls.minimumTLSVersion = .tlsv12
+        if !configuration.clientCA.isEmpty {
+            guard FileManager.default.isReadableFile(atPath: configuration.clientCA) else {
+                throw ConfigurationError("\(configuration.clientCA): cannot read the client CA bundle")
+            }
+            tls.trustRoots = .file(configuration.clientCA)
+            tls.certificateVerification = .noHostnameVerification
+        }
+        return tls
+    }
+
+    /// Makes `cert.pem`/`key.pem` in `directory` unless they are already there.
+    static func selfSigned(in directory: URL) throws -> (String, String) {
+        let certificateURL = directory.appendingPathComponent("cert.pem")
+        let keyURL = directory.appendingPathComponent("key.pem")
+        if FileManager.default.fileExists(atPath: certificateURL.path), FileManager.default.fileExists(atPath: keyURL.path) {
+            return (certificateURL.path, keyURL.path)
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let key = P256.Signing.PrivateKey()
+        let name = try DistinguishedName {
+            CommonName("autoprov")
+            OrganizationName("autoprov self-signed")
+        }
+        let now = Date()
+        let certificate = try Certificate(
+            version: .v3, serialNumber: Certificate.SerialNumber(), publicKey: .init(key.publicKey),
+            notValidBefore: now.addingTimeInterval(-3600), notValidAfter: now.addingTimeInterval(10 * 365 * 86400),
+            issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
+            extensions: try Certificate.Extensions {
+                Critical(BasicConstraints.notCertificateAuthority)
+                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+            },
+            issuerPrivateKey: .init(key))
+        try certificate.serializeAsPEM().pemString.write(to: certificateURL, atomically: true, encoding: .utf8)
+        try key.pemRepresentation.write(to: keyURL, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
+        return (certificateURL.path, keyURL.path)
+    }
+}

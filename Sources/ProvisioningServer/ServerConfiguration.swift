@@ -1,0 +1,187 @@
+import Foundation
+
+/// Everything `autoprov serve` needs, with the defaults documented in `autoprov.toml` (see ``exampleFile``).
+public struct ServerConfiguration: Sendable, Hashable {
+    /// The provisioning root: the files phones download.
+    public var root = "provisioning"
+    /// The data folder: database, upload store, generated certificate.
+    public var data = "autoprov-data"
+    /// `HOST:PORT` of each listener, or nil when `off`.
+    public var tftp: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 69)
+    public var http: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 80)
+    public var https: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 443)
+    /// PEM files for HTTPS; when both are empty a self-signed pair is made once and kept in the data folder.
+    public var certificate = ""
+    public var privateKey = ""
+    /// PEM bundle; when set, HTTPS clients must present a certificate it signed.
+    public var clientCA = ""
+    /// Upload names allowed (S4), as `*` patterns on the file name.
+    public var uploadPatterns = ["*-local.cfg", "*-contact.xml"]
+    /// The largest upload accepted, in bytes.
+    public var uploadMaximumBytes = 1_048_576
+    /// Directories that need a user name and password (S5, activation codes R8.2).
+    public var directories: [DirectoryAccount] = []
+
+    public init() {}
+
+    /// A `HOST:PORT` listener address.
+    public struct ListenAddress: Sendable, Hashable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// Parses `HOST:PORT`, `[IPv6]:PORT` or `off` (nil).
+        public static func parse(_ text: String) throws(ConfigurationError) -> ListenAddress? {
+            if text == "off" { return nil }
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                  (0...65535).contains(port)
+            else { throw ConfigurationError("'\(text)' is not HOST:PORT or off") }
+            var host = String(text[..<colon])
+            if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            guard !host.isEmpty else { throw ConfigurationError("'\(text)' has no host") }
+            return ListenAddress(host: host, port: port)
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+}
+
+/// A directory protected by a user name and password (S5).
+public struct DirectoryAccount: Sendable, Hashable {
+    /// The directory, relative to the root, without slashes at either end.
+    public var path: String
+    public var username: String
+    public var password: String
+
+    public init(path: String, username: String, password: String) {
+        self.path = path.split(separator: "/").joined(separator: "/")
+        self.username = username
+        self.password = password
+    }
+
+    /// Whether a root-relative path lies in this directory.
+    public func contains(_ relative: String) -> Bool {
+        relative.hasPrefix(path + "/")
+    }
+}
+
+/// A configuration problem, with the file and line when it comes from the file.
+public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+extension ServerConfiguration {
+    /// Reads `autoprov.toml`: unknown keys and wrong types are errors naming the file and line or key.
+    public static func load(file: String) throws(ConfigurationError) -> ServerConfiguration {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw ConfigurationError("\(file): cannot read the configuration file")
+        }
+        let table: [String: TOMLValue]
+        do {
+            table = try TOML.parse(String(decoding: data, as: UTF8.self))
+        } catch {
+            throw ConfigurationError("\(file):\(error.line): \(error.message)")
+        }
+        do {
+            return try ServerConfiguration(table: table)
+        } catch {
+            throw ConfigurationError("\(file): \(error.description)")
+        }
+    }
+
+    init(table: [String: TOMLValue]) throws(ConfigurationError) {
+        self.init()
+        var reader = TableReader(table: table, name: "")
+        root = try reader.string("root") ?? root
+        data = try reader.string("data") ?? data
+        if var tftpTable = try reader.table("tftp") {
+            if let listen = try tftpTable.string("listen") { tftp = try ListenAddress.parse(listen) }
+            try tftpTable.finish()
+        }
+        if var httpTable = try reader.table("http") {
+            if let listen = try httpTable.string("listen") { http = try ListenAddress.parse(listen) }
+            try httpTable.finish()
+        }
+        if var httpsTable = try reader.table("https") {
+            if let listen = try httpsTable.string("listen") { https = try ListenAddress.parse(listen) }
+            certificate = try httpsTable.string("certificate") ?? certificate
+            privateKey = try httpsTable.string("private_key") ?? privateKey
+            clientCA = try httpsTable.string("client_ca") ?? clientCA
+            try httpsTable.finish()
+        }
+        if var uploads = try reader.table("uploads") {
+            uploadPatterns = try uploads.strings("allow") ?? uploadPatterns
+            uploadMaximumBytes = try uploads.integer("max_bytes") ?? uploadMaximumBytes
+            try uploads.finish()
+        }
+        for var entry in try reader.tables("directory") {
+            guard let path = try entry.string("path"), let username = try entry.string("username"),
+                  let password = try entry.string("password")
+            else { throw ConfigurationError("[[directory]] needs path, username and password") }
+            directories.append(DirectoryAccount(path: path, username: username, password: password))
+            try entry.finish()
+        }
+        try reader.finish()
+    }
+}
+
+/// Reads a TOML table key by key and complains about keys nobody asked for.
+struct TableReader {
+    var table: [String: TOMLValue]
+    let name: String
+
+    private func qualified(_ key: String) -> String { name.isEmpty ? key : "\(name).\(key)" }
+
+    mutating func string(_ key: String) throws(ConfigurationError) -> String? {
+        guard let value = table.removeValue(forKey: key) else { return nil }
+        guard case .string(let text) = value else { throw ConfigurationError("\(qualified(key)) must be a string") }
+        return text
+    }
+
+    mutating func integer(_ key: String) throws(ConfigurationError) -> Int? {
+        guard let value = table.removeValue(forKey: key) else { return nil }
+        guard case .integer(let number) = value else { throw ConfigurationError("\(qualified(key)) must be an integer") }
+        return number
+    }
+
+    mutating func strings(_ key: String) throws(ConfigurationError) -> [String]? {
+        guard let value = table.removeValue(forKey: key) else { return nil }
+        guard case .array(let values) = value else { throw ConfigurationError("\(qualified(key)) must be an array") }
+        var result: [String] = []
+        for element in values {
+            guard case .string(let text) = element else {
+                throw ConfigurationError("\(qualified(key)) must hold strings")
+            }
+            result.append(text)
+        }
+        return result
+    }
+
+    mutating func table(_ key: String) throws(ConfigurationError) -> TableReader? {
+        guard let value = table.removeValue(forKey: key) else { return nil }
+        guard case .table(let inner) = value else { throw ConfigurationError("[\(qualified(key))] must be a table") }
+        return TableReader(table: inner, name: qualified(key))
+    }
+
+    mutating func tables(_ key: String) throws(ConfigurationError) -> [TableReader] {
+        guard let value = table.removeValue(forKey: key) else { return [] }
+        guard case .tableArray(let inner) = value else {
+            throw ConfigurationError("\(qualified(key)) must be written [[\(qualified(key))]]")
+        }
+        return inner.map { TableReader(table: $0, name: qualified(key)) }
+    }
+
+    func finish() throws(ConfigurationError) {
+        if let unknown = table.keys.sorted().first {
+            throw ConfigurationError("unknown key '\(qualified(unknown))'")
+        }
+    }
+}

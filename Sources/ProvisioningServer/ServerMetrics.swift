@@ -1,0 +1,75 @@
+import Synchronization
+
+/// Counters for `GET /metrics` (Prometheus text format). Labels are bounded: protocol and result only, never a
+/// MAC or a path.
+public final class ServerMetrics: Sendable {
+    struct Key: Hashable, Comparable {
+        var protocolName: String
+        var result: String
+
+        static func < (lhs: Key, rhs: Key) -> Bool {
+            (lhs.protocolName, lhs.result) < (rhs.protocolName, rhs.result)
+        }
+    }
+
+    private let requests = Mutex<[Key: (count: Int, bytes: Int)]>([:])
+    /// Uploads stored.
+    public let uploads = Counter()
+    /// Asks each protocol how many transfers are in flight.
+    private let inFlightSources = Mutex<[String: @Sendable () -> Int]>([:])
+
+    public init() {}
+
+    /// A monotonically increasing count.
+    public final class Counter: Sendable {
+        private let value = Mutex<Int>(0)
+
+        public func add(_ amount: Int) { value.withLock { $0 += amount } }
+        public var current: Int { value.withLock { $0 } }
+    }
+
+    func count(protocolName: String, result: String, bytes: Int) {
+        requests.withLock { table in
+            let old = table[Key(protocolName: protocolName, result: result)] ?? (0, 0)
+            table[Key(protocolName: protocolName, result: result)] = (old.count + 1, old.bytes + bytes)
+        }
+    }
+
+    /// Registers the in-flight count of a protocol.
+    public func trackInFlight(protocolName: String, _ source: @escaping @Sendable () -> Int) {
+        inFlightSources.withLock { $0[protocolName] = source }
+    }
+
+    /// The Prometheus text exposition.
+    public func render() -> String {
+        var lines = [
+            "# HELP autoprov_requests_total Requests by protocol and result.",
+            "# TYPE autoprov_requests_total counter",
+        ]
+        let snapshot = requests.withLock { $0 }
+        for key in snapshot.keys.sorted() {
+            lines.append("autoprov_requests_total{protocol=\"\(key.protocolName)\",result=\"\(key.result)\"} \(snapshot[key]!.count)")
+        }
+        lines += ["# HELP autoprov_bytes_total Bytes sent or received by protocol and result.",
+                  "# TYPE autoprov_bytes_total counter"]
+        for key in snapshot.keys.sorted() {
+            lines.append("autoprov_bytes_total{protocol=\"\(key.protocolName)\",result=\"\(key.result)\"} \(snapshot[key]!.bytes)")
+        }
+        lines += ["# HELP autoprov_transfers_in_flight Transfers in progress.",
+                  "# TYPE autoprov_transfers_in_flight gauge"]
+        for (name, source) in inFlightSources.withLock({ $0 }).sorted(by: { $0.key < $1.key }) {
+            lines.append("autoprov_transfers_in_flight{protocol=\"\(name)\"} \(source())")
+        }
+        lines += ["# HELP autoprov_uploads_total Uploads stored.", "# TYPE autoprov_uploads_total counter",
+                  "autoprov_uploads_total \(uploads.current)"]
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+extension Duration {
+    /// The duration in seconds, for logs.
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

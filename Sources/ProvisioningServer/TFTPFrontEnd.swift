@@ -1,0 +1,57 @@
+import NIOCore
+import TFTP
+
+/// TFTP: a thin front-end that turns transfers into ``FileService`` calls (S1, S2, S4, S5 hold there).
+struct TFTPFrontEnd: TFTPFileProvider {
+    let service: FileService
+
+    private func request(_ path: String, _ client: SocketAddress) -> FileRequest {
+        FileRequest(protocolName: "tftp", path: path, isPercentEncoded: false, client: client.ipAddress ?? "unknown")
+    }
+
+    func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError> {
+        switch await service.read(request(path, client)) {
+        case .file(let file): .success(file.contents)
+        case .notFound: .failure(TFTPError(code: .fileNotFound, message: "file not found"))
+        case .forbidden(let reason): .failure(TFTPError(code: .accessViolation, message: reason))
+        case .unauthorized: .failure(TFTPError(code: .accessViolation, message: "credentials required"))
+        }
+    }
+
+    func prepareWrite(path: String, client: SocketAddress) async -> Result<Int, TFTPError> {
+        switch service.uploadPermission(request(path, client)) {
+        case .success(let permission): .success(permission.1)
+        case .failure(.forbidden(let reason)): .failure(TFTPError(code: .accessViolation, message: reason))
+        case .failure(.unauthorized): .failure(TFTPError(code: .accessViolation, message: "credentials required"))
+        }
+    }
+
+    func write(path: String, contents: ByteBuffer, client: SocketAddress) async -> TFTPError? {
+        switch await service.write(request(path, client), contents: contents) {
+        case .created, .replaced: nil
+        case .tooLarge(let limit): TFTPError(code: .diskFull, message: "upload exceeds \(limit) bytes")
+        case .forbidden(let reason): TFTPError(code: .accessViolation, message: reason)
+        case .unauthorized: TFTPError(code: .accessViolation, message: "credentials required")
+        case .failed(let reason): TFTPError(code: .diskFull, message: reason)
+        }
+    }
+
+    func finished(_ summary: TFTPTransferSummary) async {
+        let result: String
+        var bytes = 0
+        switch summary.result {
+        case .completed(let count):
+            result = summary.isWrite ? "stored" : "ok"
+            bytes = count
+        case .failed(_, let count):
+            bytes = count
+            switch summary.refusal?.code {
+            case .fileNotFound: result = "not-found"
+            case .accessViolation: result = "forbidden"
+            case .some: result = "refused"
+            case nil: result = "failed"
+            }
+        }
+        service.record(request(summary.path, summary.client), result: result, bytes: bytes, seconds: summary.seconds)
+    }
+}

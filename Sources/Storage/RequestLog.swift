@@ -1,0 +1,181 @@
+import Foundation
+import GRDB
+import Logging
+import ServiceLifecycle
+import Synchronization
+
+/// One request on any protocol, as recorded.
+public struct RequestRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "request"
+
+    public var id: Int64?
+    /// Seconds since 1970 (UTC).
+    public var time: Double
+    /// `tftp`, `http`, `https`, `ftp`, `sip-pnp`.
+    public var protocolName: String
+    public var client: String
+    public var path: String
+    /// `ok`, `not-found`, `forbidden`, `unauthorized`, `stored`, `failed`, ….
+    public var result: String
+    public var bytes: Int
+    public var duration: Double
+    public var mac: String?
+    public var model: String?
+    public var firmware: String?
+
+    public init(time: Double, protocolName: String, client: String, path: String, result: String, bytes: Int,
+                duration: Double, mac: String? = nil, model: String? = nil, firmware: String? = nil) {
+        self.time = time
+        self.protocolName = protocolName
+        self.client = client
+        self.path = path
+        self.result = result
+        self.bytes = bytes
+        self.duration = duration
+        self.mac = mac
+        self.model = model
+        self.firmware = firmware
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) {
+        id = inserted.rowID
+    }
+}
+
+/// A device seen by the server, by MAC.
+public struct DeviceRecord: Codable, Sendable, Hashable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "device"
+
+    public var mac: String
+    public var model: String?
+    public var firmware: String?
+    public var address: String
+    public var firstSeen: Double
+    public var lastSeen: Double
+    public var lastPath: String
+    public var lastResult: String
+}
+
+/// The request log and device registry in the data folder's SQLite database.
+///
+/// `record` only appends to memory; a background flush writes batches in one transaction, so logging never
+/// slows a transfer. Every long-running part is a `Service`: `run()` flushes until shutdown, then once more.
+public final class RequestLog: Service, Sendable {
+    let database: DatabaseQueue
+    let pending = Mutex<[RequestRecord]>([])
+    let logger: Logger
+    /// How often pending records are written.
+    public let flushInterval: Duration
+
+    /// Opens (creating and migrating) the database at `path`; `nil` for an in-memory database.
+    public init(path: String?, logger: Logger, flushInterval: Duration = .milliseconds(200)) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        if let path {
+            database = try DatabaseQueue(path: path, configuration: configuration)
+            try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
+        } else {
+            database = try DatabaseQueue(configuration: configuration)
+        }
+        self.logger = logger
+        self.flushInterval = flushInterval
+        try RequestLog.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.create(table: "request") { t in
+                t.autoIncrementedPrimaryKey("id")
+                t.column("time", .double).notNull()
+                t.column("protocolName", .text).notNull()
+                t.column("client", .text).notNull()
+                t.column("path", .text).notNull()
+                t.column("result", .text).notNull()
+                t.column("bytes", .integer).notNull()
+                t.column("duration", .double).notNull()
+                t.column("mac", .text)
+                t.column("model", .text)
+                t.column("firmware", .text)
+            }
+            try db.create(index: "request_mac_time", on: "request", columns: ["mac", "time"])
+            try db.create(table: "device") { t in
+                t.primaryKey("mac", .text)
+                t.column("model", .text)
+                t.column("firmware", .text)
+                t.column("address", .text).notNull()
+                t.column("firstSeen", .double).notNull()
+                t.column("lastSeen", .double).notNull()
+                t.column("lastPath", .text).notNull()
+                t.column("lastResult", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    /// Queues a record; it is written within ``flushInterval``.
+    public func record(_ record: RequestRecord) {
+        pending.withLock { $0.append(record) }
+    }
+
+    /// Writes every queued record now.
+    public func flush() throws {
+        let batch = pending.withLock { records -> [RequestRecord] in
+            defer { records.removeAll(keepingCapacity: true) }
+            return records
+        }
+        guard !batch.isEmpty else { return }
+        try database.write { db in
+            for record in batch {
+                try record.insert(db)
+                guard let mac = record.mac else { continue }
+                if var device = try DeviceRecord.fetchOne(db, key: mac) {
+                    device.model = record.model ?? device.model
+                    device.firmware = record.firmware ?? device.firmware
+                    device.address = record.client
+                    device.lastSeen = record.time
+                    device.lastPath = record.path
+                    device.lastResult = record.result
+                    try device.update(db)
+                } else {
+                    try DeviceRecord(mac: mac, model: record.model, firmware: record.firmware, address: record.client,
+                                     firstSeen: record.time, lastSeen: record.time, lastPath: record.path,
+                                     lastResult: record.result).insert(db)
+                }
+            }
+        }
+    }
+
+    public func run() async throws {
+        try? await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                try await Task.sleep(for: self.flushInterval)
+                self.flushLogging()
+            }
+        }
+        flushLogging()
+    }
+
+    /// Flushes, logging a failure instead of throwing.
+    private func flushLogging() {
+        do {
+            try flush()
+        } catch {
+            logger.error("request log write failed", metadata: ["storage.error": "\(error)"])
+        }
+    }
+
+    /// Devices seen, most recent first.
+    public func devices() throws -> [DeviceRecord] {
+        try database.read { try DeviceRecord.order(Column("lastSeen").desc).fetchAll($0) }
+    }
+
+    /// The latest requests, newest first, optionally for one MAC.
+    public func requests(mac: String? = nil, limit: Int = 50) throws -> [RequestRecord] {
+        try database.read { db in
+            var request = RequestRecord.order(Column("id").desc).limit(limit)
+            if let mac { request = request.filter(Column("mac") == mac) }
+            return try request.fetchAll(db)
+        }
+    }
+}

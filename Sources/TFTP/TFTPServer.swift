@@ -1,0 +1,421 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+/// Where a TFTP server's files come from and go to; the provisioning server's file service implements it.
+public protocol TFTPFileProvider: Sendable {
+    /// The file's bytes for a read request, or the error to send (1 not found, 2 access violation).
+    func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError>
+    /// Whether a write of this name is allowed, and how many bytes it may have.
+    func prepareWrite(path: String, client: SocketAddress) async -> Result<Int, TFTPError>
+    /// Stores a completed upload; an error is sent to the client instead of the last ACK.
+    func write(path: String, contents: ByteBuffer, client: SocketAddress) async -> TFTPError?
+    /// Told once per request when it is over (for the request log).
+    func finished(_ summary: TFTPTransferSummary) async
+}
+
+/// One finished request, for the request log.
+public struct TFTPTransferSummary: Sendable {
+    public var path: String
+    public var isWrite: Bool
+    public var client: SocketAddress
+    public var result: TFTPTransferResult
+    public var seconds: Double
+    /// The error sent when the request was refused outright.
+    public var refusal: TFTPError?
+}
+
+/// Settings of the TFTP listener.
+public struct TFTPServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var limits = TFTPNegotiation.Limits()
+    /// Retransmissions before a silent client is dropped.
+    public var maximumRetries = 5
+    /// How long shutdown waits for transfers in flight.
+    public var drainSeconds: Int64 = 10
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+}
+
+/// A TFTP server (RFC 1350, 2347, 2348, 2349, 7440): requests on one port, each transfer on its own port.
+public final class TFTPServer: Service, Sendable {
+    let configuration: TFTPServerConfiguration
+    let provider: any TFTPFileProvider
+    let group: any EventLoopGroup
+    let logger: Logger
+    let inFlight = Mutex<[ObjectIdentifier: any Channel]>([:])
+    let boundAddress = Mutex<SocketAddress?>(nil)
+    private let ready: EventLoopPromise<SocketAddress>
+
+    public init(configuration: TFTPServerConfiguration, provider: any TFTPFileProvider,
+                group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
+        self.configuration = configuration
+        self.provider = provider
+        self.group = group
+        self.logger = logger
+        ready = group.next().makePromise()
+    }
+
+    /// The address the listener is bound to, once it is.
+    public var localAddress: SocketAddress {
+        get async throws { try await ready.futureResult.get() }
+    }
+
+    /// Number of transfers in flight.
+    public var transfersInFlight: Int { inFlight.withLock { $0.count } }
+
+    public func run() async throws {
+        let channel: any Channel
+        do {
+            channel = try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(TFTPRequestHandler(server: self))
+                    }
+                }
+                .bind(host: configuration.host, port: configuration.port).get()
+        } catch {
+            ready.fail(error)
+            throw error
+        }
+        ready.succeed(channel.localAddress!)
+        logger.info("TFTP listening", metadata: ["tftp.address": "\(channel.localAddress!)"])
+        await withGracefulShutdownHandler {
+            try? await channel.closeFuture.get()
+        } onGracefulShutdown: {
+            channel.close(promise: nil)
+        }
+        // Let transfers in flight finish, within bounds.
+        let deadline = ContinuousClock.now + .seconds(configuration.drainSeconds)
+        while transfersInFlight > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        for open in inFlight.withLock({ Array($0.values) }) { open.close(promise: nil) }
+    }
+
+    /// Handles one RRQ or WRQ: asks the provider, then runs the transfer on a new port.
+    func handle(_ packet: TFTPPacket, from client: SocketAddress, on requestChannel: any Channel) {
+        Task {
+            let started = ContinuousClock.now
+            let (request, isWrite): (TFTPRequest, Bool)
+            switch packet {
+            case .readRequest(let value): (request, isWrite) = (value, false)
+            case .writeRequest(let value): (request, isWrite) = (value, true)
+            default: return
+            }
+            func refuse(_ error: TFTPError) async {
+                var buffer = requestChannel.allocator.buffer(capacity: error.message.utf8.count + 5)
+                TFTPPacket.error(error).write(into: &buffer)
+                // RFC 1350: errors for a request come from a new TID too; here the request port is fine for clients.
+                _ = try? await self.sendOnce(buffer, to: client)
+                await self.provider.finished(TFTPTransferSummary(
+                    path: request.filename, isWrite: isWrite, client: client,
+                    result: .failed(error.message, bytes: 0), seconds: (ContinuousClock.now - started).seconds,
+                    refusal: error))
+            }
+            guard request.mode == "octet" || request.mode == "netascii" else {
+                await refuse(TFTPError(code: .illegalOperation, message: "mode \(request.mode) not supported"))
+                return
+            }
+            let netascii = request.mode == "netascii"
+            do {
+                if isWrite {
+                    let maximum = try await provider.prepareWrite(path: request.filename, client: client).get()
+                    if let size = request.options.first(where: { $0.name == "tsize" }).flatMap({ Int($0.value) }),
+                       size > maximum {
+                        throw TFTPError(code: .diskFull, message: "upload of \(size) bytes exceeds \(maximum)")
+                    }
+                    let negotiation = try TFTPNegotiation(options: request.options, transferSize: nil,
+                                                          limits: configuration.limits)
+                    let transfer = TFTPWriteTransfer(negotiation: negotiation, maximumBytes: maximum,
+                                                     maximumRetries: configuration.maximumRetries)
+                    try await startTransfer(.write(transfer, netascii: netascii), request: request, client: client,
+                                            started: started)
+                } else {
+                    var contents = try await provider.read(path: request.filename, client: client).get()
+                    if netascii { contents = Netascii.encode(contents) }
+                    let negotiation = try TFTPNegotiation(options: request.options, transferSize: contents.readableBytes,
+                                                          limits: configuration.limits)
+                    let transfer = TFTPReadTransfer(payload: contents, negotiation: negotiation,
+                                                    maximumRetries: configuration.maximumRetries)
+                    try await startTransfer(.read(transfer), request: request, client: client, started: started)
+                }
+            } catch let error as TFTPError {
+                await refuse(error)
+            } catch {
+                logger.warning("TFTP transfer could not start", metadata: ["tftp.error": "\(error)"])
+                await refuse(TFTPError(code: .notDefined, message: "server error"))
+            }
+        }
+    }
+
+    private func startTransfer(_ state: TFTPTransferHandler.State, request: TFTPRequest, client: SocketAddress,
+                               started: ContinuousClock.Instant) async throws {
+        let host = configuration.host
+        let channel = try await DatagramBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let handler = TFTPTransferHandler(state: state, client: client, server: self, request: request,
+                                                      started: started)
+                    try channel.pipeline.syncOperations.addHandler(handler)
+                }
+            }
+            .bind(host: host, port: 0).get()
+        let id = ObjectIdentifier(channel)
+        inFlight.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { _ in
+            _ = self.inFlight.withLock { $0.removeValue(forKey: id) }
+        }
+        channel.pipeline.fireUserInboundEventTriggered(TFTPTransferHandler.Start())
+    }
+
+    /// Sends one datagram from a fresh port (for refusals).
+    private func sendOnce(_ buffer: ByteBuffer, to client: SocketAddress) async throws {
+        let channel = try await DatagramBootstrap(group: group).bind(host: configuration.host, port: 0).get()
+        try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: buffer))
+        try await channel.close()
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// Receives requests on the listening port.
+final class TFTPRequestHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+    let server: TFTPServer
+
+    init(server: TFTPServer) {
+        self.server = server
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        do {
+            let packet = try TFTPPacket(parsing: envelope.data)
+            switch packet {
+            case .readRequest, .writeRequest:
+                server.handle(packet, from: envelope.remoteAddress, on: context.channel)
+            default:
+                reply(context, to: envelope.remoteAddress, TFTPError(code: .illegalOperation, message: "expected RRQ or WRQ"))
+            }
+        } catch {
+            server.logger.debug("TFTP malformed request", metadata: ["tftp.client": "\(envelope.remoteAddress)"])
+            reply(context, to: envelope.remoteAddress, TFTPError(code: .illegalOperation, message: "malformed request"))
+        }
+    }
+
+    private func reply(_ context: ChannelHandlerContext, to address: SocketAddress, _ error: TFTPError) {
+        var buffer = context.channel.allocator.buffer(capacity: 64)
+        TFTPPacket.error(error).write(into: &buffer)
+        context.writeAndFlush(wrapOutboundOut(AddressedEnvelope(remoteAddress: address, data: buffer)), promise: nil)
+    }
+}
+
+/// Runs one transfer's state machine on its own channel (its TID).
+final class TFTPTransferHandler: ChannelInboundHandler {
+    typealias InboundIn = AddressedEnvelope<ByteBuffer>
+    typealias OutboundOut = AddressedEnvelope<ByteBuffer>
+
+    struct Start {}
+
+    enum State {
+        case read(TFTPReadTransfer)
+        case write(TFTPWriteTransfer, netascii: Bool)
+        case storing
+        case finished
+    }
+
+    var state: State
+    let client: SocketAddress
+    let server: TFTPServer
+    let request: TFTPRequest
+    let started: ContinuousClock.Instant
+    let isWrite: Bool
+    var timer: Scheduled<Void>?
+
+    init(state: State, client: SocketAddress, server: TFTPServer, request: TFTPRequest, started: ContinuousClock.Instant) {
+        if case .read = state { isWrite = false } else { isWrite = true }
+        self.state = state
+        self.client = client
+        self.server = server
+        self.request = request
+        self.started = started
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is Start else { return context.fireUserInboundEventTriggered(event) }
+        switch state {
+        case .read(var transfer):
+            let actions = transfer.start()
+            state = .read(transfer)
+            perform(actions, context: context)
+        case .write(let transfer, _):
+            perform(transfer.start(), context: context)
+        default:
+            break
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let envelope = unwrapInboundIn(data)
+        guard envelope.remoteAddress == client else {
+            send([.error(TFTPError(code: .unknownTransferID, message: "unknown transfer ID"))], to: envelope.remoteAddress,
+                 context: context)
+            return
+        }
+        guard let packet = try? TFTPPacket(parsing: envelope.data) else {
+            perform([.send([.error(TFTPError(code: .illegalOperation, message: "malformed packet"))]),
+                     .finish(.failed("malformed packet", bytes: 0))], context: context)
+            return
+        }
+        switch state {
+        case .read(var transfer):
+            let actions = transfer.receive(packet)
+            state = .read(transfer)
+            perform(actions, context: context)
+        case .write(var transfer, let netascii):
+            let progress = transfer.receive(packet)
+            switch progress {
+            case .actions(let actions):
+                state = .write(transfer, netascii: netascii)
+                perform(actions, context: context)
+            case .complete(let contents):
+                state = .storing
+                timer?.cancel()
+                store(netascii ? Netascii.decode(contents) : contents, final: transfer.finalAcknowledgement,
+                      context: context)
+            }
+        case .storing, .finished:
+            break
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        if case .finished = state { return }
+        // Closed by shutdown before the transfer ended.
+        report(.failed("server shutting down", bytes: 0))
+        state = .finished
+    }
+
+    private func store(_ contents: ByteBuffer, final: TFTPPacket, context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let server = self.server
+        let request = self.request
+        let client = self.client
+        Task {
+            let error = await server.provider.write(path: request.filename, contents: contents, client: client)
+            loopBound.eventLoop.execute {
+                let (handler, context) = loopBound.value
+                if let error {
+                    handler.perform([.send([.error(error)]), .finish(.failed(error.message, bytes: contents.readableBytes))],
+                                    context: context)
+                } else {
+                    handler.perform([.send([final]), .finish(.completed(bytes: contents.readableBytes))], context: context)
+                }
+            }
+        }
+    }
+
+    private func perform(_ actions: [TFTPAction], context: ChannelHandlerContext) {
+        for action in actions {
+            switch action {
+            case .send(let packets):
+                send(packets, to: client, context: context)
+            case .armTimer(let seconds):
+                timer?.cancel()
+                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                timer = context.eventLoop.scheduleTask(in: .seconds(Int64(seconds))) {
+                    let (handler, context) = loopBound.value
+                    handler.timedOut(context: context)
+                }
+            case .finish(let result):
+                timer?.cancel()
+                if case .finished = state { return }
+                state = .finished
+                report(result)
+                context.close(promise: nil)
+            case .none:
+                break
+            }
+        }
+    }
+
+    private func timedOut(context: ChannelHandlerContext) {
+        switch state {
+        case .read(var transfer):
+            let actions = transfer.timeout()
+            state = .read(transfer)
+            perform(actions, context: context)
+        case .write(var transfer, let netascii):
+            let actions = transfer.timeout()
+            state = .write(transfer, netascii: netascii)
+            perform(actions, context: context)
+        default:
+            break
+        }
+    }
+
+    private func send(_ packets: [TFTPPacket], to address: SocketAddress, context: ChannelHandlerContext) {
+        guard !packets.isEmpty else { return }
+        for packet in packets {
+            var buffer = context.channel.allocator.buffer(capacity: 4 + 512)
+            packet.write(into: &buffer)
+            context.write(wrapOutboundOut(AddressedEnvelope(remoteAddress: address, data: buffer)), promise: nil)
+        }
+        context.flush()
+    }
+
+    private func report(_ result: TFTPTransferResult) {
+        let summary = TFTPTransferSummary(
+            path: request.filename, isWrite: isWrite,
+            client: client, result: result, seconds: (ContinuousClock.now - started).seconds, refusal: nil)
+        let provider = server.provider
+        Task { await provider.finished(summary) }
+    }
+}
+
+/// Netascii (RFC 764): LF is sent as CR LF, CR as CR NUL.
+enum Netascii {
+    static func encode(_ buffer: ByteBuffer) -> ByteBuffer {
+        var out = ByteBuffer()
+        out.reserveCapacity(buffer.readableBytes + buffer.readableBytes / 16)
+        for byte in buffer.readableBytesView {
+            switch byte {
+            case 0x0A: out.writeBytes([0x0D, 0x0A])
+            case 0x0D: out.writeBytes([0x0D, 0x00])
+            default: out.writeInteger(byte)
+            }
+        }
+        return out
+    }
+
+    static func decode(_ buffer: ByteBuffer) -> ByteBuffer {
+        var out = ByteBuffer()
+        var pendingCR = false
+        for byte in buffer.readableBytesView {
+            if pendingCR {
+                pendingCR = false
+                if byte == 0x0A { out.writeInteger(UInt8(0x0A)); continue }
+                out.writeInteger(UInt8(0x0D))
+                if byte == 0x00 { continue }
+            }
+            if byte == 0x0D { pendingCR = true } else { out.writeInteger(byte) }
+        }
+        if pendingCR { out.writeInteger(UInt8(0x0D)) }
+        return out
+    }
+}

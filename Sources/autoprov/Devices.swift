@@ -1,0 +1,87 @@
+import ArgumentParser
+import Foundation
+import ProvisioningCore
+import Storage
+
+struct Devices: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "List the devices the server has seen: MAC, model, firmware, address, first and last seen.")
+
+    @Option(help: "The data folder.")
+    var data = "autoprov-data"
+
+    func run() throws {
+        try reportingFailures {
+            let log = try openLog(data)
+            let devices = try log.devices()
+            var rows = [["MAC", "MODEL", "FIRMWARE", "ADDRESS", "FIRST SEEN", "LAST SEEN", "LAST FILE", "RESULT"]]
+            for device in devices {
+                rows.append([device.mac, device.model ?? "-", device.firmware ?? "-", device.address,
+                             timestamp(device.firstSeen), timestamp(device.lastSeen), device.lastPath, device.lastResult])
+            }
+            emit(table(rows))
+        }
+    }
+}
+
+struct Log: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print recent requests, newest first.")
+
+    @Option(help: "The data folder.")
+    var data = "autoprov-data"
+
+    @Option(help: "Only this device's requests.")
+    var mac: String?
+
+    @Option(help: "How many requests.")
+    var limit = 50
+
+    func run() throws {
+        try reportingFailures {
+            let log = try openLog(data)
+            let filter: String?
+            if let mac {
+                do { filter = try MACAddress(mac).canonical } catch { throw UsageFailure("\(error)") }
+            } else {
+                filter = nil
+            }
+            var rows = [["TIME", "PROTOCOL", "CLIENT", "PATH", "RESULT", "BYTES", "MS", "MAC"]]
+            for request in try log.requests(mac: filter, limit: limit) {
+                rows.append([timestamp(request.time), request.protocolName, request.client, request.path, request.result,
+                             String(request.bytes), String(Int(request.duration * 1000)), request.mac ?? "-"])
+            }
+            emit(table(rows))
+        }
+    }
+}
+
+func openLog(_ data: String) throws -> RequestLog {
+    let path = (data as NSString).appendingPathComponent("autoprov.sqlite")
+    guard FileManager.default.fileExists(atPath: path) else {
+        throw UsageFailure("\(path): no request log yet (has 'autoprov serve' run with --data \(data)?)")
+    }
+    do {
+        return try RequestLog(path: path, logger: .init(label: "autoprov"))
+    } catch {
+        throw UsageFailure("\(path): \(error)")
+    }
+}
+
+func timestamp(_ seconds: Double) -> String {
+    let formatter = DateFormatter()
+    formatter.locale = Locale(identifier: "en_US_POSIX")
+    formatter.timeZone = TimeZone(identifier: "UTC")
+    formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+    return formatter.string(from: Date(timeIntervalSince1970: seconds))
+}
+
+/// Columns padded to their widest cell.
+func table(_ rows: [[String]]) -> String {
+    guard let first = rows.first else { return "" }
+    let widths = (0..<first.count).map { column in rows.map { $0[column].count }.max() ?? 0 }
+    return rows.map { row in
+        row.enumerated().map { index, cell in
+            index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n") + "\n"
+}

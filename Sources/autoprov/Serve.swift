@@ -1,0 +1,77 @@
+import ArgumentParser
+import Foundation
+import Logging
+import ProvisioningServer
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Serve a provisioning root over TFTP, HTTP and HTTPS.",
+        discussion: """
+            With no flags: serves ./provisioning (created with example files if absent), keeps state in \
+            ./autoprov-data, and listens on the standard ports (TFTP 69, HTTP 80, HTTPS 443). A listener given \
+            as 'off' is not started. Flags override the configuration file; 'autoprov serve --print-config' \
+            prints the documented file with every default. SIGTERM/SIGINT stop it gracefully.
+            """
+    )
+
+    @Option(help: "A TOML configuration file.")
+    var config: String?
+
+    @Option(help: "The provisioning root.")
+    var root: String?
+
+    @Option(help: "The data folder.")
+    var data: String?
+
+    @Option(help: "TFTP listener, HOST:PORT or off.")
+    var tftp: String?
+
+    @Option(help: "HTTP listener, HOST:PORT or off.")
+    var http: String?
+
+    @Option(help: "HTTPS listener, HOST:PORT or off.")
+    var https: String?
+
+    @Flag(help: "Print the documented configuration file and exit.")
+    var printConfig = false
+
+    func run() async throws {
+        if printConfig {
+            emit(ExampleRoot.configurationFile)
+            return
+        }
+        var configuration = ServerConfiguration()
+        do {
+            if let config { configuration = try ServerConfiguration.load(file: config) }
+            if let root { configuration.root = root }
+            if let data { configuration.data = data }
+            if let tftp { configuration.tftp = try .parse(tftp) }
+            if let http { configuration.http = try .parse(http) }
+            if let https { configuration.https = try .parse(https) }
+        } catch {
+            fail("\(error)")
+        }
+        var logger = Logger(label: "autoprov")
+        logger.logLevel = ProcessInfo.processInfo.environment["LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0) } ?? .notice
+        do {
+            if try ExampleRoot.createIfMissing(at: configuration.root) {
+                emit("autoprov: created \(configuration.root)/ with example files\n")
+            }
+            let server = ProvisioningServer(configuration: configuration, logger: logger)
+            emit("autoprov: serving \(configuration.root)/, state in \(configuration.data)/\n")
+            try await server.run { listener in
+                let host = listener.address.ipAddress ?? "?"
+                let port = listener.address.port.map(String.init) ?? "?"
+                emit("autoprov: \(listener.name) listening on \(host.contains(":") ? "[\(host)]" : host):\(port); "
+                    + "give phones \(listener.phoneURL)\n")
+            }
+        } catch {
+            fail("\(error)")
+        }
+    }
+
+    private func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("autoprov: error: \(message)\n".utf8))
+        Foundation.exit(2)
+    }
+}

@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+
+/// S2: hostile paths on every protocol; none reads or writes outside the root and the upload store.
+@Suite("Confinement (S2) on TFTP RRQ, TFTP WRQ, HTTP GET and HTTP PUT", .serialized)
+struct ServeConfinementTests {
+    static let secret = "SECRET-OUTSIDE-THE-ROOT"
+
+    /// Paths as sent on HTTP (percent-encoded where shown); TFTP sends them raw.
+    static let hostilePaths = [
+        "../secret.cfg", "../../secret.cfg", "..%2fsecret.cfg", "%2e%2e/secret.cfg", "%2e%2e%2fsecret.cfg",
+        "..%5csecret.cfg", "..\\secret.cfg", "sub/../../secret.cfg", "sub/%2e%2e/%2e%2e/secret.cfg", "/etc/passwd",
+        "%2fetc%2fpasswd", "link.cfg", "linkdir/secret.cfg", "secret.cfg%00.cfg", "%00", "....//secret.cfg",
+        ".%2e/secret.cfg", "%252e%252e/secret.cfg", String(repeating: "a", count: 5000), "./../secret.cfg",
+        "..;/secret.cfg", "%c0%ae%c0%ae/secret.cfg", "..%c0%afsecret.cfg", ".versions/x", "sub/./../../secret.cfg",
+        "%2e%2e%5csecret.cfg", "..%255csecret.cfg", "\\..\\secret.cfg", "sub/..%00/secret.cfg", "~/secret.cfg",
+        "..", ".", "sub/..", "%2e%2e", "sub%2f..%2f..%2fsecret.cfg",
+    ]
+
+    static func start() throws -> ServerProcess {
+        let server = try ServerProcess(
+            files: ["sip.cfg": sipFile, "sub/inner.cfg": sipFile],
+            configuration: "[uploads]\nallow = [\"*-local.cfg\", \"*.cfg\", \"passwd\", \"*\"]\n")
+        try secret.write(to: server.directory.appendingPathComponent("secret.cfg"), atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: server.root.appendingPathComponent("link.cfg").path,
+            withDestinationPath: server.directory.appendingPathComponent("secret.cfg").path)
+        try FileManager.default.createSymbolicLink(atPath: server.root.appendingPathComponent("linkdir").path,
+                                                   withDestinationPath: server.directory.path)
+        return server
+    }
+
+    /// Every file below the server's folder that is outside the root and the data folder.
+    static func filesOutside(_ server: ServerProcess) -> Set<String> {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: server.directory.path)) ?? []
+        return Set(names).subtracting(["provisioning", "data", "autoprov.toml", "server.out", "secret.cfg", "body"])
+    }
+
+    @Test("HTTP GET: at least 30 hostile paths, none reaches outside")
+    func httpGet() throws {
+        #expect(Self.hostilePaths.count >= 30)
+        let server = try Self.start()
+        for path in Self.hostilePaths {
+            let result = try Client.curl(["--path-as-is", "\(server.http)/\(path)"])
+            #expect(!result.body.contains(Self.secret), "\(path)")
+            #expect([400, 403, 404, 414, 431].contains(result.status) || result.exit != 0, "\(path): \(result.status)")
+        }
+        #expect(try Client.curl(["\(server.http)/sub/inner.cfg"]).body == sipFile)
+    }
+
+    @Test("HTTP PUT: hostile paths write nothing outside")
+    func httpPut() throws {
+        let server = try Self.start()
+        let body = server.directory.appendingPathComponent("body")
+        try "#!version:1.0.0.1\nevil = 1\n".write(to: body, atomically: true, encoding: .utf8)
+        for path in Self.hostilePaths {
+            _ = try Client.curl(["--path-as-is", "-T", body.path, "\(server.http)/\(path)"])
+        }
+        #expect(Self.filesOutside(server).isEmpty, "\(Self.filesOutside(server))")
+        #expect(try String(contentsOf: server.directory.appendingPathComponent("secret.cfg"), encoding: .utf8) == Self.secret)
+    }
+
+    @Test("TFTP RRQ: hostile names (raw, with NUL bytes and absolute paths) get an error, never the secret")
+    func tftpRead() throws {
+        let server = try Self.start()
+        var names = Self.hostilePaths.map { Array($0.utf8) }
+        names.append(Array((server.directory.path + "/secret.cfg").utf8))
+        names.append(Array("secret.cfg".utf8) + [0x00] + Array("x".utf8))
+        names.append(Array("..".utf8) + [0x2F] + Array("secret.cfg".utf8))
+        for name in names {
+            let client = RawTFTPClient(serverPort: server.tftpPort)
+            client.send(RawTFTPClient.request(1, name))
+            let (reply, _) = try #require(client.receive(), "\(String(decoding: name, as: UTF8.self))")
+            #expect(Array(reply.prefix(2)) == [0, 5], "\(String(decoding: name, as: UTF8.self))")
+            #expect(!String(decoding: reply, as: UTF8.self).contains(Self.secret))
+        }
+        #expect(try Client.run("curl", ["-s", "\(server.tftp)/sub/inner.cfg"]).stdout == sipFile)
+    }
+
+    @Test("TFTP WRQ: hostile names write nothing outside")
+    func tftpWrite() throws {
+        let server = try Self.start()
+        var accepted: [String] = []
+        for path in Self.hostilePaths {
+            let client = RawTFTPClient(serverPort: server.tftpPort)
+            client.send(RawTFTPClient.request(2, Array(path.utf8)))
+            let (reply, port) = try #require(client.receive(), "\(path)")
+            if reply.prefix(4) == [0, 4, 0, 0] {
+                accepted.append(path)
+                client.send([0, 3, 0, 1] + Array("#!version:1.0.0.1\nevil = 1\n".utf8), to: port)
+                _ = client.receive()
+            } else {
+                #expect(Array(reply.prefix(4)) == [0, 5, 0, 2] || Array(reply.prefix(4)) == [0, 5, 0, 4], "\(path)")
+            }
+        }
+        // Only names that stay inside (a literal '%2e%2e' name, '~', '....' are plain names there) are stored.
+        #expect(accepted.allSatisfy { !$0.hasPrefix("..") && !$0.contains("/../") }, "\(accepted)")
+        #expect(Self.filesOutside(server).isEmpty, "\(Self.filesOutside(server))")
+        #expect(try String(contentsOf: server.directory.appendingPathComponent("secret.cfg"), encoding: .utf8) == Self.secret)
+    }
+}
+
+@Suite("Request log, devices and lifecycle", .serialized)
+struct ServeLifecycleTests {
+    @Test("every request is logged with the device from the User-Agent or the file name; devices and log list them")
+    func requestLog() throws {
+        let server = try ServerProcess(files: ["y000000000028.cfg": sipFile, "00156574b150.cfg": sipFile])
+        _ = try Client.curl(["-A", "Yealink SIP-T46G 28.81.0.110 00:15:65:4a:a9:37", "\(server.http)/y000000000028.cfg"])
+        _ = try Client.run("curl", ["-s", "\(server.tftp)/00156574b150.cfg"])
+        _ = try Client.run("curl", ["-s", "\(server.tftp)/00156574b150.boot"])
+        #expect(server.stop() == 0)
+        let devices = try CommandRunner.run(["devices", "--data", server.data.path])
+        #expect(devices.status == 0, "\(devices.stderr)")
+        let lines = devices.stdout.split(separator: "\n")
+        #expect(lines.first?.hasPrefix("MAC") == true)
+        #expect(lines.contains { $0.hasPrefix("0015654aa937") && $0.contains("T46G") && $0.contains("28.81.0.110") })
+        #expect(lines.contains { $0.hasPrefix("00156574b150") && $0.contains("00156574b150.boot") && $0.contains("not-found") })
+        let log = try CommandRunner.run(["log", "--data", server.data.path, "--mac", "00:15:65:74:B1:50"])
+        #expect(log.stdout.split(separator: "\n").count == 3, "\(log.stdout)")
+        #expect(log.stdout.contains("tftp"))
+        #expect(try CommandRunner.run(["log", "--data", server.data.path, "--limit", "1"]).stdout
+            .split(separator: "\n").count == 2)
+    }
+
+    @Test("SIGTERM: stops accepting, exits 0")
+    func gracefulShutdown() throws {
+        let server = try ServerProcess(files: ["sip.cfg": sipFile])
+        #expect(try Client.curl(["\(server.http)/sip.cfg"]).status == 200)
+        #expect(server.stop() == 0)
+    }
+
+    @Test("a privileged port without privileges: the error names the way out")
+    func privilegedPort() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-priv-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory.path)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let arguments = ["serve", "--root", directory.appendingPathComponent("p").path, "--data",
+                         directory.appendingPathComponent("d").path, "--tftp", "off", "--https", "off",
+                         "--http", "127.0.0.1:81"]
+        let result: CommandRunner.Result
+        if getuid() == 0 {
+            result = try Client.run("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+                                                CommandRunner.binary.path] + arguments)
+        } else {
+            result = try CommandRunner.run(arguments)
+        }
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("permission denied"), "\(result.stderr)")
+        #expect(result.stderr.contains("8080"))
+        #expect(result.stderr.contains("setcap cap_net_bind_service"))
+    }
+
+    @Test("with no root, an example root is created that lint accepts")
+    func exampleRoot() throws {
+        let server = try ServerProcess()
+        try FileManager.default.removeItem(at: server.root)
+        server.stop()
+        let second = Process()
+        second.executableURL = CommandRunner.binary
+        second.arguments = ["serve", "--root", server.root.path, "--data", server.data.path, "--tftp", "off",
+                            "--https", "off", "--http", "127.0.0.1:0"]
+        second.standardOutput = FileHandle.nullDevice
+        try second.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        second.terminate()
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 0)
+        let lint = try CommandRunner.run(["lint", server.root.path])
+        #expect(FileManager.default.fileExists(atPath: server.root.appendingPathComponent("y000000000000.boot").path))
+        #expect(lint.status == 0, "\(lint.stdout)")
+    }
+
+    @Test("a bad configuration file names the file and line; an unknown key is refused")
+    func badConfiguration() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-config-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("autoprov.toml")
+        try "root = \"p\"\n[tftp]\nlisten = 0.0.0.0:69\n".write(to: file, atomically: true, encoding: .utf8)
+        let syntax = try CommandRunner.run(["serve", "--config", file.path])
+        #expect(syntax.status == 2)
+        #expect(syntax.stderr.contains("autoprov.toml:3:"), "\(syntax.stderr)")
+        try "root = \"p\"\n[tftp]\nlisen = \"0.0.0.0:69\"\n".write(to: file, atomically: true, encoding: .utf8)
+        let unknown = try CommandRunner.run(["serve", "--config", file.path])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("unknown key 'tftp.lisen'"), "\(unknown.stderr)")
+    }
+}

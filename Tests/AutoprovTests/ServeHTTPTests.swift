@@ -1,0 +1,175 @@
+import Foundation
+import ProvisioningCore
+import Testing
+
+let bootFile = "#!version:1.0.0.1\ninclude:config <sip.cfg>\n"
+let sipFile = "#!version:1.0.0.1\naccount.1.label = abc\n"
+
+@Suite("autoprov serve over HTTP and HTTPS (S1-S5)", .serialized)
+struct ServeHTTPTests {
+    @Test("GET and HEAD: the bytes, text/plain, an MD5 ETag; If-None-Match gives 304 (S3)")
+    func getAndHead() throws {
+        let server = try ServerProcess(files: ["y000000000000.boot": bootFile, "sip.cfg": sipFile])
+        let get = try Client.curl(["-D", "-", "\(server.http)/y000000000000.boot"])
+        #expect(get.status == 200)
+        #expect(get.body.hasSuffix(bootFile))
+        #expect(get.body.lowercased().contains("content-type: text/plain"))
+        let md5 = Provisioning.md5(Array(bootFile.utf8))
+        #expect(get.body.contains("ETag: \"\(md5)\""))
+        let head = try Client.curl(["-I", "\(server.http)/sip.cfg"])
+        #expect(head.status == 200)
+        #expect(head.body.lowercased().contains("content-length: \(sipFile.utf8.count)"))
+        let cached = try Client.curl(["-H", "If-None-Match: \"\(md5)\"", "\(server.http)/y000000000000.boot"])
+        #expect(cached.status == 304)
+        #expect(cached.body.isEmpty)
+        #expect(server.stop() == 0)
+    }
+
+    @Test("S1: a missing file is a real 404; directories are not listed")
+    func notFound() throws {
+        let server = try ServerProcess(files: ["T42G/sip.cfg": sipFile])
+        for path in ["/00156574b150.boot", "/", "/T42G", "/T42G/", "/nothing/here.cfg"] {
+            let result = try Client.curl(["\(server.http)\(path)"])
+            #expect([403, 404].contains(result.status), "\(path)")
+            #expect(!result.body.contains("sip.cfg"))
+        }
+        #expect(try Client.curl(["\(server.http)/00156574b150.cfg"]).status == 404)
+    }
+
+    @Test("Range requests return the part asked for (firmware)")
+    func range() throws {
+        let server = try ServerProcess()
+        let bytes = Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 * 7) })
+        try server.writeBytes("T46-28.81.0.110.rom", bytes)
+        let out = server.directory.appendingPathComponent("part")
+        let result = try Client.run("curl", ["-s", "-r", "1000-1999", "-o", out.path, "-w", "%{http_code}",
+                                             "\(server.http)/T46-28.81.0.110.rom"])
+        #expect(result.stdout == "206")
+        #expect(try Data(contentsOf: out) == bytes.subdata(in: 1000..<2000))
+        let bad = try Client.curl(["-r", "200000-", "\(server.http)/T46-28.81.0.110.rom"])
+        #expect(bad.status == 416)
+    }
+
+    @Test("HTTPS serves the same files with the generated certificate (TLS 1.2+)")
+    func https() throws {
+        let server = try ServerProcess(files: ["sip.cfg": sipFile])
+        let result = try Client.curl(["--tlsv1.2", "\(server.https)/sip.cfg"])
+        #expect(result.status == 200)
+        #expect(result.body == sipFile)
+        let old = try Client.run("curl", ["-s", "-k", "--tls-max", "1.1", "\(server.https)/sip.cfg"])
+        #expect(old.status != 0)
+        let certificate = server.data.appendingPathComponent("tls/cert.pem")
+        #expect(FileManager.default.fileExists(atPath: certificate.path))
+        let verified = try Client.curl(["--cacert", certificate.path, "\(server.https)/sip.cfg"])
+        #expect(verified.status == 200)
+    }
+
+    @Test("S4: PUT of an allowed name stores it (201, then 204) and a later GET returns it; others 403, over the limit 413")
+    func uploads() throws {
+        let server = try ServerProcess(configuration: "[uploads]\nallow = [\"*-local.cfg\", \"*-contact.xml\"]\nmax_bytes = 2048\n")
+        let local = server.directory.appendingPathComponent("local.cfg")
+        try "#!version:1.0.0.1\naccount.1.label = mine\n".write(to: local, atomically: true, encoding: .utf8)
+        #expect(try Client.curl(["-T", local.path, "\(server.http)/00156574b150-local.cfg"]).status == 201)
+        try "#!version:1.0.0.1\naccount.1.label = mine too\n".write(to: local, atomically: true, encoding: .utf8)
+        #expect(try Client.curl(["-T", local.path, "\(server.http)/00156574b150-local.cfg"]).status == 204)
+        let back = try Client.curl(["\(server.http)/00156574b150-local.cfg"])
+        #expect(back.body == "#!version:1.0.0.1\naccount.1.label = mine too\n")
+        #expect(try Client.curl(["-T", local.path, "\(server.http)/y000000000000.boot"]).status == 403)
+        #expect(try Client.curl(["-T", local.path, "\(server.http)/sip.cfg"]).status == 403)
+        let big = server.directory.appendingPathComponent("big")
+        try Data(repeating: 0x41, count: 4096).write(to: big)
+        #expect(try Client.curl(["-T", big.path, "\(server.http)/00156574b150-local.cfg"]).status == 413)
+        #expect(try Client.curl(["-T", local.path, "\(server.https)/001565000001-contact.xml"]).status == 201)
+        // The previous version is kept.
+        let versions = server.data.appendingPathComponent("uploads/.versions/00156574b150-local.cfg")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: versions.path).count == 1)
+    }
+
+    @Test("S4: concurrent PUTs of one file leave one complete version, never a mix")
+    func concurrentUploads() async throws {
+        let server = try ServerProcess(configuration: "[uploads]\nmax_bytes = 1048576\n")
+        let bodies = (0..<12).map { index in String(repeating: "\(index % 10)", count: 200_000) }
+        let target = "\(server.http)/00156574b150-local.cfg"
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (index, body) in bodies.enumerated() {
+                let file = server.directory.appendingPathComponent("body\(index)")
+                try body.write(to: file, atomically: true, encoding: .utf8)
+                group.addTask {
+                    _ = try Client.curl(["-T", file.path, target])
+                }
+            }
+            try await group.waitForAll()
+        }
+        let result = try Client.curl(["\(server.http)/00156574b150-local.cfg"])
+        #expect(bodies.contains(result.body))
+    }
+
+    @Test("S4: SIGKILL in the middle of an upload leaves the previous version intact")
+    func killDuringUpload() throws {
+        let server = try ServerProcess(configuration: "[uploads]\nmax_bytes = 4194304\n")
+        let first = server.directory.appendingPathComponent("first")
+        try "#!version:1.0.0.1\naccount.1.label = before\n".write(to: first, atomically: true, encoding: .utf8)
+        #expect(try Client.curl(["-T", first.path, "\(server.http)/00156574b150-local.cfg"]).status == 201)
+        let big = server.directory.appendingPathComponent("big")
+        try Data(repeating: 0x42, count: 3_000_000).write(to: big)
+        let slow = Process()
+        slow.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        slow.arguments = ["-s", "-o", "/dev/null", "--limit-rate", "200k", "-T", big.path,
+                          "\(server.http)/00156574b150-local.cfg"]
+        try slow.run()
+        Thread.sleep(forTimeInterval: 1.5)
+        server.kill9()
+        slow.waitUntilExit()
+        let stored = server.data.appendingPathComponent("uploads/00156574b150-local.cfg")
+        #expect(try String(contentsOf: stored, encoding: .utf8) == "#!version:1.0.0.1\naccount.1.label = before\n")
+    }
+
+    @Test("S5: a protected directory needs its credentials (Basic and Digest MD5/SHA-256); wrong ones get 401")
+    func directoryCredentials() throws {
+        let server = try ServerProcess(
+            files: ["T23G_1/y000000000000.boot": bootFile, "T23G_1/sip.cfg": sipFile, "open.cfg": sipFile],
+            configuration: "[[directory]]\npath = \"T23G_1\"\nusername = \"user1\"\npassword = \"secret1\"\n")
+        let url = "\(server.http)/T23G_1/sip.cfg"
+        let none = try Client.curl(["-D", "-", url])
+        #expect(none.status == 401)
+        #expect(none.body.contains("Digest realm=\"T23G_1\""))
+        #expect(none.body.contains("algorithm=SHA-256"))
+        #expect(try Client.curl(["-u", "user1:secret1", url]).body == sipFile)
+        #expect(try Client.curl(["--digest", "-u", "user1:secret1", url]).body == sipFile)
+        #expect(try Client.curl(["-u", "user1:wrong", url]).status == 401)
+        #expect(try Client.curl(["--digest", "-u", "user1:wrong", url]).status == 401)
+        #expect(try Client.curl(["\(server.http)/open.cfg"]).status == 200)
+        // TFTP cannot carry credentials: the directory is refused, not served.
+        let tftp = try Client.run("curl", ["-s", "\(server.tftp)/T23G_1/sip.cfg"])
+        #expect(tftp.status != 0)
+        #expect(!tftp.stdout.contains("account"))
+    }
+
+    @Test("S5: repeated failures from one address are slowed down")
+    func slowedDown() throws {
+        let server = try ServerProcess(
+            files: ["T23G_1/sip.cfg": sipFile],
+            configuration: "[[directory]]\npath = \"T23G_1\"\nusername = \"user1\"\npassword = \"secret1\"\n")
+        var times: [Double] = []
+        for _ in 0..<7 {
+            let start = Date()
+            _ = try Client.curl(["-u", "user1:wrong", "\(server.http)/T23G_1/sip.cfg"])
+            times.append(Date().timeIntervalSince(start))
+        }
+        #expect(times.prefix(3).allSatisfy { $0 < 0.25 }, "\(times)")
+        #expect(times.last! >= 1.0, "\(times)")
+    }
+
+    @Test("GET /metrics: requests and bytes by protocol and result, no MAC or path in labels")
+    func metrics() throws {
+        let server = try ServerProcess(files: ["sip.cfg": sipFile])
+        _ = try Client.curl(["\(server.http)/sip.cfg"])
+        _ = try Client.curl(["\(server.http)/00156574b150.cfg"])
+        let metrics = try Client.curl(["\(server.http)/metrics"]).body
+        #expect(metrics.contains("autoprov_requests_total{protocol=\"http\",result=\"ok\"} 1"))
+        #expect(metrics.contains("autoprov_requests_total{protocol=\"http\",result=\"not-found\"} 1"))
+        #expect(metrics.contains("autoprov_transfers_in_flight{protocol=\"tftp\"} 0"))
+        #expect(!metrics.contains("00156574b150"))
+        #expect(!metrics.contains("sip.cfg"))
+    }
+}

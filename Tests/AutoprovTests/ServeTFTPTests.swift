@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+@Suite("autoprov serve over TFTP (RFC 1350, 2347-2349, 7440)", .serialized)
+struct ServeTFTPTests {
+    @Test("curl, tftp-hpa and atftp download the same bytes")
+    func clients() throws {
+        let server = try ServerProcess(files: ["y000000000000.boot": bootFile, "sip.cfg": sipFile])
+        #expect(try Client.run("curl", ["-s", "\(server.tftp)/y000000000000.boot"]).stdout == bootFile)
+        let work = server.directory
+        let hpa = try Client.run("tftp", ["127.0.0.1", String(server.tftpPort), "-m", "octet", "-c", "get", "sip.cfg",
+                                          "hpa.cfg"], in: work)
+        #expect(hpa.status == 0, "\(hpa.stderr)")
+        #expect(try String(contentsOf: work.appendingPathComponent("hpa.cfg"), encoding: .utf8) == sipFile)
+        let netascii = try Client.run("tftp", ["127.0.0.1", String(server.tftpPort), "-m", "netascii", "-c", "get",
+                                               "sip.cfg", "ascii.cfg"], in: work)
+        #expect(netascii.status == 0)
+        #expect(try String(contentsOf: work.appendingPathComponent("ascii.cfg"), encoding: .utf8) == sipFile)
+        for options in [["--option", "blksize 1428"], ["--option", "tsize 0"], ["--option", "windowsize 4"],
+                        ["--option", "blksize 8", "--option", "windowsize 16", "--option", "timeout 2"]] {
+            let name = "atftp-\(UUID().uuidString).cfg"
+            let result = try Client.run("atftp", options + ["-g", "-r", "sip.cfg", "-l", name, "127.0.0.1",
+                                                              String(server.tftpPort)], in: work)
+            #expect(result.status == 0, "\(options) \(result.stderr)")
+            #expect(try String(contentsOf: work.appendingPathComponent(name), encoding: .utf8) == sipFile, "\(options)")
+        }
+    }
+
+    @Test("S1: a missing file is error 1 (curl exit 68: file not found)")
+    func missing() throws {
+        let server = try ServerProcess()
+        let result = try Client.run("curl", ["-s", "\(server.tftp)/00156574b150.boot"])
+        #expect(result.status == 68)
+    }
+
+    @Test("a 40 MiB file downloads intact with block-number rollover")
+    func rollover() throws {
+        let server = try ServerProcess()
+        var generator = SystemRandomNumberGenerator()
+        let bytes = Data((0..<(40 * 1024 * 1024)).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        try server.writeBytes("T46-28.81.0.110.rom", bytes)
+        let out = server.directory.appendingPathComponent("firmware.rom")
+        let result = try Client.run("atftp", ["--option", "blksize 512", "--option", "windowsize 8", "-g",
+                                              "-r", "T46-28.81.0.110.rom", "-l", out.path, "127.0.0.1",
+                                              String(server.tftpPort)])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(try Data(contentsOf: out) == bytes)  // 81,921 blocks of 512 bytes: the block number wraps
+    }
+
+    @Test("options: OACK carries only what was asked; an out-of-range blksize is refused with error 8")
+    func options() throws {
+        let server = try ServerProcess(files: ["sip.cfg": sipFile])
+        let client = RawTFTPClient(serverPort: server.tftpPort)
+        client.send(RawTFTPClient.request(1, Array("sip.cfg".utf8)) + Array("tsize\u{0}0\u{0}".utf8))
+        let (oack, port) = try #require(client.receive())
+        #expect(oack == [0, 6] + Array("tsize\u{0}\(sipFile.utf8.count)\u{0}".utf8))
+        client.send([0, 4, 0, 0], to: port)
+        let (data, _) = try #require(client.receive())
+        #expect(Array(data.dropFirst(4)) == Array(sipFile.utf8))
+        client.send([0, 4, 0, 1], to: port)
+
+        let refused = RawTFTPClient(serverPort: server.tftpPort)
+        refused.send(RawTFTPClient.request(1, Array("sip.cfg".utf8)) + Array("blksize\u{0}4\u{0}".utf8))
+        let (error, _) = try #require(refused.receive())
+        #expect(Array(error.prefix(4)) == [0, 5, 0, 8])
+    }
+
+    @Test("duplicate ACKs do not resend (no Sorcerer's Apprentice); a silent client is dropped without hurting others")
+    func silentClient() throws {
+        let server = try ServerProcess(files: ["sip.cfg": sipFile, "big.cfg": String(repeating: "x", count: 5000)])
+        let client = RawTFTPClient(serverPort: server.tftpPort)
+        client.send(RawTFTPClient.request(1, Array("big.cfg".utf8)))
+        let (first, port) = try #require(client.receive())
+        #expect(Array(first.prefix(4)) == [0, 3, 0, 1])
+        client.send([0, 4, 0, 1], to: port)
+        let (second, _) = try #require(client.receive())
+        #expect(Array(second.prefix(4)) == [0, 3, 0, 2])
+        client.send([0, 4, 0, 1], to: port)  // a duplicate ACK of block 1: nothing is sent for it
+        // The next packet is the timeout's retransmission of block 2 (after 1 s), not an immediate resend.
+        let start = Date()
+        let (again, _) = try #require(client.receive())
+        #expect(Array(again.prefix(4)) == [0, 3, 0, 2])
+        #expect(Date().timeIntervalSince(start) > 0.8)
+        // Now stop answering; meanwhile another client is served.
+        #expect(try Client.run("curl", ["-s", "\(server.tftp)/sip.cfg"]).stdout == sipFile)
+        Thread.sleep(forTimeInterval: 6)
+        let metrics = try Client.curl(["\(server.http)/metrics"]).body
+        #expect(metrics.contains("autoprov_transfers_in_flight{protocol=\"tftp\"} 0"), "\(metrics)")
+        #expect(metrics.contains("autoprov_requests_total{protocol=\"tftp\",result=\"failed\"} 1"), "\(metrics)")
+    }
+
+    @Test("S4: WRQ stores an allowed upload (tftp-hpa put) that a later GET returns; other names get error 2")
+    func upload() throws {
+        let server = try ServerProcess()
+        let work = server.directory
+        try "#!version:1.0.0.1\naccount.1.label = tftp\n".write(to: work.appendingPathComponent("local.cfg"),
+                                                               atomically: true, encoding: .utf8)
+        let put = try Client.run("tftp", ["127.0.0.1", String(server.tftpPort), "-m", "octet", "-c", "put", "local.cfg",
+                                          "00156574b150-local.cfg"], in: work)
+        #expect(put.status == 0, "\(put.stderr)")
+        #expect(try Client.curl(["\(server.http)/00156574b150-local.cfg"]).body == "#!version:1.0.0.1\naccount.1.label = tftp\n")
+        let refused = RawTFTPClient(serverPort: server.tftpPort)
+        refused.send(RawTFTPClient.request(2, Array("y000000000000.boot".utf8)))
+        let (error, _) = try #require(refused.receive())
+        #expect(Array(error.prefix(4)) == [0, 5, 0, 2])
+    }
+
+    @Test("malformed packets get error 4 or silence and the server keeps serving")
+    func malformed() throws {
+        let server = try ServerProcess(files: ["sip.cfg": sipFile])
+        let client = RawTFTPClient(serverPort: server.tftpPort)
+        for garbage: [UInt8] in [[], [0], [0, 9], [0, 1, 65, 66], [0, 3, 0, 1, 1, 2], [0, 1, 0, 0],
+                                 Array(repeating: 0x41, count: 2000), [0, 1] + Array(repeating: 0x41, count: 600) + [0]] {
+            client.send(garbage)
+        }
+        #expect(try Client.run("curl", ["-s", "\(server.tftp)/sip.cfg"]).stdout == sipFile)
+        #expect(server.stop() == 0)
+    }
+}

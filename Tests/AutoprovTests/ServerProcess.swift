@@ -1,0 +1,187 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `autoprov serve` started for real on free loopback ports, with its own root and data folder.
+final class ServerProcess {
+    let directory: URL
+    let process = Process()
+    let output: URL
+    private(set) var tftpPort = 0
+    private(set) var httpPort = 0
+    private(set) var httpsPort = 0
+
+    var root: URL { directory.appendingPathComponent("provisioning") }
+    var data: URL { directory.appendingPathComponent("data") }
+
+    /// Starts a server on `files` (paths relative to the root); `configuration` is extra TOML.
+    init(files: [String: String] = [:], configuration: String = "", arguments: [String] = []) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-serve-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("provisioning"),
+                                                withIntermediateDirectories: true)
+        output = directory.appendingPathComponent("server.out")
+        for (path, text) in files { try write(path, text) }
+        let config = directory.appendingPathComponent("autoprov.toml")
+        try configuration.write(to: config, atomically: true, encoding: .utf8)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: output)
+        process.executableURL = CommandRunner.binary
+        process.arguments = ["serve", "--config", config.path, "--root", root.path, "--data", data.path,
+                             "--tftp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"] + arguments
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        try waitForListeners()
+    }
+
+    func write(_ path: String, _ text: String) throws {
+        let url = root.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+    }
+
+    func writeBytes(_ path: String, _ bytes: Data) throws {
+        let url = root.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try bytes.write(to: url)
+    }
+
+    var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
+
+    private func waitForListeners() throws {
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            for line in log.split(separator: "\n") {
+                guard let range = line.range(of: " listening on 127.0.0.1:") else { continue }
+                let port = Int(line[range.upperBound...].prefix(while: \.isNumber)) ?? 0
+                if line.contains("TFTP") { tftpPort = port }
+                if line.contains("HTTPS") { httpsPort = port } else if line.contains("HTTP") { httpPort = port }
+            }
+            if tftpPort > 0 && httpPort > 0 && httpsPort > 0 { return }
+            if !process.isRunning { break }
+            usleep(50_000)
+        }
+        throw ServerStartError(log: log)
+    }
+
+    struct ServerStartError: Error, CustomStringConvertible {
+        let log: String
+        var description: String { "server did not start:\n\(log)" }
+    }
+
+    var http: String { "http://127.0.0.1:\(httpPort)" }
+    var https: String { "https://127.0.0.1:\(httpsPort)" }
+    var tftp: String { "tftp://127.0.0.1:\(tftpPort)" }
+
+    /// SIGTERM, then the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    func kill9() {
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// Runs a client program from Debian's packages (curl, tftp, atftp).
+enum Client {
+    static func run(_ program: String, _ arguments: [String], in directory: URL? = nil,
+                    input: String? = nil) throws -> CommandRunner.Result {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [program] + arguments
+        if let directory { process.currentDirectoryURL = directory }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-client-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let outURL = scratch.appendingPathComponent("out"), errURL = scratch.appendingPathComponent("err")
+        _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        let out = try FileHandle(forWritingTo: outURL), err = try FileHandle(forWritingTo: errURL)
+        process.standardOutput = out
+        process.standardError = err
+        if let input {
+            let inURL = scratch.appendingPathComponent("in")
+            try input.write(to: inURL, atomically: true, encoding: .utf8)
+            process.standardInput = try FileHandle(forReadingFrom: inURL)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        try process.run()
+        process.waitUntilExit()
+        try out.close()
+        try err.close()
+        return CommandRunner.Result(status: process.terminationStatus,
+                                    stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
+                                    stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    }
+
+    /// `curl -s` with the HTTP status printed last, on its own line.
+    static func curl(_ arguments: [String]) throws -> (status: Int, body: String, exit: Int32) {
+        let result = try run("curl", ["-s", "-k", "-w", "\n%{http_code}"] + arguments)
+        var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        let status = Int(lines.popLast() ?? "") ?? 0
+        return (status, lines.joined(separator: "\n"), result.status)
+    }
+}
+
+/// A raw UDP TFTP peer, for hostile requests and a client that stops answering.
+final class RawTFTPClient {
+    let socket: Int32
+    let port: UInt16
+
+    init(serverPort: Int) {
+        socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        port = UInt16(serverPort)
+    }
+
+    deinit { close(socket) }
+
+    func send(_ bytes: [UInt8], to destinationPort: UInt16? = nil) {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = (destinationPort ?? port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(socket, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
+    /// One datagram and the port it came from, or nil after the timeout.
+    func receive() -> ([UInt8], UInt16)? {
+        var buffer = [UInt8](repeating: 0, count: 70_000)
+        var address = sockaddr_in()
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let count = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                recvfrom(socket, &buffer, buffer.count, 0, $0, &length)
+            }
+        }
+        guard count >= 0 else { return nil }
+        return (Array(buffer.prefix(count)), UInt16(bigEndian: address.sin_port))
+    }
+
+    static func request(_ opcode: UInt8, _ filename: [UInt8], mode: String = "octet") -> [UInt8] {
+        [0, opcode] + filename + [0] + Array(mode.utf8) + [0]
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import Testing
+@testable import ProvisioningServer
+
+@Suite("Configuration file and credentials")
+struct ConfigurationTests {
+    @Test("the documented example file parses to the defaults")
+    func example() throws {
+        let table = try TOML.parse(ExampleRoot.configurationFile)
+        let configuration = try ServerConfiguration(table: table)
+        #expect(configuration == ServerConfiguration())
+    }
+
+    @Test("every key of the issue's example is read")
+    func keys() throws {
+        let text = """
+            root = "provisioning"
+            data = "autoprov-data"
+            [tftp]
+            listen = "off"
+            [http]
+            listen = "127.0.0.1:8080"
+            [https]
+            listen = "[::1]:8443"
+            certificate = "cert.pem"   # PEM
+            private_key = "key.pem"
+            client_ca = ""
+            [uploads]
+            allow = ["*-local.cfg", "*-contact.xml", 'x.cfg']
+            max_bytes = 1_048_576
+            [[directory]]
+            path = "T23G_1/"
+            username = "user1"
+            password = "secret1"
+            [[directory]]
+            path = "T23G_2"
+            username = "user2"
+            password = "p#ss \\"quoted\\""
+            """
+        let configuration = try ServerConfiguration(table: TOML.parse(text))
+        #expect(configuration.tftp == nil)
+        #expect(configuration.http == .init(host: "127.0.0.1", port: 8080))
+        #expect(configuration.https == .init(host: "::1", port: 8443))
+        #expect(configuration.certificate == "cert.pem")
+        #expect(configuration.uploadPatterns == ["*-local.cfg", "*-contact.xml", "x.cfg"])
+        #expect(configuration.uploadMaximumBytes == 1_048_576)
+        #expect(configuration.directories == [
+            DirectoryAccount(path: "T23G_1", username: "user1", password: "secret1"),
+            DirectoryAccount(path: "T23G_2", username: "user2", password: "p#ss \"quoted\""),
+        ])
+    }
+
+    @Test("errors name the line or the key", arguments: [
+        ("root = provisioning", "line 1"), ("[tftp\nlisten = \"x\"", "line 1"), ("root = \"a\"\nroot = \"b\"", "line 2"),
+        ("x = \"unterminated", "line 1"), ("[http]\nlisten = 80", "http.listen must be a string"),
+        ("[http]\nlisten = \"nohost\"", "not HOST:PORT"), ("colour = \"red\"", "unknown key 'colour'"),
+        ("[[directory]]\npath = \"a\"", "needs path, username and password"),
+    ])
+    func errors(text: String, message: String) {
+        do {
+            _ = try ServerConfiguration(table: TOML.parse(text))
+            Issue.record("accepted: \(text)")
+        } catch let error as TOMLError {
+            #expect(error.description.contains(message), "\(error)")
+        } catch {
+            #expect("\(error)".contains(message), "\(error)")
+        }
+    }
+
+    @Test("upload patterns", arguments: [
+        ("*-local.cfg", "00156574b150-local.cfg", true), ("*-local.cfg", "y000000000000.boot", false),
+        ("*-contact.xml", "00156574b150-contact.xml", true), ("?.cfg", "a.cfg", true), ("?.cfg", "ab.cfg", false),
+        ("*", "anything", true),
+    ])
+    func glob(pattern: String, name: String, matches: Bool) {
+        #expect(Glob.matches(pattern: pattern, name: name) == matches)
+    }
+
+    @Test("Digest (RFC 7616 §3.9.1 example, SHA-256 and MD5) is verified against the password")
+    func digest() throws {
+        let checker = CredentialChecker(directories: [])
+        let account = DirectoryAccount(path: "http-auth@example.org", username: "Mufasa", password: "Circle of Life")
+        let challenge = checker.challenges(realm: account.path, stale: false)
+        #expect(challenge.count == 3)
+        let nonce = try #require(challenge[0].split(separator: "\"").dropFirst(5).first.map(String.init))
+        for (algorithm, hash) in [("SHA-256", sha256), ("MD5", md5)] {
+            let ha1 = hash("Mufasa:http-auth@example.org:Circle of Life")
+            let ha2 = hash("GET:/dir/index.html")
+            let response = hash("\(ha1):\(nonce):00000001:f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ:auth:\(ha2)")
+            let header = "username=\"Mufasa\", realm=\"http-auth@example.org\", uri=\"/dir/index.html\", "
+                + "algorithm=\(algorithm), nonce=\"\(nonce)\", nc=00000001, "
+                + "cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", qop=auth, response=\"\(response)\""
+            let digest = try #require(DigestResponse(header: header, method: "GET"))
+            let request = FileRequest(protocolName: "http", path: "/x", isPercentEncoded: true, client: "192.0.2.1",
+                                      credentials: .digest(digest))
+            guard case .granted = checker.check(request, for: account) else { Issue.record("\(algorithm) refused"); continue }
+            var wrong = digest
+            wrong.response = String(repeating: "0", count: response.count)
+            let bad = FileRequest(protocolName: "http", path: "/x", isPercentEncoded: true, client: "192.0.2.1",
+                                  credentials: .digest(wrong))
+            guard case .challenge = checker.check(bad, for: account) else { Issue.record("\(algorithm) accepted a bad response"); continue }
+        }
+    }
+}
+
+import Crypto
+
+func sha256(_ text: String) -> String { hex(SHA256.hash(data: Data(text.utf8))) }
+func md5(_ text: String) -> String { hex(Insecure.MD5.hash(data: Data(text.utf8))) }
