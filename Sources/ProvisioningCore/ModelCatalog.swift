@@ -19,8 +19,10 @@ public enum ModelCatalog {
 
     /// The models whose common CFG file has this name (`y000000000025.cfg` is shared by W52P and W56P).
     public static func models(commonConfigName name: String) -> [PhoneModel] {
-        all.filter { $0.commonConfigName == name }
+        byCommonConfigName[name] ?? []
     }
+
+    private static let byCommonConfigName: [String: [PhoneModel]] = Dictionary(grouping: all, by: \.commonConfigName)
 
     private static let byKey: [String: PhoneModel] = {
         var table: [String: PhoneModel] = [:]

@@ -234,7 +234,7 @@ public final class FileService: Sendable {
         log.record(RequestRecord(
             time: Date().timeIntervalSince1970, protocolName: request.protocolName, client: request.client,
             path: request.path, result: result, bytes: bytes, duration: seconds, mac: identity.mac,
-            model: identity.model, firmware: identity.firmware))
+            model: identity.model, firmware: identity.firmware, certificate: request.certificateSubject))
     }
 }
 

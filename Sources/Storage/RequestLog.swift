@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
@@ -22,9 +23,12 @@ public struct RequestRecord: Codable, Sendable, Hashable, FetchableRecord, Persi
     public var mac: String?
     public var model: String?
     public var firmware: String?
+    /// The subject of the client's TLS certificate (mutual TLS), when it presented one.
+    public var certificate: String?
 
     public init(time: Double, protocolName: String, client: String, path: String, result: String, bytes: Int,
-                duration: Double, mac: String? = nil, model: String? = nil, firmware: String? = nil) {
+                duration: Double, mac: String? = nil, model: String? = nil, firmware: String? = nil,
+                certificate: String? = nil) {
         self.time = time
         self.protocolName = protocolName
         self.client = client
@@ -35,6 +39,7 @@ public struct RequestRecord: Codable, Sendable, Hashable, FetchableRecord, Persi
         self.mac = mac
         self.model = model
         self.firmware = firmware
+        self.certificate = certificate
     }
 
     public mutating func didInsert(_ inserted: InsertionSuccess) {
@@ -110,6 +115,9 @@ public final class RequestLog: Service, Sendable {
                 t.column("lastResult", .text).notNull()
             }
         }
+        migrator.registerMigration("v2: client certificates") { db in
+            try db.alter(table: "request") { t in t.add(column: "certificate", .text) }
+        }
         return migrator
     }
 
@@ -118,30 +126,43 @@ public final class RequestLog: Service, Sendable {
         pending.withLock { $0.append(record) }
     }
 
-    /// Writes every queued record now.
+    /// Writes every queued record now: the requests, then one upsert per device seen in the batch.
     public func flush() throws {
         let batch = pending.withLock { records -> [RequestRecord] in
             defer { records.removeAll(keepingCapacity: true) }
             return records
         }
         guard !batch.isEmpty else { return }
+        var latest: [String: (firstTime: Double, last: RequestRecord, model: String?, firmware: String?)] = [:]
+        for record in batch {
+            guard let mac = record.mac else { continue }
+            let earlier = latest[mac]
+            latest[mac] = (earlier?.firstTime ?? record.time, record, record.model ?? earlier?.model,
+                           record.firmware ?? earlier?.firmware)
+        }
         try database.write { db in
+            let insert = try db.cachedStatement(sql: """
+                INSERT INTO request (time, protocolName, client, path, result, bytes, duration, mac, model, firmware,
+                certificate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """)
             for record in batch {
-                try record.insert(db)
-                guard let mac = record.mac else { continue }
-                if var device = try DeviceRecord.fetchOne(db, key: mac) {
-                    device.model = record.model ?? device.model
-                    device.firmware = record.firmware ?? device.firmware
-                    device.address = record.client
-                    device.lastSeen = record.time
-                    device.lastPath = record.path
-                    device.lastResult = record.result
-                    try device.update(db)
-                } else {
-                    try DeviceRecord(mac: mac, model: record.model, firmware: record.firmware, address: record.client,
-                                     firstSeen: record.time, lastSeen: record.time, lastPath: record.path,
-                                     lastResult: record.result).insert(db)
-                }
+                try insert.execute(arguments: [
+                    record.time, record.protocolName, record.client, record.path, record.result, record.bytes,
+                    record.duration, record.mac, record.model, record.firmware, record.certificate,
+                ])
+            }
+            let upsert = try db.cachedStatement(sql: """
+                INSERT INTO device (mac, model, firmware, address, firstSeen, lastSeen, lastPath, lastResult)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT(mac) DO UPDATE SET model = coalesce(excluded.model, model),
+                firmware = coalesce(excluded.firmware, firmware), address = excluded.address,
+                lastSeen = excluded.lastSeen, lastPath = excluded.lastPath, lastResult = excluded.lastResult
+                """)
+            for (mac, device) in latest {
+                try upsert.execute(arguments: [
+                    mac, device.model, device.firmware, device.last.client, device.firstTime, device.last.time,
+                    device.last.path, device.last.result,
+                ])
             }
         }
     }
@@ -150,7 +171,8 @@ public final class RequestLog: Service, Sendable {
         try? await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 try await Task.sleep(for: self.flushInterval)
-                self.flushLogging()
+                // SQLite blocks: write on the thread pool, never on an event loop.
+                try await NIOThreadPool.singleton.runIfActive { self.flushLogging() }
             }
         }
         flushLogging()

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Foundation
 
-@main
-struct Autoprov: AsyncParsableCommand {
+
+struct Autoprov: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "autoprov",
         abstract: "Provisioning server and tools for Yealink IP phones.",

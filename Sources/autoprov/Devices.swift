@@ -45,10 +45,11 @@ struct Log: ParsableCommand {
             } else {
                 filter = nil
             }
-            var rows = [["TIME", "PROTOCOL", "CLIENT", "PATH", "RESULT", "BYTES", "MS", "MAC"]]
+            var rows = [["TIME", "PROTOCOL", "CLIENT", "PATH", "RESULT", "BYTES", "MS", "MAC", "CERTIFICATE"]]
             for request in try log.requests(mac: filter, limit: limit) {
                 rows.append([timestamp(request.time), request.protocolName, request.client, request.path, request.result,
-                             String(request.bytes), String(Int(request.duration * 1000)), request.mac ?? "-"])
+                             String(request.bytes), String(Int(request.duration * 1000)), request.mac ?? "-",
+                             request.certificate ?? "-"])
             }
             emit(table(rows))
         }

@@ -36,6 +36,11 @@ struct Serve: AsyncParsableCommand {
     var printConfig = false
 
     func run() async throws {
+        try await serve()
+    }
+
+    /// Runs the server (called from main.swift, which cannot rely on ArgumentParser picking the async `run`).
+    func serve() async throws {
         if printConfig {
             emit(ExampleRoot.configurationFile)
             return

@@ -173,3 +173,38 @@ struct ServeHTTPTests {
         #expect(!metrics.contains("sip.cfg"))
     }
 }
+
+@Suite("Mutual TLS", .serialized)
+struct MutualTLSTests {
+    @Test("with client_ca set, a client without a certificate it signed is refused; the device's certificate is recorded")
+    func clientCertificates() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-mtls-\(UUID())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        func openssl(_ arguments: [String]) throws {
+            let result = try Client.run("openssl", arguments, in: work)
+            #expect(result.status == 0, "\(arguments): \(result.stderr)")
+        }
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                     "-subj", "/CN=Phone CA", "-keyout", "ca.key", "-out", "ca.pem"])
+        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                     "-subj", "/CN=00156574b150", "-keyout", "phone.key", "-out", "phone.csr"])
+        try openssl(["x509", "-req", "-in", "phone.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                     "-days", "2", "-out", "phone.pem"])
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                     "-subj", "/CN=stranger", "-keyout", "other.key", "-out", "other.pem"])
+        let server = try ServerProcess(files: ["sip.cfg": sipFile],
+                                       configuration: "[https]\nclient_ca = \"\(work.appendingPathComponent("ca.pem").path)\"\n")
+        let url = "\(server.https)/sip.cfg"
+        #expect(try Client.run("curl", ["-s", "-k", url]).status != 0)
+        #expect(try Client.run("curl", ["-s", "-k", "--cert", work.appendingPathComponent("other.pem").path,
+                                        "--key", work.appendingPathComponent("other.key").path, url]).status != 0)
+        let accepted = try Client.curl(["--cert", work.appendingPathComponent("phone.pem").path,
+                                        "--key", work.appendingPathComponent("phone.key").path, url])
+        #expect(accepted.status == 200)
+        #expect(accepted.body == sipFile)
+        #expect(server.stop() == 0)
+        let log = try CommandRunner.run(["log", "--data", server.data.path])
+        #expect(log.stdout.contains("CN=00156574b150"), "\(log.stdout)")
+    }
+}
