@@ -1,7 +1,7 @@
 // A TFTP boot-storm load generator: N phones, C at a time, each downloading one file with 512-byte blocks.
 //
 //   tftp-load --port P --files LIST [--concurrency 200] [--limit 2000]
-//   tftp-load --self-test [--concurrency 200] [--limit 2000]   (against a built-in null responder: the ceiling)
+//   tftp-load --serve-null PORT   (a responder with no logic, in its own process: measures the client's ceiling)
 //
 // Prints one JSON line: transfers, failed, seconds, rate (transfers per second), bytes.
 import Foundation
@@ -15,7 +15,7 @@ struct Options {
     var files: [String] = []
     var concurrency = 200
     var limit = 2000
-    var selfTest = false
+    var nullPort: Int?
     var threads = 1
 
     init(_ arguments: [String]) throws {
@@ -30,7 +30,7 @@ struct Options {
             case "--concurrency": concurrency = Int(iterator.next()!)!
             case "--limit": limit = Int(iterator.next()!)!
             case "--threads": threads = Int(iterator.next()!)!
-            case "--self-test": selfTest = true
+            case "--serve-null": nullPort = Int(iterator.next()!)!
             default: throw NSError(domain: "tftp-load: unknown argument \(argument)", code: 2)
             }
         }
@@ -161,18 +161,16 @@ final class NullTransfer: ChannelInboundHandler {
 
 let options = try Options(CommandLine.arguments)
 let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
-var chosenPort = options.port
-var chosenFiles = options.files
-if options.selfTest {
+if let nullPort = options.nullPort {
     let responder = try DatagramBootstrap(group: group).channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NullResponder(group: group)) }
-    }.bind(host: "127.0.0.1", port: 0).wait()
-    chosenPort = responder.localAddress!.port!
-    chosenFiles = ["null.cfg"]
+    }.bind(host: "127.0.0.1", port: nullPort).wait()
+    try responder.closeFuture.wait()
+    exit(0)
 }
-let files = chosenFiles
-precondition(!files.isEmpty, "tftp-load: --files LIST or --self-test")
-let server = try SocketAddress(ipAddress: options.host, port: chosenPort)
+let files = options.files
+precondition(!files.isEmpty, "tftp-load: --files LIST or --serve-null PORT")
+let server = try SocketAddress(ipAddress: options.host, port: options.port)
 
 let state = Mutex<(next: Int, done: Int, failed: Int, bytes: Int)>((0, 0, 0, 0))
 let finished = group.next().makePromise(of: Void.self)

@@ -70,6 +70,7 @@ public enum WriteAnswer: Sendable, Equatable {
 public final class FileService: Sendable {
     public let root: URL
     let rootPrefix: String
+    let uploadsPrefix: String
     public let uploads: UploadStore
     let configuration: ServerConfiguration
     let log: RequestLog?
@@ -90,6 +91,7 @@ public final class FileService: Sendable {
         rootPrefix = rootURL.path.hasSuffix("/") ? rootURL.path : rootURL.path + "/"
         let dataURL = URL(fileURLWithPath: configuration.data).standardizedFileURL
         uploads = UploadStore(directory: dataURL.appendingPathComponent("uploads").resolvingSymlinksInPath())
+        uploadsPrefix = uploads.directory.path + "/"
         self.configuration = configuration
         self.log = log
         self.metrics = metrics
@@ -98,24 +100,68 @@ public final class FileService: Sendable {
 
     // MARK: Reading
 
+    /// Answers a read: from memory when the file is cached and unchanged, else after loading it off the event loop.
     public func read(_ request: FileRequest) async -> ReadAnswer {
+        switch prepareRead(request) {
+        case .answer(let answer):
+            return answer
+        case .load(let candidates):
+            for candidate in candidates {
+                if let file = await load(candidate) { return .file(file) }
+            }
+            return .notFound
+        }
+    }
+
+    /// Answers a read without waiting when it can (checks, credentials, cached files); nil when a file must be
+    /// loaded first (then call ``read(_:)``). Costs a `stat` or two, no reads.
+    public func readImmediately(_ request: FileRequest) -> ReadAnswer? {
+        if case .answer(let answer) = prepareRead(request) { return answer }
+        return nil
+    }
+
+    private enum ReadPlan {
+        case answer(ReadAnswer)
+        case load([Candidate])
+    }
+
+    /// A file on disk that may answer a read, with what `stat` said of it.
+    private struct Candidate {
+        var fullPath: String
+        var key: String
+        var identity: FileIdentity
+        var modifiedSeconds: Int
+        var treePrefix: String
+    }
+
+    private func prepareRead(_ request: FileRequest) -> ReadPlan {
         let path: RootRelativePath
         switch confine(request) {
         case .success(let checked): path = checked
-        case .failure(let refusal): return .forbidden(refusal.description)
+        case .failure(let refusal): return .answer(.forbidden(refusal.description))
         }
         if let directory = credentials.directory(containing: path.path) {
             switch credentials.check(request, for: directory) {
             case .granted: break
-            case .refused(let reason): return .forbidden(reason)
-            case .challenge(let delay, let stale): return .unauthorized(realm: directory.path, delay: delay, stale: stale)
+            case .refused(let reason): return .answer(.forbidden(reason))
+            case .challenge(let delay, let stale):
+                return .answer(.unauthorized(realm: directory.path, delay: delay, stale: stale))
             }
         }
         // Uploads win over the root: a phone gets back what it uploaded (S4).
-        if let file = await load(uploads.url(for: path.path).path, key: "u:" + path.path) { return .file(file) }
-        let full = root.path + "/" + path.path
-        guard let file = await load(full, key: "r:" + path.path) else { return .notFound }
-        return .file(file)
+        var candidates: [Candidate] = []
+        for (fullPath, key, prefix) in [(uploads.directory.path + "/" + path.path, "u:" + path.path, uploadsPrefix),
+                                        (root.path + "/" + path.path, "r:" + path.path, rootPrefix)] {
+            var info = stat()
+            guard stat(fullPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            let identity = FileIdentity(info)
+            if candidates.isEmpty, let cached = cache.withLock({ $0[key] }), cached.identity == identity {
+                return .answer(.file(cached.file))
+            }
+            candidates.append(Candidate(fullPath: fullPath, key: key, identity: identity,
+                                        modifiedSeconds: info.st_mtim.tv_sec, treePrefix: prefix))
+        }
+        return candidates.isEmpty ? .answer(.notFound) : .load(candidates)
     }
 
     /// Checks a request path against the root (S2).
@@ -132,25 +178,21 @@ public final class FileService: Sendable {
     }
 
     /// Reads and caches a regular file, checking that it (after symbolic links) lies inside its tree.
-    private func load(_ fullPath: String, key: String) async -> ServedFile? {
-        var info = stat()
-        guard stat(fullPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
-        let identity = FileIdentity(info)
-        if let cached = cache.withLock({ $0[key] }), cached.identity == identity { return cached.file }
-        let prefix = key.hasPrefix("u:") ? uploads.directory.path + "/" : rootPrefix
-        let modifiedSeconds = info.st_mtim.tv_sec
+    private func load(_ candidate: Candidate) async -> ServedFile? {
+        if let cached = cache.withLock({ $0[candidate.key] }), cached.identity == candidate.identity { return cached.file }
         let loaded: ServedFile? = try? await NIOThreadPool.singleton.runIfActive {
-            guard let real = realpath(fullPath, nil) else { return nil }
+            guard let real = realpath(candidate.fullPath, nil) else { return nil }
             defer { free(real) }
-            guard String(cString: real).hasPrefix(prefix) else { return nil }  // S2: symbolic link out of the tree
-            guard let data = FileManager.default.contents(atPath: fullPath) else { return nil }
-            let modified = Date(timeIntervalSince1970: TimeInterval(modifiedSeconds))
+            // S2: a symbolic link out of the tree is not followed.
+            guard String(cString: real).hasPrefix(candidate.treePrefix) else { return nil }
+            guard let data = FileManager.default.contents(atPath: candidate.fullPath) else { return nil }
+            let modified = Date(timeIntervalSince1970: TimeInterval(candidate.modifiedSeconds))
             return ServedFile(contents: ByteBuffer(bytes: data), md5: Provisioning.md5(Array(data)),
-                              modified: modified, lastModified: HTTPFrontEnd.httpDate(modified),
-                              contentType: FileService.contentType(for: fullPath))
+                              modified: modified, lastModified: HTTPExchange.httpDate(modified),
+                              contentType: FileService.contentType(for: candidate.fullPath))
         }
         guard let loaded else { return nil }
-        remember(loaded, identity: identity, key: key)
+        remember(loaded, identity: candidate.identity, key: candidate.key)
         return loaded
     }
 
@@ -229,12 +271,11 @@ public final class FileService: Sendable {
     public func record(_ request: FileRequest, result: String, bytes: Int, seconds: Double) {
         metrics.count(protocolName: request.protocolName, result: result, bytes: bytes)
         guard let log else { return }
-        let identity = DeviceIdentity(path: request.isPercentEncoded
-            ? ProvisioningURL.percentDecoded(request.path) : request.path, userAgent: request.userAgent)
+        // The device (MAC, model, firmware) is worked out when the batch is written, off the request path.
         log.record(RequestRecord(
             time: Date().timeIntervalSince1970, protocolName: request.protocolName, client: request.client,
-            path: request.path, result: result, bytes: bytes, duration: seconds, mac: identity.mac,
-            model: identity.model, firmware: identity.firmware, certificate: request.certificateSubject))
+            path: request.path, result: result, bytes: bytes, duration: seconds, userAgent: request.userAgent,
+            certificate: request.certificateSubject))
     }
 }
 
@@ -266,7 +307,16 @@ struct CachedFile {
 }
 
 /// The device a request comes from: MAC, model and firmware from the User-Agent or the file name.
-struct DeviceIdentity {
+public struct DeviceIdentity {
+    /// Fills in a logged request's device (given to the request log, which calls it off the request path).
+    @Sendable public static func fill(_ record: inout RequestRecord) {
+        let identity = DeviceIdentity(path: record.protocolName.hasPrefix("http")
+            ? ProvisioningURL.percentDecoded(record.path) : record.path, userAgent: record.userAgent)
+        record.mac = identity.mac
+        record.model = identity.model
+        record.firmware = identity.firmware
+    }
+
     var mac: String?
     var model: String?
     var firmware: String?
@@ -277,15 +327,24 @@ struct DeviceIdentity {
             model = agent.model?.name ?? agent.reportedModel
             firmware = agent.firmware
         }
-        let name = String(path.split(separator: "/").last ?? "")
-        switch ProvisioningFileName(name).kind {
-        case .macBoot(let address), .macConfig(let address), .macLocal(let address): mac = mac ?? address.canonical
-        case .commonConfig(let models) where models.count == 1: model = model ?? models[0].name
-        default: break
+        let name = path.utf8.split(separator: UInt8(ascii: "/")).last.map { Substring($0) } ?? ""
+        // Cheap checks first: only these names say who is asking.
+        if mac == nil, let found = DeviceIdentity.leadingMAC(name) {
+            mac = found
+        } else if model == nil, name.utf8.count == 17, name.hasPrefix("y0000000"), name.hasSuffix(".cfg") {
+            let models = ModelCatalog.models(commonConfigName: String(name))
+            if models.count == 1 { model = models[0].name }
         }
-        if mac == nil, name.hasSuffix("-contact.xml"), let found = try? MACAddress(String(name.dropLast(12))) {
-            mac = found.canonical
-        }
+    }
+
+    /// `<mac>.boot`, `<mac>.cfg`, `<mac>-local.cfg`, `<mac>-contact.xml`: the 12 hex digits in front, lower case.
+    static func leadingMAC(_ name: Substring) -> String? {
+        let bytes = Array(name.utf8)
+        guard bytes.count > 12, bytes.prefix(12).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        else { return nil }
+        let rest = String(decoding: bytes.dropFirst(12), as: UTF8.self)
+        guard [".boot", ".cfg", "-local.cfg", "-contact.xml"].contains(rest) else { return nil }
+        return String(decoding: bytes.prefix(12), as: UTF8.self)
     }
 }
 

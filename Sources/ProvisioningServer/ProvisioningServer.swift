@@ -1,6 +1,4 @@
 import Foundation
-import Hummingbird
-import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -31,7 +29,8 @@ public struct ProvisioningServer: Sendable {
     public func run(onListening: @escaping @Sendable (Listener) -> Void = { _ in }) async throws {
         let dataDirectory = URL(fileURLWithPath: configuration.data)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-        let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger)
+        let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger,
+                                 identify: DeviceIdentity.fill)
         let metrics = ServerMetrics()
         let service = try FileService(configuration: configuration, log: log, metrics: metrics)
         var services: [any Service] = [log]
@@ -48,11 +47,11 @@ public struct ProvisioningServer: Sendable {
             }
         }
         if let address = configuration.http {
-            services.append(httpListener("HTTP", address, service: service, tls: nil, onListening: onListening))
+            services.append(try httpListener("HTTP", address, service: service, tls: nil, onListening: onListening))
         }
         if let address = configuration.https {
             let tls = try ServerCertificate.tlsConfiguration(configuration, dataDirectory: dataDirectory)
-            services.append(httpListener("HTTPS", address, service: service, tls: tls, onListening: onListening))
+            services.append(try httpListener("HTTPS", address, service: service, tls: tls, onListening: onListening))
         }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
@@ -61,29 +60,18 @@ public struct ProvisioningServer: Sendable {
         try await group.run()
     }
 
-    /// An HTTP or HTTPS listener (Hummingbird) over the file service.
+    /// An HTTP or HTTPS listener over the file service.
     private func httpListener(
         _ name: String, _ address: ServerConfiguration.ListenAddress, service: FileService, tls: TLSConfiguration?,
         onListening: @escaping @Sendable (Listener) -> Void
-    ) -> ListenerService {
+    ) throws -> ListenerService {
         let scheme = tls == nil ? "http" : "https"
-        let responder = HTTPFrontEnd(service: service, isTLS: tls != nil)
-        let configuration = ApplicationConfiguration(address: .hostname(address.host, port: address.port))
-        let onServerRunning: @Sendable (any Channel) async -> Void = { channel in
-            if let bound = channel.localAddress {
-                onListening(Listener(name: name, address: bound, phoneURL: ProvisioningServer.url(scheme, bound)))
-            }
+        let context = try tls.map { try NIOSSLContext(configuration: $0) }
+        let server = HTTPServer(name: name, host: address.host, port: address.port, tls: context, service: service,
+                                logger: logger) { bound in
+            onListening(Listener(name: name, address: bound, phoneURL: ProvisioningServer.url(scheme, bound)))
         }
-        return ListenerService(name: name, address: address, logger: logger) {
-            if let tls {
-                try await Application(responder: responder, server: try .tls(.http1(), tlsConfiguration: tls),
-                                      configuration: configuration, onServerRunning: onServerRunning,
-                                      logger: logger).run()
-            } else {
-                try await Application(responder: responder, configuration: configuration,
-                                      onServerRunning: onServerRunning, logger: logger).run()
-            }
-        }
+        return ListenerService(name: name, address: address, logger: logger) { try await server.run() }
     }
 
     /// The URL to give phones for a bound address: the machine's own address in place of `0.0.0.0`.

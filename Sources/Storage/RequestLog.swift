@@ -25,10 +25,16 @@ public struct RequestRecord: Codable, Sendable, Hashable, FetchableRecord, Persi
     public var firmware: String?
     /// The subject of the client's TLS certificate (mutual TLS), when it presented one.
     public var certificate: String?
+    /// The User-Agent, kept until the device is identified (not stored).
+    public var userAgent: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, time, protocolName, client, path, result, bytes, duration, mac, model, firmware, certificate
+    }
 
     public init(time: Double, protocolName: String, client: String, path: String, result: String, bytes: Int,
                 duration: Double, mac: String? = nil, model: String? = nil, firmware: String? = nil,
-                certificate: String? = nil) {
+                userAgent: String? = nil, certificate: String? = nil) {
         self.time = time
         self.protocolName = protocolName
         self.client = client
@@ -39,6 +45,7 @@ public struct RequestRecord: Codable, Sendable, Hashable, FetchableRecord, Persi
         self.mac = mac
         self.model = model
         self.firmware = firmware
+        self.userAgent = userAgent
         self.certificate = certificate
     }
 
@@ -71,9 +78,13 @@ public final class RequestLog: Service, Sendable {
     let logger: Logger
     /// How often pending records are written.
     public let flushInterval: Duration
+    /// Fills in a record's device (MAC, model, firmware) before it is written.
+    let identify: (@Sendable (inout RequestRecord) -> Void)?
 
     /// Opens (creating and migrating) the database at `path`; `nil` for an in-memory database.
-    public init(path: String?, logger: Logger, flushInterval: Duration = .milliseconds(200)) throws {
+    public init(path: String?, logger: Logger, flushInterval: Duration = .milliseconds(200),
+                identify: (@Sendable (inout RequestRecord) -> Void)? = nil) throws {
+        self.identify = identify
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         if let path {
@@ -128,11 +139,14 @@ public final class RequestLog: Service, Sendable {
 
     /// Writes every queued record now: the requests, then one upsert per device seen in the batch.
     public func flush() throws {
-        let batch = pending.withLock { records -> [RequestRecord] in
+        var batch = pending.withLock { records -> [RequestRecord] in
             defer { records.removeAll(keepingCapacity: true) }
             return records
         }
         guard !batch.isEmpty else { return }
+        if let identify {
+            for index in batch.indices { identify(&batch[index]) }
+        }
         var latest: [String: (firstTime: Double, last: RequestRecord, model: String?, firmware: String?)] = [:]
         for record in batch {
             guard let mac = record.mac else { continue }

@@ -1,0 +1,175 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+
+/// What an HTTP response is, before it is written: the decisions of S1–S5 in HTTP terms.
+struct HTTPReply {
+    var status: HTTPResponseStatus
+    var headers: HTTPHeaders = HTTPHeaders()
+    var body: ByteBuffer?
+    /// For the request log and metrics.
+    var result: String
+    var bytes = 0
+    /// Wait this long before answering (slowing down repeated failures, S5).
+    var delay: Duration = .zero
+    /// Close the connection after this reply (a refused upload whose body was not read).
+    var close = false
+
+    init(status: HTTPResponseStatus, result: String) {
+        self.status = status
+        self.result = result
+    }
+}
+
+/// Turns a request and the file service's answer into a reply (GET, HEAD, PUT, `/metrics`).
+enum HTTPExchange {
+    static func read(_ answer: ReadAnswer, head: HTTPRequestHead, service: FileService) -> HTTPReply {
+        switch answer {
+        case .notFound:
+            return HTTPReply(status: .notFound, result: "not-found")
+        case .forbidden:
+            return HTTPReply(status: .forbidden, result: "forbidden")
+        case .unauthorized(let realm, let delay, let stale):
+            return challenge(realm: realm, delay: delay, stale: stale, service: service)
+        case .file(let file):
+            let etag = "\"\(file.md5)\""
+            var reply = HTTPReply(status: .ok, result: "ok")
+            reply.headers = ["Content-Type": file.contentType, "ETag": etag, "Accept-Ranges": "bytes",
+                             "Last-Modified": file.lastModified]
+            if let match = head.headers.first(name: "If-None-Match"),
+               match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
+                reply.status = .notModified
+                reply.result = "not-modified"
+                return reply
+            }
+            var body = file.contents
+            if let range = head.headers.first(name: "Range") {
+                guard let (start, end) = byteRange(range, size: body.readableBytes) else {
+                    reply.status = .rangeNotSatisfiable
+                    reply.result = "bad-range"
+                    reply.headers.replaceOrAdd(name: "Content-Range", value: "bytes */\(body.readableBytes)")
+                    reply.headers.replaceOrAdd(name: "Content-Length", value: "0")
+                    return reply
+                }
+                reply.headers.replaceOrAdd(name: "Content-Range", value: "bytes \(start)-\(end)/\(body.readableBytes)")
+                body = body.getSlice(at: body.readerIndex + start, length: end - start + 1)!
+                reply.status = .partialContent
+            }
+            reply.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+            if head.method != .HEAD {
+                reply.body = body
+                reply.bytes = body.readableBytes
+            }
+            return reply
+        }
+    }
+
+    /// The answer to a PUT before its body is read: nil to go on reading (up to the returned limit).
+    static func uploadPrecheck(_ request: FileRequest, head: HTTPRequestHead, service: FileService) -> (HTTPReply?, Int) {
+        switch service.uploadPermission(request) {
+        case .failure(.forbidden):
+            var reply = HTTPReply(status: .forbidden, result: "forbidden")
+            reply.close = true
+            return (reply, 0)
+        case .failure(.unauthorized(let realm, let delay, let stale)):
+            var reply = challenge(realm: realm, delay: delay, stale: stale, service: service)
+            reply.close = true
+            return (reply, 0)
+        case .success(let permission):
+            if let declared = head.headers.first(name: "Content-Length").flatMap(Int.init), declared > permission.1 {
+                var reply = HTTPReply(status: .payloadTooLarge, result: "too-large")
+                reply.close = true
+                return (reply, permission.1)
+            }
+            return (nil, permission.1)
+        }
+    }
+
+    static func write(_ answer: WriteAnswer, bytes: Int, service: FileService) -> HTTPReply {
+        switch answer {
+        case .created:
+            var reply = HTTPReply(status: .created, result: "stored")
+            reply.bytes = bytes
+            return reply
+        case .replaced:
+            var reply = HTTPReply(status: .noContent, result: "stored")
+            reply.bytes = bytes
+            return reply
+        case .forbidden: return HTTPReply(status: .forbidden, result: "forbidden")
+        case .tooLarge: return HTTPReply(status: .payloadTooLarge, result: "too-large")
+        case .unauthorized(let realm, let delay, let stale):
+            return challenge(realm: realm, delay: delay, stale: stale, service: service)
+        case .failed: return HTTPReply(status: .internalServerError, result: "failed")
+        }
+    }
+
+    static func metrics(_ service: FileService) -> HTTPReply {
+        var reply = HTTPReply(status: .ok, result: "metrics")
+        let body = ByteBuffer(string: service.metrics.render())
+        reply.headers = ["Content-Type": "text/plain; version=0.0.4", "Content-Length": String(body.readableBytes)]
+        reply.body = body
+        return reply
+    }
+
+    static func challenge(realm: String, delay: Duration, stale: Bool, service: FileService) -> HTTPReply {
+        var reply = HTTPReply(status: .unauthorized, result: "unauthorized")
+        for value in service.credentials.challenges(realm: realm, stale: stale) {
+            reply.headers.add(name: "WWW-Authenticate", value: value)
+        }
+        reply.delay = delay
+        return reply
+    }
+
+    static func credentials(_ head: HTTPRequestHead) -> Credentials? {
+        guard let header = head.headers.first(name: "Authorization") else { return nil }
+        if header.lowercased().hasPrefix("basic "),
+           let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+           let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") {
+            return .password(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+        }
+        if header.lowercased().hasPrefix("digest "),
+           let digest = DigestResponse(header: String(header.dropFirst(7)), method: head.method.rawValue) {
+            return .digest(digest)
+        }
+        return nil
+    }
+
+    /// `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range).
+    static func byteRange(_ header: String, size: Int) -> (Int, Int)? {
+        guard header.hasPrefix("bytes="), size > 0 else { return nil }
+        let spec = header.dropFirst(6)
+        guard !spec.contains(","), let dash = spec.firstIndex(of: "-") else { return nil }
+        let first = spec[..<dash].trimmingCharacters(in: .whitespaces)
+        let last = spec[spec.index(after: dash)...].trimmingCharacters(in: .whitespaces)
+        if first.isEmpty {
+            guard let suffix = Int(last), suffix > 0 else { return nil }
+            return (max(size - suffix, 0), size - 1)
+        }
+        guard let start = Int(first), start < size else { return nil }
+        if last.isEmpty { return (start, size - 1) }
+        guard let end = Int(last), end >= start else { return nil }
+        return (start, min(end, size - 1))
+    }
+
+    /// An IMF-fixdate (RFC 9110 §5.6.7), computed without a formatter (it is made once per cached file).
+    static func httpDate(_ date: Date) -> String {
+        let seconds = Int(date.timeIntervalSince1970.rounded(.down))
+        let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400
+        let secondOfDay = seconds - days * 86400
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let shifted = days + 719_468
+        let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        let weekdays = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(weekdays[((days % 7) + 7) % 7]), \(two(day)) \(months[month - 1]) \(year) "
+            + "\(two(secondOfDay / 3600)):\(two(secondOfDay / 60 % 60)):\(two(secondOfDay % 60)) GMT"
+    }
+}
