@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import ProvisioningCore
 import Storage
@@ -53,6 +54,21 @@ public struct ServedFile: Sendable {
     /// `modified` as an HTTP date, computed once per file.
     public var lastModified: String
     public var contentType: String
+    /// The quoted ETag.
+    public var etag: String
+    /// The response headers of a full 200, made once per file.
+    var headers: HTTPHeaders
+
+    init(contents: ByteBuffer, md5: String, modified: Date, contentType: String) {
+        self.contents = contents
+        self.md5 = md5
+        self.modified = modified
+        lastModified = HTTPExchange.httpDate(modified)
+        self.contentType = contentType
+        etag = "\"\(md5)\""
+        headers = ["Content-Type": contentType, "ETag": etag, "Accept-Ranges": "bytes", "Last-Modified": lastModified,
+                   "Content-Length": String(contents.readableBytes)]
+    }
 }
 
 /// What a write comes to.
@@ -77,6 +93,10 @@ public final class FileService: Sendable {
     public let metrics: ServerMetrics
     let credentials: CredentialChecker
     private let cache = Mutex<[String: CachedFile]>([:])
+    /// Answers by raw request path for files checked (stat) within the last second, like nginx's
+    /// `open_file_cache_valid 1s`: an edit on disk is served within a second, an upload at once.
+    private let recent = Mutex<(answers: [RecentKey: RecentAnswer], generation: Int)>(([:], 0))
+    static let revalidateAfter: Duration = .seconds(1)
     private let cacheBytes = Mutex<Int>(0)
     /// Total bytes of file contents kept in memory.
     static let cacheBudget = 512 * 1024 * 1024
@@ -116,8 +136,20 @@ public final class FileService: Sendable {
     /// Answers a read without waiting when it can (checks, credentials, cached files); nil when a file must be
     /// loaded first (then call ``read(_:)``). Costs a `stat` or two, no reads.
     public func readImmediately(_ request: FileRequest) -> ReadAnswer? {
-        if case .answer(let answer) = prepareRead(request) { return answer }
-        return nil
+        let key = RecentKey(path: request.path, isPercentEncoded: request.isPercentEncoded)
+        let now = ContinuousClock.now
+        let (hit, generation) = recent.withLock { ($0.answers[key], $0.generation) }
+        if let hit, now - hit.checked < FileService.revalidateAfter { return .file(hit.file) }
+        guard case .answer(let answer) = prepareRead(request) else { return nil }
+        // Only plain files outside protected directories are remembered: credentials are checked every time.
+        if case .file(let file) = answer, request.credentials == nil {
+            recent.withLock { table in
+                guard table.generation == generation else { return }  // an upload came in meanwhile
+                if table.answers.count > 200_000 { table.answers.removeAll() }
+                table.answers[key] = RecentAnswer(file: file, checked: now)
+            }
+        }
+        return answer
     }
 
     private enum ReadPlan {
@@ -187,8 +219,7 @@ public final class FileService: Sendable {
             guard String(cString: real).hasPrefix(candidate.treePrefix) else { return nil }
             guard let data = FileManager.default.contents(atPath: candidate.fullPath) else { return nil }
             let modified = Date(timeIntervalSince1970: TimeInterval(candidate.modifiedSeconds))
-            return ServedFile(contents: ByteBuffer(bytes: data), md5: Provisioning.md5(Array(data)),
-                              modified: modified, lastModified: HTTPExchange.httpDate(modified),
+            return ServedFile(contents: ByteBuffer(bytes: data), md5: Provisioning.md5(Array(data)), modified: modified,
                               contentType: FileService.contentType(for: candidate.fullPath))
         }
         guard let loaded else { return nil }
@@ -259,6 +290,10 @@ public final class FileService: Sendable {
                 try store.store(Array(contents.readableBytesView), at: path.path)
             }
             metrics.uploads.add(1)
+            recent.withLock { table in  // the upload must be what the next download returns (S4)
+                table.answers.removeAll()
+                table.generation += 1
+            }
             return existed ? .replaced : .created
         } catch {
             return .failed("\(error)")
@@ -299,6 +334,16 @@ struct FileIdentity: Hashable {
         modifiedSeconds = info.st_mtim.tv_sec
         modifiedNanoseconds = info.st_mtim.tv_nsec
     }
+}
+
+struct RecentKey: Hashable {
+    var path: String
+    var isPercentEncoded: Bool
+}
+
+struct RecentAnswer {
+    var file: ServedFile
+    var checked: ContinuousClock.Instant
 }
 
 struct CachedFile {

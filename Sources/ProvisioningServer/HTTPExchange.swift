@@ -32,14 +32,14 @@ enum HTTPExchange {
         case .unauthorized(let realm, let delay, let stale):
             return challenge(realm: realm, delay: delay, stale: stale, service: service)
         case .file(let file):
-            let etag = "\"\(file.md5)\""
+            let etag = file.etag
             var reply = HTTPReply(status: .ok, result: "ok")
-            reply.headers = ["Content-Type": file.contentType, "ETag": etag, "Accept-Ranges": "bytes",
-                             "Last-Modified": file.lastModified]
+            reply.headers = file.headers
             if let match = head.headers.first(name: "If-None-Match"),
                match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
                 reply.status = .notModified
                 reply.result = "not-modified"
+                reply.headers.remove(name: "Content-Length")
                 return reply
             }
             var body = file.contents
@@ -55,7 +55,9 @@ enum HTTPExchange {
                 body = body.getSlice(at: body.readerIndex + start, length: end - start + 1)!
                 reply.status = .partialContent
             }
-            reply.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+            if reply.status == .partialContent {
+                reply.headers.replaceOrAdd(name: "Content-Length", value: String(body.readableBytes))
+            }
             if head.method != .HEAD {
                 reply.body = body
                 reply.bytes = body.readableBytes

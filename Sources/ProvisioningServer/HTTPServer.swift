@@ -242,10 +242,20 @@ final class HTTPFileHandler: ChannelInboundHandler {
         if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] }
         var request = FileRequest(
             protocolName: isTLS ? "https" : "http", path: String(path), isPercentEncoded: true,
-            client: context.channel.remoteAddress?.ipAddress ?? "unknown",
+            client: client(context),
             userAgent: head.headers.first(name: "User-Agent"), credentials: HTTPExchange.credentials(head))
         if isTLS { request.certificateSubject = peerSubject(context) }
         return request
+    }
+
+    private var knownClient: String?
+
+    /// The client's address, worked out once per connection.
+    private func client(_ context: ChannelHandlerContext) -> String {
+        if let knownClient { return knownClient }
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        knownClient = address
+        return address
     }
 
     /// The subject of the client's certificate (mutual TLS), read once per connection.

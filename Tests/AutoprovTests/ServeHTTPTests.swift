@@ -25,6 +25,21 @@ struct ServeHTTPTests {
         #expect(server.stop() == 0)
     }
 
+    @Test("S3: an edit on disk is served within a second, with its new ETag; a deleted file becomes a 404")
+    func edits() throws {
+        let server = try ServerProcess(files: ["sip.cfg": sipFile])
+        #expect(try Client.curl(["\(server.http)/sip.cfg"]).body == sipFile)
+        let edited = sipFile + "account.1.enable = 1\n"
+        try server.write("sip.cfg", edited)
+        Thread.sleep(forTimeInterval: 1.2)
+        let after = try Client.curl(["-D", "-", "\(server.http)/sip.cfg"])
+        #expect(after.body.hasSuffix(edited))
+        #expect(after.body.contains("ETag: \"\(Provisioning.md5(Array(edited.utf8)))\""))
+        try FileManager.default.removeItem(at: server.root.appendingPathComponent("sip.cfg"))
+        Thread.sleep(forTimeInterval: 1.2)
+        #expect(try Client.curl(["\(server.http)/sip.cfg"]).status == 404)
+    }
+
     @Test("S1: a missing file is a real 404; directories are not listed")
     func notFound() throws {
         let server = try ServerProcess(files: ["T42G/sip.cfg": sipFile])
