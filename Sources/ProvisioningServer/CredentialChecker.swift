@@ -140,7 +140,7 @@ final class CredentialChecker: Sendable {
     /// `WWW-Authenticate` values for a realm: Digest SHA-256, Digest MD5, Basic.
     func challenges(realm: String, stale: Bool) -> [String] {
         let nonce = makeNonce()
-        let quotedRealm = realm.replacingOccurrences(of: "\"", with: "\\\"")
+        let quotedRealm = realm.filter { $0 != "\r" && $0 != "\n" }.replacingOccurrences(of: "\"", with: "\\\"")
         return ["SHA-256", "MD5"].map { algorithm in
             "Digest realm=\"\(quotedRealm)\", qop=\"auth\", algorithm=\(algorithm), nonce=\"\(nonce)\""
                 + (stale ? ", stale=true" : "")

@@ -95,7 +95,9 @@ public final class FileService: Sendable {
     private let cache = Mutex<[String: CachedFile]>([:])
     /// Answers by raw request path for files checked (stat) within the last second, like nginx's
     /// `open_file_cache_valid 1s`: an edit on disk is served within a second, an upload at once.
-    private let recent = Mutex<(answers: [RecentKey: RecentAnswer], generation: Int)>(([:], 0))
+    private let recent = PerThread<[RecentKey: RecentAnswer]> { [:] }
+    /// Bumped by every upload; answers remembered under an older generation are not used.
+    private let uploadGeneration = Atomic<Int>(0)
     static let revalidateAfter: Duration = .seconds(1)
     private let cacheBytes = Mutex<Int>(0)
     /// Total bytes of file contents kept in memory.
@@ -138,15 +140,17 @@ public final class FileService: Sendable {
     public func readImmediately(_ request: FileRequest) -> ReadAnswer? {
         let key = RecentKey(path: request.path, isPercentEncoded: request.isPercentEncoded)
         let now = ContinuousClock.now
-        let (hit, generation) = recent.withLock { ($0.answers[key], $0.generation) }
-        if let hit, now - hit.checked < FileService.revalidateAfter { return .file(hit.file) }
+        let generation = uploadGeneration.load(ordering: .acquiring)
+        if let hit = recent.withLock({ $0[key] }), hit.generation == generation,
+           now - hit.checked < FileService.revalidateAfter {
+            return .file(hit.file)
+        }
         guard case .answer(let answer) = prepareRead(request) else { return nil }
         // Only plain files outside protected directories are remembered: credentials are checked every time.
         if case .file(let file) = answer, request.credentials == nil {
             recent.withLock { table in
-                guard table.generation == generation else { return }  // an upload came in meanwhile
-                if table.answers.count > 200_000 { table.answers.removeAll() }
-                table.answers[key] = RecentAnswer(file: file, checked: now)
+                if table.count > 100_000 { table.removeAll() }
+                table[key] = RecentAnswer(file: file, checked: now, generation: generation)
             }
         }
         return answer
@@ -290,10 +294,7 @@ public final class FileService: Sendable {
                 try store.store(Array(contents.readableBytesView), at: path.path)
             }
             metrics.uploads.add(1)
-            recent.withLock { table in  // the upload must be what the next download returns (S4)
-                table.answers.removeAll()
-                table.generation += 1
-            }
+            uploadGeneration.add(1, ordering: .releasing)  // the upload must be what the next download returns (S4)
             return existed ? .replaced : .created
         } catch {
             return .failed("\(error)")
@@ -336,14 +337,15 @@ struct FileIdentity: Hashable {
     }
 }
 
-struct RecentKey: Hashable {
+struct RecentKey: Hashable, Sendable {
     var path: String
     var isPercentEncoded: Bool
 }
 
-struct RecentAnswer {
+struct RecentAnswer: Sendable {
     var file: ServedFile
     var checked: ContinuousClock.Instant
+    var generation: Int
 }
 
 struct CachedFile {

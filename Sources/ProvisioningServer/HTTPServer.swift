@@ -39,12 +39,16 @@ public final class HTTPServer: Service, Sendable {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.maxMessagesPerRead, value: 64)  // accept connection storms quickly
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls = self.tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-                    try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+                    // The handler keeps pipelined requests in order itself, and every header it writes is built
+                    // here from checked values, so NIO's pipelining helper and header validator are not needed.
+                    try pipeline.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
                     try pipeline.addHandler(HTTPFileHandler(service: self.service, isTLS: self.tls != nil))
                     let id = ObjectIdentifier(channel)
                     self.connections.withLock { $0[id] = channel }

@@ -1,3 +1,4 @@
+import Storage
 import Synchronization
 
 /// Counters for `GET /metrics` (Prometheus text format). Labels are bounded: protocol and result only, never a
@@ -12,7 +13,12 @@ public final class ServerMetrics: Sendable {
         }
     }
 
-    private let requests = Mutex<[Key: (count: Int, bytes: Int)]>([:])
+    private let requests = PerThread<[Key: Totals]> { [:] }
+
+    struct Totals: Sendable {
+        var count = 0
+        var bytes = 0
+    }
     /// Uploads stored.
     public let uploads = Counter()
     /// Asks each protocol how many transfers are in flight.
@@ -30,8 +36,8 @@ public final class ServerMetrics: Sendable {
 
     func count(protocolName: String, result: String, bytes: Int) {
         requests.withLock { table in
-            let old = table[Key(protocolName: protocolName, result: result)] ?? (0, 0)
-            table[Key(protocolName: protocolName, result: result)] = (old.count + 1, old.bytes + bytes)
+            table[Key(protocolName: protocolName, result: result), default: Totals()].count += 1
+            table[Key(protocolName: protocolName, result: result), default: Totals()].bytes += bytes
         }
     }
 
@@ -46,7 +52,13 @@ public final class ServerMetrics: Sendable {
             "# HELP autoprov_requests_total Requests by protocol and result.",
             "# TYPE autoprov_requests_total counter",
         ]
-        let snapshot = requests.withLock { $0 }
+        var snapshot: [Key: Totals] = [:]
+        requests.forEach { table in
+            for (key, totals) in table {
+                snapshot[key, default: Totals()].count += totals.count
+                snapshot[key, default: Totals()].bytes += totals.bytes
+            }
+        }
         for key in snapshot.keys.sorted() {
             lines.append("autoprov_requests_total{protocol=\"\(key.protocolName)\",result=\"\(key.result)\"} \(snapshot[key]!.count)")
         }

@@ -74,7 +74,7 @@ public struct DeviceRecord: Codable, Sendable, Hashable, FetchableRecord, Persis
 /// slows a transfer. Every long-running part is a `Service`: `run()` flushes until shutdown, then once more.
 public final class RequestLog: Service, Sendable {
     let database: DatabaseQueue
-    let pending = Mutex<[RequestRecord]>([])
+    let pending = PerThread<[RequestRecord]> { [] }
     let logger: Logger
     /// How often pending records are written.
     public let flushInterval: Duration
@@ -139,10 +139,12 @@ public final class RequestLog: Service, Sendable {
 
     /// Writes every queued record now: the requests, then one upsert per device seen in the batch.
     public func flush() throws {
-        var batch = pending.withLock { records -> [RequestRecord] in
-            defer { records.removeAll(keepingCapacity: true) }
-            return records
+        var batch: [RequestRecord] = []
+        pending.forEach { records in
+            batch += records
+            records.removeAll(keepingCapacity: true)
         }
+        batch.sort { $0.time < $1.time }
         guard !batch.isEmpty else { return }
         if let identify {
             for index in batch.indices { identify(&batch[index]) }
