@@ -79,6 +79,14 @@ let package = Package(
             ],
             path: "Benchmarks/TFTPLoad"
         ),
+        .executableTarget(
+            name: "http-ceiling",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Benchmarks/HTTPCeiling"
+        ),
         .testTarget(
             name: "ProvisioningCoreTests",
             dependencies: ["ProvisioningCore"],

@@ -160,7 +160,8 @@ final class NullTransfer: ChannelInboundHandler {
 }
 
 let options = try Options(CommandLine.arguments)
-let group = MultiThreadedEventLoopGroup(numberOfThreads: options.threads)
+// The null responder uses every core, so that what it measures is the client's ceiling, not its own.
+let group = MultiThreadedEventLoopGroup(numberOfThreads: options.nullPort == nil ? options.threads : System.coreCount)
 if let nullPort = options.nullPort {
     let responder = try DatagramBootstrap(group: group).channelInitializer { channel in
         channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(NullResponder(group: group)) }

@@ -31,7 +31,7 @@ public struct ProvisioningServer: Sendable {
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger,
                                  identify: DeviceIdentity.fill)
-        let metrics = ServerMetrics()
+        let metrics = ServerMetrics(droppedLogRecords: { log.dropped })
         let service = try FileService(configuration: configuration, log: log, metrics: metrics)
         var services: [any Service] = [log]
 

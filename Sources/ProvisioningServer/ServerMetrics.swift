@@ -21,10 +21,14 @@ public final class ServerMetrics: Sendable {
     }
     /// Uploads stored.
     public let uploads = Counter()
+    /// Request-log records dropped because the disk could not keep up.
+    let droppedLogRecords: @Sendable () -> Int
     /// Asks each protocol how many transfers are in flight.
     private let inFlightSources = Mutex<[String: @Sendable () -> Int]>([:])
 
-    public init() {}
+    public init(droppedLogRecords: @escaping @Sendable () -> Int = { 0 }) {
+        self.droppedLogRecords = droppedLogRecords
+    }
 
     /// A monotonically increasing count.
     public final class Counter: Sendable {
@@ -73,7 +77,9 @@ public final class ServerMetrics: Sendable {
             lines.append("autoprov_transfers_in_flight{protocol=\"\(name)\"} \(source())")
         }
         lines += ["# HELP autoprov_uploads_total Uploads stored.", "# TYPE autoprov_uploads_total counter",
-                  "autoprov_uploads_total \(uploads.current)"]
+                  "autoprov_uploads_total \(uploads.current)",
+                  "# HELP autoprov_log_dropped_total Request-log records dropped because the queue was full.",
+                  "# TYPE autoprov_log_dropped_total counter", "autoprov_log_dropped_total \(droppedLogRecords())"]
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -132,9 +132,21 @@ public final class RequestLog: Service, Sendable {
         return migrator
     }
 
+    /// The most records waiting in one shard; beyond it records are dropped and counted, so a load the disk
+    /// cannot keep up with costs bounded memory.
+    public static let maximumPendingPerShard = 50_000
+    /// Records dropped because the queue was full.
+    public var dropped: Int { droppedCount.load(ordering: .relaxed) }
+    private let droppedCount = Atomic<Int>(0)
+
     /// Queues a record; it is written within ``flushInterval``.
     public func record(_ record: RequestRecord) {
-        pending.withLock { $0.append(record) }
+        let accepted = pending.withLock { records -> Bool in
+            guard records.count < RequestLog.maximumPendingPerShard else { return false }
+            records.append(record)
+            return true
+        }
+        if !accepted { droppedCount.add(1, ordering: .relaxed) }
     }
 
     /// Writes every queued record now: the requests, then one upsert per device seen in the batch.

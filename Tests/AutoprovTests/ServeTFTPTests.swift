@@ -105,6 +105,29 @@ struct ServeTFTPTests {
         #expect(Array(error.prefix(4)) == [0, 5, 0, 2])
     }
 
+    @Test("SIGTERM lets a transfer in flight finish, then exits 0")
+    func drainOnShutdown() throws {
+        let server = try ServerProcess()
+        let bytes = Data((0..<(8 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31) })
+        try server.writeBytes("T46-28.81.0.110.rom", bytes)
+        let out = server.directory.appendingPathComponent("firmware.rom")
+        let download = Process()
+        download.executableURL = URL(fileURLWithPath: "/usr/bin/atftp")
+        download.arguments = ["--option", "blksize 512", "-g", "-r", "T46-28.81.0.110.rom", "-l", out.path,
+                              "127.0.0.1", String(server.tftpPort)]
+        download.standardOutput = FileHandle.nullDevice
+        download.standardError = FileHandle.nullDevice
+        try download.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(download.isRunning)
+        #expect(server.stop() == 0)
+        download.waitUntilExit()
+        #expect(download.terminationStatus == 0)
+        #expect(try Data(contentsOf: out) == bytes)
+        // New requests are no longer answered.
+        #expect(try Client.run("curl", ["-s", "--max-time", "3", "\(server.tftp)/T46-28.81.0.110.rom"]).status != 0)
+    }
+
     @Test("malformed packets get error 4 or silence and the server keeps serving")
     func malformed() throws {
         let server = try ServerProcess(files: ["sip.cfg": sipFile])
