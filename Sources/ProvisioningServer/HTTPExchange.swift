@@ -14,6 +14,8 @@ struct HTTPReply {
     var delay: Duration = .zero
     /// Close the connection after this reply (a refused upload whose body was not read).
     var close = false
+    /// The head already serialized, when it is a cached file's plain `200 OK` for HTTP/1.1.
+    var serializedHead: ByteBuffer?
 
     init(status: HTTPResponseStatus, result: String) {
         self.status = status
@@ -35,15 +37,18 @@ enum HTTPExchange {
             let etag = file.etag
             var reply = HTTPReply(status: .ok, result: "ok")
             reply.headers = file.headers
+            reply.serializedHead = file.serializedHead
             if let match = head.headers.first(name: "If-None-Match"),
                match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
                 reply.status = .notModified
                 reply.result = "not-modified"
+                reply.serializedHead = nil
                 reply.headers.remove(name: "Content-Length")
                 return reply
             }
             var body = file.contents
             if let range = head.headers.first(name: "Range") {
+                reply.serializedHead = nil
                 guard let (start, end) = byteRange(range, size: body.readableBytes) else {
                     reply.status = .rangeNotSatisfiable
                     reply.result = "bad-range"
@@ -134,6 +139,21 @@ enum HTTPExchange {
             return .digest(digest)
         }
         return nil
+    }
+
+    /// A response head in wire form (RFC 9112 §4).
+    static func serialize(version: HTTPVersion, status: HTTPResponseStatus, headers: HTTPHeaders) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(256)
+        buffer.writeString("HTTP/\(version.major).\(version.minor) \(status.code) \(status.reasonPhrase)\r\n")
+        for (name, value) in headers {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
+        return buffer
     }
 
     /// `bytes=a-b`, `bytes=a-`, `bytes=-n` (one range).

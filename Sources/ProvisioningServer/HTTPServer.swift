@@ -45,10 +45,9 @@ public final class HTTPServer: Service, Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     let pipeline = channel.pipeline.syncOperations
                     if let tls = self.tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-                    // The handler keeps pipelined requests in order itself, and every header it writes is built
-                    // here from checked values, so NIO's pipelining helper and header validator are not needed.
-                    try pipeline.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false, withErrorHandling: true, withOutboundHeaderValidation: false)
+                    // The request decoder only: the handler keeps pipelined requests in order, answers malformed
+                    // ones with 400, and writes response heads itself (a cached file's head is serialized once).
+                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
                     try pipeline.addHandler(HTTPFileHandler(service: self.service, isTLS: self.tls != nil))
                     let id = ObjectIdentifier(channel)
                     self.connections.withLock { $0[id] = channel }
@@ -76,7 +75,7 @@ public final class HTTPServer: Service, Sendable {
 /// One connection's requests, in order.
 final class HTTPFileHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
+    typealias OutboundOut = ByteBuffer
 
     struct ShutdownEvent {}
 
@@ -107,6 +106,14 @@ final class HTTPFileHandler: ChannelInboundHandler {
             return
         }
         handle(part, context: context)
+    }
+
+    /// A request the decoder cannot parse: 400, then close (RFC 9112 §2.2).
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        state = .responding
+        let reply = ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -216,15 +223,25 @@ final class HTTPFileHandler: ChannelInboundHandler {
             headers.add(name: "Content-Length", value: "0")
         }
         let keepAlive = head.isKeepAlive && !reply.close && !shuttingDown
-        if !keepAlive {
-            headers.replaceOrAdd(name: "Connection", value: "close")
-        } else if head.version.minor == 0 {
-            headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        let serialized: ByteBuffer
+        if let prepared = reply.serializedHead, keepAlive, head.version == .http1_1 {
+            serialized = prepared
+        } else {
+            if !keepAlive {
+                headers.replaceOrAdd(name: "Connection", value: "close")
+            } else if head.version.minor == 0 {
+                headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+            }
+            let version = head.version.major == 1 ? head.version : .http1_1
+            serialized = HTTPExchange.serialize(version: version, status: reply.status, headers: headers)
         }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: reply.status,
-                                                            headers: headers))), promise: nil)
-        if let body = reply.body { context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
-        let written = context.writeAndFlushPromise(wrapOutboundOut(.end(nil)))
+        let written: EventLoopFuture<Void>
+        if let body = reply.body {
+            context.write(wrapOutboundOut(serialized), promise: nil)
+            written = context.writeAndFlushPromise(wrapOutboundOut(body))
+        } else {
+            written = context.writeAndFlushPromise(wrapOutboundOut(serialized))
+        }
         service.record(request, result: reply.result, bytes: reply.bytes,
                        seconds: (ContinuousClock.now - started).seconds)
         if !keepAlive {
@@ -233,7 +250,9 @@ final class HTTPFileHandler: ChannelInboundHandler {
             return
         }
         state = .idle
-        while case .idle = state, !queued.isEmpty {
+        // Requests that arrived meanwhile, in order, until one has to wait again.
+        while !queued.isEmpty {
+            if case .responding = state { break }
             handle(queued.removeFirst(), context: context)
         }
     }

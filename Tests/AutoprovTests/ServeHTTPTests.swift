@@ -1,6 +1,9 @@
 import Foundation
 import ProvisioningCore
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 
 let bootFile = "#!version:1.0.0.1\ninclude:config <sip.cfg>\n"
 let sipFile = "#!version:1.0.0.1\naccount.1.label = abc\n"
@@ -221,5 +224,53 @@ struct MutualTLSTests {
         #expect(server.stop() == 0)
         let log = try CommandRunner.run(["log", "--data", server.data.path])
         #expect(log.stdout.contains("CN=00156574b150"), "\(log.stdout)")
+    }
+}
+
+@Suite("HTTP robustness (S6)", .serialized)
+struct HTTPRobustnessTests {
+    /// Sends raw bytes over TCP and returns what comes back before the server closes (or 3 s pass).
+    static func exchange(port: Int, _ bytes: [UInt8]) -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { return "" }
+        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer.prefix(count)
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
+    @Test("garbage gets 400 and a closed connection; pipelined requests are answered in order; others keep being served")
+    func garbageAndPipelining() throws {
+        let server = try ServerProcess(files: ["a.cfg": "#!version:1.0.0.1\na = 1\n", "b.cfg": "#!version:1.0.0.1\nb = 2\n"])
+        for garbage in ["\u{0}\u{1}\u{2}\r\n\r\n", "GET /a.cfg HTTP/9.9.9\r\n\r\n", "GARBAGE\r\n\r\n",
+                        "GET /a.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"] {
+            let reply = Self.exchange(port: server.httpPort, Array(garbage.utf8))
+            #expect(reply.hasPrefix("HTTP/1.1 400"), "\(garbage.debugDescription): \(reply.prefix(40))")
+        }
+        let pipelined = "GET /a.cfg HTTP/1.1\r\nHost: x\r\n\r\nGET /missing.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "GET /b.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        let replies = Self.exchange(port: server.httpPort, Array(pipelined.utf8))
+        let statuses = replies.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+        #expect(statuses == ["200", "404", "200"], "\(replies)")
+        #expect(replies.range(of: "a = 1")!.lowerBound < replies.range(of: "b = 2")!.lowerBound)
+        #expect(try Client.curl(["\(server.http)/a.cfg"]).status == 200)
+        #expect(server.stop() == 0)
     }
 }
