@@ -1,0 +1,104 @@
+import NIOCore
+import ProvisioningCore
+import Storage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct FileIdentity: Hashable {
+    var device: UInt64
+    var inode: UInt64
+    var size: Int64
+    var modifiedSeconds: Int
+    var modifiedNanoseconds: Int
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modifiedSeconds = info.st_mtim.tv_sec
+        modifiedNanoseconds = info.st_mtim.tv_nsec
+    }
+}
+
+struct RecentKey: Hashable, Sendable {
+    var path: String
+    var isPercentEncoded: Bool
+}
+
+struct RecentAnswer: Sendable {
+    var file: ServedFile
+    var checked: ContinuousClock.Instant
+    var generation: Int
+}
+
+struct CachedFile {
+    var identity: FileIdentity
+    var file: ServedFile
+}
+
+/// The device a request comes from: MAC, model and firmware from the User-Agent or the file name.
+public struct DeviceIdentity {
+    /// Fills in a logged request's device (given to the request log, which calls it off the request path).
+    @Sendable public static func fill(_ record: inout RequestRecord) {
+        let identity = DeviceIdentity(path: record.protocolName.hasPrefix("http")
+            ? ProvisioningURL.percentDecoded(record.path) : record.path, userAgent: record.userAgent)
+        record.mac = identity.mac
+        record.model = identity.model
+        record.firmware = identity.firmware
+    }
+
+    var mac: String?
+    var model: String?
+    var firmware: String?
+
+    init(path: String, userAgent: String?) {
+        if let userAgent, let agent = try? UserAgent(userAgent) {
+            mac = agent.mac?.canonical
+            model = agent.model?.name ?? agent.reportedModel
+            firmware = agent.firmware
+        }
+        let name = path.utf8.split(separator: UInt8(ascii: "/")).last.map { Substring($0) } ?? ""
+        // Cheap checks first: only these names say who is asking.
+        if mac == nil, let found = DeviceIdentity.leadingMAC(name) {
+            mac = found
+        } else if model == nil, name.utf8.count == 17, name.hasPrefix("y0000000"), name.hasSuffix(".cfg") {
+            let models = ModelCatalog.models(commonConfigName: String(name))
+            if models.count == 1 { model = models[0].name }
+        }
+    }
+
+    /// `<mac>.boot`, `<mac>.cfg`, `<mac>-local.cfg`, `<mac>-contact.xml`: the 12 hex digits in front, lower case.
+    static func leadingMAC(_ name: Substring) -> String? {
+        let bytes = Array(name.utf8)
+        guard bytes.count > 12, bytes.prefix(12).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+        else { return nil }
+        let rest = String(decoding: bytes.dropFirst(12), as: UTF8.self)
+        guard [".boot", ".cfg", "-local.cfg", "-contact.xml"].contains(rest) else { return nil }
+        return String(decoding: bytes.prefix(12), as: UTF8.self)
+    }
+}
+
+/// `*` and `?` patterns on a file name.
+enum Glob {
+    static func matches(pattern: String, name: String) -> Bool {
+        matches(Array(pattern)[...], Array(name)[...])
+    }
+
+    private static func matches(_ pattern: ArraySlice<Character>, _ name: ArraySlice<Character>) -> Bool {
+        guard let first = pattern.first else { return name.isEmpty }
+        switch first {
+        case "*":
+            var rest = name
+            while true {
+                if matches(pattern.dropFirst(), rest) { return true }
+                guard !rest.isEmpty else { return false }
+                rest = rest.dropFirst()
+            }
+        case "?":
+            return !name.isEmpty && matches(pattern.dropFirst(), name.dropFirst())
+        default:
+            return name.first == first && matches(pattern.dropFirst(), name.dropFirst())
+        }
+    }
+}
