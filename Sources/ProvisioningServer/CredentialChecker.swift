@@ -23,6 +23,16 @@ public struct DigestResponse: Sendable, Hashable {
     public var clientNonce: String?
     public var method: String
 
+    /// Whether the digest's `uri` names the requested path (its query, if any, is not compared).
+    static func uri(_ uri: String, matches path: String) -> Bool {
+        var target = Substring(uri)
+        if let scheme = target.range(of: "://"), let slash = target[scheme.upperBound...].firstIndex(of: "/") {
+            target = target[slash...]
+        }
+        if let query = target.firstIndex(of: "?") { target = target[..<query] }
+        return target == path
+    }
+
     /// Parses the header's parameters (after `Digest `).
     public init?(header: String, method: String) {
         var values: [String: String] = [:]
@@ -101,6 +111,9 @@ final class CredentialChecker: Sendable {
         switch credentials {
         case .password(let username, let password):
             valid = constantTimeEqual(username, account.username) && constantTimeEqual(password, account.password)
+        case .digest(let digest) where !DigestResponse.uri(digest.uri, matches: request.path):
+            // RFC 7616 §3.4.6: the response must be for this request's target, not replayed from another.
+            valid = false
         case .digest(let digest):
             switch nonceState(digest.nonce) {
             case .valid: valid = verify(digest, account: account)

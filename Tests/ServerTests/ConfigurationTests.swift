@@ -91,12 +91,16 @@ struct ConfigurationTests {
                 + "algorithm=\(algorithm), nonce=\"\(nonce)\", nc=00000001, "
                 + "cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", qop=auth, response=\"\(response)\""
             let digest = try #require(DigestResponse(header: header, method: "GET"))
-            let request = FileRequest(protocolName: "http", path: "/x", isPercentEncoded: true, client: "192.0.2.1",
-                                      credentials: .digest(digest))
+            let request = FileRequest(protocolName: "http", path: "/dir/index.html", isPercentEncoded: true,
+                                      client: "192.0.2.1", credentials: .digest(digest))
             guard case .granted = checker.check(request, for: account) else { Issue.record("\(algorithm) refused"); continue }
+            // The same response replayed for another path is refused (RFC 7616 §3.4.6).
+            let replayed = FileRequest(protocolName: "http", path: "/other.cfg", isPercentEncoded: true,
+                                       client: "192.0.2.2", credentials: .digest(digest))
+            guard case .challenge = checker.check(replayed, for: account) else { Issue.record("\(algorithm) replay"); continue }
             var wrong = digest
             wrong.response = String(repeating: "0", count: response.count)
-            let bad = FileRequest(protocolName: "http", path: "/x", isPercentEncoded: true, client: "192.0.2.1",
+            let bad = FileRequest(protocolName: "http", path: "/dir/index.html", isPercentEncoded: true, client: "192.0.2.1",
                                   credentials: .digest(wrong))
             guard case .challenge = checker.check(bad, for: account) else { Issue.record("\(algorithm) accepted a bad response"); continue }
         }
