@@ -87,6 +87,8 @@ let package = Package(
             ],
             path: "Benchmarks/HTTPCeiling"
         ),
+        .target(name: "CEpoll", path: "Benchmarks/CEpoll"),
+        .executableTarget(name: "epoll-ceiling", dependencies: ["CEpoll"], path: "Benchmarks/EpollCeiling"),
         .testTarget(
             name: "ProvisioningCoreTests",
             dependencies: ["ProvisioningCore"],
