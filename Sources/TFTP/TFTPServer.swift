@@ -50,7 +50,6 @@ public final class TFTPServer: Service, Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let inFlight = Mutex<[ObjectIdentifier: any Channel]>([:])
-    let boundAddress = Mutex<SocketAddress?>(nil)
     private let ready: EventLoopPromise<SocketAddress>
 
     public init(configuration: TFTPServerConfiguration, provider: any TFTPFileProvider,
