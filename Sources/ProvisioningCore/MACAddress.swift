@@ -41,18 +41,12 @@ public struct MACAddress: Sendable, Hashable, Comparable {
 
     /// 12 lower-case hex digits, as phones write it in file names (`00156574b150`).
     public var canonical: String {
-        octets.map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined()
+        Hex.encode(octets)
     }
 
     /// The organisationally unique identifier (first three octets), as `00:15:65`.
     public var oui: String {
-        octets.prefix(3).map { byte in
-            let text = String(byte, radix: 16)
-            return byte < 16 ? "0" + text : text
-        }.joined(separator: ":")
+        Hex.encode(octets.prefix(3), separator: ":")
     }
 
     /// Finds a MAC address in a file name stem such as `00156574b150` or `00156574B150-local`.

@@ -99,8 +99,6 @@ public enum Provisioning {
 
     /// MD5 of bytes as lower-case hex (R4.4, S3 ETags).
     public static func md5(_ bytes: [UInt8]) -> String {
-        Insecure.MD5.hash(data: bytes).map { byte in
-            (byte < 16 ? "0" : "") + String(byte, radix: 16)
-        }.joined()
+        Hex.encode(Insecure.MD5.hash(data: bytes))
     }
 }

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import ProvisioningCore
 import Synchronization
 
 /// Credentials a request carries.
@@ -162,7 +163,7 @@ final class CredentialChecker: Sendable {
 
     private func makeNonce() -> String {
         let stamp = String(Int(Date().timeIntervalSince1970))
-        return stamp + "-" + hex(HMAC<SHA256>.authenticationCode(for: Data(stamp.utf8), using: secret))
+        return stamp + "-" + Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(stamp.utf8), using: secret))
     }
 
     private enum NonceState { case valid, expired, invalid }
@@ -171,7 +172,7 @@ final class CredentialChecker: Sendable {
         let parts = nonce.split(separator: "-", maxSplits: 1)
         guard parts.count == 2, let stamp = Double(parts[0]),
               constantTimeEqual(String(parts[1]),
-                                hex(HMAC<SHA256>.authenticationCode(for: Data(parts[0].utf8), using: secret)))
+                                Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(parts[0].utf8), using: secret)))
         else { return .invalid }
         return Date().timeIntervalSince1970 - stamp > CredentialChecker.nonceLifetime ? .expired : .valid
     }
@@ -180,8 +181,8 @@ final class CredentialChecker: Sendable {
         guard constantTimeEqual(digest.username, account.username), digest.realm == account.path else { return false }
         let hash: (String) -> String
         switch digest.algorithm.uppercased() {
-        case "MD5": hash = { hex(Insecure.MD5.hash(data: Data($0.utf8))) }
-        case "SHA-256": hash = { hex(SHA256.hash(data: Data($0.utf8))) }
+        case "MD5": hash = { Hex.encode(Insecure.MD5.hash(data: Data($0.utf8))) }
+        case "SHA-256": hash = { Hex.encode(SHA256.hash(data: Data($0.utf8))) }
         default: return false
         }
         let ha1 = hash("\(digest.username):\(digest.realm):\(account.password)")
@@ -197,9 +198,6 @@ final class CredentialChecker: Sendable {
     }
 }
 
-func hex(_ bytes: some Sequence<UInt8>) -> String {
-    bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
-}
 
 /// Compares without an early exit, so timing does not reveal how much matched.
 func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {

@@ -88,8 +88,9 @@ public enum WriteAnswer: Sendable, Equatable {
 /// where bytes come from (upload store, then root), uploads (S4), and what is recorded.
 public final class FileService: Sendable {
     public let root: URL
-    let rootPrefix: String
-    let uploadsPrefix: String
+    /// The provisioning root and the upload store, read only inside themselves (S2).
+    let rootTree: ConfinedTree
+    let uploadTree: ConfinedTree
     public let uploads: UploadStore
     let configuration: ServerConfiguration
     let log: RequestLog?
@@ -113,10 +114,10 @@ public final class FileService: Sendable {
             throw ConfigurationError("\(configuration.root): the provisioning root is not a directory")
         }
         root = rootURL
-        rootPrefix = rootURL.path.hasSuffix("/") ? rootURL.path : rootURL.path + "/"
+        rootTree = ConfinedTree(directory: rootURL)
         let dataURL = URL(fileURLWithPath: configuration.data).standardizedFileURL
         uploads = UploadStore(directory: dataURL.appendingPathComponent("uploads").resolvingSymlinksInPath())
-        uploadsPrefix = uploads.directory.path + "/"
+        uploadTree = ConfinedTree(directory: uploads.directory)
         self.configuration = configuration
         self.log = log
         self.metrics = metrics
@@ -166,11 +167,11 @@ public final class FileService: Sendable {
 
     /// A file on disk that may answer a read, with what `stat` said of it.
     private struct Candidate {
-        var fullPath: String
+        var tree: ConfinedTree
+        var path: RootRelativePath
         var key: String
         var identity: FileIdentity
         var modifiedSeconds: Int
-        var treePrefix: String
     }
 
     private func prepareRead(_ request: FileRequest) -> ReadPlan {
@@ -189,16 +190,15 @@ public final class FileService: Sendable {
         }
         // Uploads win over the root: a phone gets back what it uploaded (S4).
         var candidates: [Candidate] = []
-        for (fullPath, key, prefix) in [(uploads.directory.path + "/" + path.path, "u:" + path.path, uploadsPrefix),
-                                        (root.path + "/" + path.path, "r:" + path.path, rootPrefix)] {
+        for (tree, key) in [(uploadTree, "u:" + path.path), (rootTree, "r:" + path.path)] {
             var info = stat()
-            guard stat(fullPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            guard stat(tree.path(of: path), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
             let identity = FileIdentity(info)
             if candidates.isEmpty, let cached = cache.withLock({ $0[key] }), cached.identity == identity {
                 return .answer(.file(cached.file))
             }
-            candidates.append(Candidate(fullPath: fullPath, key: key, identity: identity,
-                                        modifiedSeconds: info.st_mtim.tv_sec, treePrefix: prefix))
+            candidates.append(Candidate(tree: tree, path: path, key: key, identity: identity,
+                                        modifiedSeconds: info.st_mtim.tv_sec))
         }
         return candidates.isEmpty ? .answer(.notFound) : .load(candidates)
     }
@@ -216,18 +216,14 @@ public final class FileService: Sendable {
         }
     }
 
-    /// Reads and caches a regular file, checking that it (after symbolic links) lies inside its tree.
+    /// Reads (off the event loop) and caches a regular file of its tree; a link out of the tree is not followed.
     private func load(_ candidate: Candidate) async -> ServedFile? {
         if let cached = cache.withLock({ $0[candidate.key] }), cached.identity == candidate.identity { return cached.file }
         let loaded: ServedFile? = try? await NIOThreadPool.singleton.runIfActive {
-            guard let real = realpath(candidate.fullPath, nil) else { return nil }
-            defer { free(real) }
-            // S2: a symbolic link out of the tree is not followed.
-            guard String(cString: real).hasPrefix(candidate.treePrefix) else { return nil }
-            guard let data = FileManager.default.contents(atPath: candidate.fullPath) else { return nil }
+            guard case .file(let data) = candidate.tree.read(candidate.path) else { return nil }
             let modified = Date(timeIntervalSince1970: TimeInterval(candidate.modifiedSeconds))
             return ServedFile(contents: ByteBuffer(bytes: data), md5: Provisioning.md5(Array(data)), modified: modified,
-                              contentType: FileService.contentType(for: candidate.fullPath))
+                              contentType: FileService.contentType(for: candidate.path.path))
         }
         guard let loaded else { return nil }
         remember(loaded, identity: candidate.identity, key: candidate.key)
@@ -290,7 +286,7 @@ public final class FileService: Sendable {
         }
         guard contents.readableBytes <= limit else { return .tooLarge(limit: limit) }
         let existed = FileManager.default.fileExists(atPath: uploads.url(for: path.path).path)
-            || FileManager.default.fileExists(atPath: root.path + "/" + path.path)
+            || FileManager.default.fileExists(atPath: rootTree.path(of: path))
         do {
             let store = uploads
             try await NIOThreadPool.singleton.runIfActive {

@@ -113,7 +113,8 @@ final class HTTPFileHandler: ChannelInboundHandler {
         guard error is HTTPParserError else { return context.fireErrorCaught(error) }
         state = .responding
         let reply = ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-        context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in context.close(promise: nil) }
+        let channel = context.channel
+        context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -206,13 +207,13 @@ final class HTTPFileHandler: ChannelInboundHandler {
                          context: ChannelHandlerContext) {
         state = .responding
         if reply.delay > .zero {
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            var later = reply
-            later.delay = .zero
+            var undelayed = reply
+            undelayed.delay = .zero
+            let loopBound = NIOLoopBound((self, context, undelayed), eventLoop: context.eventLoop)
             context.eventLoop.scheduleTask(in: .nanoseconds(Int64(reply.delay.components.seconds) * 1_000_000_000
                                                             + reply.delay.components.attoseconds / 1_000_000_000)) {
-                let (handler, context) = loopBound.value
-                handler.respond(later, head: head, request: request, context: context)
+                let (handler, context, undelayed) = loopBound.value
+                handler.respond(undelayed, head: head, request: request, context: context)
             }
             return
         }
@@ -245,7 +246,8 @@ final class HTTPFileHandler: ChannelInboundHandler {
         service.record(request, result: reply.result, bytes: reply.bytes,
                        seconds: (ContinuousClock.now - started).seconds)
         if !keepAlive {
-            written.whenComplete { _ in context.close(promise: nil) }
+            let channel = context.channel
+            written.whenComplete { _ in channel.close(promise: nil) }
             state = .responding
             return
         }

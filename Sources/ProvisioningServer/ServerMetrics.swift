@@ -83,11 +83,3 @@ public final class ServerMetrics: Sendable {
         return lines.joined(separator: "\n") + "\n"
     }
 }
-
-extension Duration {
-    /// The duration in seconds, for logs.
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
-}

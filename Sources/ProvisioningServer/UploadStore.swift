@@ -79,13 +79,6 @@ public struct UploadStore: Sendable {
             }
         }
     }
-
-    /// The kept versions of a path, oldest first.
-    public func versions(of path: String) -> [URL] {
-        let folder = versionsDirectory.appendingPathComponent(path)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
-        return names.sorted().map { folder.appendingPathComponent($0) }
-    }
 }
 
 /// A failed upload write.

@@ -1,4 +1,5 @@
 import NIOCore
+import ProvisioningCore
 
 /// Receives requests on the listening port.
 final class TFTPRequestHandler: ChannelInboundHandler {

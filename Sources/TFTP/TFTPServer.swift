@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ProvisioningCore
 import ServiceLifecycle
 import Synchronization
 
@@ -180,12 +181,5 @@ public final class TFTPServer: Service, Sendable {
         let channel = try await DatagramBootstrap(group: group).bind(host: configuration.host, port: 0).get()
         try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: buffer))
         try await channel.close()
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) / 1e18
     }
 }

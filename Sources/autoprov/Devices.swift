@@ -68,13 +68,18 @@ func openLog(_ data: String) throws -> RequestLog {
     }
 }
 
+/// UTC times for tables, with one formatter for every row.
 func timestamp(_ seconds: Double) -> String {
+    utcFormatter.string(from: Date(timeIntervalSince1970: seconds))
+}
+
+private let utcFormatter: DateFormatter = {
     let formatter = DateFormatter()
     formatter.locale = Locale(identifier: "en_US_POSIX")
     formatter.timeZone = TimeZone(identifier: "UTC")
     formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
-    return formatter.string(from: Date(timeIntervalSince1970: seconds))
-}
+    return formatter
+}()
 
 /// Columns padded to their widest cell.
 func table(_ rows: [[String]]) -> String {

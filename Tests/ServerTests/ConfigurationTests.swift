@@ -108,6 +108,7 @@ struct ConfigurationTests {
 }
 
 import Crypto
+import ProvisioningCore
 
-func sha256(_ text: String) -> String { hex(SHA256.hash(data: Data(text.utf8))) }
-func md5(_ text: String) -> String { hex(Insecure.MD5.hash(data: Data(text.utf8))) }
+func sha256(_ text: String) -> String { Hex.encode(SHA256.hash(data: Data(text.utf8))) }
+func md5(_ text: String) -> String { Hex.encode(Insecure.MD5.hash(data: Data(text.utf8))) }
