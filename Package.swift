@@ -42,6 +42,8 @@ let package = Package(
             dependencies: [
                 "ProvisioningCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                "CLinuxShims",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -50,7 +52,7 @@ let package = Package(
         .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "TFTP", "Storage",
+                "ProvisioningCore", "TFTP", "Storage", "CLinuxShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -87,8 +89,8 @@ let package = Package(
             ],
             path: "Benchmarks/HTTPCeiling"
         ),
-        .target(name: "CEpoll", path: "Benchmarks/CEpoll"),
-        .executableTarget(name: "epoll-ceiling", dependencies: ["CEpoll"], path: "Benchmarks/EpollCeiling"),
+        .target(name: "CLinuxShims"),
+        .executableTarget(name: "epoll-ceiling", dependencies: ["CLinuxShims"], path: "Benchmarks/EpollCeiling"),
         .testTarget(
             name: "ProvisioningCoreTests",
             dependencies: ["ProvisioningCore"],

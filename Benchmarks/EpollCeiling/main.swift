@@ -4,7 +4,7 @@
 // for cached GETs on this machine.
 //
 //   epoll-ceiling PORT [THREADS]
-import CEpoll
+import CLinuxShims
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -45,21 +45,22 @@ public enum ReadAnswer: Sendable {
     case unauthorized(realm: String, delay: Duration, stale: Bool)
 }
 
-/// A file ready to send: the bytes are shared, never copied per request.
-public struct ServedFile: Sendable {
-    public var contents: ByteBuffer
+/// A file ready to send: the bytes are shared, never copied per request. A class, so that handing a cached file
+/// around costs one reference count, not one per field.
+public final class ServedFile: Sendable {
+    public let contents: ByteBuffer
     /// MD5 of the contents, hex (the ETag, S3).
-    public var md5: String
-    public var modified: Date
+    public let md5: String
+    public let modified: Date
     /// `modified` as an HTTP date, computed once per file.
-    public var lastModified: String
-    public var contentType: String
+    public let lastModified: String
+    public let contentType: String
     /// The quoted ETag.
-    public var etag: String
+    public let etag: String
     /// The response headers of a full 200, made once per file.
-    var headers: HTTPHeaders
+    let headers: HTTPHeaders
     /// `HTTP/1.1 200 OK` with ``headers``, serialized once per file: a cached file costs one write.
-    var serializedHead: ByteBuffer
+    let serializedHead: ByteBuffer
 
     init(contents: ByteBuffer, md5: String, modified: Date, contentType: String) {
         self.contents = contents
@@ -131,6 +132,8 @@ public final class FileService: Sendable {
         switch prepareRead(request) {
         case .answer(let answer):
             return answer
+        case .cached(let file, _):
+            return .file(file)
         case .load(let candidates):
             for candidate in candidates {
                 if let file = await load(candidate) { return .file(file) }
@@ -142,26 +145,79 @@ public final class FileService: Sendable {
     /// Answers a read without waiting when it can (checks, credentials, cached files); nil when a file must be
     /// loaded first (then call ``read(_:)``). Costs a `stat` or two, no reads.
     public func readImmediately(_ request: FileRequest) -> ReadAnswer? {
+        readNow(request, loadingUpTo: nil)
+    }
+
+    /// Like ``readImmediately(_:)``, but also reads a file of at most `limit` bytes from disk on the calling thread
+    /// (for a caller that owns its thread, as the HTTP fast path does; a small file costs microseconds).
+    func readNow(_ request: FileRequest, loadingUpTo limit: Int?) -> ReadAnswer? {
         let key = RecentKey(path: request.path, isPercentEncoded: request.isPercentEncoded)
         let now = ContinuousClock.now
         let generation = uploadGeneration.load(ordering: .acquiring)
-        if let hit = recent.withLock({ $0[key] }), hit.generation == generation,
-           now - hit.checked < FileService.revalidateAfter {
-            return .file(hit.file)
+        if let hit = recent.withLock({ $0[key] }), hit.generation == generation {
+            if now - hit.checked < FileService.revalidateAfter { return .file(hit.file) }
+            // Checked over a second ago: one `stat` of the file it came from says whether it still stands (the
+            // path's confinement and credentials do not change while the server runs).
+            var info = stat()
+            if stat(hit.source, &info) == 0, FileIdentity(info) == hit.identity {
+                recent.withLock { $0[key]?.checked = now }
+                return .file(hit.file)
+            }
         }
-        guard case .answer(let answer) = prepareRead(request) else { return nil }
-        // Only plain files outside protected directories are remembered: credentials are checked every time.
-        if case .file(let file) = answer, request.credentials == nil {
+        let answer: ReadAnswer
+        var origin: Origin?
+        switch prepareRead(request) {
+        case .answer(let immediate):
+            answer = immediate
+        case .cached(let file, let from):
+            answer = .file(file)
+            origin = from
+        case .load(let candidates):
+            guard let limit, candidates.allSatisfy({ $0.identity.size <= limit }) else { return nil }
+            answer = .notFound
+            for candidate in candidates {
+                if let file = loadNow(candidate) {
+                    return remember(.file(file), from: Origin(candidate), request: request, key: key, now: now,
+                                    generation: generation)
+                }
+            }
+        }
+        return remember(answer, from: origin, request: request, key: key, now: now, generation: generation)
+    }
+
+    /// Keeps a file answer for ``readNow(_:loadingUpTo:)``. Only plain files outside protected directories are
+    /// remembered: credentials are checked every time.
+    private func remember(_ answer: ReadAnswer, from origin: Origin?, request: FileRequest, key: RecentKey,
+                          now: ContinuousClock.Instant, generation: Int) -> ReadAnswer {
+        if case .file(let file) = answer, let origin, request.credentials == nil {
             recent.withLock { table in
                 if table.count > 100_000 { table.removeAll() }
-                table[key] = RecentAnswer(file: file, checked: now, generation: generation)
+                table[key] = RecentAnswer(file: file, source: origin.path, identity: origin.identity, checked: now,
+                                          generation: generation)
             }
         }
         return answer
     }
 
+    /// The file on disk an answer came from, as `stat` saw it.
+    private struct Origin {
+        var path: String
+        var identity: FileIdentity
+
+        init(path: String, identity: FileIdentity) {
+            self.path = path
+            self.identity = identity
+        }
+
+        init(_ candidate: Candidate) {
+            self.init(path: candidate.tree.path(of: candidate.path), identity: candidate.identity)
+        }
+    }
+
     private enum ReadPlan {
         case answer(ReadAnswer)
+        /// A file in memory that `stat` says is unchanged.
+        case cached(ServedFile, Origin)
         case load([Candidate])
     }
 
@@ -195,7 +251,7 @@ public final class FileService: Sendable {
             guard stat(tree.path(of: path), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
             let identity = FileIdentity(info)
             if candidates.isEmpty, let cached = cache.withLock({ $0[key] }), cached.identity == identity {
-                return .answer(.file(cached.file))
+                return .cached(cached.file, Origin(path: tree.path(of: path), identity: identity))
             }
             candidates.append(Candidate(tree: tree, path: path, key: key, identity: identity,
                                         modifiedSeconds: info.st_mtim.tv_sec))
@@ -219,15 +275,25 @@ public final class FileService: Sendable {
     /// Reads (off the event loop) and caches a regular file of its tree; a link out of the tree is not followed.
     private func load(_ candidate: Candidate) async -> ServedFile? {
         if let cached = cache.withLock({ $0[candidate.key] }), cached.identity == candidate.identity { return cached.file }
-        let loaded: ServedFile? = try? await NIOThreadPool.singleton.runIfActive {
-            guard case .file(let data) = candidate.tree.read(candidate.path) else { return nil }
-            let modified = Date(timeIntervalSince1970: TimeInterval(candidate.modifiedSeconds))
-            return ServedFile(contents: ByteBuffer(bytes: data), md5: Provisioning.md5(Array(data)), modified: modified,
-                              contentType: FileService.contentType(for: candidate.path.path))
-        }
+        let loaded: ServedFile? = try? await NIOThreadPool.singleton.runIfActive { FileService.served(candidate) }
         guard let loaded else { return nil }
         remember(loaded, identity: candidate.identity, key: candidate.key)
         return loaded
+    }
+
+    /// ``load(_:)`` on the calling thread.
+    private func loadNow(_ candidate: Candidate) -> ServedFile? {
+        if let cached = cache.withLock({ $0[candidate.key] }), cached.identity == candidate.identity { return cached.file }
+        guard let loaded = FileService.served(candidate) else { return nil }
+        remember(loaded, identity: candidate.identity, key: candidate.key)
+        return loaded
+    }
+
+    private static func served(_ candidate: Candidate) -> ServedFile? {
+        guard case .file(let data) = candidate.tree.read(candidate.path) else { return nil }
+        let modified = Date(timeIntervalSince1970: TimeInterval(candidate.modifiedSeconds))
+        return ServedFile(contents: ByteBuffer(bytes: data), md5: Provisioning.md5(Array(data)), modified: modified,
+                          contentType: FileService.contentType(for: candidate.path.path))
     }
 
     private func remember(_ file: ServedFile, identity: FileIdentity, key: String) {

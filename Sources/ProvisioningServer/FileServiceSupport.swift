@@ -28,6 +28,9 @@ struct RecentKey: Hashable, Sendable {
 
 struct RecentAnswer: Sendable {
     var file: ServedFile
+    /// The file on disk it came from, and what `stat` said of it.
+    var source: String
+    var identity: FileIdentity
     var checked: ContinuousClock.Instant
     var generation: Int
 }

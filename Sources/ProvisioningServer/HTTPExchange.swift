@@ -141,6 +141,22 @@ enum HTTPExchange {
         return nil
     }
 
+    /// The head of a reply in wire form, with `Content-Length` and `Connection` as the request and reply need.
+    static func head(of reply: HTTPReply, method: HTTPMethod, version: HTTPVersion, keepAlive: Bool) -> ByteBuffer {
+        if let prepared = reply.serializedHead, keepAlive, version == .http1_1 { return prepared }
+        var headers = reply.headers
+        if reply.body == nil, headers.first(name: "Content-Length") == nil, reply.status != .notModified,
+           method != .HEAD {
+            headers.add(name: "Content-Length", value: "0")
+        }
+        if !keepAlive {
+            headers.replaceOrAdd(name: "Connection", value: "close")
+        } else if version.minor == 0 {
+            headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        }
+        return serialize(version: version.major == 1 ? version : .http1_1, status: reply.status, headers: headers)
+    }
+
     /// A response head in wire form (RFC 9112 §4).
     static func serialize(version: HTTPVersion, status: HTTPResponseStatus, headers: HTTPHeaders) -> ByteBuffer {
         var buffer = ByteBuffer()

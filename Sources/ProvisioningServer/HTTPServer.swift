@@ -36,23 +36,19 @@ public final class HTTPServer: Service, Sendable {
     }
 
     public func run() async throws {
+        #if os(Linux)
+        if tls == nil {
+            try await runWithFastPath()
+            return
+        }
+        #endif
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.maxMessagesPerRead, value: 64)  // accept connection storms quickly
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let pipeline = channel.pipeline.syncOperations
-                    if let tls = self.tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-                    // The request decoder only: the handler keeps pipelined requests in order, answers malformed
-                    // ones with 400, and writes response heads itself (a cached file's head is serialized once).
-                    try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
-                    try pipeline.addHandler(HTTPFileHandler(service: self.service, isTLS: self.tls != nil))
-                    let id = ObjectIdentifier(channel)
-                    self.connections.withLock { $0[id] = channel }
-                    channel.closeFuture.whenComplete { _ in _ = self.connections.withLock { $0.removeValue(forKey: id) } }
-                }
+                channel.eventLoop.makeCompletedFuture { try self.configure(channel, replaying: nil) }
             }
             .bind(host: host, port: port).get()
         onBound(server.localAddress!)
@@ -61,6 +57,80 @@ public final class HTTPServer: Service, Sendable {
         } onGracefulShutdown: {
             server.close(promise: nil)
         }
+        await drainConnections()
+    }
+
+    #if os(Linux)
+    /// Plain HTTP: cached GETs and HEADs on ``HTTPFastPath``'s epoll loops, everything else on SwiftNIO.
+    private func runWithFastPath() async throws {
+        let fastPath = try HTTPFastPath(host: host, port: port, threads: System.coreCount, service: service,
+                                        logger: logger) { descriptor, bytes in
+            self.adopt(descriptor, replaying: bytes)
+        }
+        fastPath.start()
+        onBound(fastPath.address)
+        let drainSeconds = self.drainSeconds
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await fastPath.waitUntilStopped()
+            } onCancel: {
+                fastPath.stop(drainSeconds: 0)
+            }
+        } onGracefulShutdown: {
+            fastPath.stop(drainSeconds: drainSeconds)
+        }
+        await drainConnections()
+    }
+
+    /// Takes over a connection from the fast path, with the bytes it read but did not answer.
+    private func adopt(_ descriptor: Int32, replaying bytes: [UInt8]) {
+        ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try self.configure(channel, replaying: bytes) }
+            }
+            .withConnectedSocket(descriptor)
+            .whenFailure { error in
+                self.logger.warning("http: could not take over a connection", metadata: ["error": "\(error)"])
+            }
+    }
+    #endif
+
+    /// The pipeline of one connection: TLS, then the quick handler (which adds the full path behind itself when a
+    /// request needs it); or, for a connection the epoll fast path hands over, the full path at once, fed the
+    /// bytes the fast path had read.
+    private func configure(_ channel: any Channel, replaying bytes: [UInt8]?) throws {
+        let pipeline = channel.pipeline.syncOperations
+        if let bytes {
+            try pipeline.addHandler(ReplayHandler(bytes: bytes))
+            try addFullPath(pipeline, after: nil)
+        } else {
+            if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
+            try pipeline.addHandler(HTTPQuickHandler(service: service, isTLS: tls != nil) { pipeline, quick in
+                try self.addFullPath(pipeline, after: quick)
+            })
+        }
+        let id = ObjectIdentifier(channel)
+        connections.withLock { $0[id] = channel }
+        channel.closeFuture.whenComplete { _ in _ = self.connections.withLock { $0.removeValue(forKey: id) } }
+    }
+
+    /// The request decoder and the file handler: the handler keeps pipelined requests in order, answers malformed
+    /// ones with 400, and writes response heads itself (a cached file's head is serialized once).
+    private func addFullPath(_ pipeline: ChannelPipeline.SynchronousOperations, after quick: HTTPQuickHandler?) throws {
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes))
+        let handler = HTTPFileHandler(service: service, isTLS: tls != nil)
+        if let quick {
+            try pipeline.addHandler(decoder, position: .after(quick))
+            try pipeline.addHandler(handler, position: .after(decoder))
+        } else {
+            try pipeline.addHandler(decoder)
+            try pipeline.addHandler(handler)
+        }
+    }
+
+    /// After the listener stops: idle connections close, requests in flight finish (bounded).
+    private func drainConnections() async {
         for connection in connections.withLock({ Array($0.values) }) {
             connection.pipeline.fireUserInboundEventTriggered(HTTPFileHandler.ShutdownEvent())
         }
@@ -69,6 +139,48 @@ public final class HTTPServer: Service, Sendable {
             try? await Task.sleep(for: .milliseconds(20))
         }
         for connection in connections.withLock({ Array($0.values) }) { connection.close(promise: nil) }
+    }
+}
+
+/// Who is at the other end of a connection, worked out once per connection.
+struct ConnectionPeer {
+    private var client: String?
+    private var subject: String??
+
+    /// The client's address.
+    mutating func address(_ context: ChannelHandlerContext) -> String {
+        if let client { return client }
+        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        client = address
+        return address
+    }
+
+    /// The subject of the certificate the client presented over TLS (mutual TLS), if any.
+    mutating func certificateSubject(_ context: ChannelHandlerContext) -> String? {
+        if let subject { return subject }
+        let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
+        let found = (try? handler?.peerCertificate?.toDERBytes()).flatMap { try? Certificate(derEncoded: $0) }?
+            .subject.description
+        subject = .some(found)
+        return found
+    }
+}
+
+/// Hands a connection taken over from the fast path the bytes the fast path had already read, first.
+final class ReplayHandler: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    let bytes: [UInt8]
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        context.fireChannelActive()
+        context.fireChannelRead(wrapInboundOut(context.channel.allocator.buffer(bytes: bytes)))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 }
 
@@ -92,7 +204,6 @@ final class HTTPFileHandler: ChannelInboundHandler {
     var state = State.idle
     var queued: [HTTPServerRequestPart] = []
     var shuttingDown = false
-    var certificateSubject: String??
 
     init(service: FileService, isTLS: Bool) {
         self.service = service
@@ -218,24 +329,8 @@ final class HTTPFileHandler: ChannelInboundHandler {
             return
         }
         let started = ContinuousClock.now
-        var headers = reply.headers
-        if reply.body == nil, headers.first(name: "Content-Length") == nil, reply.status != .notModified,
-           head.method != .HEAD {
-            headers.add(name: "Content-Length", value: "0")
-        }
         let keepAlive = head.isKeepAlive && !reply.close && !shuttingDown
-        let serialized: ByteBuffer
-        if let prepared = reply.serializedHead, keepAlive, head.version == .http1_1 {
-            serialized = prepared
-        } else {
-            if !keepAlive {
-                headers.replaceOrAdd(name: "Connection", value: "close")
-            } else if head.version.minor == 0 {
-                headers.replaceOrAdd(name: "Connection", value: "keep-alive")
-            }
-            let version = head.version.major == 1 ? head.version : .http1_1
-            serialized = HTTPExchange.serialize(version: version, status: reply.status, headers: headers)
-        }
+        let serialized = HTTPExchange.head(of: reply, method: head.method, version: head.version, keepAlive: keepAlive)
         let written: EventLoopFuture<Void>
         if let body = reply.body {
             context.write(wrapOutboundOut(serialized), promise: nil)
@@ -273,25 +368,11 @@ final class HTTPFileHandler: ChannelInboundHandler {
         return request
     }
 
-    private var knownClient: String?
+    private var peer = ConnectionPeer()
 
-    /// The client's address, worked out once per connection.
-    private func client(_ context: ChannelHandlerContext) -> String {
-        if let knownClient { return knownClient }
-        let address = context.channel.remoteAddress?.ipAddress ?? "unknown"
-        knownClient = address
-        return address
-    }
+    private func client(_ context: ChannelHandlerContext) -> String { peer.address(context) }
 
-    /// The subject of the client's certificate (mutual TLS), read once per connection.
-    private func peerSubject(_ context: ChannelHandlerContext) -> String? {
-        if let known = certificateSubject { return known }
-        let handler = try? context.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self)
-        let subject = (try? handler?.peerCertificate?.toDERBytes()).flatMap { try? Certificate(derEncoded: $0) }?
-            .subject.description
-        certificateSubject = .some(subject)
-        return subject
-    }
+    private func peerSubject(_ context: ChannelHandlerContext) -> String? { peer.certificateSubject(context) }
 }
 
 extension ChannelHandlerContext {

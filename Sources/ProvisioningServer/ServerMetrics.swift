@@ -18,6 +18,12 @@ public final class ServerMetrics: Sendable {
     struct Totals: Sendable {
         var count = 0
         var bytes = 0
+
+        /// One request more, through one dictionary access.
+        static func add(bytes: Int, to totals: inout Totals) {
+            totals.count += 1
+            totals.bytes += bytes
+        }
     }
     /// Uploads stored.
     public let uploads = Counter()
@@ -40,8 +46,7 @@ public final class ServerMetrics: Sendable {
 
     func count(protocolName: String, result: String, bytes: Int) {
         requests.withLock { table in
-            table[Key(protocolName: protocolName, result: result), default: Totals()].count += 1
-            table[Key(protocolName: protocolName, result: result), default: Totals()].bytes += bytes
+            Totals.add(bytes: bytes, to: &table[Key(protocolName: protocolName, result: result), default: Totals()])
         }
     }
 

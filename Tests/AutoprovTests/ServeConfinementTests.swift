@@ -151,6 +151,19 @@ struct ServeLifecycleTests {
         #expect(result.stderr.contains("setcap cap_net_bind_service"))
     }
 
+    @Test("a second server on a port already served is refused, not silently sharing its connections")
+    func portInUse() throws {
+        let first = try ServerProcess(files: ["sip.cfg": sipFile])
+        let directory = first.directory
+        let second = try CommandRunner.run([
+            "serve", "--root", first.root.path, "--data", directory.appendingPathComponent("second").path,
+            "--tftp", "off", "--https", "off", "--http", "127.0.0.1:\(first.httpPort)"])
+        #expect(second.status != 0)
+        #expect(second.stderr.contains("already in use"), "\(second.stderr)")
+        #expect(try Client.curl(["\(first.http)/sip.cfg"]).body == sipFile)
+        #expect(first.stop() == 0)
+    }
+
     @Test("with no root, an example root is created that lint accepts")
     func exampleRoot() throws {
         let server = try ServerProcess()

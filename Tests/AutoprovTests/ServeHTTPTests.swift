@@ -231,29 +231,9 @@ struct MutualTLSTests {
 struct HTTPRobustnessTests {
     /// Sends raw bytes over TCP and returns what comes back before the server closes (or 3 s pass).
     static func exchange(port: Int, _ bytes: [UInt8]) -> String {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var timeout = timeval(tv_sec: 3, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        guard connected == 0 else { return "" }
-        _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = recv(fd, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            received += buffer.prefix(count)
-        }
-        return String(decoding: received, as: UTF8.self)
+        let connection = RawConnection(port: port, timeoutSeconds: 3)
+        connection.send(bytes)
+        return String(decoding: connection.readAll(), as: UTF8.self)
     }
 
     @Test("garbage gets 400 and a closed connection; pipelined requests are answered in order; others keep being served")

@@ -1,9 +1,22 @@
-// epoll for Swift on Linux (the Glibc module does not export it), for the epoll-ceiling benchmark.
+// Linux calls the Glibc module does not export to Swift: epoll, eventfd and accept4 (the HTTP fast path of
+// `autoprov serve`, the epoll-ceiling benchmark) and naming a thread (so `top -H` shows what each one does).
+#ifdef __linux__
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <netinet/tcp.h>
 
 static inline int cepoll_fd(const struct epoll_event *event) { return event->data.fd; }
+static inline unsigned int cepoll_events(const struct epoll_event *event) { return event->events; }
 static inline void cepoll_set(struct epoll_event *event, int fd, unsigned int events) {
     event->data.fd = fd;
     event->events = events;
 }
+/// A non-blocking, close-on-exec eventfd (to wake an epoll loop).
+static inline int cepoll_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+/// accept4 with a non-blocking, close-on-exec socket (in shim.c: it needs _GNU_SOURCE, which must not change the
+/// system headers other modules see).
+int cepoll_accept(int fd, struct sockaddr *address, socklen_t *length);
+/// Names the calling thread (at most 15 characters are kept).
+void clinux_name_thread(const char *name);
+#endif

@@ -1,0 +1,235 @@
+import Foundation
+import ProvisioningCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A TCP connection to the server, driven byte by byte when a test needs it.
+final class RawConnection {
+    let descriptor: Int32
+
+    init(port: Int, timeoutSeconds: Int = 5) {
+        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    func send(_ text: String) {
+        send(Array(text.utf8))
+    }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// Reads until the server closes or the timeout passes.
+    func readAll() -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer.prefix(count)
+        }
+        return received
+    }
+
+    /// Reads until `count` bytes have arrived (or the server closes, or the timeout passes).
+    func read(atLeast count: Int) -> [UInt8] {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while received.count < count {
+            let got = recv(descriptor, &buffer, buffer.count, 0)
+            if got <= 0 { break }
+            received += buffer.prefix(got)
+        }
+        return received
+    }
+}
+
+/// The responses in a byte stream, in order: status code, headers, body (by Content-Length).
+func responses(_ bytes: [UInt8], headRequests: Set<Int> = []) -> [(status: Int, headers: String, body: [UInt8])] {
+    var result: [(Int, String, [UInt8])] = []
+    var offset = 0
+    let separator: [UInt8] = [13, 10, 13, 10]
+    while offset < bytes.count {
+        guard let end = (offset...(bytes.count - 4)).first(where: { Array(bytes[$0..<($0 + 4)]) == separator }) else { break }
+        let head = String(decoding: bytes[offset..<end], as: UTF8.self)
+        let status = Int(head.dropFirst(9).prefix(3)) ?? 0
+        let length = head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }
+            .flatMap { Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) } ?? 0
+        let bodyLength = headRequests.contains(result.count) || status == 304 ? 0 : length
+        let bodyStart = end + 4
+        let bodyEnd = min(bodyStart + bodyLength, bytes.count)
+        result.append((status, head, Array(bytes[bodyStart..<bodyEnd])))
+        offset = bodyEnd
+    }
+    return result
+}
+
+@Suite("HTTP: cached GETs on the epoll path, everything else handed to the full server", .serialized)
+struct ServeHTTPFastPathTests {
+    static let a = "#!version:1.0.0.1\na = 1\n"
+    static let b = "#!version:1.0.0.1\nb = 2\n"
+
+    @Test("pipelined GET, PUT, GET, HEAD, 304 and 404 on one connection: answered in order, the PUT's body intact (S3, S4)")
+    func handOffMidPipeline() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a, "b.cfg": Self.b])
+        let etag = "\"\(Provisioning.md5(Array(Self.b.utf8)))\""
+        let connection = RawConnection(port: server.httpPort)
+        connection.send("GET /a.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "PUT /001565000001-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+            + "GET /b.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "GET /001565000001-local.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "HEAD /a.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "GET /b.cfg HTTP/1.1\r\nHost: x\r\nIf-None-Match: \(etag)\r\n\r\n"
+            + "GET /missing.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let answers = responses(connection.readAll(), headRequests: [4])
+        #expect(answers.map(\.status) == [200, 201, 200, 200, 200, 304, 404])
+        guard answers.count == 7 else { return }
+        #expect(answers[0].body == Array(Self.a.utf8))
+        #expect(answers[2].body == Array(Self.b.utf8))
+        #expect(answers[3].body == Array("hello".utf8))
+        #expect(answers[4].headers.lowercased().contains("content-length: \(Self.a.utf8.count)"))
+        #expect(answers[6].headers.lowercased().contains("connection: close"))
+        #expect(server.stop() == 0)
+    }
+
+    @Test("over TLS too: pipelined GET, PUT, GET, 304, 404 and a close, in order (openssl s_client)")
+    func pipelineOverTLS() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a, "b.cfg": Self.b])
+        let etag = "\"\(Provisioning.md5(Array(Self.a.utf8)))\""
+        let requests = "GET /a.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "PUT /001565000003-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nmine"
+            + "GET /b.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "GET /a.cfg HTTP/1.1\r\nHost: x\r\nIf-None-Match: \(etag)\r\n\r\n"
+            + "GET /missing.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+            + "GET /001565000003-local.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        let result = try Client.run("openssl", ["s_client", "-quiet", "-connect", "127.0.0.1:\(server.httpsPort)"],
+                                    input: requests)
+        let answers = responses(Array(result.stdout.utf8))
+        #expect(answers.map(\.status) == [200, 201, 200, 304, 404, 200], "\(result.stdout.prefix(400))")
+        guard answers.count == 6 else { return }
+        #expect(answers[0].body == Array(Self.a.utf8))
+        #expect(answers[2].body == Array(Self.b.utf8))
+        #expect(answers[5].body == Array("mine".utf8))
+        #expect(server.stop() == 0)
+        let log = try CommandRunner.run(["log", "--data", server.data.path, "--limit", "20"])
+        #expect(log.stdout.components(separatedBy: "https").count - 1 == 6, "\(log.stdout)")
+    }
+
+    @Test("the same requests in the other order: cached GETs after the connection was handed over still work")
+    func cachedAfterHandOff() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a, "b.cfg": Self.b])
+        let connection = RawConnection(port: server.httpPort)
+        connection.send("PUT /001565000002-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        let first = responses(connection.read(atLeast: 20))
+        #expect(first.first?.status == 201)
+        connection.send("GET /a.cfg HTTP/1.1\r\nHost: x\r\n\r\nGET /b.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let answers = responses(connection.readAll())
+        #expect(answers.map(\.status) == [200, 200])
+        #expect(answers.last?.body == Array(Self.b.utf8))
+    }
+
+    @Test("a head that arrives a byte at a time, and one split across many reads, is answered once")
+    func slowHead() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a])
+        let connection = RawConnection(port: server.httpPort)
+        let request = "GET /a.cfg?x=1 HTTP/1.1\r\nHost: x\r\nUser-Agent: Yealink SIP-T46U 108.86.0.20 00:15:65:00:00:07\r\n\r\n"
+        for byte in request.utf8 {
+            connection.send(String(decoding: [byte], as: UTF8.self))
+            usleep(500)
+        }
+        let answer = responses(connection.read(atLeast: 100 + Self.a.utf8.count))
+        #expect(answer.count == 1)
+        #expect(answer.first?.status == 200)
+        #expect(answer.first?.body == Array(Self.a.utf8))
+        #expect(server.stop() == 0)
+        let devices = try CommandRunner.run(["devices", "--data", server.data.path])
+        #expect(devices.stdout.contains("001565000007"), "\(devices.stdout)")
+    }
+
+    @Test("requests the quick reader does not accept go to the full parser: obsolete line folding, bare LF, HTTP/1.0")
+    func unusualHeads() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a])
+        let folded = HTTPRobustnessTests.exchange(
+            port: server.httpPort, Array("GET /a.cfg HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n".utf8))
+        #expect(folded.hasPrefix("HTTP/1.1 400"), "\(folded.prefix(60))")
+        let old = HTTPRobustnessTests.exchange(port: server.httpPort, Array("GET /a.cfg HTTP/1.0\r\n\r\n".utf8))
+        #expect(old.hasPrefix("HTTP/1.0 200"), "\(old.prefix(60))")
+        #expect(old.hasSuffix(Self.a))
+        let absolute = HTTPRobustnessTests.exchange(
+            port: server.httpPort, Array("GET http://x/a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+        #expect(absolute.hasPrefix("HTTP/1.1 200"), "\(absolute.prefix(60))")
+        let huge = HTTPRobustnessTests.exchange(
+            port: server.httpPort,
+            Array(("GET /a.cfg HTTP/1.1\r\nX-Filler: " + String(repeating: "y", count: 100_000) + "\r\n\r\n").utf8))
+        #expect(huge.hasPrefix("HTTP/1.1 4"), "\(huge.prefix(60))")
+        #expect(try Client.curl(["\(server.http)/a.cfg"]).status == 200)
+    }
+
+    @Test("a large file reaches a slow reader whole while others are served; SIGTERM lets it finish, then exits 0")
+    func slowReaderAndShutdown() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a])
+        let firmware = Data((0..<(24 * 1024 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 13) })
+        try server.writeBytes("T46-28.81.0.110.rom", firmware)
+        // The first request loads the file into memory; the second is answered from memory by the epoll path.
+        #expect(try Client.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}",
+                                        "\(server.http)/T46-28.81.0.110.rom"]).stdout == "200")
+        let slow = RawConnection(port: server.httpPort, timeoutSeconds: 10)
+        slow.send("GET /T46-28.81.0.110.rom HTTP/1.1\r\nHost: x\r\n\r\n")
+        usleep(300_000)  // the socket buffers fill up; the server must wait for this reader without stalling
+        let other = try Client.curl(["-m", "5", "\(server.http)/a.cfg"])
+        #expect(other.status == 200)
+        #expect(other.body == Self.a)
+        let idle = RawConnection(port: server.httpPort)  // an idle keep-alive connection must not hold up the exit
+        _ = idle
+        kill(server.process.processIdentifier, SIGTERM)
+        usleep(200_000)
+        let received = slow.readAll()
+        let answer = responses(received)
+        #expect(answer.first?.status == 200)
+        #expect(answer.first?.body.count == firmware.count)
+        #expect(answer.first.map { Data($0.body) == firmware } == true)
+        #expect(server.stop() == 0)
+    }
+
+    @Test("many connections at once, each pipelining requests: every answer complete and in order")
+    func concurrentPipelines() async throws {
+        var files: [String: String] = [:]
+        for index in 0..<50 { files[String(format: "0015650000%02d.cfg", index)] = "#!version:1.0.0.1\nindex = \(index)\n" }
+        let server = try ServerProcess(files: files)
+        let port = server.httpPort
+        let failures = await withTaskGroup(of: Int.self) { group in
+            for client in 0..<64 {
+                group.addTask {
+                    let connection = RawConnection(port: port)
+                    let order = (0..<20).map { ($0 * 7 + client) % 50 }
+                    connection.send(order.enumerated().map { position, index in
+                        "GET /" + String(format: "0015650000%02d.cfg", index) + " HTTP/1.1\r\nHost: x\r\n"
+                            + (position == order.count - 1 ? "Connection: close\r\n" : "") + "\r\n"
+                    }.joined())
+                    let answers = responses(connection.readAll())
+                    let bodies = answers.map { String(decoding: $0.body, as: UTF8.self) }
+                    let expected = order.map { "#!version:1.0.0.1\nindex = \($0)\n" }
+                    return bodies == expected ? 0 : 1
+                }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(failures == 0)
+        #expect(server.stop() == 0)
+    }
+}
