@@ -38,6 +38,17 @@ let package = Package(
             ]
         ),
         .target(
+            name: "FTP",
+            dependencies: [
+                "ProvisioningCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "Storage",
             dependencies: [
                 "ProvisioningCore",
@@ -52,7 +63,7 @@ let package = Package(
         .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "TFTP", "Storage", "CLinuxShims",
+                "ProvisioningCore", "TFTP", "FTP", "Storage", "CLinuxShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -99,7 +110,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "ProvisioningServer", "TFTP", "Storage", "ProvisioningCore",
+                "ProvisioningServer", "TFTP", "FTP", "Storage", "ProvisioningCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]

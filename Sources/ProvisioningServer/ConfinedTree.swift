@@ -44,4 +44,50 @@ public struct ConfinedTree: Sendable {
         else { return .missing }
         return .file(data)
     }
+
+    /// What `stat` says of an entry of the tree.
+    public struct Facts: Sendable, Equatable {
+        public var isDirectory: Bool
+        public var size: Int
+        public var modified: Date
+    }
+
+    /// The tree's own path for `relative` (nil: the tree itself) after links, when it lies inside the tree.
+    private func resolved(_ relative: RootRelativePath?) -> String? {
+        let full = relative.map(path(of:)) ?? directory.path
+        guard let real = realpath(full, nil) else { return nil }
+        defer { free(real) }
+        let resolved = String(decoding: UnsafeRawBufferPointer(start: real, count: strlen(real)), as: UTF8.self)
+        guard resolved.hasPrefix(prefix) || resolved + "/" == prefix else { return nil }
+        return resolved
+    }
+
+    private static func facts(atPath path: String) -> Facts? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        let kind = info.st_mode & S_IFMT
+        guard kind == S_IFREG || kind == S_IFDIR else { return nil }
+        return Facts(isDirectory: kind == S_IFDIR, size: Int(info.st_size),
+                     modified: Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec)))
+    }
+
+    /// A file or directory of the tree (nil: the tree itself); nil when missing or reached by a link out of it.
+    public func facts(_ relative: RootRelativePath?) -> Facts? {
+        resolved(relative).flatMap(ConfinedTree.facts(atPath:))
+    }
+
+    /// The entries of a directory of the tree, hidden names and links out of the tree left out; nil when it is not
+    /// a directory of the tree. Blocking: call it off the event loops.
+    public func list(_ relative: RootRelativePath?) -> [String: Facts]? {
+        guard let directoryPath = resolved(relative), ConfinedTree.facts(atPath: directoryPath)?.isDirectory == true,
+              let names = try? FileManager.default.contentsOfDirectory(atPath: directoryPath)
+        else { return nil }
+        var entries: [String: Facts] = [:]
+        for name in names where !name.hasPrefix(".") {
+            let child = relative.map { $0.path + "/" + name } ?? name
+            guard let childPath = try? RootRelativePath(child), let facts = facts(childPath) else { continue }
+            entries[name] = facts
+        }
+        return entries
+    }
 }

@@ -125,7 +125,7 @@ final class CredentialChecker: Sendable {
             }
         }
         if valid {
-            failures.withLock { _ = $0.removeValue(forKey: request.client) }
+            forgetFailures(request.client)
             return .granted
         }
         if stale { return .challenge(delay: .zero, stale: true) }
@@ -134,7 +134,7 @@ final class CredentialChecker: Sendable {
 
     /// Counts a failure and returns how long to wait before answering: nothing for the first three, then
     /// doubling from 250 ms up to 8 s, forgotten after five quiet minutes.
-    private func failed(_ client: String) -> Duration {
+    func failed(_ client: String) -> Duration {
         let now = ContinuousClock.now
         let count = failures.withLock { table -> Int in
             var entry = table[client] ?? (0, now)
@@ -147,6 +147,11 @@ final class CredentialChecker: Sendable {
         }
         guard count > 3 else { return .zero }
         return min(.milliseconds(250) * (1 << min(count - 4, 5)), .seconds(8))
+    }
+
+    /// A success from this address: earlier failures no longer slow it down.
+    func forgetFailures(_ client: String) {
+        failures.withLock { _ = $0.removeValue(forKey: client) }
     }
 
     // MARK: Digest (RFC 7616)

@@ -71,8 +71,18 @@ public enum ExampleRoot {
         private_key = ""
         client_ca = ""                 # PEM bundle; when set, clients must present a certificate it signed
 
+        [ftp]
+        listen = "0.0.0.0:21"          # FTP, and explicit FTPS (AUTH TLS) with the HTTPS certificate
+        passive_ports = "50000-50100"  # data connections (PASV/EPSV); open them in the firewall
+        passive_address = ""           # the address announced in PASV replies (behind NAT); "": the one reached
+        anonymous = false              # anonymous, read-only logins (user "anonymous" or "ftp")
+        # FTP accounts; a [[directory]] account may log in too, and only it opens its directory.
+        # [[ftp.user]]
+        # username = "phones"
+        # password = "secret"
+
         [uploads]
-        allow = ["*-local.cfg", "*-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ)
+        allow = ["*-local.cfg", "*-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ, FTP STOR)
         max_bytes = 1048576
 
         # Activation-code directories (R8.2): files below `path` need this user name and password.

@@ -142,6 +142,13 @@ public final class FileService: Sendable {
         }
     }
 
+    /// Answers at once when it can, reading a small file on the spot (microseconds, from the page cache); a large
+    /// one (firmware) is loaded off the event loop.
+    public func readSoon(_ request: FileRequest) async -> ReadAnswer {
+        if let answer = readNow(request, loadingUpTo: HTTPQuickAnswer.largestLoad) { return answer }
+        return await read(request)
+    }
+
     /// Answers a read without waiting when it can (checks, credentials, cached files); nil when a file must be
     /// loaded first (then call ``read(_:)``). Costs a `stat` or two, no reads.
     public func readImmediately(_ request: FileRequest) -> ReadAnswer? {
@@ -318,6 +325,69 @@ public final class FileService: Sendable {
         return "application/octet-stream"
     }
 
+    // MARK: Listing (FTP)
+
+    /// What a directory listing or a stat comes to.
+    public enum ListAnswer: Error, Sendable {
+        case entries([String: ConfinedTree.Facts])
+        case entry(ConfinedTree.Facts)
+        case notFound
+        case forbidden(String)
+    }
+
+    /// The entries of a directory: the root's and the upload store's, merged (S2 and S5 as for reads). Blocking.
+    public func list(_ request: FileRequest) -> ListAnswer {
+        switch directoryCheck(request) {
+        case .failure(let answer): return answer
+        case .success(let path):
+            let root = rootTree.list(path), uploaded = uploadTree.list(path)
+            guard root != nil || uploaded != nil else { return .notFound }
+            return .entries((root ?? [:]).merging(uploaded ?? [:]) { _, upload in upload })
+        }
+    }
+
+    /// What `stat` says of a file or directory, uploads first (S2 and S5 as for reads). Blocking.
+    public func entry(_ request: FileRequest) -> ListAnswer {
+        switch directoryCheck(request) {
+        case .failure(let answer): return answer
+        case .success(let path):
+            guard let facts = uploadTree.facts(path) ?? rootTree.facts(path) else { return .notFound }
+            return .entry(facts)
+        }
+    }
+
+    /// Confinement and credentials for a path that may be a directory (nil: the root itself).
+    private func directoryCheck(_ request: FileRequest) -> Result<RootRelativePath?, ListAnswer> {
+        let decoded = request.isPercentEncoded ? ProvisioningURL.percentDecoded(request.path) : request.path
+        if decoded.split(separator: "/").isEmpty { return .success(nil) }
+        let path: RootRelativePath
+        switch confine(request) {
+        case .success(let checked): path = checked
+        case .failure(let refusal): return .failure(.forbidden(refusal.description))
+        }
+        // A protected directory's own listing needs its credentials, as its files do.
+        if let directory = credentials.directory(containing: path.path + "/") {
+            switch credentials.check(request, for: directory) {
+            case .granted: break
+            case .refused(let reason): return .failure(.forbidden(reason))
+            case .challenge: return .failure(.forbidden("directory '\(directory.path)' needs its credentials"))
+            }
+        }
+        return .success(path)
+    }
+
+    /// Checks an FTP login against the FTP users and the directory accounts; a failure counts towards slowing
+    /// down that address (S5), and the delay to wait is returned.
+    public func checkLogin(username: String, password: String, client: String,
+                           users: [DirectoryAccount]) -> Result<Void, LoginRefusal> {
+        let accounts = users + configuration.directories
+        if accounts.contains(where: { constantTimeEqual($0.username, username) && constantTimeEqual($0.password, password) }) {
+            credentials.forgetFailures(client)
+            return .success(())
+        }
+        return .failure(LoginRefusal(delay: credentials.failed(client)))
+    }
+
     // MARK: Writing
 
     /// Whether an upload of this path is allowed (S4), and its size limit.
@@ -378,6 +448,11 @@ public final class FileService: Sendable {
             path: request.path, result: result, bytes: bytes, duration: seconds, userAgent: request.userAgent,
             certificate: request.certificateSubject))
     }
+}
+
+/// A refused login: wait this long before saying so.
+public struct LoginRefusal: Error, Sendable {
+    public var delay: Duration
 }
 
 /// Why an upload is refused.

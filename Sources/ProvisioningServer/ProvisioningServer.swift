@@ -3,6 +3,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import NIOSSL
+import FTP
 import ServiceLifecycle
 import Storage
 import Synchronization
@@ -53,6 +54,22 @@ public struct ProvisioningServer: Sendable {
             let tls = try ServerCertificate.tlsConfiguration(configuration, dataDirectory: dataDirectory)
             services.append(try httpListener("HTTPS", address, service: service, tls: tls, onListening: onListening))
         }
+        if let address = configuration.ftp {
+            // FTPS (AUTH TLS) uses the HTTPS certificate; FTP clients are not asked for certificates.
+            var tls = try ServerCertificate.tlsConfiguration(configuration, dataDirectory: dataDirectory)
+            tls.certificateVerification = .none
+            tls.trustRoots = nil
+            var ftpConfiguration = FTPServerConfiguration(
+                host: address.host, port: address.port, passivePorts: configuration.ftpPassivePorts,
+                passiveAddress: configuration.ftpPassiveAddress, tls: try NIOSSLContext(configuration: tls))
+            ftpConfiguration.maximumUploadBytes = configuration.uploadMaximumBytes
+            let ftp = FTPServer(configuration: ftpConfiguration,
+                                provider: FTPFrontEnd(service: service, configuration: configuration),
+                                logger: logger) { bound in
+                onListening(Listener(name: "FTP", address: bound, phoneURL: ProvisioningServer.url("ftp", bound)))
+            }
+            services.append(ListenerService(name: "FTP", address: address, logger: logger) { try await ftp.run() })
+        }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -76,7 +93,7 @@ public struct ProvisioningServer: Sendable {
 
     /// The URL to give phones for a bound address: the machine's own address in place of `0.0.0.0`.
     static func url(_ scheme: String, _ address: SocketAddress) -> String {
-        let defaultPort = ["tftp": 69, "http": 80, "https": 443][scheme]
+        let defaultPort = ["tftp": 69, "http": 80, "https": 443, "ftp": 21][scheme]
         var host = address.ipAddress ?? "localhost"
         if host == "0.0.0.0" || host == "::" { host = primaryAddress() ?? "127.0.0.1" }
         if host.contains(":") { host = "[\(host)]" }
@@ -117,7 +134,7 @@ struct ListenerService: Service {
         }
     }
 
-    static let unprivileged = ["TFTP": 6969, "HTTP": 8080, "HTTPS": 8443]
+    static let unprivileged = ["TFTP": 6969, "HTTP": 8080, "HTTPS": 8443, "FTP": 2121]
 }
 
 /// A listener that could not start.

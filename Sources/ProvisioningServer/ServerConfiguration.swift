@@ -10,7 +10,16 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var tftp: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 69)
     public var http: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 80)
     public var https: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 443)
-    /// PEM files for HTTPS; when both are empty a self-signed pair is made once and kept in the data folder.
+    public var ftp: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 21)
+    /// Ports for FTP passive data connections, and the address to announce for them (behind NAT); empty: the
+    /// address the client reached.
+    public var ftpPassivePorts: ClosedRange<Int> = 50000...50100
+    public var ftpPassiveAddress = ""
+    /// Anonymous FTP (read only).
+    public var ftpAnonymous = false
+    /// FTP accounts (`[[ftp.user]]`); `[[directory]]` accounts may log in too.
+    public var ftpUsers: [DirectoryAccount] = []
+    /// PEM files for HTTPS (and FTPS); when both are empty a self-signed pair is made once and kept in the data folder.
     public var certificate = ""
     public var privateKey = ""
     /// PEM bundle; when set, HTTPS clients must present a certificate it signed.
@@ -117,6 +126,20 @@ extension ServerConfiguration {
             clientCA = try httpsTable.string("client_ca") ?? clientCA
             try httpsTable.finish()
         }
+        if var ftpTable = try reader.table("ftp") {
+            if let listen = try ftpTable.string("listen") { ftp = try ListenAddress.parse(listen) }
+            if let range = try ftpTable.string("passive_ports") { ftpPassivePorts = try ServerConfiguration.portRange(range) }
+            ftpPassiveAddress = try ftpTable.string("passive_address") ?? ftpPassiveAddress
+            ftpAnonymous = try ftpTable.boolean("anonymous") ?? ftpAnonymous
+            for var user in try ftpTable.tables("user") {
+                guard let username = try user.string("username"), let password = try user.string("password") else {
+                    throw ConfigurationError("[[ftp.user]] needs username and password")
+                }
+                ftpUsers.append(DirectoryAccount(path: "", username: username, password: password))
+                try user.finish()
+            }
+            try ftpTable.finish()
+        }
         if var uploads = try reader.table("uploads") {
             uploadPatterns = try uploads.strings("allow") ?? uploadPatterns
             uploadMaximumBytes = try uploads.integer("max_bytes") ?? uploadMaximumBytes
@@ -130,6 +153,16 @@ extension ServerConfiguration {
             try entry.finish()
         }
         try reader.finish()
+    }
+}
+
+extension ServerConfiguration {
+    /// `LOW-HIGH`, both unprivileged ports.
+    static func portRange(_ text: String) throws(ConfigurationError) -> ClosedRange<Int> {
+        let parts = text.split(separator: "-")
+        guard parts.count == 2, let low = Int(parts[0]), let high = Int(parts[1]), 1024 <= low, low <= high, high <= 65535
+        else { throw ConfigurationError("ftp.passive_ports must be LOW-HIGH between 1024 and 65535, not '\(text)'") }
+        return low...high
     }
 }
 
@@ -150,6 +183,12 @@ struct TableReader {
         guard let value = table.removeValue(forKey: key) else { return nil }
         guard case .integer(let number) = value else { throw ConfigurationError("\(qualified(key)) must be an integer") }
         return number
+    }
+
+    mutating func boolean(_ key: String) throws(ConfigurationError) -> Bool? {
+        guard let value = table.removeValue(forKey: key) else { return nil }
+        guard case .boolean(let flag) = value else { throw ConfigurationError("\(qualified(key)) must be true or false") }
+        return flag
     }
 
     mutating func strings(_ key: String) throws(ConfigurationError) -> [String]? {

@@ -10,16 +10,7 @@ struct TFTPFrontEnd: TFTPFileProvider {
     }
 
     func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError> {
-        let request = request(path, client)
-        // A small file is read on the spot (microseconds, from the page cache), as the HTTP paths do; a large one
-        // (firmware) is loaded off the event loop.
-        let answer: ReadAnswer
-        if let immediate = service.readNow(request, loadingUpTo: HTTPQuickAnswer.largestLoad) {
-            answer = immediate
-        } else {
-            answer = await service.read(request)
-        }
-        return switch answer {
+        return switch await service.readSoon(request(path, client)) {
         case .file(let file): .success(file.contents)
         case .notFound: .failure(TFTPError(code: .fileNotFound, message: "file not found"))
         case .forbidden(let reason): .failure(TFTPError(code: .accessViolation, message: reason))

@@ -136,7 +136,7 @@ struct ServeLifecycleTests {
         try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory.path)
         defer { try? FileManager.default.removeItem(at: directory) }
         let arguments = ["serve", "--root", directory.appendingPathComponent("p").path, "--data",
-                         directory.appendingPathComponent("d").path, "--tftp", "off", "--https", "off",
+                         directory.appendingPathComponent("d").path, "--tftp", "off", "--https", "off", "--ftp", "off",
                          "--http", "127.0.0.1:81"]
         let result: CommandRunner.Result
         if getuid() == 0 {
@@ -157,7 +157,7 @@ struct ServeLifecycleTests {
         let directory = first.directory
         let second = try CommandRunner.run([
             "serve", "--root", first.root.path, "--data", directory.appendingPathComponent("second").path,
-            "--tftp", "off", "--https", "off", "--http", "127.0.0.1:\(first.httpPort)"])
+            "--tftp", "off", "--https", "off", "--ftp", "off", "--http", "127.0.0.1:\(first.httpPort)"])
         #expect(second.status != 0)
         #expect(second.stderr.contains("already in use"), "\(second.stderr)")
         #expect(try Client.curl(["\(first.http)/sip.cfg"]).body == sipFile)
@@ -172,7 +172,7 @@ struct ServeLifecycleTests {
         let second = Process()
         second.executableURL = CommandRunner.binary
         second.arguments = ["serve", "--root", server.root.path, "--data", server.data.path, "--tftp", "off",
-                            "--https", "off", "--http", "127.0.0.1:0"]
+                            "--https", "off", "--ftp", "off", "--http", "127.0.0.1:0"]
         second.standardOutput = FileHandle.nullDevice
         try second.run()
         Thread.sleep(forTimeInterval: 1.5)

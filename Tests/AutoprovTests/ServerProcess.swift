@@ -12,6 +12,7 @@ final class ServerProcess {
     private(set) var tftpPort = 0
     private(set) var httpPort = 0
     private(set) var httpsPort = 0
+    private(set) var ftpPort = 0
 
     var root: URL { directory.appendingPathComponent("provisioning") }
     var data: URL { directory.appendingPathComponent("data") }
@@ -30,7 +31,8 @@ final class ServerProcess {
         let handle = try FileHandle(forWritingTo: output)
         process.executableURL = CommandRunner.binary
         process.arguments = ["serve", "--config", config.path, "--root", root.path, "--data", data.path,
-                             "--tftp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0"] + arguments
+                             "--tftp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0",
+                             "--ftp", "127.0.0.1:0"] + arguments
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
@@ -57,10 +59,10 @@ final class ServerProcess {
             for line in log.split(separator: "\n") {
                 guard let range = line.range(of: " listening on 127.0.0.1:") else { continue }
                 let port = Int(line[range.upperBound...].prefix(while: \.isNumber)) ?? 0
-                if line.contains("TFTP") { tftpPort = port }
+                if line.contains("TFTP") { tftpPort = port } else if line.contains("FTP") { ftpPort = port }
                 if line.contains("HTTPS") { httpsPort = port } else if line.contains("HTTP") { httpPort = port }
             }
-            if tftpPort > 0 && httpPort > 0 && httpsPort > 0 { return }
+            if tftpPort > 0 && httpPort > 0 && httpsPort > 0 && ftpPort > 0 { return }
             if !process.isRunning { break }
             usleep(50_000)
         }
@@ -75,6 +77,7 @@ final class ServerProcess {
     var http: String { "http://127.0.0.1:\(httpPort)" }
     var https: String { "https://127.0.0.1:\(httpsPort)" }
     var tftp: String { "tftp://127.0.0.1:\(tftpPort)" }
+    var ftpHostPort: String { "127.0.0.1:\(ftpPort)" }
 
     /// SIGTERM, then the exit status.
     @discardableResult

@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import ServiceLifecycle
+import Synchronization
+
+/// Who logged in on a control connection.
+public struct FTPLogin: Sendable, Equatable {
+    public var username: String
+    public var password: String
+    public var isAnonymous: Bool
+
+    public init(username: String, password: String, isAnonymous: Bool) {
+        self.username = username
+        self.password = password
+        self.isAnonymous = isAnonymous
+    }
+}
+
+/// Why a file operation failed, and the reply it gets.
+public enum FTPFailure: Error, Sendable, Equatable {
+    /// 550: no such file or directory.
+    case notFound(String)
+    /// 550: not allowed (outside the root, hidden, protected, upload name not allowed).
+    case denied(String)
+    /// 552: over the upload limit.
+    case tooLarge(Int)
+    /// 451: the server could not do it.
+    case failed(String)
+}
+
+/// What the FTP front-end asks of the rest of the server; ``FTPServer`` knows only the protocol.
+public protocol FTPFileProvider: Sendable {
+    /// Checks a login: nil when accepted (with whether it is anonymous), else how long to wait before saying no.
+    func login(username: String, password: String, client: String) async -> Result<FTPLogin, FTPLoginRefusal>
+    func read(path: String, login: FTPLogin, client: String) async -> Result<ByteBuffer, FTPFailure>
+    /// Whether an upload of `path` is allowed, and its size limit.
+    func uploadLimit(path: String, login: FTPLogin, client: String) -> Result<Int, FTPFailure>
+    func write(path: String, contents: ByteBuffer, login: FTPLogin, client: String) async -> FTPFailure?
+    func list(path: String, login: FTPLogin, client: String) async -> Result<[FTPEntry], FTPFailure>
+    func entry(path: String, login: FTPLogin, client: String) async -> Result<FTPEntry, FTPFailure>
+    /// Told of every transfer (RETR, STOR, LIST…) when it ends, for the request log.
+    func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) async
+}
+
+/// A refused login: wait this long, then 530.
+public struct FTPLoginRefusal: Error, Sendable {
+    public var delay: Duration
+
+    public init(delay: Duration) {
+        self.delay = delay
+    }
+}
+
+public struct FTPServerConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// Ports for passive data connections.
+    public var passivePorts: ClosedRange<Int>
+    /// The address told to clients in PASV replies (a NAT's public address); empty: the control connection's.
+    public var passiveAddress: String
+    /// TLS for AUTH TLS (RFC 4217); nil: FTPS is not offered.
+    public var tls: NIOSSLContext?
+    public var maximumSessions = 1000
+    public var idleTimeout: TimeAmount = .seconds(300)
+    public var maximumLineLength = 4096
+    /// The most a data connection collects (the largest upload; ``FTPFileProvider/uploadLimit`` may say less).
+    public var maximumUploadBytes = 1_048_576
+    /// How long a passive listener waits for the client's data connection.
+    public var dataConnectTimeout: Duration = .seconds(15)
+
+    public init(host: String, port: Int, passivePorts: ClosedRange<Int>, passiveAddress: String, tls: NIOSSLContext?) {
+        self.host = host
+        self.port = port
+        self.passivePorts = passivePorts
+        self.passiveAddress = passiveAddress
+        self.tls = tls
+    }
+}
+
+/// An FTP and explicit FTPS server (RFC 959, 2389, 2428, 3659, 4217) over an ``FTPFileProvider``: each control
+/// connection is one task reading commands in order; data connections are passive (PASV, EPSV) or active (PORT,
+/// EPRT, only to the client's own address).
+public final class FTPServer: Service, Sendable {
+    let configuration: FTPServerConfiguration
+    let provider: any FTPFileProvider
+    let logger: Logger
+    let onBound: @Sendable (SocketAddress) -> Void
+    let sessions = Atomic<Int>(0)
+
+    public init(configuration: FTPServerConfiguration, provider: any FTPFileProvider, logger: Logger,
+                onBound: @escaping @Sendable (SocketAddress) -> Void) {
+        self.configuration = configuration
+        self.provider = provider
+        self.logger = logger
+        self.onBound = onBound
+    }
+
+    public func run() async throws {
+        let idle = configuration.idleTimeout
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .bind(host: configuration.host, port: configuration.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
+                    try channel.pipeline.syncOperations.addHandler(CloseWhenIdle())
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        onBound(server.channel.localAddress!)
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                try await server.executeThenClose { inbound in
+                    for try await connection in inbound {
+                        group.addTask { await self.serve(connection) }
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
+        let count = sessions.wrappingAdd(1, ordering: .relaxed).newValue
+        defer { sessions.wrappingSubtract(1, ordering: .relaxed) }
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                guard count <= configuration.maximumSessions else {
+                    try await outbound.write(ByteBuffer(string: FTPReply(421, "Too many sessions, try later").wire))
+                    return
+                }
+                let session = FTPSession(server: self, channel: connection.channel, outbound: outbound)
+                try await session.run(inbound)
+            }
+        } catch {
+            logger.debug("ftp session ended", metadata: ["ftp.error": "\(error)"])
+        }
+    }
+}
+
+/// Closes a control connection that has been quiet for the idle timeout.
+final class CloseWhenIdle: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is IdleStateHandler.IdleStateEvent {
+            context.close(promise: nil)
+        } else {
+            context.fireUserInboundEventTriggered(event)
+        }
+    }
+}

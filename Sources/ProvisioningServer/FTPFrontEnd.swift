@@ -1,0 +1,85 @@
+import FTP
+import Foundation
+import NIOCore
+import NIOPosix
+
+/// FTP: a thin front-end that turns commands into ``FileService`` calls (S1, S2, S4, S5 hold there). A login's
+/// user name and password travel with every request, so a `[[directory]]`'s credentials open that directory on
+/// FTP exactly as on HTTP.
+struct FTPFrontEnd: FTPFileProvider {
+    let service: FileService
+    let configuration: ServerConfiguration
+
+    private func request(_ path: String, _ login: FTPLogin?, _ client: String) -> FileRequest {
+        FileRequest(protocolName: "ftp", path: path, isPercentEncoded: false, client: client,
+                    credentials: login.flatMap { $0.isAnonymous ? nil : .password(username: $0.username, password: $0.password) })
+    }
+
+    func login(username: String, password: String, client: String) async -> Result<FTPLogin, FTPLoginRefusal> {
+        if configuration.ftpAnonymous, ["anonymous", "ftp"].contains(username.lowercased()) {
+            return .success(FTPLogin(username: username, password: "", isAnonymous: true))
+        }
+        switch service.checkLogin(username: username, password: password, client: client, users: configuration.ftpUsers) {
+        case .success: return .success(FTPLogin(username: username, password: password, isAnonymous: false))
+        case .failure(let refusal): return .failure(FTPLoginRefusal(delay: refusal.delay))
+        }
+    }
+
+    func read(path: String, login: FTPLogin, client: String) async -> Result<ByteBuffer, FTPFailure> {
+        return switch await service.readSoon(request(path, login, client)) {
+        case .file(let file): .success(file.contents)
+        case .notFound: .failure(.notFound("No such file"))
+        case .forbidden(let reason): .failure(.denied(reason))
+        case .unauthorized(let realm, _, _): .failure(.denied("directory '\(realm)' needs its credentials"))
+        }
+    }
+
+    func uploadLimit(path: String, login: FTPLogin, client: String) -> Result<Int, FTPFailure> {
+        switch service.uploadPermission(request(path, login, client)) {
+        case .success(let permission): .success(permission.1)
+        case .failure(.forbidden(let reason)): .failure(.denied(reason))
+        case .failure(.unauthorized(let realm, _, _)): .failure(.denied("directory '\(realm)' needs its credentials"))
+        }
+    }
+
+    func write(path: String, contents: ByteBuffer, login: FTPLogin, client: String) async -> FTPFailure? {
+        switch await service.write(request(path, login, client), contents: contents) {
+        case .created, .replaced: nil
+        case .tooLarge(let limit): .tooLarge(limit)
+        case .forbidden(let reason): .denied(reason)
+        case .unauthorized(let realm, _, _): .denied("directory '\(realm)' needs its credentials")
+        case .failed(let reason): .failed(reason)
+        }
+    }
+
+    func list(path: String, login: FTPLogin, client: String) async -> Result<[FTPEntry], FTPFailure> {
+        let request = request(path, login, client)
+        let service = self.service
+        let answer = (try? await NIOThreadPool.singleton.runIfActive { service.list(request) }) ?? .notFound
+        switch answer {
+        case .entries(let entries):
+            return .success(entries.sorted { $0.key < $1.key }.map { name, facts in
+                FTPEntry(name: name, isDirectory: facts.isDirectory, size: facts.size, modified: facts.modified)
+            })
+        case .entry: return .failure(.notFound("Not a directory"))
+        case .notFound: return .failure(.notFound("No such directory"))
+        case .forbidden(let reason): return .failure(.denied(reason))
+        }
+    }
+
+    func entry(path: String, login: FTPLogin, client: String) async -> Result<FTPEntry, FTPFailure> {
+        let request = request(path, login, client)
+        let name = path.split(separator: "/").last.map(String.init) ?? "/"
+        switch service.entry(request) {
+        case .entry(let facts):
+            return .success(FTPEntry(name: name, isDirectory: facts.isDirectory, size: facts.size, modified: facts.modified))
+        case .entries: return .success(FTPEntry(name: name, isDirectory: true, size: 0, modified: Date()))
+        case .notFound: return .failure(.notFound("No such file or directory"))
+        case .forbidden(let reason): return .failure(.denied(reason))
+        }
+    }
+
+    func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) async {
+        service.record(request(path, login, client), result: result, bytes: bytes, seconds: seconds)
+    }
+}
