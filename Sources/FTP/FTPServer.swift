@@ -89,6 +89,8 @@ public final class FTPServer: Service, Sendable {
     let logger: Logger
     let onBound: @Sendable (SocketAddress) -> Void
     let sessions = Atomic<Int>(0)
+    /// Where the next passive listener starts looking in the port range.
+    let nextPassivePort = Atomic<Int>(0)
 
     public init(configuration: FTPServerConfiguration, provider: any FTPFileProvider, logger: Logger,
                 onBound: @escaping @Sendable (SocketAddress) -> Void) {

@@ -12,13 +12,12 @@ struct DataChannel: Sendable {
     /// Completes when the client has ended its side (or the connection is gone).
     let ended: EventLoopFuture<Void>
 
-    /// Sends `buffer`, ends our side (TLS close_notify included) and waits for the client to close: only then has
-    /// it read everything.
+    /// Sends `buffer` and closes. The write completes once the bytes (encrypted, after the TLS handshake, when
+    /// PROT P) are with the kernel, which delivers them before the FIN, as vsftpd relies on too. The close is not
+    /// awaited: over TLS it waits for the client's close_notify, which the 226 need not.
     func send(_ buffer: ByteBuffer) async throws {
         try await channel.writeAndFlush(buffer)
-        try? await channel.close(mode: .output)
-        try? await ended.get()
-        try? await channel.close()
+        channel.close(promise: nil)
     }
 
     /// Waits until the client has sent everything; nil when it sent more than the limit.
@@ -120,8 +119,10 @@ final class FTPSession {
     var configuration: FTPServerConfiguration { server.configuration }
     var provider: any FTPFileProvider { server.provider }
 
+    /// Sends a reply without waiting for it: replies leave in the order they are made, and a command's latency
+    /// (three per file: EPSV, SIZE, RETR) is what a client feels.
     func reply(_ code: Int, _ text: String) async throws {
-        try await outbound.write(ByteBuffer(string: FTPReply(code, text).wire))
+        channel.writeAndFlush(ByteBuffer(string: FTPReply(code, text).wire), promise: nil)
     }
 
     func run(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>) async throws {
@@ -329,7 +330,9 @@ final class FTPSession {
             return try await reply(425, "No local address")
         }
         let ports = Array(configuration.passivePorts)
-        let start = Int.random(in: 0..<ports.count)
+        // Round robin over the range, so a port (and with it a client's address pair, which the kernel keeps in
+        // TIME_WAIT for a minute after a transfer) comes back as late as possible.
+        let start = server.nextPassivePort.wrappingAdd(1, ordering: .relaxed).oldValue % ports.count
         let tls = protectData ? configuration.tls : nil
         let limit = configuration.maximumUploadBytes
         for step in 0..<ports.count {
@@ -380,8 +383,7 @@ final class FTPSession {
         if case .passive(let listener) = plan { await FTPSession.discard(listener) }
     }
 
-    /// Closes a passive listener and every connection it accepted (each must be closed through its own
-    /// `executeThenClose`).
+    /// Closes a passive listener and every connection it accepted.
     private static func discard(_ listener: NIOAsyncChannel<DataChannel, Never>) async {
         try? await listener.executeThenClose { inbound in
             listener.channel.close(promise: nil)
@@ -399,31 +401,24 @@ final class FTPSession {
         case .passive(let listener):
             let client = self.client
             let timeout = configuration.dataConnectTimeout
-            return try await withThrowingTaskGroup(of: DataChannel?.self) { group in
-                group.addTask {
-                    try await listener.executeThenClose { inbound in
-                        var chosen: DataChannel?
-                        for try await connection in inbound {
-                            // Someone else connecting to the announced port gets nothing (port theft), and once
-                            // the client's connection is here the listener closes; stragglers are closed too.
-                            if chosen == nil, let peer = connection.channel.remoteAddress?.ipAddress, sameHost(peer, client) {
-                                chosen = connection
-                                listener.channel.close(promise: nil)
-                            } else {
-                                await connection.close()
-                            }
-                        }
-                        return chosen
+            // Without a connection in time, the listener closes and the wait below ends empty.
+            let expiry = listener.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+                listener.channel.close(promise: nil)
+            }
+            defer { expiry.cancel() }
+            return try await listener.executeThenClose { inbound in
+                var chosen: DataChannel?
+                for try await connection in inbound {
+                    // Someone else connecting to the announced port gets nothing (port theft), and once the
+                    // client's connection is here the listener closes; stragglers are closed too.
+                    if chosen == nil, let peer = connection.channel.remoteAddress?.ipAddress, sameHost(peer, client) {
+                        chosen = connection
+                        listener.channel.close(promise: nil)
+                    } else {
+                        await connection.close()
                     }
                 }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    return nil
-                }
-                let first = try await group.next() ?? nil
-                group.cancelAll()
-                listener.channel.close(promise: nil)
-                return first
+                return chosen
             }
         case .active(let host, let port):
             let tls = protectData ? configuration.tls : nil
