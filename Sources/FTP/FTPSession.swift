@@ -87,11 +87,18 @@ final class DataLink: ChannelInboundHandler {
 }
 
 /// One control connection: its commands, in order, and the data connections they open.
-final class FTPSession {
+///
+/// An actor on the control connection's own event loop, so reading a command and writing its reply need no hop
+/// between threads: each file costs three round trips (EPSV, SIZE, RETR), and their latency is what a client feels.
+actor FTPSession {
     let server: FTPServer
-    let channel: any Channel
+    nonisolated let channel: any Channel
     let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let client: String
+
+    nonisolated var unownedExecutor: UnownedSerialExecutor {
+        channel.eventLoop.executor.asUnownedSerialExecutor()
+    }
 
     var pendingUser: String?
     var login: FTPLogin?
@@ -407,18 +414,15 @@ final class FTPSession {
             }
             defer { expiry.cancel() }
             return try await listener.executeThenClose { inbound in
-                var chosen: DataChannel?
                 for try await connection in inbound {
-                    // Someone else connecting to the announced port gets nothing (port theft), and once the
-                    // client's connection is here the listener closes; stragglers are closed too.
-                    if chosen == nil, let peer = connection.channel.remoteAddress?.ipAddress, sameHost(peer, client) {
-                        chosen = connection
-                        listener.channel.close(promise: nil)
-                    } else {
-                        await connection.close()
+                    // Someone else connecting to the announced port gets nothing (port theft). The listener
+                    // closes once the client's connection is here; a straggler after it meets the idle limit.
+                    if let peer = connection.channel.remoteAddress?.ipAddress, sameHost(peer, client) {
+                        return connection
                     }
+                    await connection.close()
                 }
-                return chosen
+                return nil
             }
         case .active(let host, let port):
             let tls = protectData ? configuration.tls : nil
