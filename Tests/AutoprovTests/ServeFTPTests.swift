@@ -206,6 +206,27 @@ struct ServeFTPTests {
         #expect(client.send("QUIT").code == 221)
     }
 
+    @Test("S2 with curl: the hostile paths as URLs (curl walks them with CWD, then RETR): none reaches outside")
+    func confinementWithCurl() throws {
+        let server = try Self.start()
+        try ServeConfinementTests.secret.write(to: server.directory.appendingPathComponent("secret.cfg"),
+                                               atomically: true, encoding: .utf8)
+        try FileManager.default.createSymbolicLink(
+            atPath: server.root.appendingPathComponent("link.cfg").path,
+            withDestinationPath: server.directory.appendingPathComponent("secret.cfg").path)
+        let paths = ServeConfinementTests.hostilePaths.filter { $0.utf8.count < 1000 }
+        #expect(paths.count >= 30)
+        for path in paths {
+            for method in ["multicwd", "nocwd"] {
+                let result = try Client.run("curl", ["-s", "--path-as-is", "--ftp-method", method, "-m", "10",
+                                                     "ftp://phones:pw@\(server.ftpHostPort)/\(path)"])
+                #expect(!result.stdout.contains(ServeConfinementTests.secret), "\(method) \(path)")
+                #expect(!result.stdout.contains("server.out"), "\(method) \(path)")
+            }
+        }
+        #expect(try Client.run("curl", ["-s", "ftp://phones:pw@\(server.ftpHostPort)/00156574b150.cfg"]).stdout == sipFile)
+    }
+
     @Test("no FTP bounce; 530 before login; 502 for unknown commands; 500 and a closed session for an overlong line")
     func protocolErrors() throws {
         let server = try Self.start()
