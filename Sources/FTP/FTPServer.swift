@@ -136,7 +136,7 @@ public final class FTPServer: Service, Sendable {
                     try await outbound.write(ByteBuffer(string: FTPReply(421, "Too many sessions, try later").wire))
                     return
                 }
-                let session = FTPSession(server: self, channel: connection.channel, outbound: outbound)
+                let session = FTPSession(server: self, channel: connection.channel)
                 try await session.run(inbound)
             }
         } catch {

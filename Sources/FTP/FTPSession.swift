@@ -11,7 +11,6 @@ import ProvisioningCore
 actor FTPSession {
     let server: FTPServer
     nonisolated let channel: any Channel
-    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
     let client: String
 
     nonisolated var unownedExecutor: UnownedSerialExecutor {
@@ -34,10 +33,9 @@ actor FTPSession {
 
     var dataPlan = DataPlan.none
 
-    init(server: FTPServer, channel: any Channel, outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>) {
+    init(server: FTPServer, channel: any Channel) {
         self.server = server
         self.channel = channel
-        self.outbound = outbound
         client = channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
