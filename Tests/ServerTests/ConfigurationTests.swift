@@ -50,11 +50,37 @@ struct ConfigurationTests {
         ])
     }
 
+    @Test("the FTP keys: listener, passive ports and address, anonymous, [[ftp.user]]")
+    func ftpKeys() throws {
+        let text = """
+            [ftp]
+            listen = "0.0.0.0:2121"
+            passive_ports = "40000-40010"
+            passive_address = "198.51.100.7"
+            anonymous = true
+            [[ftp.user]]
+            username = "phones"
+            password = "pw"
+            """
+        let configuration = try ServerConfiguration(table: TOML.parse(text))
+        #expect(configuration.ftp == .init(host: "0.0.0.0", port: 2121))
+        #expect(configuration.ftpPassivePorts == 40000...40010)
+        #expect(configuration.ftpPassiveAddress == "198.51.100.7")
+        #expect(configuration.ftpAnonymous)
+        #expect(configuration.ftpUsers.map(\.username) == ["phones"])
+        #expect(ServerConfiguration().ftp == .init(host: "0.0.0.0", port: 21))
+        #expect(!ServerConfiguration().ftpAnonymous)
+    }
+
     @Test("errors name the line or the key", arguments: [
         ("root = provisioning", "line 1"), ("[tftp\nlisten = \"x\"", "line 1"), ("root = \"a\"\nroot = \"b\"", "line 2"),
         ("x = \"unterminated", "line 1"), ("[http]\nlisten = 80", "http.listen must be a string"),
         ("[http]\nlisten = \"nohost\"", "not HOST:PORT"), ("colour = \"red\"", "unknown key 'colour'"),
         ("[[directory]]\npath = \"a\"", "needs path, username and password"),
+        ("[ftp]\npassive_ports = \"100-200\"", "passive_ports must be LOW-HIGH"),
+        ("[ftp]\npassive_ports = \"5000\"", "passive_ports must be LOW-HIGH"),
+        ("[ftp]\nanonymous = \"yes\"", "ftp.anonymous must be true or false"),
+        ("[[ftp.user]]\nusername = \"a\"", "needs username and password"),
     ])
     func errors(text: String, message: String) {
         do {
