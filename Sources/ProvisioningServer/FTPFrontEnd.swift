@@ -8,7 +8,6 @@ import NIOPosix
 /// FTP exactly as on HTTP.
 struct FTPFrontEnd: FTPFileProvider {
     let service: FileService
-    let configuration: ServerConfiguration
 
     private func request(_ path: String, _ login: FTPLogin?, _ client: String) -> FileRequest {
         FileRequest(protocolName: "ftp", path: path, isPercentEncoded: false, client: client,
@@ -16,12 +15,10 @@ struct FTPFrontEnd: FTPFileProvider {
     }
 
     func login(username: String, password: String, client: String) async -> Result<FTPLogin, FTPLoginRefusal> {
-        if configuration.ftpAnonymous, ["anonymous", "ftp"].contains(username.lowercased()) {
-            return .success(FTPLogin(username: username, password: "", isAnonymous: true))
-        }
-        switch service.checkLogin(username: username, password: password, client: client, users: configuration.ftpUsers) {
-        case .success: return .success(FTPLogin(username: username, password: password, isAnonymous: false))
-        case .failure(let refusal): return .failure(FTPLoginRefusal(delay: refusal.delay))
+        switch service.login(username: username, password: password, client: client) {
+        case .success(.anonymous): .success(FTPLogin(username: username, password: "", isAnonymous: true))
+        case .success(.account): .success(FTPLogin(username: username, password: password, isAnonymous: false))
+        case .failure(let refusal): .failure(FTPLoginRefusal(delay: refusal.delay))
         }
     }
 

@@ -243,13 +243,11 @@ public final class FileService: Sendable {
         case .success(let checked): path = checked
         case .failure(let refusal): return .answer(.forbidden(refusal.description))
         }
-        if let directory = credentials.directory(containing: path.path) {
-            switch credentials.check(request, for: directory) {
-            case .granted: break
-            case .refused(let reason): return .answer(.forbidden(reason))
-            case .challenge(let delay, let stale):
-                return .answer(.unauthorized(realm: directory.path, delay: delay, stale: stale))
-            }
+        switch refusal(request, for: path.path) {
+        case .forbidden(let reason)?: return .answer(.forbidden(reason))
+        case .unauthorized(let realm, let delay, let stale)?:
+            return .answer(.unauthorized(realm: realm, delay: delay, stale: stale))
+        case nil: break
         }
         // Uploads win over the root: a phone gets back what it uploaded (S4).
         var candidates: [Candidate] = []
@@ -366,44 +364,54 @@ public final class FileService: Sendable {
         case .failure(let refusal): return .failure(.forbidden(refusal.description))
         }
         // A protected directory's own listing needs its credentials, as its files do.
-        if let directory = credentials.directory(containing: path.path + "/") {
-            switch credentials.check(request, for: directory) {
-            case .granted: break
-            case .refused(let reason): return .failure(.forbidden(reason))
-            case .challenge: return .failure(.forbidden("directory '\(directory.path)' needs its credentials"))
-            }
+        switch refusal(request, for: path.path + "/") {
+        case .forbidden(let reason)?: return .failure(.forbidden(reason))
+        case .unauthorized(let realm, _, _)?: return .failure(.forbidden("directory '\(realm)' needs its credentials"))
+        case nil: return .success(path)
         }
-        return .success(path)
     }
 
-    /// Checks an FTP login against the FTP users and the directory accounts; a failure counts towards slowing
-    /// down that address (S5), and the delay to wait is returned.
-    public func checkLogin(username: String, password: String, client: String,
-                           users: [DirectoryAccount]) -> Result<Void, LoginRefusal> {
-        let accounts = users + configuration.directories
+    /// An FTP login: anonymous (read only) when enabled, else an `[[ftp.user]]` or `[[directory]]` account. A
+    /// failure counts towards slowing down that address (S5); the refusal says how long to wait.
+    public func login(username: String, password: String, client: String) -> Result<Login, LoginRefusal> {
+        if configuration.ftpAnonymous, ["anonymous", "ftp"].contains(username.lowercased()) { return .success(.anonymous) }
+        let accounts = configuration.ftpUsers + configuration.directories
         if accounts.contains(where: { constantTimeEqual($0.username, username) && constantTimeEqual($0.password, password) }) {
             credentials.forgetFailures(client)
-            return .success(())
+            return .success(.account)
         }
         return .failure(LoginRefusal(delay: credentials.failed(client)))
+    }
+
+    /// What a login is.
+    public enum Login: Sendable {
+        /// Read only; its requests carry no credentials.
+        case anonymous
+        /// Its user name and password go with every request, so a `[[directory]]` account opens its directory.
+        case account
+    }
+
+    /// What a protected directory says of a request for `relative` (a directory's own path ends in `/`): nil when
+    /// it may go on, or when no protected directory holds it.
+    private func refusal(_ request: FileRequest, for relative: String) -> AccessRefusal? {
+        guard let directory = credentials.directory(containing: relative) else { return nil }
+        switch credentials.check(request, for: directory) {
+        case .granted: return nil
+        case .refused(let reason): return .forbidden(reason)
+        case .challenge(let delay, let stale): return .unauthorized(realm: directory.path, delay: delay, stale: stale)
+        }
     }
 
     // MARK: Writing
 
     /// Whether an upload of this path is allowed (S4), and its size limit.
-    public func uploadPermission(_ request: FileRequest) -> Result<(RootRelativePath, Int), UploadRefusal> {
+    public func uploadPermission(_ request: FileRequest) -> Result<(RootRelativePath, Int), AccessRefusal> {
         let path: RootRelativePath
         switch confine(request) {
         case .success(let checked): path = checked
         case .failure(let refusal): return .failure(.forbidden(refusal.description))
         }
-        if let directory = credentials.directory(containing: path.path) {
-            switch credentials.check(request, for: directory) {
-            case .granted: break
-            case .refused(let reason): return .failure(.forbidden(reason))
-            case .challenge(let delay, let stale): return .failure(.unauthorized(realm: directory.path, delay: delay, stale: stale))
-            }
-        }
+        if let refused = refusal(request, for: path.path) { return .failure(refused) }
         let name = path.segments.last!
         guard configuration.uploadPatterns.contains(where: { Glob.matches(pattern: $0, name: name) }) else {
             return .failure(.forbidden("uploads of '\(name)' are not allowed"))
@@ -455,8 +463,8 @@ public struct LoginRefusal: Error, Sendable {
     public var delay: Duration
 }
 
-/// Why an upload is refused.
-public enum UploadRefusal: Error, Sendable {
+/// Why a protected directory, or the upload rules, refuse a request (S4, S5).
+public enum AccessRefusal: Error, Sendable {
     case forbidden(String)
     case unauthorized(realm: String, delay: Duration, stale: Bool)
 }

@@ -64,7 +64,7 @@ public struct ProvisioningServer: Sendable {
                 passiveAddress: configuration.ftpPassiveAddress, tls: try NIOSSLContext(configuration: tls))
             ftpConfiguration.maximumUploadBytes = configuration.uploadMaximumBytes
             let ftp = FTPServer(configuration: ftpConfiguration,
-                                provider: FTPFrontEnd(service: service, configuration: configuration),
+                                provider: FTPFrontEnd(service: service),
                                 logger: logger) { bound in
                 onListening(Listener(name: "FTP", address: bound, phoneURL: ProvisioningServer.url("ftp", bound)))
             }
