@@ -112,6 +112,7 @@ let package = Package(
             dependencies: [
                 "ProvisioningServer", "TFTP", "FTP", "Storage", "ProvisioningCore",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),

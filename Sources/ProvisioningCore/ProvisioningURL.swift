@@ -146,6 +146,7 @@ public struct ProvisioningURL: Sendable, Hashable {
 
     /// Decodes `%XX` sequences; an invalid sequence stays as written.
     public static func percentDecoded(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
         var bytes: [UInt8] = []
         var utf8 = Array(text.utf8)[...]
         while let byte = utf8.popFirst() {

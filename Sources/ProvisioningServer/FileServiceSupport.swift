@@ -61,7 +61,7 @@ public struct DeviceIdentity {
             model = agent.model?.name ?? agent.reportedModel
             firmware = agent.firmware
         }
-        let name = path.utf8.split(separator: UInt8(ascii: "/")).last.map { Substring($0) } ?? ""
+        let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[path.utf8.index(after: $0)...] } ?? path[...]
         // Cheap checks first: only these names say who is asking.
         if mac == nil, let found = DeviceIdentity.leadingMAC(name) {
             mac = found
@@ -73,13 +73,16 @@ public struct DeviceIdentity {
 
     /// `<mac>.boot`, `<mac>.cfg`, `<mac>-local.cfg`, `<mac>-contact.xml`: the 12 hex digits in front, lower case.
     static func leadingMAC(_ name: Substring) -> String? {
-        let bytes = Array(name.utf8)
-        guard bytes.count > 12, bytes.prefix(12).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
-        else { return nil }
-        let rest = String(decoding: bytes.dropFirst(12), as: UTF8.self)
-        guard [".boot", ".cfg", "-local.cfg", "-contact.xml"].contains(rest) else { return nil }
-        return String(decoding: bytes.prefix(12), as: UTF8.self)
+        let bytes = name.utf8
+        guard bytes.count > 12 else { return nil }
+        let end = bytes.index(bytes.startIndex, offsetBy: 12)
+        guard bytes[..<end].allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
+        let rest = bytes[end...]
+        guard DeviceIdentity.deviceSuffixes.contains(where: { rest.elementsEqual($0.utf8) }) else { return nil }
+        return String(name[..<end])
     }
+
+    private static let deviceSuffixes = [".boot", ".cfg", "-local.cfg", "-contact.xml"]
 }
 
 /// `*` and `?` patterns on a file name.
