@@ -100,6 +100,7 @@ let package = Package(
             ],
             path: "Benchmarks/HTTPCeiling"
         ),
+        .target(name: "SIP"),
         .target(name: "CLinuxShims"),
         .executableTarget(name: "epoll-ceiling", dependencies: ["CLinuxShims"], path: "Benchmarks/EpollCeiling"),
         .testTarget(
@@ -116,6 +117,7 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        .testTarget(name: "SIPTests", dependencies: ["SIP"]),
         .testTarget(
             name: "AutoprovTests",
             dependencies: ["ProvisioningCore"],
