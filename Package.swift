@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "TFTP", "FTP", "Storage", "CLinuxShims",
+                "ProvisioningCore", "TFTP", "FTP", "SIP", "Storage", "CLinuxShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -40,7 +40,7 @@ public enum ProvisioningStart: Sendable, Hashable {
 
 extension String {
     /// Replaces every occurrence of `target` (no Foundation in the core).
-    func replacingAll(_ target: String, with replacement: String) -> String {
+    public func replacingAll(_ target: String, with replacement: String) -> String {
         guard !target.isEmpty else { return self }
         var result = ""
         var rest = self[...]

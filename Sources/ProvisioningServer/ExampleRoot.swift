@@ -81,6 +81,14 @@ public enum ExampleRoot {
         # username = "phones"
         # password = "secret"
 
+        [pnp]                          # SIP Plug-and-Play: answers the phones' multicast SUBSCRIBE with the URL
+        enabled = true
+        listen = "0.0.0.0:5060"        # UDP; also answers unicast. A port in use is a warning, not a failure.
+        interfaces = []                # where to join 224.0.1.75, e.g. ["eth0"]; []: the system's choice
+        url = ""                       # the URL sent ($MAC, $PN, $SERVER filled in); "": the HTTP listener's URL
+        allow_ouis = ["00:15:65", "e4:34:d7", "80:5e:c0", "80:5e:0c", "24:9a:d8", "44:db:d2", "64:4f:56", "ec:1d:a9", "34:97:d7", "b0:61:a9", "c4:fc:22", "f0:16:53"]
+        known_devices_only = false     # answer only phones with a <mac>.cfg/<mac>.boot here or already seen
+
         [uploads]
         allow = ["*-local.cfg", "*-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ, FTP STOR)
         max_bytes = 1048576

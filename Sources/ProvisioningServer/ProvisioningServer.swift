@@ -27,7 +27,12 @@ public struct ProvisioningServer: Sendable {
     }
 
     /// Runs until SIGTERM or SIGINT; `onListening` is told of each listener once it is bound.
-    public func run(onListening: @escaping @Sendable (Listener) -> Void = { _ in }) async throws {
+    public func run(onListening reportListening: @escaping @Sendable (Listener) -> Void = { _ in }) async throws {
+        let phoneURLs = PhoneURLs()
+        let onListening: @Sendable (Listener) -> Void = { listener in
+            phoneURLs.add(listener)
+            reportListening(listener)
+        }
         let dataDirectory = URL(fileURLWithPath: configuration.data)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger,
@@ -70,6 +75,15 @@ public struct ProvisioningServer: Sendable {
             }
             services.append(ListenerService(name: "FTP", address: address, logger: logger) { try await ftp.run() })
         }
+        if let address = configuration.pnp {
+            let pnp = PnPResponder(address: address, configuration: configuration, service: service, logger: logger,
+                                   defaultURL: { phoneURLs.preferred }) { bound in
+                // What PnP sends (its template, or the HTTP URL): phones booting with PnP need nothing else.
+                let sent = configuration.pnpURL.isEmpty ? phoneURLs.preferred ?? "(no URL yet)" : configuration.pnpURL
+                onListening(Listener(name: "PnP", address: bound, phoneURL: sent))
+            }
+            services.append(pnp)
+        }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],
@@ -110,6 +124,20 @@ public struct ProvisioningServer: Sendable {
             return ip
         }
         return nil
+    }
+}
+
+/// The phone URLs of the listeners that are up; PnP sends the HTTP one unless told otherwise.
+final class PhoneURLs: Sendable {
+    private let urls = Mutex<[String: String]>([:])
+
+    func add(_ listener: ProvisioningServer.Listener) {
+        urls.withLock { $0[listener.name] = listener.phoneURL }
+    }
+
+    var preferred: String? {
+        let known = urls.withLock { $0 }
+        return ["HTTP", "HTTPS", "TFTP", "FTP"].compactMap { known[$0] }.first
     }
 }
 

@@ -19,6 +19,16 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var ftpAnonymous = false
     /// FTP accounts (`[[ftp.user]]`); `[[directory]]` accounts may log in too.
     public var ftpUsers: [DirectoryAccount] = []
+    /// The SIP Plug-and-Play responder (UDP), or nil when disabled.
+    public var pnp: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 5060)
+    /// Interfaces on which to join 224.0.1.75; empty: the one the system picks.
+    public var pnpInterfaces: [String] = []
+    /// The URL a PnP NOTIFY carries (`$MAC`, `$PN`, `$SERVER` filled in); empty: the HTTP listener's URL.
+    public var pnpURL = ""
+    /// Only phones whose MAC starts with one of these OUIs are answered; empty: any.
+    public var pnpAllowOUIs = ServerConfiguration.yealinkOUIs
+    /// Only phones with a `<mac>.cfg` or `<mac>.boot` in the root, or already in the device registry, are answered.
+    public var pnpKnownDevicesOnly = false
     /// PEM files for HTTPS (and FTPS); when both are empty a self-signed pair is made once and kept in the data folder.
     public var certificate = ""
     public var privateKey = ""
@@ -140,6 +150,24 @@ extension ServerConfiguration {
             }
             try ftpTable.finish()
         }
+        if var pnpTable = try reader.table("pnp") {
+            if try pnpTable.boolean("enabled") == false { pnp = nil }
+            if let listen = try pnpTable.string("listen"), pnp != nil { pnp = try ListenAddress.parse(listen) }
+            pnpInterfaces = try pnpTable.strings("interfaces") ?? pnpInterfaces
+            pnpURL = try pnpTable.string("url") ?? pnpURL
+            if let ouis = try pnpTable.strings("allow_ouis") {
+                pnpAllowOUIs = try ouis.map { text throws(ConfigurationError) in
+                    let digits = text.filter(\.isHexDigit)
+                    guard digits.count == 6, text.count <= 8 else {
+                        throw ConfigurationError("pnp.allow_ouis: '\(text)' is not an OUI such as 00:15:65")
+                    }
+                    let d = Array(digits.lowercased())
+                    return "\(d[0])\(d[1]):\(d[2])\(d[3]):\(d[4])\(d[5])"
+                }
+            }
+            pnpKnownDevicesOnly = try pnpTable.boolean("known_devices_only") ?? pnpKnownDevicesOnly
+            try pnpTable.finish()
+        }
         if var uploads = try reader.table("uploads") {
             uploadPatterns = try uploads.strings("allow") ?? uploadPatterns
             uploadMaximumBytes = try uploads.integer("max_bytes") ?? uploadMaximumBytes
@@ -157,6 +185,10 @@ extension ServerConfiguration {
 }
 
 extension ServerConfiguration {
+    /// Yealink's MAC prefixes (yealink-protocols.md §4.1).
+    public static let yealinkOUIs = ["00:15:65", "e4:34:d7", "80:5e:c0", "80:5e:0c", "24:9a:d8", "44:db:d2",
+                                     "64:4f:56", "ec:1d:a9", "34:97:d7", "b0:61:a9", "c4:fc:22", "f0:16:53"]
+
     /// `LOW-HIGH`, both unprivileged ports.
     static func portRange(_ text: String) throws(ConfigurationError) -> ClosedRange<Int> {
         let parts = text.split(separator: "-")

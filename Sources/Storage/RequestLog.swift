@@ -384,6 +384,11 @@ public final class RequestLog: Service, Sendable {
         try database.read { try DeviceRecord.order(Column("lastSeen").desc).fetchAll($0) }
     }
 
+    /// One device, by its canonical MAC.
+    public func device(mac: String) throws -> DeviceRecord? {
+        try database.read { try DeviceRecord.fetchOne($0, key: mac) }
+    }
+
     /// The latest requests, newest first, optionally for one MAC.
     public func requests(mac: String? = nil, limit: Int = 50) throws -> [RequestRecord] {
         try database.read { db in

@@ -5,10 +5,10 @@ import ProvisioningServer
 
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Serve a provisioning root over TFTP, HTTP, HTTPS and FTP(S).",
+        abstract: "Serve a provisioning root over TFTP, HTTP, HTTPS and FTP(S), and answer SIP Plug-and-Play.",
         discussion: """
             With no flags: serves ./provisioning (created with example files if absent), keeps state in \
-            ./autoprov-data, and listens on the standard ports (TFTP 69, HTTP 80, HTTPS 443, FTP 21). A listener given \
+            ./autoprov-data, and listens on the standard ports (TFTP 69, HTTP 80, HTTPS 443, FTP 21, PnP 5060/udp). A listener given \
             as 'off' is not started. Flags override the configuration file; 'autoprov serve --print-config' \
             prints the documented file with every default. SIGTERM/SIGINT stop it gracefully.
             """
@@ -35,6 +35,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "FTP and FTPS listener, HOST:PORT or off.")
     var ftp: String?
 
+    @Option(help: "SIP Plug-and-Play responder (UDP), HOST:PORT or off.")
+    var pnp: String?
+
     @Flag(help: "Print the documented configuration file and exit.")
     var printConfig = false
 
@@ -57,6 +60,7 @@ struct Serve: AsyncParsableCommand {
             if let http { configuration.http = try .parse(http) }
             if let https { configuration.https = try .parse(https) }
             if let ftp { configuration.ftp = try .parse(ftp) }
+            if let pnp { configuration.pnp = try .parse(pnp) }
         } catch {
             fail("\(error)")
         }

@@ -13,6 +13,7 @@ final class ServerProcess {
     private(set) var httpPort = 0
     private(set) var httpsPort = 0
     private(set) var ftpPort = 0
+    private(set) var pnpPort = 0
 
     var root: URL { directory.appendingPathComponent("provisioning") }
     var data: URL { directory.appendingPathComponent("data") }
@@ -32,11 +33,11 @@ final class ServerProcess {
         process.executableURL = CommandRunner.binary
         process.arguments = ["serve", "--config", config.path, "--root", root.path, "--data", data.path,
                              "--tftp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0",
-                             "--ftp", "127.0.0.1:0"] + arguments
+                             "--ftp", "127.0.0.1:0", "--pnp", "127.0.0.1:0"] + arguments
         process.standardOutput = handle
         process.standardError = handle
         try process.run()
-        try waitForListeners()
+        try waitForListeners(arguments: arguments)
     }
 
     func write(_ path: String, _ text: String) throws {
@@ -53,16 +54,22 @@ final class ServerProcess {
 
     var log: String { (try? String(contentsOf: output, encoding: .utf8)) ?? "" }
 
-    private func waitForListeners() throws {
+    private func waitForListeners(arguments: [String]) throws {
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
+            var ports: [String: Int] = [:]
             for line in log.split(separator: "\n") {
-                guard let range = line.range(of: " listening on 127.0.0.1:") else { continue }
-                let port = Int(line[range.upperBound...].prefix(while: \.isNumber)) ?? 0
-                if line.contains("TFTP") { tftpPort = port } else if line.contains("FTP") { ftpPort = port }
-                if line.contains("HTTPS") { httpsPort = port } else if line.contains("HTTP") { httpPort = port }
+                // "autoprov: HTTP listening on 127.0.0.1:PORT; give phones …"
+                guard line.hasPrefix("autoprov: "), let range = line.range(of: " listening on 127.0.0.1:") else { continue }
+                let name = line[line.index(line.startIndex, offsetBy: 10)..<range.lowerBound]
+                ports[String(name)] = Int(line[range.upperBound...].prefix(while: \.isNumber)) ?? 0
             }
-            if tftpPort > 0 && httpPort > 0 && httpsPort > 0 && ftpPort > 0 { return }
+            (tftpPort, httpPort, httpsPort) = (ports["TFTP"] ?? 0, ports["HTTP"] ?? 0, ports["HTTPS"] ?? 0)
+            (ftpPort, pnpPort) = (ports["FTP"] ?? 0, ports["PnP"] ?? 0)
+            // A listener turned off by the test's own arguments is not waited for.
+            let off = Set(zip(arguments, arguments.dropFirst()).filter { $0.1 == "off" }.map { $0.0 })
+            let wanted = ["TFTP", "HTTP", "HTTPS", "FTP", "PnP"].filter { !off.contains("--\($0.lowercased())") }
+            if wanted.allSatisfy({ (ports[$0] ?? 0) > 0 }) { return }
             if !process.isRunning { break }
             usleep(50_000)
         }
@@ -78,6 +85,7 @@ final class ServerProcess {
     var https: String { "https://127.0.0.1:\(httpsPort)" }
     var tftp: String { "tftp://127.0.0.1:\(tftpPort)" }
     var ftpHostPort: String { "127.0.0.1:\(ftpPort)" }
+    var pnpHostPort: String { "127.0.0.1:\(pnpPort)" }
 
     /// SIGTERM, then the exit status.
     @discardableResult

@@ -72,6 +72,30 @@ struct ConfigurationTests {
         #expect(!ServerConfiguration().ftpAnonymous)
     }
 
+    @Test("the PnP keys: enabled, listen, interfaces, url, allow_ouis, known_devices_only")
+    func pnpKeys() throws {
+        let text = """
+            [pnp]
+            listen = "192.0.2.1:5070"
+            interfaces = ["eth0", "eth1"]
+            url = "http://$SERVER/$PN/"
+            allow_ouis = ["00:15:65", "805EC0", "e4-34-d7"]
+            known_devices_only = true
+            """
+        let configuration = try ServerConfiguration(table: TOML.parse(text))
+        #expect(configuration.pnp == .init(host: "192.0.2.1", port: 5070))
+        #expect(configuration.pnpInterfaces == ["eth0", "eth1"])
+        #expect(configuration.pnpURL == "http://$SERVER/$PN/")
+        #expect(configuration.pnpAllowOUIs == ["00:15:65", "80:5e:c0", "e4:34:d7"])
+        #expect(configuration.pnpKnownDevicesOnly)
+        let defaults = ServerConfiguration()
+        #expect(defaults.pnp == .init(host: "0.0.0.0", port: 5060))
+        #expect(defaults.pnpAllowOUIs.count == 12 && defaults.pnpAllowOUIs.contains("00:15:65"))
+        #expect(!defaults.pnpKnownDevicesOnly && defaults.pnpURL.isEmpty && defaults.pnpInterfaces.isEmpty)
+        #expect(try ServerConfiguration(table: TOML.parse("[pnp]\nenabled = false")).pnp == nil)
+        #expect(try ServerConfiguration(table: TOML.parse("[pnp]\nlisten = \"off\"")).pnp == nil)
+    }
+
     @Test("errors name the line or the key", arguments: [
         ("root = provisioning", "line 1"), ("[tftp\nlisten = \"x\"", "line 1"), ("root = \"a\"\nroot = \"b\"", "line 2"),
         ("x = \"unterminated", "line 1"), ("[http]\nlisten = 80", "http.listen must be a string"),
@@ -81,6 +105,10 @@ struct ConfigurationTests {
         ("[ftp]\npassive_ports = \"5000\"", "passive_ports must be LOW-HIGH"),
         ("[ftp]\nanonymous = \"yes\"", "ftp.anonymous must be true or false"),
         ("[[ftp.user]]\nusername = \"a\"", "needs username and password"),
+        ("[pnp]\nallow_ouis = [\"00:15\"]", "pnp.allow_ouis: '00:15' is not an OUI"),
+        ("[pnp]\nenabled = \"no\"", "pnp.enabled must be true or false"),
+        ("[pnp]\ninterfaces = \"eth0\"", "pnp.interfaces must be an array"),
+        ("[pnp]\nport = 5060", "unknown key 'pnp.port'"),
     ])
     func errors(text: String, message: String) {
         do {
