@@ -38,6 +38,43 @@ enum Sipp {
         return Run(status: result.status, errors: errorText + result.stderr, counts: counts)
     }
 
+    /// sipp as a phone (UAS) on a free port, answering `calls` calls; `finish()` waits for it and returns its run.
+    final class Phone {
+        let process = Process()
+        let port = Sipp.freeUDPPort()
+        let directory: URL
+        let errors: URL
+
+        init(_ scenario: String, calls: Int = 1) throws {
+            directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-sipp-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            errors = directory.appendingPathComponent("errors.txt")
+            let file = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/sipp/\(scenario)")
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["sipp", "-sf", file.path, "-i", "127.0.0.1", "-p", String(port), "-m", String(calls),
+                                 "-recv_timeout", "8000", "-timeout", "30s", "-nostdin", "-trace_err",
+                                 "-error_file", errors.path]
+            process.currentDirectoryURL = directory
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            usleep(700_000)  // until it listens
+        }
+
+        var uri: String { "sip:1001@127.0.0.1:\(port)" }
+
+        func finish() -> (status: Int32, errors: String) {
+            process.waitUntilExit()
+            defer { try? FileManager.default.removeItem(at: directory) }
+            return (process.terminationStatus, (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
+        }
+
+        deinit {
+            if process.isRunning { process.terminate() }
+        }
+    }
+
     /// A UDP port nobody uses right now.
     static func freeUDPPort() -> Int {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
@@ -116,5 +153,66 @@ struct ServePnPTests {
         let run = try Sipp.run("pnp-phone.xml", against: server.pnpHostPort)
         #expect(run.status == 0, "\(run.errors)")
         #expect(server.stop() == 0)
+    }
+}
+
+@Suite("autoprov notify: check-sync, with sipp as the phone", .serialized)
+struct NotifyCommandTests {
+    @Test("NOTIFY Event: check-sync;reboot=true is answered 200: printed, exit 0")
+    func checkSync() throws {
+        let phone = try Sipp.Phone("checksync-phone.xml")
+        let result = try CommandRunner.run(["notify", "--to", phone.uri, "--reboot"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(result.stdout.contains("200 OK"))
+        let sipp = phone.finish()
+        #expect(sipp.status == 0, "\(sipp.errors)")
+    }
+
+    @Test("a 401 challenge is answered with Digest (MD5, qop=auth), which the phone verifies")
+    func digest() throws {
+        let phone = try Sipp.Phone("checksync-phone-auth.xml")
+        let result = try CommandRunner.run(["notify", "--to", phone.uri, "--username", "1001", "--password", "secret"])
+        #expect(result.status == 0, "\(result.stdout)\(result.stderr)")
+        #expect(phone.finish().status == 0)
+    }
+
+    @Test("a wrong password: the phone refuses (403), exit 1")
+    func wrongPassword() throws {
+        let phone = try Sipp.Phone("checksync-phone-auth.xml")
+        let result = try CommandRunner.run(["notify", "--to", phone.uri, "--username", "1001", "--password", "wrong"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("403"), "\(result.stdout)")
+        _ = phone.finish()
+    }
+
+    @Test("nobody answers: exit 1 after the timeout; bad arguments are refused")
+    func silent() throws {
+        let port = Sipp.freeUDPPort()
+        let started = Date()
+        let result = try CommandRunner.run(["notify", "--to", "sip:1001@127.0.0.1:\(port)", "--timeout", "2"])
+        #expect(result.status == 1)
+        #expect(result.stdout.contains("no answer"))
+        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(try CommandRunner.run(["notify"]).status != 0)
+        #expect(try CommandRunner.run(["notify", "--to", "http://x/"]).status != 0)
+        #expect(try CommandRunner.run(["notify", "--to", "sip:a@b", "--username", "u"]).status != 0)
+    }
+
+    @Test("--mac finds the phone's address in the registry; --all notifies every device and sums up")
+    func registry() throws {
+        let server = try ServerProcess(configuration: ServePnPTests.configuration)
+        let run = try Sipp.run("pnp-phone.xml", against: server.pnpHostPort)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(server.stop() == 0)
+        // The registry knows 001565f4f9e1 at 127.0.0.1; port 5060 may be anyone's here, so only the lookup is
+        // checked: an unknown MAC is an error, a known one is tried (answered or not).
+        let unknown = try CommandRunner.run(["notify", "--mac", "00:15:65:00:00:01", "--data", server.data.path])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("not in the device registry"))
+        let known = try CommandRunner.run(["notify", "--mac", "00:15:65:f4:f9:e1", "--data", server.data.path,
+                                           "--timeout", "1"])
+        #expect(known.stdout.contains("sip:127.0.0.1:5060"), "\(known.stdout)\(known.stderr)")
+        let all = try CommandRunner.run(["notify", "--all", "--data", server.data.path, "--timeout", "1"])
+        #expect(all.stdout.contains("1 devices:"), "\(all.stdout)")
     }
 }
