@@ -216,3 +216,58 @@ struct NotifyCommandTests {
         #expect(all.stdout.contains("1 devices:"), "\(all.stdout)")
     }
 }
+
+@Suite("PnP over multicast, in a network namespace made by the test", .serialized,
+       .enabled(if: getuid() == 0, "needs root for ip netns (CI runs as root)"))
+struct PnPMulticastTests {
+    /// Runs `ip` with arguments; true on success.
+    @discardableResult
+    static func ip(_ arguments: [String]) throws -> Bool {
+        try Client.run("ip", arguments).status == 0
+    }
+
+    @Test("a SUBSCRIBE sent to 224.0.1.75:5060 reaches the responder, which answers and sends the URL")
+    func multicast() throws {
+        let namespace = "autoprov-pnp-\(getpid())"
+        try Self.ip(["netns", "add", namespace])
+        defer { _ = try? Self.ip(["netns", "del", namespace]) }
+        #expect(try Self.ip(["-n", namespace, "link", "set", "lo", "up", "multicast", "on"]))
+        #expect(try Self.ip(["-n", namespace, "route", "add", "224.0.0.0/4", "dev", "lo"]))
+
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-mcast-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("root"), withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try ServePnPTests.configuration.write(to: directory.appendingPathComponent("c.toml"), atomically: true, encoding: .utf8)
+        let output = directory.appendingPathComponent("server.out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        server.arguments = ["ip", "netns", "exec", namespace, CommandRunner.binary.path, "serve",
+                            "--config", directory.appendingPathComponent("c.toml").path,
+                            "--root", directory.appendingPathComponent("root").path,
+                            "--data", directory.appendingPathComponent("data").path,
+                            "--tftp", "off", "--https", "off", "--ftp", "off", "--http", "127.0.0.1:0",
+                            "--pnp", "0.0.0.0:5060"]
+        let handle = try FileHandle(forWritingTo: output)
+        server.standardOutput = handle
+        server.standardError = handle
+        try server.run()
+        defer {
+            kill(server.processIdentifier, SIGTERM)
+            server.waitUntilExit()
+        }
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline, !((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains("PnP listening") {
+            usleep(50_000)
+        }
+        let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        #expect(log.contains("PnP listening on 0.0.0.0:5060"), "\(log)")
+        #expect(!log.contains("cannot join"), "\(log)")
+
+        let file = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/sipp/pnp-phone.xml")
+        let sipp = try Client.run("ip", ["netns", "exec", namespace, "sipp", "224.0.1.75:5060", "-sf", file.path,
+                                         "-m", "1", "-i", "127.0.0.1", "-p", "25070", "-recv_timeout", "5000",
+                                         "-timeout", "20s", "-nostdin"], in: directory)
+        #expect(sipp.status == 0, "\(sipp.stdout.suffix(2000))")
+    }
+}
