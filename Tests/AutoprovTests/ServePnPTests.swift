@@ -11,6 +11,8 @@ enum Sipp {
         let errors: String
         /// sipp's `-trace_counts` columns of the last line (`2_NOTIFY_Retrans` …).
         let counts: [String: Int]
+        /// What the scenario's `<log>` actions wrote.
+        let logs: String
     }
 
     static func run(_ scenario: String, against target: String) throws -> Run {
@@ -22,6 +24,7 @@ enum Sipp {
         let result = try Client.run("sipp", [
             target, "-sf", file.path, "-m", "1", "-i", "127.0.0.1", "-p", String(freeUDPPort()),
             "-timeout", "20s", "-recv_timeout", "5000", "-nostdin", "-trace_err", "-error_file", errors.path, "-trace_counts",
+            "-trace_logs",
         ], in: directory)
         var counts: [String: Int] = [:]
         let csv = try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix("_counts.csv") }
@@ -35,7 +38,9 @@ enum Sipp {
             }
         }
         let errorText = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
-        return Run(status: result.status, errors: errorText + result.stderr, counts: counts)
+        let logFile = try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix("_logs.log") }
+        let logs = logFile.flatMap { try? String(contentsOf: directory.appendingPathComponent($0), encoding: .utf8) } ?? ""
+        return Run(status: result.status, errors: errorText + result.stderr, counts: counts, logs: logs)
     }
 
     /// sipp as a phone (UAS) on a free port, answering `calls` calls; `finish()` waits for it and returns its run.
@@ -130,6 +135,57 @@ struct ServePnPTests {
         #expect(run.status == 0, "\(run.errors)")
         #expect(run.counts["2_NOTIFY_Recv"] == 1)
         #expect(run.counts["2_NOTIFY_Unexp"] == 0)
+    }
+
+    @Test("with no URL configured the phone gets the HTTP listener's, and provisions from it")
+    func provisionsFromDefaultURL() throws {
+        let server = try ServerProcess(files: ["001565f4f9e1.cfg": "#!version:1.0.0.1\naccount.1.label = PnP\n"])
+        let run = try Sipp.run("pnp-phone-default-url.xml", against: server.pnpHostPort)
+        #expect(run.status == 0, "\(run.errors)")
+        let url = try #require(run.logs.split(separator: "\n").compactMap { line in
+            line.range(of: "URL ").map { String(line[$0.upperBound...]).trimmingCharacters(in: .whitespaces) }
+        }.first, "\(run.logs)")
+        #expect(url == server.http + "/")
+        let file = try Client.curl([url + "001565f4f9e1.cfg"])
+        #expect(file.status == 200)
+        #expect(file.body.contains("account.1.label = PnP"))
+    }
+
+    @Test("known_devices_only: a phone with no <mac>.cfg here and never seen is not answered; with one it is")
+    func knownDevicesOnly() throws {
+        let strict = Self.configuration + "\nknown_devices_only = true\n"
+        let unknown = try ServerProcess(configuration: strict)
+        #expect(try Sipp.run("pnp-phone.xml", against: unknown.pnpHostPort).counts["1_200_Recv"] == 0)
+        let known = try ServerProcess(files: ["001565f4f9e1.cfg": "#!version:1.0.0.1\n"], configuration: strict)
+        let run = try Sipp.run("pnp-phone.xml", against: known.pnpHostPort)
+        #expect(run.status == 0, "\(run.errors)")
+    }
+
+    @Test("a flood from one address is cut to the rate limit; the responder answers again once it has passed")
+    func rateLimit() throws {
+        let server = try ServerProcess(configuration: Self.configuration)
+        let peer = RawTFTPClient(serverPort: server.pnpPort)
+        for index in 0..<150 {
+            peer.send(Array("""
+                SUBSCRIBE sip:MAC001565f4f9e1@224.0.1.75 SIP/2.0\r
+                Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKflood\(index)\r
+                From: <sip:MAC001565f4f9e1@224.0.1.75>;tag=f\(index)\r
+                To: <sip:MAC001565f4f9e1@224.0.1.75>\r
+                Call-ID: flood\(index)\r
+                CSeq: 1 SUBSCRIBE\r
+                Contact: <sip:MAC001565f4f9e1@127.0.0.1:9>\r
+                Event: ua-profile;profile-type="device";vendor="yealink";model="T46G";version="28.83.0.50"\r
+                Content-Length: 0\r
+                \r
+
+                """.utf8))
+        }
+        var answers = 0
+        while let (reply, _) = peer.receive(), reply.starts(with: Array("SIP/2.0 200".utf8)) { answers += 1 }
+        #expect(answers >= 30 && answers <= 60, "\(answers) answers to 150 SUBSCRIBEs")
+        sleep(3)
+        let run = try Sipp.run("pnp-phone.xml", against: server.pnpHostPort)
+        #expect(run.status == 0, "\(run.errors)")
     }
 
     @Test("a phone outside allow_ouis is not answered")
@@ -237,7 +293,9 @@ struct PnPMulticastTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-mcast-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("root"), withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try ServePnPTests.configuration.write(to: directory.appendingPathComponent("c.toml"), atomically: true, encoding: .utf8)
+        // One interface that exists in the namespace, one that does not: a warning, and PnP goes on.
+        try (ServePnPTests.configuration + "\ninterfaces = [\"lo\", \"nosuch0\"]\n")
+            .write(to: directory.appendingPathComponent("c.toml"), atomically: true, encoding: .utf8)
         let output = directory.appendingPathComponent("server.out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let server = Process()
@@ -258,11 +316,13 @@ struct PnPMulticastTests {
         }
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, !((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains("PnP listening") {
+            // The warnings come before the listening line.
             usleep(50_000)
         }
         let log = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
         #expect(log.contains("PnP listening on 0.0.0.0:5060"), "\(log)")
         #expect(!log.contains("cannot join"), "\(log)")
+        #expect(log.contains("no such IPv4 interface") && log.contains("nosuch0"), "\(log)")
 
         let file = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/sipp/pnp-phone.xml")
         let sipp = try Client.run("ip", ["netns", "exec", namespace, "sipp", "224.0.1.75:5060", "-sf", file.path,
