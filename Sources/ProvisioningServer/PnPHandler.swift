@@ -59,7 +59,8 @@ final class PnPHandler: ChannelInboundHandler {
         do {
             message = try SIPMessage(parsing: envelope.data.readableBytesView)
         } catch {
-            responder.logger.debug("pnp: datagram dropped", metadata: ["pnp.client": "\(client)", "pnp.error": "\(error)"])
+            // Bounded by the per-source limit above, so a flood cannot fill the log either.
+            responder.logger.notice("pnp: datagram dropped", metadata: ["pnp.client": "\(client)", "pnp.error": "\(error)"])
             return
         }
         if message.status != nil {

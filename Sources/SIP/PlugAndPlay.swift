@@ -30,9 +30,14 @@ public struct PnPSubscription: Sendable, Hashable {
         else { throw .notProfileRequest }
         vendor = event.parameters["vendor"] ?? ""
         guard vendor.lowercased() == expectedVendor.lowercased() else { throw .otherVendor(vendor) }
-        model = event.parameters["model"] ?? ""
-        firmware = event.parameters["version"] ?? ""
         userAgent = request["User-Agent"]
+        // The Event says which model and firmware; the User-Agent (`Yealink SIP-T46G 28.83.0.50`) when it does not.
+        let agentWords = (userAgent ?? "").split(separator: " ")
+        let agentModel = agentWords.count >= 3 ? String(agentWords[agentWords.count - 2]) : ""
+        model = event.parameters["model"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (agentModel.uppercased().hasPrefix("SIP-") ? String(agentModel.dropFirst(4)) : agentModel)
+        firmware = event.parameters["version"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (agentWords.count >= 3 ? String(agentWords[agentWords.count - 1]) : "")
 
         let fromURI = request["From"].flatMap { try? SIPNameAddress($0) }?.uri
         guard let mac = [request.requestURI, fromURI].lazy.compactMap({ $0.flatMap(PnPSubscription.mac(inURI:)) }).first

@@ -29,8 +29,11 @@ struct Notify: ParsableCommand {
     @Option(help: "With --all: only devices of this model.")
     var model: String?
 
-    @Option(help: "With --all: notifications started per second.")
-    var rate: Double = 10
+    @Option(help: "With --all: notifications started per second (N or N/s).")
+    var rate = "10"
+
+    /// `--rate` as a number.
+    var perSecond: Double { Double(rate.hasSuffix("/s") ? String(rate.dropLast(2)) : rate) ?? 0 }
 
     @Flag(help: "Ask the phone to reboot (reboot=true); otherwise it only provisions.")
     var reboot = false
@@ -54,7 +57,7 @@ struct Notify: ParsableCommand {
         guard [to != nil, mac != nil, all].filter({ $0 }).count == 1 else {
             throw ValidationError("give exactly one of --to, --mac and --all")
         }
-        guard timeout > 0, rate > 0 else { throw ValidationError("--timeout and --rate must be positive") }
+        guard timeout > 0, perSecond > 0 else { throw ValidationError("--timeout and --rate (N or N/s) must be positive") }
         guard (username == nil) == (password == nil) else { throw ValidationError("--username and --password go together") }
     }
 
@@ -102,7 +105,7 @@ struct Notify: ParsableCommand {
         let tally = Mutex<[String: Int]>([:])
         let group = DispatchGroup()
         for (index, device) in devices.enumerated() {
-            if index > 0 { usleep(UInt32(1_000_000 / rate)) }
+            if index > 0 { usleep(UInt32(1_000_000 / perSecond)) }
             let target = Notify.uri(for: device)
             DispatchQueue.global().async(group: group) {
                 let result: String

@@ -252,6 +252,7 @@ struct NotifyCommandTests {
         #expect(try CommandRunner.run(["notify"]).status != 0)
         #expect(try CommandRunner.run(["notify", "--to", "http://x/"]).status != 0)
         #expect(try CommandRunner.run(["notify", "--to", "sip:a@b", "--username", "u"]).status != 0)
+        #expect(try CommandRunner.run(["notify", "--all", "--rate", "fast"]).status != 0)
     }
 
     @Test("--mac finds the phone's address in the registry; --all notifies every device and sums up")
@@ -268,7 +269,7 @@ struct NotifyCommandTests {
         let known = try CommandRunner.run(["notify", "--mac", "00:15:65:f4:f9:e1", "--data", server.data.path,
                                            "--timeout", "1"])
         #expect(known.stdout.contains("sip:127.0.0.1:5060"), "\(known.stdout)\(known.stderr)")
-        let all = try CommandRunner.run(["notify", "--all", "--data", server.data.path, "--timeout", "1"])
+        let all = try CommandRunner.run(["notify", "--all", "--rate", "5/s", "--data", server.data.path, "--timeout", "1"])
         #expect(all.stdout.contains("1 devices:"), "\(all.stdout)")
     }
 }

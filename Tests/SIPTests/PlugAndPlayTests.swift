@@ -56,6 +56,15 @@ struct PlugAndPlayTests {
         #expect(throws: PnPSubscription.Refusal.noMAC) { try PnPSubscription(noMAC) }
     }
 
+    @Test("model and firmware from the User-Agent when the Event leaves them out")
+    func userAgentFallback() throws {
+        var request = try Self.subscribe(event: #"ua-profile;profile-type="device";vendor="yealink""#)
+        request.set("User-Agent", "Yealink SIP-T46G 28.83.0.50")
+        let subscription = try PnPSubscription(request)
+        #expect(subscription.model == "T46G")
+        #expect(subscription.firmware == "28.83.0.50")
+    }
+
     @Test("without a Contact the NOTIFY goes to the Via sent-by and port")
     func viaFallback() throws {
         let subscription = try PnPSubscription(try Self.subscribe(contact: nil))
