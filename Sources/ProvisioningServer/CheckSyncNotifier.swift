@@ -49,8 +49,8 @@ public struct CheckSyncNotifier: Sendable {
         let socket = try UDPSocket(connectedTo: peer)
         defer { socket.close() }
         let local = socket.localAddress
-        let callID = "\(CheckSyncNotifier.token())@\(local.host)"
-        let fromTag = CheckSyncNotifier.token()
+        let callID = "\(SIPMessage.randomToken())@\(local.host)"
+        let fromTag = SIPMessage.randomToken()
         let deadline = ContinuousClock.now + timeout
         var cseq: UInt32 = 1
         var authorization: (name: String, value: String)?
@@ -72,7 +72,7 @@ public struct CheckSyncNotifier: Sendable {
             else { return .answered(status: status, reason: "challenge without a usable Digest algorithm") }
             authorization = (status == 401 ? "Authorization" : "Proxy-Authorization",
                              challenge.authorization(method: "NOTIFY", uri: target, username: username,
-                                                     password: password, clientNonce: CheckSyncNotifier.token()))
+                                                     password: password, clientNonce: SIPMessage.randomToken()))
             cseq += 1
         }
     }
@@ -81,7 +81,7 @@ public struct CheckSyncNotifier: Sendable {
                              authorization: (name: String, value: String)?) -> SIPMessage {
         let host = local.host.contains(":") ? "[\(local.host)]" : local.host
         var headers: [(name: String, value: String)] = [
-            ("Via", "SIP/2.0/UDP \(host):\(local.port);branch=z9hG4bK\(CheckSyncNotifier.token());rport"),
+            ("Via", "SIP/2.0/UDP \(host):\(local.port);branch=z9hG4bK\(SIPMessage.randomToken());rport"),
             ("Max-Forwards", "70"),
             ("From", "<\(from ?? "sip:autoprov@\(host)")>;tag=\(fromTag)"),
             ("To", "<\(target)>"),
@@ -128,10 +128,6 @@ public struct CheckSyncNotifier: Sendable {
             }
         }
         return final
-    }
-
-    static func token() -> String {
-        String(UInt64.random(in: 0...UInt64.max), radix: 36)
     }
 }
 

@@ -110,7 +110,7 @@ final class PnPHandler: ChannelInboundHandler {
             responder.logger.warning("pnp: no URL to send (no HTTP listener and no [pnp] url)")
             return
         }
-        let toTag = PnPHandler.token()
+        let toTag = SIPMessage.randomToken()
         var server = SIPServerTransaction(key: key)
         let accepted = subscription.accepted(request, toTag: toTag, localHost: localHost, localPort: localPort)
         servers[key] = ServerEntry(transaction: server, peer: source)
@@ -121,7 +121,7 @@ final class PnPHandler: ChannelInboundHandler {
                                        result: "answered", mac: subscription.mac, model: subscription.model,
                                        firmware: subscription.firmware)
 
-        let branch = "z9hG4bK" + PnPHandler.token()
+        let branch = "z9hG4bK" + SIPMessage.randomToken()
         let notify = subscription.notify(for: request, url: url, localHost: localHost, localPort: localPort,
                                          branch: branch, toTag: toTag)
         // The NOTIFY goes to the Contact; a host that is not an address falls back to where the SUBSCRIBE came from.
@@ -138,7 +138,7 @@ final class PnPHandler: ChannelInboundHandler {
     private func respondOnce(_ request: SIPMessage, key: SIPTransactionKey, status: Int, reason: String,
                              extra: [(name: String, value: String)], to source: SocketAddress) {
         var transaction = SIPServerTransaction(key: key)
-        let actions = transaction.respond(request.response(status, reason, toTag: PnPHandler.token(), headers: extra))
+        let actions = transaction.respond(request.response(status, reason, toTag: SIPMessage.randomToken(), headers: extra))
         servers[key] = ServerEntry(transaction: transaction, peer: source)
         perform(actions, server: key, to: source)
     }
@@ -219,11 +219,6 @@ final class PnPHandler: ChannelInboundHandler {
         if let host = local?.ipAddress, host != "0.0.0.0", host != "::" { return (host, port) }
         if let peerHost = peer.ipAddress, peerHost.hasPrefix("127.") { return ("127.0.0.1", port) }
         return (ProvisioningServer.primaryAddress() ?? "127.0.0.1", port)
-    }
-
-    /// A random token for tags and branches.
-    static func token() -> String {
-        String(UInt64.random(in: 0...UInt64.max), radix: 36)
     }
 }
 

@@ -176,3 +176,10 @@ public struct SIPTransactionKey: Sendable, Hashable {
         }
     }
 }
+
+extension SIPMessage {
+    /// A random token for tags, branches and Call-IDs (RFC 3261 §19.3 asks for at least 32 random bits).
+    public static func randomToken() -> String {
+        String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    }
+}

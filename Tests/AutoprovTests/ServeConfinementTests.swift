@@ -68,8 +68,8 @@ struct ServeConfinementTests {
         names.append(Array("secret.cfg".utf8) + [0x00] + Array("x".utf8))
         names.append(Array("..".utf8) + [0x2F] + Array("secret.cfg".utf8))
         for name in names {
-            let client = RawTFTPClient(serverPort: server.tftpPort)
-            client.send(RawTFTPClient.request(1, name))
+            let client = RawUDPPeer(serverPort: server.tftpPort)
+            client.send(RawUDPPeer.request(1, name))
             let (reply, _) = try #require(client.receive(), "\(String(decoding: name, as: UTF8.self))")
             #expect(Array(reply.prefix(2)) == [0, 5], "\(String(decoding: name, as: UTF8.self))")
             #expect(!String(decoding: reply, as: UTF8.self).contains(Self.secret))
@@ -82,8 +82,8 @@ struct ServeConfinementTests {
         let server = try Self.start()
         var accepted: [String] = []
         for path in Self.hostilePaths {
-            let client = RawTFTPClient(serverPort: server.tftpPort)
-            client.send(RawTFTPClient.request(2, Array(path.utf8)))
+            let client = RawUDPPeer(serverPort: server.tftpPort)
+            client.send(RawUDPPeer.request(2, Array(path.utf8)))
             let (reply, port) = try #require(client.receive(), "\(path)")
             if reply.prefix(4) == [0, 4, 0, 0] {
                 accepted.append(path)

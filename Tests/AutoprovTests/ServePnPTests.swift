@@ -164,7 +164,7 @@ struct ServePnPTests {
     @Test("a flood from one address is cut to the rate limit; the responder answers again once it has passed")
     func rateLimit() throws {
         let server = try ServerProcess(configuration: Self.configuration)
-        let peer = RawTFTPClient(serverPort: server.pnpPort)
+        let peer = RawUDPPeer(serverPort: server.pnpPort)
         for index in 0..<150 {
             peer.send(Array("""
                 SUBSCRIBE sip:MAC001565f4f9e1@224.0.1.75 SIP/2.0\r
@@ -199,7 +199,7 @@ struct ServePnPTests {
     @Test("hostile datagrams are dropped and the responder keeps answering")
     func hostile() throws {
         let server = try ServerProcess(configuration: Self.configuration)
-        let peer = RawTFTPClient(serverPort: server.pnpPort)
+        let peer = RawUDPPeer(serverPort: server.pnpPort)
         let hostile: [[UInt8]] = [
             [], Array("GARBAGE".utf8), [UInt8](repeating: 0xff, count: 1400),
             Array("SUBSCRIBE sip:MAC001565f4f9e1@x SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:1\r\nContent-Length: 99\r\n\r\n".utf8),

@@ -50,8 +50,8 @@ struct ServeTFTPTests {
     @Test("options: OACK carries only what was asked; an out-of-range blksize is refused with error 8")
     func options() throws {
         let server = try ServerProcess(files: ["sip.cfg": sipFile])
-        let client = RawTFTPClient(serverPort: server.tftpPort)
-        client.send(RawTFTPClient.request(1, Array("sip.cfg".utf8)) + Array("tsize\u{0}0\u{0}".utf8))
+        let client = RawUDPPeer(serverPort: server.tftpPort)
+        client.send(RawUDPPeer.request(1, Array("sip.cfg".utf8)) + Array("tsize\u{0}0\u{0}".utf8))
         let (oack, port) = try #require(client.receive())
         #expect(oack == [0, 6] + Array("tsize\u{0}\(sipFile.utf8.count)\u{0}".utf8))
         client.send([0, 4, 0, 0], to: port)
@@ -59,8 +59,8 @@ struct ServeTFTPTests {
         #expect(Array(data.dropFirst(4)) == Array(sipFile.utf8))
         client.send([0, 4, 0, 1], to: port)
 
-        let refused = RawTFTPClient(serverPort: server.tftpPort)
-        refused.send(RawTFTPClient.request(1, Array("sip.cfg".utf8)) + Array("blksize\u{0}4\u{0}".utf8))
+        let refused = RawUDPPeer(serverPort: server.tftpPort)
+        refused.send(RawUDPPeer.request(1, Array("sip.cfg".utf8)) + Array("blksize\u{0}4\u{0}".utf8))
         let (error, _) = try #require(refused.receive())
         #expect(Array(error.prefix(4)) == [0, 5, 0, 8])
     }
@@ -68,8 +68,8 @@ struct ServeTFTPTests {
     @Test("duplicate ACKs do not resend (no Sorcerer's Apprentice); a silent client is dropped without hurting others")
     func silentClient() throws {
         let server = try ServerProcess(files: ["sip.cfg": sipFile, "big.cfg": String(repeating: "x", count: 5000)])
-        let client = RawTFTPClient(serverPort: server.tftpPort)
-        client.send(RawTFTPClient.request(1, Array("big.cfg".utf8)))
+        let client = RawUDPPeer(serverPort: server.tftpPort)
+        client.send(RawUDPPeer.request(1, Array("big.cfg".utf8)))
         let (first, port) = try #require(client.receive())
         #expect(Array(first.prefix(4)) == [0, 3, 0, 1])
         client.send([0, 4, 0, 1], to: port)
@@ -99,8 +99,8 @@ struct ServeTFTPTests {
                                           "00156574b150-local.cfg"], in: work)
         #expect(put.status == 0, "\(put.stderr)")
         #expect(try Client.curl(["\(server.http)/00156574b150-local.cfg"]).body == "#!version:1.0.0.1\naccount.1.label = tftp\n")
-        let refused = RawTFTPClient(serverPort: server.tftpPort)
-        refused.send(RawTFTPClient.request(2, Array("y000000000000.boot".utf8)))
+        let refused = RawUDPPeer(serverPort: server.tftpPort)
+        refused.send(RawUDPPeer.request(2, Array("y000000000000.boot".utf8)))
         let (error, _) = try #require(refused.receive())
         #expect(Array(error.prefix(4)) == [0, 5, 0, 2])
     }
@@ -131,7 +131,7 @@ struct ServeTFTPTests {
     @Test("malformed packets get error 4 or silence and the server keeps serving")
     func malformed() throws {
         let server = try ServerProcess(files: ["sip.cfg": sipFile])
-        let client = RawTFTPClient(serverPort: server.tftpPort)
+        let client = RawUDPPeer(serverPort: server.tftpPort)
         for garbage: [UInt8] in [[], [0], [0, 9], [0, 1, 65, 66], [0, 3, 0, 1, 1, 2], [0, 1, 0, 0],
                                  Array(repeating: 0x41, count: 2000), [0, 1] + Array(repeating: 0x41, count: 600) + [0]] {
             client.send(garbage)

@@ -152,8 +152,8 @@ enum Client {
     }
 }
 
-/// A raw UDP TFTP peer, for hostile requests and a client that stops answering.
-final class RawTFTPClient {
+/// A raw UDP peer on loopback (TFTP and SIP tests): hostile datagrams, floods, and a client that stops answering.
+final class RawUDPPeer {
     let socket: Int32
     let port: UInt16
 
