@@ -31,6 +31,24 @@ public struct AESKey: Sendable, Hashable {
         return nil
     }
 
+    /// Every character R6.1 allows, in a fixed order.
+    public static let alphabet: [Character] = Array("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+        + allowedSymbols.sorted()
+
+    /// A new key of `length` characters drawn uniformly from ``alphabet`` (Yealink's own tool drew 62 characters from
+    /// a time-seeded `rand()`, which can be brute-forced; `yealink-protocols.md` §1.2).
+    public static func generate(length: Int = 16, using generator: inout some RandomNumberGenerator) -> AESKey {
+        precondition(allowedLengths.contains(length), "a key has 16 or 32 characters")
+        let text = String((0..<length).map { _ in alphabet.randomElement(using: &generator)! })
+        return try! AESKey(text)  // every character comes from the alphabet, and the length is allowed
+    }
+
+    /// A new key from the system's cryptographically secure generator (`getrandom` on Linux).
+    public static func generate(length: Int = 16) -> AESKey {
+        var generator = SystemRandomNumberGenerator()
+        return generate(length: length, using: &generator)
+    }
+
     /// The settings that hold AES keys (R6.2, R8.2), by exact name or by pattern.
     static func holdsKey(_ key: String) -> Bool {
         let names = ["static.auto_provision.aes_key_16.com", "static.auto_provision.aes_key_16.mac",

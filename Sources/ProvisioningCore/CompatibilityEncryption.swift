@@ -41,6 +41,28 @@ public enum CompatibilityEncryption {
         return Array(plaintext[..<end])
     }
 
+    /// Whether bytes begin as text: printable characters, tabs and line breaks, well-formed UTF-8. Every
+    /// configuration file does (`#!version:` CFG and boot files, the old `[ account ]` files, XML); AES output or a
+    /// wrong key's garbage does not (64 random bytes pass with odds far below one in a billion).
+    public static func looksPlain(_ bytes: [UInt8]) -> Bool {
+        var text = Array(bytes.prefix(64))
+        if text.starts(with: [0xEF, 0xBB, 0xBF]) { text.removeFirst(3) }  // a UTF-8 byte-order mark
+        guard !text.isEmpty,
+              text.allSatisfy({ $0 == 0x09 || $0 == 0x0A || $0 == 0x0D || (0x20..<0x7F).contains($0) || $0 >= 0x80 })
+        else { return false }
+        // The cut at 64 bytes may split a character: up to three trailing bytes may be dropped to decode.
+        return (0...min(3, text.count - 1)).contains { String(validating: text.dropLast($0), as: UTF8.self) != nil }
+    }
+
+    /// Decrypts a whole file and removes its padding, checking that the result is a plain file: a wrong key (or a
+    /// file that was never encrypted) is an error, not garbage.
+    public static func decryptFile(_ bytes: [UInt8], key: AESKey) throws(EncryptionError) -> [UInt8] {
+        if looksPlain(bytes) { throw .notEncrypted }
+        let plaintext = removingPadding(try decrypt(bytes, key: key))
+        guard looksPlain(plaintext) else { throw .wrongKey }
+        return plaintext
+    }
+
     /// The contents of `<name>_Security.enc`: the file key encrypted under ``builtInKey``, no padding.
     public static func securityFile(for key: AESKey) -> [UInt8] {
         var bytes = Array(key.text.utf8)
@@ -78,6 +100,8 @@ public enum EncryptionError: Error, Sendable, Hashable, CustomStringConvertible 
     case notWholeBlocks(byteCount: Int)
     /// The key does not decrypt the data to anything a phone would accept.
     case wrongKey
+    /// The file is already plain text.
+    case notEncrypted
 
     public var description: String {
         switch self {
@@ -85,6 +109,8 @@ public enum EncryptionError: Error, Sendable, Hashable, CustomStringConvertible 
             "\(count) bytes is not a whole number of 16-byte AES blocks (truncated, or not encrypted)"
         case .wrongKey:
             "the key does not decrypt this data (wrong key)"
+        case .notEncrypted:
+            "the file is not encrypted (it is already plain text)"
         }
     }
 }

@@ -26,6 +26,45 @@ struct EncryptionTests {
         #expect(throws: AESKeyError(key: key, reason: reason)) { try AESKey(key) }
     }
 
+    @Test("R6.1: generated keys are valid, use the whole alphabet, and do not repeat")
+    func generatedKeys() throws {
+        var seen = Set<String>()
+        var characters = Set<Character>()
+        for length in [16, 32] {
+            for _ in 0..<500 {
+                let key = AESKey.generate(length: length)
+                #expect(key.text.count == length)
+                #expect(AESKey.problem(in: key.text) == nil)
+                seen.insert(key.text)
+                characters.formUnion(key.text)
+            }
+        }
+        #expect(seen.count == 1000)
+        #expect(characters == Set(AESKey.alphabet))
+        #expect(AESKey.alphabet.count == 62 + AESKey.allowedSymbols.count)
+    }
+
+    @Test("R6.3: decrypting a whole file checks the result: plain text in, wrong key, or the fixture out")
+    func decryptFile() throws {
+        let key = try AESKey("ljB7jiDIQQ7XD888")
+        let plaintext = try CompatibilityEncryption.decryptFile(try Self.fixture("test.cfg"), key: key)
+        #expect(plaintext.count == 796)
+        #expect(CompatibilityEncryption.looksPlain(plaintext))
+        #expect(throws: EncryptionError.wrongKey) {
+            try CompatibilityEncryption.decryptFile(try Self.fixture("test.cfg"), key: try AESKey("EKs35XacP6eybA25"))
+        }
+        #expect(throws: EncryptionError.notEncrypted) {
+            try CompatibilityEncryption.decryptFile(Array("#!version:1.0.0.1\na = 1\n".utf8), key: key)
+        }
+        #expect(CompatibilityEncryption.looksPlain(Array("\u{FEFF}\r\n#!version:1.0.0.1".utf8)))
+        #expect(CompatibilityEncryption.looksPlain(Array("<?xml version=\"1.0\"?>".utf8)))
+        #expect(CompatibilityEncryption.looksPlain(Array("[ account ]\r\npath=/yealink/config".utf8)))
+        #expect(!CompatibilityEncryption.looksPlain([0x23, 0x21, 0x00, 0x41]))
+        #expect(!CompatibilityEncryption.looksPlain([0xC3, 0x28, 0x41, 0x41, 0x41, 0x41]))  // not UTF-8
+        #expect(!CompatibilityEncryption.looksPlain(try Self.fixture("test.cfg")))
+        #expect(!CompatibilityEncryption.looksPlain([]))
+    }
+
     @Test("R6.3: the fixture's _Security.enc unwraps to ljB7jiDIQQ7XD888 and wraps back")
     func securityFile() throws {
         let wrapped = try Self.fixture("test_Security.enc")
