@@ -89,6 +89,10 @@ public enum ExampleRoot {
         allow_ouis = ["00:15:65", "e4:34:d7", "80:5e:c0", "80:5e:0c", "24:9a:d8", "44:db:d2", "64:4f:56", "ec:1d:a9", "34:97:d7", "b0:61:a9", "c4:fc:22", "f0:16:53"]
         known_devices_only = false     # answer only phones with a <mac>.cfg/<mac>.boot here or already seen
 
+        [encryption]                   # served files encrypted on the fly (R6.3); files on disk stay plain
+        common_key = ""                # 16 or 32 characters: common CFG files go out encrypted with it
+        keys = ""                      # a file of 'mac,key' lines: <mac>.cfg goes out encrypted with its key
+
         [uploads]
         allow = ["*-local.cfg", "*-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ, FTP STOR)
         max_bytes = 1048576

@@ -97,6 +97,8 @@ public final class FileService: Sendable {
     let log: RequestLog?
     public let metrics: ServerMetrics
     let credentials: CredentialChecker
+    /// `[encryption]`: what is encrypted on the way out.
+    let encryption: ServedEncryption
     private let cache = Mutex<[String: CachedFile]>([:])
     /// Answers by raw request path for files checked (stat) within the last second, like nginx's
     /// `open_file_cache_valid 1s`: an edit on disk is served within a second, an upload at once.
@@ -123,6 +125,8 @@ public final class FileService: Sendable {
         self.log = log
         self.metrics = metrics
         credentials = CredentialChecker(directories: configuration.directories)
+        encryption = try ServedEncryption(commonKey: configuration.encryptionCommonKey,
+                                          keysFile: configuration.encryptionKeysFile)
     }
 
     // MARK: Reading
@@ -261,7 +265,18 @@ public final class FileService: Sendable {
             candidates.append(Candidate(tree: tree, path: path, key: key, identity: identity,
                                         modifiedSeconds: info.st_mtim.tv_sec))
         }
+        if candidates.isEmpty, let wrapped = securityFile(for: path) { return .answer(.file(wrapped)) }
         return candidates.isEmpty ? .answer(.notFound) : .load(candidates)
+    }
+
+    /// `<name>_Security.enc` when `<name>.cfg` is in the root and goes out encrypted: its key, wrapped (R6.3).
+    private func securityFile(for path: RootRelativePath) -> ServedFile? {
+        guard encryption.isOn, let secured = encryption.securedFile(for: path), let key = encryption.key(for: secured),
+              let facts = rootTree.facts(secured), !facts.isDirectory
+        else { return nil }
+        let bytes = CompatibilityEncryption.securityFile(for: key)
+        return ServedFile(contents: ByteBuffer(bytes: bytes), md5: Provisioning.md5(bytes), modified: facts.modified,
+                          contentType: "application/octet-stream")
     }
 
     /// Checks a request path against the root (S2).
@@ -280,7 +295,7 @@ public final class FileService: Sendable {
     /// Reads (off the event loop) and caches a regular file of its tree; a link out of the tree is not followed.
     private func load(_ candidate: Candidate) async -> ServedFile? {
         if let cached = cache.withLock({ $0[candidate.key] }), cached.identity == candidate.identity { return cached.file }
-        let loaded: ServedFile? = try? await NIOThreadPool.singleton.runIfActive { FileService.served(candidate) }
+        let loaded: ServedFile? = try? await NIOThreadPool.singleton.runIfActive { self.served(candidate) }
         guard let loaded else { return nil }
         remember(loaded, identity: candidate.identity, key: candidate.key)
         return loaded
@@ -289,15 +304,19 @@ public final class FileService: Sendable {
     /// ``load(_:)`` on the calling thread.
     private func loadNow(_ candidate: Candidate) -> ServedFile? {
         if let cached = cache.withLock({ $0[candidate.key] }), cached.identity == candidate.identity { return cached.file }
-        guard let loaded = FileService.served(candidate) else { return nil }
+        guard let loaded = served(candidate) else { return nil }
         remember(loaded, identity: candidate.identity, key: candidate.key)
         return loaded
     }
 
-    private static func served(_ candidate: Candidate) -> ServedFile? {
+    /// A file as it goes out: read from its tree, and encrypted when it is a root file `[encryption]` covers
+    /// (uploads go back as the phone sent them).
+    private func served(_ candidate: Candidate) -> ServedFile? {
         guard case .file(let data) = candidate.tree.read(candidate.path) else { return nil }
         let modified = Date(timeIntervalSince1970: TimeInterval(candidate.modifiedSeconds))
-        return ServedFile(contents: ByteBuffer(bytes: data), md5: Provisioning.md5(Array(data)), modified: modified,
+        let bytes = encryption.isOn && candidate.key.hasPrefix("r:")
+            ? encryption.served(Array(data), path: candidate.path) : Array(data)
+        return ServedFile(contents: ByteBuffer(bytes: bytes), md5: Provisioning.md5(bytes), modified: modified,
                           contentType: FileService.contentType(for: candidate.path.path))
     }
 

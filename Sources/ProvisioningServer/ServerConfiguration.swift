@@ -29,6 +29,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var pnpAllowOUIs = ServerConfiguration.yealinkOUIs
     /// Only phones with a `<mac>.cfg` or `<mac>.boot` in the root, or already in the device registry, are answered.
     public var pnpKnownDevicesOnly = false
+    /// On-the-fly encryption (R6): the key for common CFG files, and a file of `mac,key` lines for `<mac>.cfg`.
+    public var encryptionCommonKey = ""
+    public var encryptionKeysFile = ""
     /// PEM files for HTTPS (and FTPS); when both are empty a self-signed pair is made once and kept in the data folder.
     public var certificate = ""
     public var privateKey = ""
@@ -167,6 +170,11 @@ extension ServerConfiguration {
             }
             pnpKnownDevicesOnly = try pnpTable.boolean("known_devices_only") ?? pnpKnownDevicesOnly
             try pnpTable.finish()
+        }
+        if var encryption = try reader.table("encryption") {
+            encryptionCommonKey = try encryption.string("common_key") ?? encryptionCommonKey
+            encryptionKeysFile = try encryption.string("keys") ?? encryptionKeysFile
+            try encryption.finish()
         }
         if var uploads = try reader.table("uploads") {
             uploadPatterns = try uploads.strings("allow") ?? uploadPatterns

@@ -1,0 +1,70 @@
+import Foundation
+import ProvisioningCore
+
+/// On-the-fly encryption of served files (`[encryption]`, R6.2, R6.3): files on disk stay plain; common CFG files
+/// go out under the common key, `<mac>.cfg` under that device's key, and `<name>_Security.enc` is answered with the
+/// wrapped key. Deterministic, so a file's bytes and ETag stay the same from one request to the next (S3, R4.4).
+public struct ServedEncryption: Sendable, Hashable {
+    public var commonKey: AESKey?
+    /// Device keys by canonical MAC.
+    public var deviceKeys: [String: AESKey]
+
+    public init(commonKey: AESKey? = nil, deviceKeys: [String: AESKey] = [:]) {
+        self.commonKey = commonKey
+        self.deviceKeys = deviceKeys
+    }
+
+    public var isOn: Bool { commonKey != nil || !deviceKeys.isEmpty }
+
+    /// Reads `common_key` and the `keys` file (`mac,key` lines, `#` comments); errors name the file and line.
+    public init(commonKey text: String, keysFile: String) throws(ConfigurationError) {
+        self.init()
+        if !text.isEmpty {
+            do { commonKey = try AESKey(text) } catch { throw ConfigurationError("encryption.common_key: \(error)") }
+        }
+        guard !keysFile.isEmpty else { return }
+        guard let data = FileManager.default.contents(atPath: keysFile) else {
+            throw ConfigurationError("\(keysFile): cannot read the encryption keys file")
+        }
+        for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .enumerated() {
+            let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
+            guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
+            // The MAC has no commas; a key may (R6.1), so only the first comma separates them.
+            guard let comma = trimmed.firstIndex(of: ",") else {
+                throw ConfigurationError("\(keysFile):\(index + 1): expected 'mac,key'")
+            }
+            do {
+                let mac = try MACAddress(trimmed[..<comma].trimmingCharacters(in: .whitespaces))
+                deviceKeys[mac.canonical] = try AESKey(String(trimmed[trimmed.index(after: comma)...]))
+            } catch {
+                throw ConfigurationError("\(keysFile):\(index + 1): \(error)")
+            }
+        }
+    }
+
+    /// The key a served file goes out under: `<mac>.cfg` the device's, another `.cfg` the common one; boot files,
+    /// `<mac>-local.cfg` (the phone's own upload) and everything else are served as they are.
+    public func key(for path: RootRelativePath) -> AESKey? {
+        guard let name = path.segments.last?.lowercased(), name.hasSuffix(".cfg") else { return nil }
+        let stem = name.dropLast(4)
+        if stem.count == 12, stem.allSatisfy({ $0.isHexDigit }) { return deviceKeys[String(stem)] }
+        if stem.hasSuffix("-local") { return nil }
+        return commonKey
+    }
+
+    /// The file `<stem>_Security.enc` stands for (`account_Security.enc` → `account.cfg` in the same folder).
+    public func securedFile(for path: RootRelativePath) -> RootRelativePath? {
+        guard let name = path.segments.last, name.hasSuffix("_Security.enc") else { return nil }
+        let stem = name.dropLast("_Security.enc".count)
+        guard !stem.isEmpty else { return nil }
+        let segments = path.segments.dropLast() + [stem + ".cfg"]
+        return try? RootRelativePath(segments.joined(separator: "/"))
+    }
+
+    /// What goes on the wire for a file read from the root: encrypted when a key applies and it is still plain.
+    public func served(_ data: [UInt8], path: RootRelativePath) -> [UInt8] {
+        guard let key = key(for: path), CompatibilityEncryption.looksPlain(data) else { return data }
+        return CompatibilityEncryption.encrypt(data, key: key)
+    }
+}
