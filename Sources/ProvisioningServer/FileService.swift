@@ -368,7 +368,13 @@ public final class FileService: Sendable {
         switch directoryCheck(request) {
         case .failure(let answer): return answer
         case .success(let path):
-            guard let facts = uploadTree.facts(path) ?? rootTree.facts(path) else { return .notFound }
+            if let uploaded = uploadTree.facts(path) { return .entry(uploaded) }
+            guard var facts = rootTree.facts(path) else { return .notFound }
+            // A file encrypted on the way out is longer than on disk (padding): SIZE must say what RETR sends.
+            if let path, !facts.isDirectory, encryption.key(for: path) != nil,
+               case .file(let file)? = readNow(request, loadingUpTo: HTTPQuickAnswer.largestLoad) {
+                facts.size = file.contents.readableBytes
+            }
             return .entry(facts)
         }
     }

@@ -30,6 +30,8 @@ struct ServeEncryptionTests {
             "y000000000028.cfg": common, "00156574b150.cfg": device, "001565000099.cfg": device,
             "y000000000000.boot": "#!version:1.0.0.1\ninclude:config <y000000000028.cfg>\n",
         ].merging(extraFiles) { $1 }, configuration: """
+            [ftp]
+            anonymous = true
             [encryption]
             common_key = "\(commonKey)"
             keys = "\(keys.path)"
@@ -53,6 +55,11 @@ struct ServeEncryptionTests {
         #expect(try Self.openssl(commonHTTP, key: Self.commonKey) == Self.padded(Self.common))
         let commonTFTP = try Self.getBytes("\(server.tftp)/y000000000028.cfg", to: scratch)
         #expect(commonTFTP == commonHTTP)  // deterministic: the same bytes on every protocol
+        // FTP: curl checks the SIZE it was told against what RETR sends.
+        let commonFTP = try Self.getBytes("ftp://\(server.ftpHostPort)/y000000000028.cfg", to: scratch)
+        #expect(commonFTP == commonHTTP)
+        let size = try Client.run("curl", ["-sI", "ftp://\(server.ftpHostPort)/y000000000028.cfg"]).stdout
+        #expect(size.contains("Content-Length: 64"), "\(size)")
         let deviceTFTP = try Self.getBytes("\(server.tftp)/00156574b150.cfg", to: scratch)
         #expect(try Self.openssl(deviceTFTP, key: Self.deviceKey) == Self.padded(Self.device))
         // A device without a key, and the boot file, go out as they are.
