@@ -18,6 +18,8 @@ struct Lint: ParsableCommand {
     @Option(help: "Output format: text or json.")
     var format: OutputFormat = .text
 
+    @OptionGroup var keyOptions: FileKeyOptions
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json
     }
@@ -27,7 +29,7 @@ struct Lint: ParsableCommand {
         try reportingFailures {
             var findings: [LintFinding] = []
             for path in paths {
-                findings += try ProvisioningTree(path: path).lint()
+                findings += try ProvisioningTree(path: path, keys: keyOptions.keys).lint()
             }
             errors = findings.filter { $0.severity == .error }.count
             let warnings = findings.count - errors
@@ -75,6 +77,7 @@ struct LintFinding: Encodable {
 /// The files `lint` reads under one path: the path itself, or every .cfg and .boot file below a directory.
 struct ProvisioningTree {
     let path: String
+    var keys = FileKeys()
 
     func lint() throws -> [LintFinding] {
         var isDirectory: ObjCBool = false
@@ -113,6 +116,7 @@ struct ProvisioningTree {
             guard let checked = try? RootRelativePath(relativePath) else { return false }
             return FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent(checked.path))
         })
-        return linter.lint(path: relative, bytes: Array(data)).map { LintFinding(path: file, $0) }
+        let bytes = try keys.plaintext(Array(data), file: URL(fileURLWithPath: file))
+        return linter.lint(path: relative, bytes: bytes).map { LintFinding(path: file, $0) }
     }
 }

@@ -7,9 +7,12 @@ import ProvisioningServer
 struct ProvisioningRootDirectory {
     let tree: ConfinedTree
     let serverRoot: ProvisioningURL
+    /// Encrypted files are read with these keys (or the `_Security.enc` beside them), as the phone would.
+    let keys: FileKeys
 
-    init(path: String, serverURL: ServerURLTemplate, mac: MACAddress) throws {
+    init(path: String, serverURL: ServerURLTemplate, mac: MACAddress, keys: FileKeys = FileKeys()) throws {
         tree = ConfinedTree(directory: URL(fileURLWithPath: path))
+        self.keys = keys
         let expanded = serverURL.expanded(productName: "PN", mac: mac)
         do {
             serverRoot = try ProvisioningURL(expanded).resolving("/")
@@ -27,7 +30,12 @@ struct ProvisioningRootDirectory {
             return .unreachable("refused by the server: \(error.description) (S2)")
         }
         switch tree.read(checked) {
-        case .file(let data): return .found(Array(data))
+        case .file(let data):
+            do {
+                return .found(try keys.plaintext(Array(data), file: URL(fileURLWithPath: tree.path(of: checked))))
+            } catch {
+                return .unreachable("\(error)")
+            }
         case .missing: return .notFound
         case .outside: return .unreachable("refused by the server: a symbolic link leads outside the root (S2)")
         }

@@ -40,6 +40,8 @@ struct Resolve: ParsableCommand {
     @Option(help: "Output: cfg (the effective configuration) or json.")
     var format: OutputFormat = .cfg
 
+    @OptionGroup var keyOptions: FileKeyOptions
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case cfg, json
     }
@@ -47,7 +49,8 @@ struct Resolve: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let request = try makeRequest()
-            let directory = try ProvisioningRootDirectory(path: root, serverURL: request.serverURL, mac: request.mac)
+            let directory = try ProvisioningRootDirectory(path: root, serverURL: request.serverURL, mac: request.mac,
+                                                          keys: keyOptions.keys)
             let outcome: ProvisioningOutcome
             do {
                 outcome = try Provisioning.run(request) { directory.fetch($0) }

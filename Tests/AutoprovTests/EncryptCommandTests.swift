@@ -86,4 +86,39 @@ struct EncryptCommandTests {
         #expect(own.status == 2)
         #expect(try String(contentsOf: tree.file("p.cfg"), encoding: .utf8) == "#!version:1.0.0.1\n")
     }
+
+    @Test("lint and resolve read encrypted files with --common-key, or the _Security.enc beside them")
+    func lintAndResolve() throws {
+        let tree = try FixtureTree("yealink-encryption-vector")
+        let plain = tree.file("plain"), encrypted = tree.file("encrypted")
+        try FileManager.default.createDirectory(at: plain, withIntermediateDirectories: true)
+        let common = "#!version:1.0.0.1\nstatic.auto_provision.repeat.enable = 1\naccount.1.label = Desk\nbroken line\n"
+        try common.write(to: plain.appendingPathComponent("y000000000028.cfg"), atomically: true, encoding: .utf8)
+        #expect(try CommandRunner.run(["encrypt", plain.appendingPathComponent("y000000000028.cfg").path,
+                                       "--key", "Kc0mm0n.Key-16ch", "--out", encrypted.path]).status == 0)
+
+        let findings = { (result: CommandRunner.Result) in
+            result.stdout.split(separator: "\n").map { $0.split(separator: ":", maxSplits: 1).last.map(String.init) ?? "" }
+        }
+        let plainLint = try CommandRunner.run(["lint", plain.path])
+        #expect(!plainLint.stdout.isEmpty)
+        let withKey = try CommandRunner.run(["lint", encrypted.path, "--common-key", "Kc0mm0n.Key-16ch"])
+        #expect(findings(withKey) == findings(plainLint), "\(withKey.stdout)\(withKey.stderr)")
+        let beside = try CommandRunner.run(["lint", encrypted.path])
+        #expect(findings(beside) == findings(plainLint), "\(beside.stderr)")
+
+        let resolve = ["resolve", "--mac", "00:15:65:74:B1:50", "--model", "T46G", "--root"]
+        let plainResolve = try CommandRunner.run(resolve + [plain.path])
+        #expect(plainResolve.stdout.contains("account.1.label = Desk"), "\(plainResolve.stdout)\(plainResolve.stderr)")
+        #expect(try CommandRunner.run(resolve + [encrypted.path]).stdout == plainResolve.stdout)
+        #expect(try CommandRunner.run(resolve + [encrypted.path, "--common-key", "Kc0mm0n.Key-16ch"]).stdout
+            == plainResolve.stdout)
+        #expect(try CommandRunner.run(resolve + [encrypted.path, "--common-key", "0123456789abcdef"]).stdout
+            != plainResolve.stdout)
+
+        try FileManager.default.removeItem(at: encrypted.appendingPathComponent("y000000000028_Security.enc"))
+        let noKey = try CommandRunner.run(["lint", encrypted.path])
+        #expect(noKey.status == 2)
+        #expect(noKey.stderr.contains("y000000000028.cfg: encrypted; give --common-key, or put y000000000028_Security.enc beside it"))
+    }
 }
