@@ -64,7 +64,8 @@ public struct ServedEncryption: Sendable, Hashable {
 
     /// What goes on the wire for a file read from the root: encrypted when a key applies and it is still plain.
     public func served(_ data: [UInt8], path: RootRelativePath) -> [UInt8] {
-        guard let key = key(for: path), CompatibilityEncryption.looksPlain(data) else { return data }
+        guard let key = key(for: path), CompatibilityEncryption.looksPlain(data), !RSAModeEncryption.isEncrypted(data)
+        else { return data }
         return CompatibilityEncryption.encrypt(data, key: key)
     }
 }

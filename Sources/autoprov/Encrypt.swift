@@ -32,6 +32,10 @@ struct Encrypt: ParsableCommand {
     @Flag(help: "Do not write <name>_Security.enc files.")
     var noSecurityFile = false
 
+    @Option(name: .customLong("rsa-public-key"),
+            help: "RSA mode: a PEM public key; files become #!encrypt:1.0.0.0 text (--generate makes 32-character keys).")
+    var rsaPublicKey: String?
+
     func validate() throws {
         guard (key != nil) != generate else { throw ValidationError("give --key KEY or --generate") }
         if let key, let problem = AESKey.problem(in: key) { throw ValidationError("--key: \(problem)") }
@@ -40,6 +44,12 @@ struct Encrypt: ParsableCommand {
     func run() throws {
         try reportingFailures {
             let output = URL(fileURLWithPath: out).standardizedFileURL
+            let publicKey = try rsaPublicKey.map { path in
+                guard let pem = FileManager.default.contents(atPath: path) else {
+                    throw UsageFailure("\(path): cannot read the RSA public key")
+                }
+                return String(decoding: pem, as: UTF8.self)
+            }
             var plans: [(source: URL, plaintext: [UInt8], key: AESKey)] = []
             for path in files {
                 let source = URL(fileURLWithPath: path).standardizedFileURL
@@ -50,18 +60,27 @@ struct Encrypt: ParsableCommand {
                     throw UsageFailure("\(path): cannot read the file")
                 }
                 let bytes = Array(data)
-                guard CompatibilityEncryption.looksPlain(bytes) else {
+                guard CompatibilityEncryption.looksPlain(bytes), !RSAModeEncryption.isEncrypted(bytes) else {
                     throw UsageFailure("\(path): not text; already encrypted?")
                 }
-                plans.append((source, bytes, try key.map { try AESKey($0) } ?? AESKey.generate()))
+                plans.append((source, bytes, try key.map { try AESKey($0) } ?? AESKey.generate(length: publicKey == nil ? 16 : 32)))
             }
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             var listing = ""
             for plan in plans {
                 let name = plan.source.lastPathComponent
-                try Data(CompatibilityEncryption.encrypt(plan.plaintext, key: plan.key))
-                    .write(to: output.appendingPathComponent(name), options: .atomic)
-                if !noSecurityFile {
+                let encrypted: [UInt8]
+                if let publicKey {
+                    do {
+                        encrypted = try RSAModeEncryption.encrypt(plan.plaintext, key: plan.key, publicKeyPEM: publicKey)
+                    } catch {
+                        throw UsageFailure("\(rsaPublicKey ?? ""): \(error)")
+                    }
+                } else {
+                    encrypted = CompatibilityEncryption.encrypt(plan.plaintext, key: plan.key)
+                }
+                try Data(encrypted).write(to: output.appendingPathComponent(name), options: .atomic)
+                if !noSecurityFile, publicKey == nil {
                     try Data(CompatibilityEncryption.securityFile(for: plan.key))
                         .write(to: output.appendingPathComponent(securityFileName(for: plan.source)), options: .atomic)
                 }
@@ -91,6 +110,9 @@ struct Decrypt: ParsableCommand {
     @Option(help: "Where the plain files go (not the folder of an encrypted file).")
     var out = "decrypted"
 
+    @Option(name: .customLong("rsa-private-key"), help: "For RSA-mode (#!encrypt:1.0.0.0) files: the PEM private key.")
+    var rsaPrivateKey: String?
+
     func validate() throws {
         if let key, let problem = AESKey.problem(in: key) { throw ValidationError("--key: \(problem)") }
     }
@@ -108,6 +130,15 @@ struct Decrypt: ParsableCommand {
                     }
                     guard let data = FileManager.default.contents(atPath: source.path) else {
                         throw UsageFailure("cannot read the file")
+                    }
+                    if RSAModeEncryption.isEncrypted(Array(data)) {
+                        guard let rsaPrivateKey, let pem = FileManager.default.contents(atPath: rsaPrivateKey) else {
+                            throw UsageFailure("an RSA-mode file: give --rsa-private-key with a readable PEM file")
+                        }
+                        let plaintext = try RSAModeEncryption.decrypt(Array(data), privateKeyPEM: String(decoding: pem, as: UTF8.self))
+                        try Data(plaintext).write(to: output.appendingPathComponent(source.lastPathComponent), options: .atomic)
+                        emit("\(output.path)/\(source.lastPathComponent)\n")
+                        continue
                     }
                     let fileKey: AESKey
                     if let key {

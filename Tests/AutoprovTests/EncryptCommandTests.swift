@@ -121,4 +121,45 @@ struct EncryptCommandTests {
         #expect(noKey.status == 2)
         #expect(noKey.stderr.contains("y000000000028.cfg: encrypted; give --common-key, or put y000000000028_Security.enc beside it"))
     }
+
+    @Test("RSA mode: #!encrypt:1.0.0.0 text that openssl decrypts (PKCS#1 v1.5 key, AES-256-ECB data), and back")
+    func rsaMode() throws {
+        let tree = try FixtureTree("yealink-encryption-vector")
+        let privatePEM = tree.file("private.pem").path, publicPEM = tree.file("public.pem").path
+        #expect(try Client.run("openssl", ["genrsa", "-out", privatePEM, "2048"]).status == 0)
+        #expect(try Client.run("openssl", ["rsa", "-in", privatePEM, "-pubout", "-out", publicPEM]).status == 0)
+        let plaintext = "#!version:1.0.0.1\naccount.1.password = s3cret\n"
+        try FileManager.default.createDirectory(at: tree.file("in"), withIntermediateDirectories: true)
+        try plaintext.write(to: tree.file("in/account.cfg"), atomically: true, encoding: .utf8)
+        let run = try CommandRunner.run(["encrypt", tree.file("in/account.cfg").path, "--generate", "--rsa-public-key",
+                                         publicPEM, "--out", tree.file("out").path])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: tree.file("out/account_Security.enc").path))
+        let text = try String(contentsOf: tree.file("out/account.cfg"), encoding: .utf8)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(Array(lines.prefix(3)) == ["#!encrypt:1.0.0.0", "#!key_signatue:RSA_256", "#!conf_encryption:AES_256"])
+        #expect(lines.count == 7 && lines[4] == "#!---BEGIN CONFIG DATA---" && lines[6] == "#!---END CONFIG DATA---")
+
+        // openssl, step by step: the RSA-wrapped key, then the data.
+        let wrapped = try #require(Data(base64Encoded: String(lines[3].dropFirst("#!key_ciphertext:".count))))
+        try wrapped.write(to: tree.file("wrapped.bin"))
+        let key = try Client.run("openssl", ["pkeyutl", "-decrypt", "-inkey", privatePEM, "-pkeyopt",
+                                             "rsa_padding_mode:pkcs1", "-in", tree.file("wrapped.bin").path]).stdout
+        #expect(key.count == 32)
+        #expect(try String(contentsOf: tree.file("out/Aeskey.txt"), encoding: .utf8) == "account.cfg \(key)\n")
+        try #require(Data(base64Encoded: lines[5])).write(to: tree.file("data.bin"))
+        let hex = key.utf8.map { String(format: "%02x", $0) }.joined()
+        let decrypted = try Client.run("openssl", ["enc", "-d", "-aes-256-ecb", "-K", hex, "-in", tree.file("data.bin").path])
+        #expect(decrypted.stdout == plaintext)  // openssl removed the PKCS#7 padding
+
+        let back = try CommandRunner.run(["decrypt", tree.file("out/account.cfg").path, "--rsa-private-key", privatePEM,
+                                          "--out", tree.file("back").path])
+        #expect(back.status == 0, "\(back.stderr)")
+        #expect(try String(contentsOf: tree.file("back/account.cfg"), encoding: .utf8) == plaintext)
+        let noKey = try CommandRunner.run(["decrypt", tree.file("out/account.cfg").path, "--out", tree.file("back2").path])
+        #expect(noKey.status == 1)
+        #expect(noKey.stderr.contains("give --rsa-private-key"))
+        #expect(try CommandRunner.run(["encrypt", tree.file("out/account.cfg").path, "--generate", "--out",
+                                       tree.file("again").path]).status == 2)  // already encrypted
+    }
 }

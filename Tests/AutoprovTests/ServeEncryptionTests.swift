@@ -96,6 +96,10 @@ struct ServeEncryptionTests {
         try server.writeBytes("account.cfg", encrypted)
         let scratch = server.directory.appendingPathComponent("got")
         #expect(try Self.getBytes("\(server.http)/account.cfg", to: scratch) == encrypted)
+        // An RSA-mode file is text, but encrypted: it goes out as it is too.
+        let rsa = "#!encrypt:1.0.0.0\n#!key_signatue:RSA_256\n#!conf_encryption:AES_256\n#!key_ciphertext:AAAA\n"
+        try server.write("rsa.cfg", rsa)
+        #expect(try String(decoding: Self.getBytes("\(server.http)/rsa.cfg", to: scratch), as: UTF8.self) == rsa)
     }
 
     @Test("a bad key or keys file stops the server with the file, line and problem")
