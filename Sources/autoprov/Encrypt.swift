@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ProvisioningCore
+import ProvisioningServer
 
 /// `<name>_Security.enc` for a file: its name without the extension (`account.cfg` → `account_Security.enc`).
 func securityFileName(for file: URL) -> String {
@@ -96,7 +97,8 @@ struct Decrypt: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Decrypt configuration files encrypted in compatibility mode.",
         discussion: """
-            Without --key, each file's key comes from the <name>_Security.enc beside it. A file that is not \
+            Without --key, a <mac>.cfg or <mac>-local.cfg takes its device's key from --keys, and any other file \
+            the key in the <name>_Security.enc beside it. A file that is not \
             encrypted, a wrong key, or a truncated file is reported by name; the other files are still decrypted, \
             and the exit status is 1.
             """)
@@ -113,6 +115,9 @@ struct Decrypt: ParsableCommand {
     @Option(name: .customLong("rsa-private-key"), help: "For RSA-mode (#!encrypt:1.0.0.0) files: the PEM private key.")
     var rsaPrivateKey: String?
 
+    @Option(help: "Device keys, 'mac,key' lines (as [encryption] keys): <mac>.cfg and <mac>-local.cfg use their device's.")
+    var keys: String?
+
     func validate() throws {
         if let key, let problem = AESKey.problem(in: key) { throw ValidationError("--key: \(problem)") }
     }
@@ -120,6 +125,12 @@ struct Decrypt: ParsableCommand {
     func run() throws {
         var failed = false
         try reportingFailures {
+            let deviceKeys: [String: AESKey]
+            do {
+                deviceKeys = try keys.map { try ServedEncryption(commonKey: "", keysFile: $0).deviceKeys } ?? [:]
+            } catch {
+                throw UsageFailure("\(error)")
+            }
             let output = URL(fileURLWithPath: out).standardizedFileURL
             try FileManager.default.createDirectory(at: output, withIntermediateDirectories: true)
             for path in files {
@@ -141,8 +152,11 @@ struct Decrypt: ParsableCommand {
                         continue
                     }
                     let fileKey: AESKey
+                    let mac = String(source.lastPathComponent.lowercased().prefix(12))
                     if let key {
                         fileKey = try AESKey(key)
+                    } else if mac.allSatisfy(\.isHexDigit), let deviceKey = deviceKeys[mac] {
+                        fileKey = deviceKey  // a phone's <mac>.cfg, or the <mac>-local.cfg it uploaded
                     } else {
                         let beside = source.deletingLastPathComponent().appendingPathComponent(securityFileName(for: source))
                         guard let wrapped = FileManager.default.contents(atPath: beside.path) else {

@@ -121,4 +121,30 @@ struct ServeEncryptionTests {
             #expect(result.stderr.contains(message), "\(result.stderr)")
         }
     }
+
+    @Test("a phone's encrypted <mac>-local.cfg is stored as sent, and decrypt --keys shows it with the device's key")
+    func encryptedUpload() throws {
+        let (server, keys) = try Self.server()
+        defer { try? FileManager.default.removeItem(at: keys) }
+        let local = "#!version:1.0.0.1\naccount.1.label = Changed on the phone\n"
+        // What the phone would send: its -local.cfg encrypted under the MAC key.
+        let plainFile = server.directory.appendingPathComponent("plain/00156574b150-local.cfg")
+        try FileManager.default.createDirectory(at: plainFile.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try local.write(to: plainFile, atomically: true, encoding: .utf8)
+        #expect(try CommandRunner.run(["encrypt", plainFile.path, "--key", Self.deviceKey, "--out",
+                                       server.directory.appendingPathComponent("sent").path]).status == 0)
+        let sent = server.directory.appendingPathComponent("sent/00156574b150-local.cfg")
+        let put = try Client.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-T", sent.path,
+                                          "\(server.http)/00156574b150-local.cfg"])
+        #expect(["201", "204"].contains(put.stdout), "\(put.stdout)")
+        let scratch = server.directory.appendingPathComponent("got")
+        #expect(try Self.getBytes("\(server.http)/00156574b150-local.cfg", to: scratch) == Data(contentsOf: sent))
+        let stored = server.data.appendingPathComponent("uploads/00156574b150-local.cfg")
+        #expect(try Data(contentsOf: stored) == Data(contentsOf: sent))
+        let shown = try CommandRunner.run(["decrypt", stored.path, "--keys", keys.path,
+                                           "--out", server.directory.appendingPathComponent("shown").path])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        #expect(try String(contentsOf: server.directory.appendingPathComponent("shown/00156574b150-local.cfg"),
+                           encoding: .utf8) == local)
+    }
 }
