@@ -18,6 +18,11 @@ struct EncryptCommandTests {
         #expect(try Data(contentsOf: tree.file("again/test.cfg")) == Data(contentsOf: tree.file("test.cfg")))
         #expect(try Data(contentsOf: tree.file("again/test_Security.enc")) == Data(contentsOf: tree.file("test_Security.enc")))
         #expect(try String(contentsOf: tree.file("again/Aeskey.txt"), encoding: .utf8) == "test.cfg ljB7jiDIQQ7XD888\n")
+        let bare = try CommandRunner.run(["encrypt", tree.file("plain/test.cfg").path, "--key", "ljB7jiDIQQ7XD888",
+                                          "--no-security-file", "--out", tree.file("bare").path])
+        #expect(bare.status == 0)
+        #expect(try Data(contentsOf: tree.file("bare/test.cfg")) == Data(contentsOf: tree.file("test.cfg")))
+        #expect(!FileManager.default.fileExists(atPath: tree.file("bare/test_Security.enc").path))
     }
 
     @Test("openssl (an outside AES) decrypts what encrypt writes, and unwraps the key from _Security.enc")
