@@ -46,11 +46,12 @@ public struct ServedEncryption: Sendable, Hashable {
     /// The key a served file goes out under: `<mac>.cfg` the device's, another `.cfg` the common one; boot files,
     /// `<mac>-local.cfg` (the phone's own upload) and everything else are served as they are.
     public func key(for path: RootRelativePath) -> AESKey? {
-        guard let name = path.segments.last?.lowercased(), name.hasSuffix(".cfg") else { return nil }
-        let stem = name.dropLast(4)
-        if stem.count == 12, stem.allSatisfy({ $0.isHexDigit }) { return deviceKeys[String(stem)] }
-        if stem.hasSuffix("-local") { return nil }
-        return commonKey
+        guard let name = path.segments.last, name.lowercased().hasSuffix(".cfg") else { return nil }
+        switch ProvisioningFileName(name).kind {
+        case .macConfig(let mac): return deviceKeys[mac.canonical]
+        case .macLocal, .commonBoot, .macBoot, .otherBoot: return nil
+        case .commonConfig, .otherConfig: return commonKey
+        }
     }
 
     /// The file `<stem>_Security.enc` stands for (`account_Security.enc` → `account.cfg` in the same folder).

@@ -53,8 +53,7 @@ public struct SIPMessage: Sendable, Hashable {
         let canonical = SIPHeaderName.canonical(name)
         if let first = headers.firstIndex(where: { $0.name == canonical }) {
             headers[first].value = value
-            headers.removeAll { $0.name == canonical && $0.value != value }
-            if !headers.contains(where: { $0.name == canonical }) { headers.insert((canonical, value), at: first) }
+            headers = headers.enumerated().filter { $0.offset == first || $0.element.name != canonical }.map(\.element)
         } else {
             headers.append((canonical, value))
         }

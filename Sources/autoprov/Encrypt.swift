@@ -152,10 +152,13 @@ struct Decrypt: ParsableCommand {
                         continue
                     }
                     let fileKey: AESKey
-                    let mac = String(source.lastPathComponent.lowercased().prefix(12))
+                    let deviceKey: AESKey? = switch ProvisioningFileName(source.lastPathComponent).kind {
+                    case .macConfig(let mac), .macLocal(let mac): deviceKeys[mac.canonical]
+                    default: nil
+                    }
                     if let key {
                         fileKey = try AESKey(key)
-                    } else if mac.allSatisfy(\.isHexDigit), let deviceKey = deviceKeys[mac] {
+                    } else if let deviceKey {
                         fileKey = deviceKey  // a phone's <mac>.cfg, or the <mac>-local.cfg it uploaded
                     } else {
                         let beside = source.deletingLastPathComponent().appendingPathComponent(securityFileName(for: source))

@@ -30,9 +30,10 @@ struct FileKeys {
     /// `<mac>-local.cfg`: the MAC key; others: the common key), or with the key in `<name>_Security.enc` beside it.
     func plaintext(_ bytes: [UInt8], file: URL) throws -> [UInt8] {
         guard !CompatibilityEncryption.looksPlain(bytes) else { return bytes }
-        let stem = file.deletingPathExtension().lastPathComponent.lowercased()
-        let macFile = stem.prefix(12).count == 12 && stem.prefix(12).allSatisfy(\.isHexDigit)
-            && (stem.count == 12 || stem.dropFirst(12) == "-local")
+        let macFile = switch ProvisioningFileName(file.lastPathComponent).kind {
+        case .macConfig, .macLocal: true
+        default: false
+        }
         var key = macFile ? mac : common
         if key == nil {
             let beside = file.deletingLastPathComponent().appendingPathComponent(securityFileName(for: file))
