@@ -84,7 +84,7 @@ public struct FTPServerConfiguration: Sendable {
 /// connection is one task reading commands in order; data connections are passive (PASV, EPSV) or active (PORT,
 /// EPRT, only to the client's own address).
 public final class FTPServer: Service, Sendable {
-    let configuration: FTPServerConfiguration
+    public let configuration: FTPServerConfiguration
     let provider: any FTPFileProvider
     let logger: Logger
     let onBound: @Sendable (SocketAddress) -> Void
@@ -127,13 +127,64 @@ public final class FTPServer: Service, Sendable {
         }
     }
 
+    /// Counts a new session against ``FTPServerConfiguration/maximumSessions``; false (and not counted) when the
+    /// limit is reached. Each counted session ends with one ``releaseSession()``.
+    public func reserveSession() -> Bool {
+        guard sessions.wrappingAdd(1, ordering: .relaxed).newValue <= configuration.maximumSessions else {
+            sessions.wrappingSubtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    public func releaseSession() {
+        sessions.wrappingSubtract(1, ordering: .relaxed)
+    }
+
+    /// The reply for a session over the limit.
+    public static let tooManySessions = FTPReply(421, "Too many sessions, try later")
+
+    /// The port a new passive listener tries first: round robin over the range, so a port (and with it a client's
+    /// address pair, which the kernel keeps in TIME_WAIT for a minute after a transfer) comes back as late as possible.
+    public func passivePortsInTurn() -> [Int] {
+        let ports = Array(configuration.passivePorts)
+        let start = nextPassivePort.wrappingAdd(1, ordering: .relaxed).oldValue % ports.count
+        return Array(ports[start...] + ports[..<start])
+    }
+
+    /// Takes over a session another driver started (counted with ``reserveSession()``, already greeted): its
+    /// connected socket, its state, and the bytes read but not answered, the next command first.
+    public func adopt(descriptor: Int32, state: FTPSessionState, replaying bytes: [UInt8]) {
+        let idle = configuration.idleTimeout
+        Task {
+            defer { releaseSession() }
+            do {
+                let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                    .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                    .withConnectedSocket(descriptor) { channel in
+                        channel.eventLoop.makeCompletedFuture {
+                            try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
+                            try channel.pipeline.syncOperations.addHandler(CloseWhenIdle())
+                            return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                        }
+                    }
+                try await connection.executeThenClose { inbound, _ in
+                    try await FTPSession(server: self, channel: connection.channel, state: state)
+                        .run(inbound, replaying: bytes)
+                }
+            } catch {
+                logger.debug("ftp session ended", metadata: ["ftp.error": "\(error)"])
+            }
+        }
+    }
+
     private func serve(_ connection: NIOAsyncChannel<ByteBuffer, ByteBuffer>) async {
-        let count = sessions.wrappingAdd(1, ordering: .relaxed).newValue
-        defer { sessions.wrappingSubtract(1, ordering: .relaxed) }
+        let admitted = reserveSession()
+        defer { if admitted { releaseSession() } }
         do {
             try await connection.executeThenClose { inbound, outbound in
-                guard count <= configuration.maximumSessions else {
-                    try await outbound.write(ByteBuffer(string: FTPReply(421, "Too many sessions, try later").wire))
+                guard admitted else {
+                    try await outbound.write(ByteBuffer(string: FTPServer.tooManySessions.wire))
                     return
                 }
                 let session = FTPSession(server: self, channel: connection.channel)

@@ -8,19 +8,14 @@ import ProvisioningCore
 extension FTPSession {
     // MARK: Data connections
 
-    func openPassive(extended: Bool, argument: String) async throws {
+    func openPassive(extended: Bool) async throws {
         await closeDataPlan()
         guard let local = channel.localAddress, let localHost = local.ipAddress else {
             return try await reply(425, "No local address")
         }
-        let ports = Array(configuration.passivePorts)
-        // Round robin over the range, so a port (and with it a client's address pair, which the kernel keeps in
-        // TIME_WAIT for a minute after a transfer) comes back as late as possible.
-        let start = server.nextPassivePort.wrappingAdd(1, ordering: .relaxed).oldValue % ports.count
-        let tls = protectData ? configuration.tls : nil
+        let tls = state.protectData ? configuration.tls : nil
         let limit = configuration.maximumUploadBytes
-        for step in 0..<ports.count {
-            let port = ports[(start + step) % ports.count]
+        for port in server.passivePortsInTurn() {
             guard let listener = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 4)
                 // Earlier data connections on this port may linger in TIME_WAIT; they must not block a new listener.
@@ -33,17 +28,12 @@ extension FTPSession {
                 })
             else { continue }
             dataPlan = .passive(listener)
-            if extended {
-                try await reply(229, "Entering Extended Passive Mode (|||\(port)|)")
-            } else {
-                let advertised = configuration.passiveAddress.isEmpty ? localHost : configuration.passiveAddress
-                guard !advertised.contains(":") else {
-                    await closeDataPlan()
-                    return try await reply(425, "PASV is IPv4 only; use EPSV")
-                }
-                try await reply(227, "Entering Passive Mode (\(FTPHostPort.formatPASV(host: advertised, port: port)))")
+            let advertised = configuration.passiveAddress.isEmpty ? localHost : configuration.passiveAddress
+            guard let reply = FTPSessionState.passiveReply(extended: extended, port: port, address: advertised) else {
+                await closeDataPlan()
+                return try await reply(425, "PASV is IPv4 only; use EPSV")
             }
-            return
+            return send(reply)
         }
         try await reply(425, "No passive port free")
     }
@@ -102,7 +92,7 @@ extension FTPSession {
                 return nil
             }
         case .active(let host, let port):
-            let tls = protectData ? configuration.tls : nil
+            let tls = state.protectData ? configuration.tls : nil
             let limit = configuration.maximumUploadBytes
             return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(10))
@@ -137,60 +127,45 @@ extension FTPSession {
         }
     }
 
-    func list(_ command: FTPCommand, login: FTPLogin) async throws {
-        // LIST takes `ls` options (`-la`) which are ignored; the rest is the path.
-        let words = command.argument.split(separator: " ").filter { !$0.hasPrefix("-") }
-        let path = FTPPath.resolve(words.joined(separator: " "), from: directory)
+    func list(_ verb: String, path: String, login: FTPLogin) async throws {
         let started = ContinuousClock.now
         let listing: [FTPEntry]
         switch await provider.list(path: path, login: login, client: client) {
         case .success(let entries): listing = entries
-        case .failure(.notFound) where command.verb != "MLSD":
+        case .failure(.notFound) where verb != "MLSD":
             // LIST of a file lists that file (as ls does).
             guard case .success(var entry) = await provider.entry(path: path, login: login, client: client),
                   !entry.isDirectory
             else { return try await reply(550, "No such file or directory") }
-            entry.name = command.verb == "NLST" ? path : entry.name
+            entry.name = verb == "NLST" ? path : entry.name
             listing = [entry]
         case .failure(let failure):
             await closeDataPlan()
             return try await fail(failure)
         }
-        let now = Date()
-        let lines = listing.map { entry in
-            switch command.verb {
-            case "NLST": entry.name
-            case "MLSD": entry.machineLine()
-            default: entry.listLine(now: now)
-            }
-        }
-        let text = lines.map { $0 + "\r\n" }.joined()
-        let sent = try await transfer("\(command.verb) \(path)") { connection in
+        let text = FTPSessionState.listing(listing, verb: verb)
+        let sent = try await transfer("\(verb) \(path)") { connection in
             try await connection.send(ByteBuffer(string: text))
         }
         await provider.finished(path: path, login: login, client: client, result: sent ? "listed" : "failed",
                                 bytes: text.utf8.count, seconds: (ContinuousClock.now - started).seconds)
     }
 
-    func retrieve(_ path: String, login: FTPLogin) async throws {
-        let offset = restartOffset
-        restartOffset = 0
+    func retrieve(_ path: String, offset: Int, login: FTPLogin) async throws {
         let started = ContinuousClock.now
-        var contents: ByteBuffer
+        let file: ByteBuffer
         switch await provider.read(path: path, login: login, client: client) {
-        case .success(let file): contents = file
+        case .success(let read): file = read
         case .failure(let failure):
             await closeDataPlan()
             await provider.finished(path: path, login: login, client: client, result: failure.result, bytes: 0,
                                     seconds: (ContinuousClock.now - started).seconds)
             return try await fail(failure)
         }
-        if asciiMode { contents = FTPSession.toNetworkLines(contents) }
-        guard offset <= contents.readableBytes else {
+        guard let contents = state.download(file, offset: offset) else {
             await closeDataPlan()
-            return try await reply(554, "Restart offset beyond the end of the file")
+            return send(FTPSessionState.restartBeyondEnd)
         }
-        contents.moveReaderIndex(forwardBy: offset)
         let size = contents.readableBytes
         let sent = try await transfer("\(path) (\(size) bytes)") { connection in
             try await connection.send(contents)
@@ -200,12 +175,7 @@ extension FTPSession {
     }
 
     func store(_ path: String, login: FTPLogin) async throws {
-        restartOffset = 0
         let started = ContinuousClock.now
-        guard !login.isAnonymous else {
-            await closeDataPlan()
-            return try await reply(550, "Anonymous users cannot upload")
-        }
         let limit: Int
         switch provider.uploadLimit(path: path, login: login, client: client) {
         case .success(let allowed): limit = allowed
@@ -237,40 +207,11 @@ extension FTPSession {
                                     seconds: (ContinuousClock.now - started).seconds)
             return try await reply(552, "Upload exceeds \(limit) bytes")
         }
-        if asciiMode { received = FTPSession.fromNetworkLines(received) }
+        received = state.upload(received)
         let failure = await provider.write(path: path, contents: received, login: login, client: client)
         await provider.finished(path: path, login: login, client: client, result: failure?.result ?? "stored",
                                 bytes: received.readableBytes, seconds: (ContinuousClock.now - started).seconds)
         if let failure { return try await fail(failure) }
         try await reply(226, "Transfer complete")
-    }
-
-    /// TYPE A on the wire: every line ends in CRLF (RFC 959 §3.1.1.1).
-    static func toNetworkLines(_ buffer: ByteBuffer) -> ByteBuffer {
-        var out = ByteBuffer()
-        out.reserveCapacity(buffer.readableBytes + buffer.readableBytes / 16)
-        var previous: UInt8 = 0
-        for byte in buffer.readableBytesView {
-            if byte == UInt8(ascii: "\n"), previous != UInt8(ascii: "\r") { out.writeInteger(UInt8(ascii: "\r")) }
-            out.writeInteger(byte)
-            previous = byte
-        }
-        return out
-    }
-
-    /// TYPE A from the wire: CRLF becomes the local LF.
-    static func fromNetworkLines(_ buffer: ByteBuffer) -> ByteBuffer {
-        var out = ByteBuffer()
-        let bytes = Array(buffer.readableBytesView)
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "\r"), index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "\n") {
-                index += 1
-                continue
-            }
-            out.writeInteger(bytes[index])
-            index += 1
-        }
-        return out
     }
 }

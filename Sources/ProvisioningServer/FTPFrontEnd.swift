@@ -9,12 +9,16 @@ import NIOPosix
 struct FTPFrontEnd: FTPFileProvider {
     let service: FileService
 
-    private func request(_ path: String, _ login: FTPLogin?, _ client: String) -> FileRequest {
+    func request(_ path: String, _ login: FTPLogin?, _ client: String) -> FileRequest {
         FileRequest(protocolName: "ftp", path: path, isPercentEncoded: false, client: client,
                     credentials: login.flatMap { $0.isAnonymous ? nil : .password(username: $0.username, password: $0.password) })
     }
 
     func login(username: String, password: String, client: String) async -> Result<FTPLogin, FTPLoginRefusal> {
+        loginNow(username: username, password: password, client: client)
+    }
+
+    func loginNow(username: String, password: String, client: String) -> Result<FTPLogin, FTPLoginRefusal> {
         switch service.login(username: username, password: password, client: client) {
         case .success(.anonymous): .success(FTPLogin(username: username, password: "", isAnonymous: true))
         case .success(.account): .success(FTPLogin(username: username, password: password, isAnonymous: false))
@@ -23,7 +27,17 @@ struct FTPFrontEnd: FTPFileProvider {
     }
 
     func read(path: String, login: FTPLogin, client: String) async -> Result<ByteBuffer, FTPFailure> {
-        return switch await service.readSoon(request(path, login, client)) {
+        FTPFrontEnd.result(await service.readSoon(request(path, login, client)))
+    }
+
+    /// A read answered on the calling thread (a small file is read from disk on the spot); nil when a large file
+    /// must be loaded first (then ``read(path:login:client:)``).
+    func readNow(path: String, login: FTPLogin, client: String) -> Result<ByteBuffer, FTPFailure>? {
+        service.readNow(request(path, login, client), loadingUpTo: HTTPQuickAnswer.largestLoad).map(FTPFrontEnd.result)
+    }
+
+    private static func result(_ answer: ReadAnswer) -> Result<ByteBuffer, FTPFailure> {
+        switch answer {
         case .file(let file): .success(file.contents)
         case .notFound: .failure(.notFound("No such file"))
         case .forbidden(let reason): .failure(.denied(reason))
@@ -53,6 +67,15 @@ struct FTPFrontEnd: FTPFileProvider {
         let request = request(path, login, client)
         let service = self.service
         let answer = (try? await NIOThreadPool.singleton.runIfActive { service.list(request) }) ?? .notFound
+        return FTPFrontEnd.entries(answer)
+    }
+
+    /// A directory's entries, read on the calling thread.
+    func listNow(path: String, login: FTPLogin, client: String) -> Result<[FTPEntry], FTPFailure> {
+        FTPFrontEnd.entries(service.list(request(path, login, client)))
+    }
+
+    private static func entries(_ answer: FileService.ListAnswer) -> Result<[FTPEntry], FTPFailure> {
         switch answer {
         case .entries(let entries):
             return .success(entries.sorted { $0.key < $1.key }.map { name, facts in
@@ -65,6 +88,10 @@ struct FTPFrontEnd: FTPFileProvider {
     }
 
     func entry(path: String, login: FTPLogin, client: String) async -> Result<FTPEntry, FTPFailure> {
+        entryNow(path: path, login: login, client: client)
+    }
+
+    func entryNow(path: String, login: FTPLogin, client: String) -> Result<FTPEntry, FTPFailure> {
         let request = request(path, login, client)
         let name = path.split(separator: "/").last.map(String.init) ?? "/"
         switch service.entry(request) {
@@ -77,6 +104,10 @@ struct FTPFrontEnd: FTPFileProvider {
     }
 
     func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) async {
+        record(path: path, login: login, client: client, result: result, bytes: bytes, seconds: seconds)
+    }
+
+    func record(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) {
         service.record(request(path, login, client), result: result, bytes: bytes, seconds: seconds)
     }
 }

@@ -29,29 +29,21 @@ final class FastConnection {
 
 /// One epoll loop and the connections it owns; it lives on its own thread and shares nothing mutable.
 final class FastLoop {
-    let listenSocket: Int32
-    let control: LoopControl
+    let loop: EpollLoop
     let service: FileService
-    let logger: Logger
     let handOff: @Sendable (Int32, [UInt8]) -> Void
-    let poll: Int32
     var connections: [FastConnection?] = []
     var connectionCount = 0
     /// Where `recv` writes.
     let received = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     /// Responses of one read, gathered for one `send`.
     var pending: [UInt8] = []
-    var accepting = true
-    var stopDeadline: ContinuousClock.Instant?
 
     init(listenSocket: Int32, control: LoopControl, service: FileService, logger: Logger,
          handOff: @escaping @Sendable (Int32, [UInt8]) -> Void) {
-        self.listenSocket = listenSocket
-        self.control = control
+        loop = EpollLoop(listenSocket: listenSocket, control: control, logger: logger, name: "http.fastpath")
         self.service = service
-        self.logger = logger
         self.handOff = handOff
-        poll = epoll_create1(Int32(EPOLL_CLOEXEC))
         pending.reserveCapacity(64 * 1024)
     }
 
@@ -60,53 +52,20 @@ final class FastLoop {
     }
 
     func run() {
-        guard poll >= 0 else {
-            logger.error("http.fastpath: epoll_create1 failed", metadata: ["errno": "\(errno)"])
-            return
-        }
-        defer { close(poll) }
-        watch(listenSocket, EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
-        watch(control.wakeDescriptor, EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
-        var events = [epoll_event](repeating: epoll_event(), count: 256)
-        var lastSweep = ContinuousClock.now
-        while true {
-            let ready = epoll_wait(poll, &events, Int32(events.count), 1000)
-            if ready < 0, errno != EINTR {
-                logger.error("http.fastpath: epoll_wait failed", metadata: ["errno": "\(errno)"])
-                closeAll()
-                return
-            }
-            for index in 0..<max(Int(ready), 0) {
-                let descriptor = cepoll_fd(&events[index])
-                if descriptor == listenSocket {
-                    acceptConnections()
-                } else if descriptor == control.wakeDescriptor {
-                    var value: UInt64 = 0
-                    _ = read(descriptor, &value, MemoryLayout<UInt64>.size)
-                } else if let connection = connection(descriptor) {
-                    if cepoll_events(&events[index]) & EPOLLOUT.rawValue != 0 {
-                        writable(connection)
-                    } else {
-                        readable(connection)
-                    }
-                }
-            }
-            // A loop with work never blocks in epoll_wait, so the scheduler would let it run a whole slice while
-            // the clients it answers wait for a core; giving the core up after each batch cut wrk's p99 on two
-            // shared cores from about 7.8 ms to 5.3 ms at the same throughput.
-            if ready > 0 { sched_yield() }
-            let now = ContinuousClock.now
-            let drain = control.stopRequest.load(ordering: .acquiring)
-            if drain >= 0, stopDeadline == nil { beginStopping(now, drainSeconds: drain) }
-            if let stopDeadline, connectionCount == 0 || now >= stopDeadline {
-                closeAll()
-                return
-            }
-            if now - lastSweep >= .seconds(1) {
-                sweep(now)
-                lastSweep = now
-            }
-        }
+        loop.run(yieldingAfterEachBatch: true, EpollLoop.Handlers(
+            accept: { self.acceptConnections() },
+            ready: { descriptor, events in
+                guard let connection = self.connection(descriptor) else { return }
+                if events & EPOLLOUT.rawValue != 0 { self.writable(connection) } else { self.readable(connection) }
+            },
+            stopping: { self.beginStopping() },
+            finished: { self.connectionCount == 0 },
+            closeAll: { self.closeAll() },
+            sweep: { self.sweep($0) }))
+    }
+
+    private func watch(_ descriptor: Int32, _ events: UInt32, operation: Int32) {
+        loop.watch(descriptor, events, operation: operation)
     }
 
     // MARK: FastConnections
@@ -116,30 +75,9 @@ final class FastLoop {
     }
 
     private func acceptConnections() {
-        for _ in 0..<HTTPFastPath.acceptsPerWakeup {
-            var storage = sockaddr_storage()
-            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let descriptor = withUnsafeMutablePointer(to: &storage) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { cepoll_accept(listenSocket, $0, &length) }
-            }
-            guard descriptor >= 0 else {
-                switch errno {
-                case EINTR, ECONNABORTED:
-                    continue
-                case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-                    // Out of descriptors: stop polling the listener for a second instead of spinning on it.
-                    logger.warning("http.fastpath: cannot accept", metadata: ["errno": "\(errno)"])
-                    watch(listenSocket, 0, operation: EPOLL_CTL_DEL)
-                    accepting = false
-                    return
-                default:
-                    return
-                }
-            }
-            var one: Int32 = 1
-            setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
-            let connection = FastConnection(descriptor: descriptor, client: HTTPFastPath.numericHost(storage),
-                                        now: ContinuousClock.now)
+        loop.acceptConnections(most: HTTPFastPath.acceptsPerWakeup) { descriptor, peer in
+            let connection = FastConnection(descriptor: descriptor, client: FastLoopGroup.numericHost(peer),
+                                            now: ContinuousClock.now)
             if Int(descriptor) >= connections.count {
                 connections.append(contentsOf: repeatElement(nil, count: Int(descriptor) + 1024 - connections.count))
             }
@@ -166,16 +104,7 @@ final class FastLoop {
         handOff(connection.descriptor, connection.input)
     }
 
-    private func watch(_ descriptor: Int32, _ events: UInt32, operation: Int32) {
-        var event = epoll_event()
-        cepoll_set(&event, descriptor, events)
-        _ = epoll_ctl(poll, operation, descriptor, &event)
-    }
-
-    private func beginStopping(_ now: ContinuousClock.Instant, drainSeconds: Int64) {
-        stopDeadline = now + .seconds(drainSeconds)
-        if accepting { watch(listenSocket, 0, operation: EPOLL_CTL_DEL) }
-        accepting = false
+    private func beginStopping() {
         for case let connection? in connections {
             if connection.output.isEmpty {
                 closeConnection(connection)
@@ -189,29 +118,18 @@ final class FastLoop {
         for case let connection? in connections { closeConnection(connection) }
     }
 
-    /// Once a second: close idle connections, and listen again after running out of descriptors.
+    /// Once a second: close idle connections.
     private func sweep(_ now: ContinuousClock.Instant) {
         for case let connection? in connections where now - connection.lastActive > HTTPFastPath.idleTimeout {
             closeConnection(connection)
-        }
-        if !accepting, stopDeadline == nil {
-            watch(listenSocket, EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
-            accepting = true
         }
     }
 
     // MARK: Reading and answering
 
     private func readable(_ connection: FastConnection) {
-        let count = recv(connection.descriptor, received.baseAddress, received.count, 0)
-        if count == 0 {
-            closeConnection(connection)
-            return
-        }
-        if count < 0 {
-            if errno != EAGAIN, errno != EWOULDBLOCK, errno != EINTR { closeConnection(connection) }
-            return
-        }
+        guard let count = loop.receive(connection.descriptor, into: received) else { return closeConnection(connection) }
+        guard count > 0 else { return }
         connection.lastActive = ContinuousClock.now
         let fresh = UnsafeRawBufferPointer(rebasing: received[0..<count])
         if connection.input.isEmpty {
@@ -256,7 +174,7 @@ final class FastLoop {
     private func answer(_ head: FastRequestHead, on connection: FastConnection) -> Bool {
         let outcome = HTTPQuickAnswer.answer(
             head, protocolName: "http", client: connection.client, certificateSubject: nil, service: service,
-            keepAlive: !head.close && stopDeadline == nil
+            keepAlive: !head.close && loop.stopDeadline == nil
         ) { append($0, for: connection) }
         switch outcome {
         case .handOff:
@@ -332,10 +250,7 @@ final class FastLoop {
     /// After writing: wait for the socket to drain, or close, or hand off, or read on.
     private func settle(_ connection: FastConnection) {
         if !connection.output.isEmpty {
-            if !connection.writing {
-                watch(connection.descriptor, EPOLLOUT.rawValue, operation: EPOLL_CTL_MOD)
-                connection.writing = true
-            }
+            loop.poll(connection.descriptor, forWriting: true, writing: &connection.writing)
             return
         }
         if connection.closeWhenWritten {
@@ -346,10 +261,7 @@ final class FastLoop {
             handOffConnection(connection)
             return
         }
-        if connection.writing {
-            watch(connection.descriptor, EPOLLIN.rawValue, operation: EPOLL_CTL_MOD)
-            connection.writing = false
-        }
+        loop.poll(connection.descriptor, forWriting: false, writing: &connection.writing)
     }
 
     private func writable(_ connection: FastConnection) {

@@ -69,16 +69,7 @@ public final class HTTPServer: Service, Sendable {
         }
         fastPath.start()
         onBound(fastPath.address)
-        let drainSeconds = self.drainSeconds
-        await withGracefulShutdownHandler {
-            await withTaskCancellationHandler {
-                await fastPath.waitUntilStopped()
-            } onCancel: {
-                fastPath.stop(drainSeconds: 0)
-            }
-        } onGracefulShutdown: {
-            fastPath.stop(drainSeconds: drainSeconds)
-        }
+        await fastPath.runUntilShutdown(drainSeconds: drainSeconds)
         await drainConnections()
     }
 

@@ -68,12 +68,23 @@ public struct ProvisioningServer: Sendable {
                 host: address.host, port: address.port, passivePorts: configuration.ftpPassivePorts,
                 passiveAddress: configuration.ftpPassiveAddress, tls: try NIOSSLContext(configuration: tls))
             ftpConfiguration.maximumUploadBytes = configuration.uploadMaximumBytes
-            let ftp = FTPServer(configuration: ftpConfiguration,
-                                provider: FTPFrontEnd(service: service),
-                                logger: logger) { bound in
+            let front = FTPFrontEnd(service: service)
+            let onBound: @Sendable (SocketAddress) -> Void = { bound in
                 onListening(Listener(name: "FTP", address: bound, phoneURL: ProvisioningServer.url("ftp", bound)))
             }
-            services.append(ListenerService(name: "FTP", address: address, logger: logger) { try await ftp.run() })
+            let ftp = FTPServer(configuration: ftpConfiguration, provider: front, logger: logger, onBound: onBound)
+            services.append(ListenerService(name: "FTP", address: address, logger: logger) { [logger] in
+                #if os(Linux)
+                // Plain sessions on epoll loops; TLS and active data connections go to `ftp` (SwiftNIO).
+                let fastPath = try FTPFastPath(host: address.host, port: address.port, threads: System.coreCount,
+                                               server: ftp, front: front, logger: logger)
+                fastPath.start()
+                onBound(fastPath.address)
+                await fastPath.runUntilShutdown(drainSeconds: 10)
+                #else
+                try await ftp.run()
+                #endif
+            })
         }
         if let address = configuration.pnp {
             let pnp = PnPResponder(address: address, configuration: configuration, service: service, logger: logger,

@@ -53,12 +53,16 @@ final class RawFTPClient {
         return send("PASS \(password)").code
     }
 
+    /// EPSV: the data port announced (nil when refused).
+    func extendedPassive() -> Int? {
+        let passive = send("EPSV")
+        guard passive.code == 229, let open = passive.text.range(of: "(|||") else { return nil }
+        return Int(passive.text[open.upperBound...].prefix { $0.isNumber })
+    }
+
     /// EPSV, then `command`: the reply to the command, the data received, and the final reply.
     func transfer(_ command: String, upload: [UInt8]? = nil) -> (first: Int, data: [UInt8], last: Int) {
-        let passive = send("EPSV")
-        guard passive.code == 229, let open = passive.text.range(of: "(|||"),
-              let dataPort = Int(passive.text[open.upperBound...].prefix { $0.isNumber })
-        else { return (passive.code, [], 0) }
+        guard let dataPort = extendedPassive() else { return (425, [], 0) }
         let data = RawConnection(port: dataPort)
         let first = send(command).code
         guard first == 150 else { return (first, [], first) }

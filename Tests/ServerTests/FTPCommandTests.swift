@@ -55,8 +55,8 @@ struct FTPCommandTests {
 
     @Test("TYPE A turns LF into CRLF on the way out and back")
     func asciiMode() {
-        let out = FTPSession.toNetworkLines(.init(string: "a\nb\r\nc"))
+        let out = FTPSessionState.toNetworkLines(.init(string: "a\nb\r\nc"))
         #expect(String(buffer: out) == "a\r\nb\r\nc")
-        #expect(String(buffer: FTPSession.fromNetworkLines(out)) == "a\nb\nc")
+        #expect(String(buffer: FTPSessionState.fromNetworkLines(out)) == "a\nb\nc")
     }
 }

@@ -1,0 +1,160 @@
+#if os(Linux)
+import CLinuxShims
+import Glibc
+import Logging
+
+/// What the HTTP and FTP fast-path loops share: the epoll set, the listening socket, the wake-up descriptor, and
+/// stopping. The protocol's own loop says what each ready descriptor means.
+final class EpollLoop {
+    let poll: Int32
+    let listenSocket: Int32
+    let control: LoopControl
+    let logger: Logger
+    /// The loop's name in log messages (`http.fastpath`, `ftp.fastpath`).
+    let name: String
+    private(set) var accepting = true
+    private(set) var stopDeadline: ContinuousClock.Instant?
+
+    init(listenSocket: Int32, control: LoopControl, logger: Logger, name: String) {
+        self.listenSocket = listenSocket
+        self.control = control
+        self.logger = logger
+        self.name = name
+        poll = epoll_create1(Int32(EPOLL_CLOEXEC))
+    }
+
+    /// What a protocol's loop does with the events.
+    struct Handlers {
+        /// The listening socket has connections waiting.
+        var accept: () -> Void
+        /// The wake-up descriptor fired (besides a stop request, which is handled here).
+        var woken: () -> Void = {}
+        /// Another descriptor is ready, with its epoll events.
+        var ready: (Int32, UInt32) -> Void
+        /// Stopping began: close what is idle, let the rest finish.
+        var stopping: () -> Void
+        /// Whether nothing is left to finish.
+        var finished: () -> Bool
+        var closeAll: () -> Void
+        /// Once a second.
+        var sweep: (ContinuousClock.Instant) -> Void
+    }
+
+    /// Runs until stopped (and drained), or until epoll fails.
+    func run(yieldingAfterEachBatch yields: Bool, _ handlers: Handlers) {
+        guard poll >= 0 else {
+            logger.error("\(name): epoll_create1 failed", metadata: ["errno": "\(errno)"])
+            return
+        }
+        defer { close(poll) }
+        watch(listenSocket, EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
+        watch(control.wakeDescriptor, EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
+        var events = [epoll_event](repeating: epoll_event(), count: 256)
+        var lastSweep = ContinuousClock.now
+        while true {
+            let ready = epoll_wait(poll, &events, Int32(events.count), 1000)
+            if ready < 0, errno != EINTR {
+                logger.error("\(name): epoll_wait failed", metadata: ["errno": "\(errno)"])
+                handlers.closeAll()
+                return
+            }
+            for index in 0..<max(Int(ready), 0) {
+                let descriptor = cepoll_fd(&events[index])
+                if descriptor == listenSocket {
+                    handlers.accept()
+                } else if descriptor == control.wakeDescriptor {
+                    var value: UInt64 = 0
+                    _ = read(descriptor, &value, MemoryLayout<UInt64>.size)
+                    handlers.woken()
+                } else {
+                    handlers.ready(descriptor, cepoll_events(&events[index]))
+                }
+            }
+            // A loop with work never blocks in epoll_wait, so the scheduler would let it run a whole slice while
+            // the clients it answers wait for a core; giving the core up after each batch cut wrk's p99 on two
+            // shared cores from about 7.8 ms to 5.3 ms at the same throughput.
+            if yields, ready > 0 { sched_yield() }
+            let now = ContinuousClock.now
+            let drain = control.stopRequest.load(ordering: .acquiring)
+            if drain >= 0, stopDeadline == nil {
+                stopDeadline = now + .seconds(drain)
+                if accepting { watch(listenSocket, 0, operation: EPOLL_CTL_DEL) }
+                accepting = false
+                handlers.stopping()
+            }
+            if let stopDeadline, handlers.finished() || now >= stopDeadline {
+                handlers.closeAll()
+                return
+            }
+            if now - lastSweep >= .seconds(1) {
+                handlers.sweep(now)
+                // Listen again after running out of descriptors.
+                if !accepting, stopDeadline == nil {
+                    watch(listenSocket, EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
+                    accepting = true
+                }
+                lastSweep = now
+            }
+        }
+    }
+
+    func watch(_ descriptor: Int32, _ events: UInt32, operation: Int32) {
+        var event = epoll_event()
+        cepoll_set(&event, descriptor, events)
+        _ = epoll_ctl(poll, operation, descriptor, &event)
+    }
+
+    /// Polls a connection for writing while it has output waiting, else for reading; `writing` says which it is.
+    func poll(_ descriptor: Int32, forWriting wanted: Bool, writing: inout Bool) {
+        guard wanted != writing else { return }
+        watch(descriptor, wanted ? EPOLLOUT.rawValue : EPOLLIN.rawValue, operation: EPOLL_CTL_MOD)
+        writing = wanted
+    }
+
+    /// Reads what `descriptor` has into `buffer`: the count (0: nothing yet), or nil when the peer closed or the
+    /// connection failed.
+    func receive(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+        let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
+        if count > 0 { return count }
+        if count < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return 0 }
+        return nil
+    }
+
+    /// Accepts up to `most` connections from the listening socket (non-blocking, TCP_NODELAY), each with its
+    /// peer's address.
+    func acceptConnections(most: Int, _ accepted: (Int32, sockaddr_storage) -> Void) {
+        for _ in 0..<most {
+            guard let (descriptor, peer) = acceptOne(listenSocket) else { return }
+            var one: Int32 = 1
+            setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            accepted(descriptor, peer)
+        }
+    }
+
+    /// One connection from `socket` (the listener, or a passive FTP listener); nil when none is waiting. Out of
+    /// descriptors, the listening socket is not polled for a second, instead of spinning on it.
+    func acceptOne(_ socket: Int32) -> (Int32, sockaddr_storage)? {
+        while true {
+            var storage = sockaddr_storage()
+            var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let descriptor = withUnsafeMutablePointer(to: &storage) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { cepoll_accept(socket, $0, &length) }
+            }
+            if descriptor >= 0 { return (descriptor, storage) }
+            switch errno {
+            case EINTR, ECONNABORTED:
+                continue
+            case EMFILE, ENFILE, ENOBUFS, ENOMEM:
+                if socket == listenSocket {
+                    logger.warning("\(name): cannot accept", metadata: ["errno": "\(errno)"])
+                    watch(listenSocket, 0, operation: EPOLL_CTL_DEL)
+                    accepting = false
+                }
+                return nil
+            default:
+                return nil
+            }
+        }
+    }
+}
+#endif

@@ -1,0 +1,153 @@
+import Foundation
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A listening socket on 127.0.0.1, for the data connection of an active transfer (EPRT).
+final class RawListener {
+    let descriptor: Int32
+    let port: Int
+
+    init() {
+        let listening = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(listening, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                _ = bind(listening, $0, length)
+                return getsockname(listening, $0, &length)
+            }
+        }
+        listen(listening, 4)
+        descriptor = listening
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    deinit { close(descriptor) }
+
+    /// Accepts one connection (within 5 s) and reads it to the end.
+    func acceptAndReadAll() -> [UInt8] {
+        let connection = accept(descriptor, nil, nil)
+        guard connection >= 0 else { return [] }
+        defer { close(connection) }
+        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(connection, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer.prefix(count)
+        }
+        return received
+    }
+}
+
+/// Plain FTP sessions run on the server's epoll loops; TLS and active data connections move to the SwiftNIO
+/// session. These tests cover what that split could break: the move itself, pipelined commands, data connections
+/// from strangers, files too large to read on a loop, and one session holding the others up.
+@Suite("autoprov serve: the FTP fast path and its hand-over to SwiftNIO", .serialized)
+struct ServeFTPFastPathTests {
+    @Test("EPRT moves a session to SwiftNIO mid-way: login, directory, TYPE and the commands behind it carry over")
+    func handOverKeepsTheSession() throws {
+        let server = try ServeFTPTests.start()
+        let client = RawFTPClient(port: server.ftpPort)
+        #expect(client.login("phones", "pw") == 230)
+        #expect(client.send("CWD sub").code == 250)
+        #expect(client.send("TYPE A").code == 200)
+        let listener = RawListener()
+        // The EPRT and the PWD behind it arrive together; both are answered, in order, by the new owner.
+        client.control.send("EPRT |1|127.0.0.1|\(listener.port)|\r\nPWD\r\n")
+        #expect(client.reply().code == 200)
+        #expect(client.reply().text.contains("\"/sub\" is the current directory"))
+        #expect(client.send("RETR inner.cfg").code == 150)
+        let data = listener.acceptAndReadAll()
+        #expect(client.reply().code == 226)
+        // Relative to /sub, with CRLF line ends (TYPE A): the state came along.
+        #expect(String(decoding: data, as: UTF8.self) == sipFile.replacingOccurrences(of: "\n", with: "\r\n"))
+        // Still logged in as a user that may upload.
+        #expect(client.send("NOOP").code == 200)
+        #expect(client.send("QUIT").code == 221)
+    }
+
+    @Test("commands sent together in one packet are answered in order, and a transfer among them waits its turn")
+    func pipelinedCommands() throws {
+        let server = try ServeFTPTests.start()
+        let client = RawFTPClient(port: server.ftpPort)
+        _ = client.reply()
+        client.control.send("USER phones\r\nPASS pw\r\nSYST\r\nNOOP\r\nPWD\r\nSIZE 00156574b150.cfg\r\nXYZZ\r\n")
+        let codes = (0..<7).map { _ in client.reply().code }
+        #expect(codes == [331, 230, 215, 200, 257, 213, 502])
+        let port = try #require(client.extendedPassive())
+        let data = RawConnection(port: port)
+        client.control.send("RETR 00156574b150.cfg\r\nMDTM 00156574b150.cfg\r\n")
+        #expect(client.reply().code == 150)
+        #expect(data.readAll() == Array(sipFile.utf8))
+        #expect(client.reply().code == 226)
+        #expect(client.reply().code == 213)
+    }
+
+    @Test("a data connection from another address is closed (no port theft); the client's own then gets the file")
+    func passivePortTheft() throws {
+        let server = try ServeFTPTests.start()
+        let client = RawFTPClient(port: server.ftpPort)
+        #expect(client.login("phones", "pw") == 230)
+        let port = try #require(client.extendedPassive())
+        let thief = RawConnection(port: port, source: "127.0.0.2")
+        #expect(thief.readAll().isEmpty)
+        let data = RawConnection(port: port)
+        #expect(client.send("RETR 00156574b150.cfg").code == 150)
+        #expect(data.readAll() == Array(sipFile.utf8))
+        #expect(client.reply().code == 226)
+    }
+
+    @Test("a file larger than a loop reads on the spot (1 MiB) is loaded off the loop and arrives whole")
+    func largeFile() throws {
+        let large = String(repeating: "# firmware-sized line of text for the FTP fast path\n", count: 60_000)
+        let server = try ServerProcess(files: ["big.rom": large, "00156574b150.cfg": sipFile],
+                                       configuration: "[ftp]\nanonymous = true\n")
+        let fetched = try Client.run("curl", ["-s", "ftp://\(server.ftpHostPort)/big.rom"])
+        #expect(fetched.status == 0)
+        #expect(fetched.stdout.utf8.count == large.utf8.count)
+        #expect(fetched.stdout == large)
+        let resumed = try Client.run("curl", ["-s", "-C", "3000000", "ftp://\(server.ftpHostPort)/big.rom"])
+        #expect(resumed.stdout == String(large.dropFirst(3_000_000)))
+    }
+
+    @Test("sessions that stall (a data connection never made, half a command line) hold nobody else up")
+    func stalledSessions() throws {
+        let server = try ServeFTPTests.start()
+        let waiting = RawFTPClient(port: server.ftpPort)
+        #expect(waiting.login("phones", "pw") == 230)
+        #expect(waiting.send("EPSV").code == 229)
+        #expect(waiting.send("RETR 00156574b150.cfg").code == 150)
+        let halfLine = RawFTPClient(port: server.ftpPort)
+        _ = halfLine.reply()
+        halfLine.control.send("USER pho")
+        let started = Date()
+        for _ in 0..<5 {
+            #expect(try Client.run("curl", ["-s", "ftp://phones:pw@\(server.ftpHostPort)/00156574b150.cfg"]).stdout
+                        == sipFile)
+        }
+        #expect(Date().timeIntervalSince(started) < 5)
+        // The stalled session still answers once its line is complete.
+        halfLine.control.send("nes\r\n")
+        #expect(halfLine.reply().code == 331)
+    }
+
+    @Test("SIGTERM closes idle sessions and the server exits 0")
+    func stopClosesIdleSessions() throws {
+        let server = try ServeFTPTests.start()
+        let client = RawFTPClient(port: server.ftpPort)
+        #expect(client.login("phones", "pw") == 230)
+        let started = Date()
+        #expect(server.stop() == 0)
+        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(client.control.readAll().isEmpty)
+    }
+}
