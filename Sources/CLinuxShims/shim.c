@@ -2,7 +2,19 @@
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <time.h>
 #include "linux_shims.h"
+
+int cepoll_timerfd(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); }
+
+int cepoll_timerfd_arm(int fd, long long nanoseconds) {
+    struct itimerspec when = {0};
+    when.it_value.tv_sec = nanoseconds / 1000000000LL;
+    when.it_value.tv_nsec = nanoseconds % 1000000000LL;
+    if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0) when.it_value.tv_nsec = 1;
+    return timerfd_settime(fd, 0, &when, NULL);
+}
 
 int cepoll_accept(int fd, struct sockaddr *address, socklen_t *length) {
     return accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);

@@ -22,6 +22,26 @@ public struct FTPCommand: Sendable, Equatable {
     }
 }
 
+extension FTPCommand {
+    /// A command line's text from its bytes (without the LF), after the Telnet signals a client may send before
+    /// it (RFC 959 §4.1.3: `IAC IP`, `IAC DM` before ABOR; the DM itself often travels as urgent data and is
+    /// missing from the stream).
+    public static func text<Bytes: Collection>(of bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var rest = bytes[...]
+        while let first = rest.first, first >= 0xF0 {
+            rest = rest.dropFirst()
+            // IAC followed by a command byte: both go.
+            if first == 0xFF, let next = rest.first, next >= 0xF0 { rest = rest.dropFirst() }
+        }
+        return String(decoding: rest, as: UTF8.self)
+    }
+
+    /// Whether a command line (bytes, without the LF) is ABOR, which may interrupt a transfer under way.
+    public static func isAbort<Bytes: Collection>(_ bytes: Bytes) -> Bool where Bytes.Element == UInt8 {
+        FTPCommand(line: text(of: bytes))?.verb == "ABOR"
+    }
+}
+
 /// A reply (RFC 959 §4.2): a code and one or more lines of text.
 public struct FTPReply: Sendable, Equatable {
     public var code: Int

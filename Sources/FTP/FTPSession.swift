@@ -65,7 +65,7 @@ actor FTPSession {
     private func handleLines(in pending: inout ByteBuffer) async throws -> Bool {
         while let newline = pending.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) {
             let length = newline - pending.readerIndex
-            let line = pending.readString(length: length) ?? ""
+            let line = FTPCommand.text(of: pending.readBytes(length: length) ?? [])
             pending.moveReaderIndex(forwardBy: 1)
             guard line.utf8.count <= configuration.maximumLineLength else {
                 try await reply(500, "Command line too long")

@@ -159,7 +159,7 @@ public struct FTPSessionState: Sendable {
             restartOffset = 0
             guard !login.isAnonymous else { return .reply(FTPReply(550, "Anonymous users cannot upload")) }
             return .file(.store(path), login)
-        case "ABOR": return .reply(FTPReply(226, "No transfer in progress"))
+        case "ABOR": return .reply(FTPReply(226, "ABOR command successful"))
         default: return .reply(FTPReply(502, "Command not implemented"))
         }
     }

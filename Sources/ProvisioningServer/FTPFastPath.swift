@@ -74,6 +74,8 @@ final class FTPFastSession {
     var transfer: FTPFastTransfer?
     /// Waiting for work off the loop (a delayed 530, a large file's load, an upload being stored).
     var waiting = false
+    /// A passive reply is held back for a moment (``FTPFastLoop/passiveReplyDelay``).
+    var held = false
     var closed = false
     var lastActive: ContinuousClock.Instant
     /// When a transfer that waits for its data connection gives up.
@@ -88,8 +90,8 @@ final class FTPFastSession {
         lastActive = now
     }
 
-    /// Not reading commands: a transfer or work off the loop is under way.
-    var busy: Bool { transfer != nil || waiting }
+    /// Not reading commands: a transfer or work off the loop is under way, or a reply is held.
+    var busy: Bool { transfer != nil || waiting || held }
 }
 
 /// A RETR, LIST or STOR under way on a session's data connection.

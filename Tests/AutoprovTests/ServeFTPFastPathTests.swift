@@ -140,6 +140,23 @@ struct ServeFTPFastPathTests {
         #expect(halfLine.reply().code == 331)
     }
 
+    @Test("ABOR (after Telnet IP and Synch) ends a transfer that waits for its data connection: 426, then 226")
+    func abortWhileWaiting() throws {
+        let server = try ServeFTPTests.start()
+        let client = RawFTPClient(port: server.ftpPort)
+        #expect(client.login("phones", "pw") == 230)
+        #expect(client.extendedPassive() != nil)
+        #expect(client.send("RETR 00156574b150.cfg").code == 150)
+        let started = Date()
+        client.control.send([0xFF, 0xF4, 0xFF] + Array("ABOR\r\n".utf8))
+        #expect(client.reply().code == 426)
+        #expect(client.reply().code == 226)
+        #expect(Date().timeIntervalSince(started) < 2)
+        #expect(client.send("NOOP").code == 200)
+        // The session goes on: the next transfer works.
+        #expect(client.transfer("RETR 00156574b150.cfg").data == Array(sipFile.utf8))
+    }
+
     @Test("SIGTERM closes idle sessions and the server exits 0")
     func stopClosesIdleSessions() throws {
         let server = try ServeFTPTests.start()

@@ -13,6 +13,16 @@ struct FTPCommandTests {
         #expect(FTPCommand(line: "\u{0}\u{1}") == nil)
     }
 
+    @Test("RFC 959 §4.1.3: Telnet IP and Synch before a command are dropped; ABOR is recognized behind them")
+    func telnetSignals() {
+        #expect(FTPCommand.text(of: [0xFF, 0xF4, 0xFF, 0xF2] + Array("ABOR".utf8)) == "ABOR")
+        // The Synch's DM byte often travels as urgent data, leaving a lone IAC in the stream.
+        #expect(FTPCommand.isAbort([0xFF, 0xF4, 0xFF] + Array("abor".utf8)))
+        #expect(FTPCommand.text(of: Array("RETR \u{FF}x".utf8)) == "RETR \u{FF}x")
+        #expect(!FTPCommand.isAbort(Array("ABORT".utf8)))
+        #expect(!FTPCommand.isAbort(Array("NOOP".utf8)))
+    }
+
     @Test("replies: one line, or the RFC 959 multi-line form; no CR or LF from a name reaches the wire")
     func replies() {
         #expect(FTPReply(226, "Transfer complete").wire == "226 Transfer complete\r\n")

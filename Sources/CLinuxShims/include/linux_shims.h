@@ -1,4 +1,4 @@
-// Linux calls the Glibc module does not export to Swift: epoll, eventfd and accept4 (the HTTP fast path of
+// Linux calls the Glibc module does not export to Swift: epoll, eventfd, timerfd and accept4 (the fast paths of
 // `autoprov serve`, the epoll-ceiling benchmark) and naming a thread (so `top -H` shows what each one does).
 #ifdef __linux__
 #include <sys/epoll.h>
@@ -14,6 +14,10 @@ static inline void cepoll_set(struct epoll_event *event, int fd, unsigned int ev
 }
 /// A non-blocking, close-on-exec eventfd (to wake an epoll loop).
 static inline int cepoll_eventfd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
+/// A non-blocking, close-on-exec timer on the monotonic clock (to wake an epoll loop within microseconds).
+int cepoll_timerfd(void);
+/// Arms a timer made by cepoll_timerfd to fire once, `nanoseconds` from now.
+int cepoll_timerfd_arm(int fd, long long nanoseconds);
 /// accept4 with a non-blocking, close-on-exec socket (in shim.c: it needs _GNU_SOURCE, which must not change the
 /// system headers other modules see).
 int cepoll_accept(int fd, struct sockaddr *address, socklen_t *length);
