@@ -246,7 +246,7 @@ final class FTPFastLoop {
             }
         case .openPassive(let extended):
             openPassive(session, extended: extended)
-            hold(session)
+            if extended { hold(session) }
         case .file(let command, let login):
             perform(command, login: login, on: session)
         case .startTLS, .connectActive:
@@ -287,12 +287,12 @@ final class FTPFastLoop {
 
     // MARK: Held replies
 
-    /// How long a passive reply (227, 229) is held. curl 7.88 (Debian's) waits a whole second before its data
+    /// How long a 229 (the reply to EPSV) is held. curl 7.88 (Debian's) waits a whole second before its data
     /// connection when the reply is already there at its first check after sending EPSV, which comes a few
     /// microseconds after the send; a loop that answers faster than that (or runs on the client's own core and
-    /// preempts it) costs curl a second per file now and then. Other clients lose only this delay.
-    /// Measured with curl fetching 500 files, ten times: answering at once, 852 of the 5,000 files waited a second;
-    /// held 50 µs, 1; held 100 µs, none (`docs/BENCHMARKS.md`).
+    /// preempts it) costs curl a second per file now and then. Measured with curl fetching 500 files, ten times:
+    /// answering at once, 852 of the 5,000 files waited a second; held 50 µs, 1; held 100 µs, none. curl sends
+    /// EPSV unless told not to; PASV (lftp's choice, which has no such wait) is answered at once.
     static let passiveReplyDelay: Duration = .microseconds(100)
 
     /// Holds the session's replies (and its next commands) for ``passiveReplyDelay``.

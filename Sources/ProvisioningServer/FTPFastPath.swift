@@ -74,7 +74,7 @@ final class FTPFastSession {
     var transfer: FTPFastTransfer?
     /// Waiting for work off the loop (a delayed 530, a large file's load, an upload being stored).
     var waiting = false
-    /// A passive reply is held back for a moment (``FTPFastLoop/passiveReplyDelay``).
+    /// A 229 is held back for a moment (``FTPFastLoop/passiveReplyDelay``).
     var held = false
     var closed = false
     var lastActive: ContinuousClock.Instant
