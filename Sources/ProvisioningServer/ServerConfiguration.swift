@@ -1,3 +1,4 @@
+import ProvisioningCore
 import Foundation
 
 /// Everything `autoprov serve` needs, with the defaults documented in `autoprov.toml` (see ``exampleFile``).
@@ -194,8 +195,7 @@ extension ServerConfiguration {
 
 extension ServerConfiguration {
     /// Yealink's MAC prefixes (yealink-protocols.md §4.1).
-    public static let yealinkOUIs = ["00:15:65", "e4:34:d7", "80:5e:c0", "80:5e:0c", "24:9a:d8", "44:db:d2",
-                                     "64:4f:56", "ec:1d:a9", "34:97:d7", "b0:61:a9", "c4:fc:22", "f0:16:53"]
+    public static let yealinkOUIs = MACAddress.yealinkOUIs
 
     /// `LOW-HIGH`, both unprivileged ports.
     static func portRange(_ text: String) throws(ConfigurationError) -> ClosedRange<Int> {
