@@ -101,6 +101,7 @@ let package = Package(
             path: "Benchmarks/HTTPCeiling"
         ),
         .target(name: "SIP"),
+        .target(name: "DHCP"),
         .target(name: "CLinuxShims"),
         .executableTarget(name: "epoll-ceiling", dependencies: ["CLinuxShims"], path: "Benchmarks/EpollCeiling"),
         .testTarget(
@@ -118,6 +119,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "SIPTests", dependencies: ["SIP"]),
+        .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(
             name: "AutoprovTests",
             dependencies: ["ProvisioningCore"],
