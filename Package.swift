@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "TFTP", "FTP", "SIP", "Storage", "CLinuxShims",
+                "ProvisioningCore", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -102,6 +102,7 @@ let package = Package(
         ),
         .target(name: "SIP"),
         .target(name: "DHCP"),
+        .executableTarget(name: "dhcp-load", dependencies: ["DHCP"], path: "Benchmarks/DHCPLoad"),
         .target(name: "CLinuxShims"),
         .executableTarget(name: "epoll-ceiling", dependencies: ["CLinuxShims"], path: "Benchmarks/EpollCeiling"),
         .testTarget(
@@ -112,7 +113,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "ProvisioningServer", "TFTP", "FTP", "Storage", "ProvisioningCore",
+                "ProvisioningServer", "TFTP", "FTP", "DHCP", "Storage", "ProvisioningCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -21,12 +21,12 @@ public struct DHCPServerSettings: Sendable {
         self.subnetMask = subnetMask
     }
 
-    func isPhone(_ message: DHCPMessage) -> Bool {
+    public func isPhone(_ message: DHCPMessage) -> Bool {
         phoneOUIs.contains(Array(message.hardwareAddress.prefix(3)))
             || (message.vendorClass?.lowercased().hasPrefix(phoneVendorClass) ?? false)
     }
 
-    func sameNetwork(_ address: IPv4Address) -> Bool {
+    public func sameNetwork(_ address: IPv4Address) -> Bool {
         address.value & subnetMask.value == serverAddress.value & subnetMask.value
     }
 }

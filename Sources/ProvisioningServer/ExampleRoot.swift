@@ -89,6 +89,24 @@ public enum ExampleRoot {
         allow_ouis = ["00:15:65", "e4:34:d7", "80:5e:c0", "80:5e:0c", "24:9a:d8", "44:db:d2", "64:4f:56", "ec:1d:a9", "34:97:d7", "b0:61:a9", "c4:fc:22", "f0:16:53"]
         known_devices_only = false     # answer only phones with a <mac>.cfg/<mac>.boot here or already seen
 
+        [dhcp]                         # a built-in DHCPv4 server for small sites and labs (R8.1); off by default
+        enabled = false
+        interface = ""                 # required when enabled: it answers on this interface only, e.g. "eth1"
+        pool = ""                      # required when enabled: "192.0.2.100-192.0.2.199", inside the interface's subnet
+        subnet_mask = ""               # "": the interface's own
+        router = ""
+        dns = []                       # e.g. ["192.0.2.53"]
+        ntp = []
+        lease_seconds = 86400
+        option66 = ""                  # the provisioning URL in option 66, e.g. "http://192.0.2.1:8080/"
+        option43 = ""                  # ... in option 43 (how Yealink reads 43 is not public)
+        # option43_suboption = 1       # send option43 as this vendor sub-option instead of the whole option
+        # custom_option = 160          # a custom option 128-254, which phones read first
+        # custom_value = "http://192.0.2.1:8080/$PN/"
+        # [[dhcp.reservation]]
+        # mac = "00:15:65:74:b1:50"
+        # ip = "192.0.2.50"
+
         [encryption]                   # served files encrypted on the fly (R6.3); files on disk stay plain
         common_key = ""                # 16 or 32 characters: common CFG files go out encrypted with it
         keys = ""                      # a file of 'mac,key' lines: <mac>.cfg goes out encrypted with its key

@@ -95,6 +95,16 @@ public struct ProvisioningServer: Sendable {
             }
             services.append(pnp)
         }
+        if let dhcp = configuration.dhcp {
+            #if os(Linux)
+            let sent = dhcp.customValue.isEmpty ? (dhcp.option66.isEmpty ? dhcp.option43 : dhcp.option66) : dhcp.customValue
+            services.append(DHCPListener(configuration: dhcp, service: service, log: log, logger: logger) { bound in
+                onListening(Listener(name: "DHCP", address: bound, phoneURL: sent.isEmpty ? "(no provisioning option set)" : sent))
+            })
+            #else
+            throw ListenError(description: "the built-in DHCP server runs on Linux only")
+            #endif
+        }
         let group = ServiceGroup(configuration: .init(
             services: services.map { .init(service: $0) },
             gracefulShutdownSignals: [.sigterm, .sigint],

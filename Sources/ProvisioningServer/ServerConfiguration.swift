@@ -44,6 +44,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var uploadMaximumBytes = 1_048_576
     /// Directories that need a user name and password (S5, activation codes R8.2).
     public var directories: [DirectoryAccount] = []
+    /// The built-in DHCP server, or nil (the default).
+    public var dhcp: DHCPConfiguration?
 
     public init() {}
 
@@ -172,6 +174,7 @@ extension ServerConfiguration {
             pnpKnownDevicesOnly = try pnpTable.boolean("known_devices_only") ?? pnpKnownDevicesOnly
             try pnpTable.finish()
         }
+        if var dhcpTable = try reader.table("dhcp") { dhcp = try DHCPConfiguration.read(&dhcpTable) }
         if var encryption = try reader.table("encryption") {
             encryptionCommonKey = try encryption.string("common_key") ?? encryptionCommonKey
             encryptionKeysFile = try encryption.string("keys") ?? encryptionKeysFile

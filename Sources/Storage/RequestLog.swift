@@ -160,6 +160,15 @@ public final class RequestLog: Service, Sendable {
             try db.drop(table: "request")
             try db.rename(table: "request_v4", to: "request")
         }
+        migrator.registerMigration("v5: DHCP leases") { db in
+            try db.create(table: "dhcpLease") { t in
+                t.primaryKey("mac", .text)
+                t.column("address", .text).notNull().unique()
+                t.column("expires", .double).notNull()
+                t.column("vendorClass", .text)
+                t.column("updated", .double).notNull()
+            }
+        }
         return migrator
     }
 

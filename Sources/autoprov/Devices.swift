@@ -5,7 +5,7 @@ import Storage
 
 struct Devices: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "List the devices the server has seen: MAC, model, firmware, address, first and last seen.")
+        abstract: "List the devices the server has seen: MAC, model, firmware, address, first and last seen, DHCP lease.")
 
     @Option(help: "The data folder.")
     var data = "autoprov-data"
@@ -14,10 +14,16 @@ struct Devices: ParsableCommand {
         try reportingFailures {
             let log = try openLog(data)
             let devices = try log.devices()
-            var rows = [["MAC", "MODEL", "FIRMWARE", "ADDRESS", "FIRST SEEN", "LAST SEEN", "LAST FILE", "RESULT"]]
+            // Leases from the built-in DHCP server, by MAC: the address and the vendor class the phone sent.
+            let leases = Dictionary(try log.leases().map { ($0.mac, $0) }, uniquingKeysWith: { first, _ in first })
+            var rows = [["MAC", "MODEL", "FIRMWARE", "ADDRESS", "FIRST SEEN", "LAST SEEN", "LAST FILE", "RESULT",
+                         "DHCP LEASE", "VENDOR CLASS"]]
             for device in devices {
+                let lease = leases[device.mac]
                 rows.append([device.mac, device.model ?? "-", device.firmware ?? "-", device.address,
-                             timestamp(device.firstSeen), timestamp(device.lastSeen), device.lastPath, device.lastResult])
+                             timestamp(device.firstSeen), timestamp(device.lastSeen), device.lastPath, device.lastResult,
+                             lease.map { "\($0.address) until \(timestamp($0.expires))" } ?? "-",
+                             lease?.vendorClass ?? "-"])
             }
             emit(table(rows))
         }

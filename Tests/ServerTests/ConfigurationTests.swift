@@ -1,3 +1,4 @@
+import DHCP
 import Foundation
 import Testing
 @testable import ProvisioningServer
@@ -96,6 +97,42 @@ struct ConfigurationTests {
         #expect(try ServerConfiguration(table: TOML.parse("[pnp]\nlisten = \"off\"")).pnp == nil)
     }
 
+    @Test("the DHCP keys: interface, pool, network options, provisioning options, reservations; off by default")
+    func dhcpKeys() throws {
+        #expect(ServerConfiguration().dhcp == nil)
+        let text = """
+            [dhcp]
+            enabled = true
+            interface = "eth1"
+            pool = "192.0.2.100-192.0.2.199"
+            subnet_mask = "255.255.255.0"
+            router = "192.0.2.1"
+            dns = ["192.0.2.53", "192.0.2.54"]
+            ntp = ["192.0.2.123"]
+            lease_seconds = 7200
+            option66 = "http://192.0.2.1:8080/"
+            option43 = "http://192.0.2.1/43"
+            option43_suboption = 1
+            custom_option = 160
+            custom_value = "http://192.0.2.1:8080/$PN/$MAC"
+            [[dhcp.reservation]]
+            mac = "00:15:65:74:B1:50"
+            ip = "192.0.2.50"
+            """
+        let dhcp = try #require(try ServerConfiguration(table: TOML.parse(text)).dhcp)
+        #expect(dhcp.interface == "eth1")
+        #expect(dhcp.pool.lowerBound.description == "192.0.2.100" && dhcp.pool.upperBound.description == "192.0.2.199")
+        #expect(dhcp.subnetMask?.description == "255.255.255.0" && dhcp.router?.description == "192.0.2.1")
+        #expect(dhcp.dns.map(\.description) == ["192.0.2.53", "192.0.2.54"] && dhcp.ntp.map(\.description) == ["192.0.2.123"])
+        #expect(dhcp.leaseSeconds == 7200)
+        #expect(dhcp.reservations.mapValues(\.description) == ["00156574b150": "192.0.2.50"])
+        let options = dhcp.provisioningOptions
+        #expect(options.map(\.code) == [160, 66, 43])
+        #expect(options[0].data == Array("http://192.0.2.1:8080/$PN/$MAC".utf8))
+        #expect(options[2].data == [1, 19] + Array("http://192.0.2.1/43".utf8))
+        #expect(try ServerConfiguration(table: TOML.parse("[dhcp]\nenabled = false\ninterface = \"eth1\"")).dhcp == nil)
+    }
+
     @Test("errors name the line or the key", arguments: [
         ("root = provisioning", "line 1"), ("[tftp\nlisten = \"x\"", "line 1"), ("root = \"a\"\nroot = \"b\"", "line 2"),
         ("x = \"unterminated", "line 1"), ("[http]\nlisten = 80", "http.listen must be a string"),
@@ -109,6 +146,19 @@ struct ConfigurationTests {
         ("[pnp]\nenabled = \"no\"", "pnp.enabled must be true or false"),
         ("[pnp]\ninterfaces = \"eth0\"", "pnp.interfaces must be an array"),
         ("[pnp]\nport = 5060", "unknown key 'pnp.port'"),
+        ("[dhcp]\nenabled = true\npool = \"192.0.2.10-192.0.2.20\"", "dhcp.interface is required"),
+        ("[dhcp]\nenabled = true\ninterface = \"eth1\"", "dhcp.pool is required"),
+        ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10\"", "must be START-END"),
+        ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.2.300\"", "not an IPv4 address"),
+        ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.2.20\"\ncustom_option = 66\ncustom_value = \"x\"",
+         "outside 128 to 254"),
+        ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.2.20\"\ncustom_option = 160",
+         "custom_option needs custom_value"),
+        ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.2.20\"\nlease_seconds = 5", "outside 60"),
+        ("[[dhcp.reservation]]\nmac = \"00:15:65\"\nip = \"192.0.2.5\"", "not a MAC address"),
+        ("[[dhcp.reservation]]\nmac = \"001565000001\"\nip = \"192.0.2.5\"\n[[dhcp.reservation]]\nmac = \"001565000002\"\nip = \"192.0.2.5\"",
+         "reserved for both"),
+        ("[dhcp]\nscope = \"x\"", "unknown key 'dhcp.scope'"),
     ])
     func errors(text: String, message: String) {
         do {
