@@ -27,6 +27,7 @@ public struct DHCPLeasePool: Sendable {
     public let range: ClosedRange<IPv4Address>
     /// Fixed addresses for some clients; they may lie outside ``range`` and nobody else gets them.
     public let reservations: [[UInt8]: IPv4Address]
+    private let reservedAddresses: Set<IPv4Address>
     public private(set) var leases: [IPv4Address: Lease] = [:]
     private var byClient: [[UInt8]: IPv4Address] = [:]
     /// Addresses a client declined (in use by someone we do not know), and until when they are left alone.
@@ -38,6 +39,7 @@ public struct DHCPLeasePool: Sendable {
     public init(range: ClosedRange<IPv4Address>, reservations: [[UInt8]: IPv4Address] = [:], leases: [Lease] = []) {
         self.range = range
         self.reservations = reservations
+        reservedAddresses = Set(reservations.values)
         // Stored leases that contradict each other (two clients, one address): the first stays.
         for lease in leases {
             assign(lease.address, to: lease.hardwareAddress, state: lease.state, now: 0, until: lease.expires)
@@ -58,7 +60,6 @@ public struct DHCPLeasePool: Sendable {
         return true
     }
 
-    private var reservedAddresses: Set<IPv4Address> { Set(reservations.values) }
 
     /// The address to offer `client`: its reservation, its current or last address, the one it asks for, else the
     /// lowest free one (an expired lease's address counts as free); nil when the pool is exhausted.

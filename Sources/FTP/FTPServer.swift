@@ -146,10 +146,10 @@ public final class FTPServer: Service, Sendable {
 
     /// The port a new passive listener tries first: round robin over the range, so a port (and with it a client's
     /// address pair, which the kernel keeps in TIME_WAIT for a minute after a transfer) comes back as late as possible.
-    public func passivePortsInTurn() -> [Int] {
-        let ports = Array(configuration.passivePorts)
-        let start = nextPassivePort.wrappingAdd(1, ordering: .relaxed).oldValue % ports.count
-        return Array(ports[start...] + ports[..<start])
+    public func passivePortsInTurn() -> some Sequence<Int> {
+        let (lower, count) = (configuration.passivePorts.lowerBound, configuration.passivePorts.count)
+        let start = nextPassivePort.wrappingAdd(1, ordering: .relaxed).oldValue % count
+        return (0..<count).lazy.map { lower + (start + $0) % count }
     }
 
     /// Takes over a session another driver started (counted with ``reserveSession()``, already greeted): its

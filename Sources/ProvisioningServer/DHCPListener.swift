@@ -5,6 +5,7 @@ import Foundation
 import Glibc
 import Logging
 import NIOCore
+import NIOPosix
 import ProvisioningCore
 import ServiceLifecycle
 import Storage
@@ -197,23 +198,17 @@ final class DHCPListener: Service, Sendable {
 
     // MARK: Sockets
 
-    /// The interface's IPv4 address and mask.
+    /// The interface's IPv4 address and mask (as the PnP responder finds its interfaces).
     static func interfaceAddress(_ name: String) throws -> (IPv4Address, IPv4Address) {
-        var list: UnsafeMutablePointer<ifaddrs>?
-        guard getifaddrs(&list) == 0 else { throw ListenError(description: "dhcp: cannot list interfaces") }
-        defer { freeifaddrs(list) }
-        var cursor = list
-        while let entry = cursor {
-            defer { cursor = entry.pointee.ifa_next }
-            guard String(cString: entry.pointee.ifa_name) == name, let address = entry.pointee.ifa_addr,
-                  Int32(address.pointee.sa_family) == AF_INET, let mask = entry.pointee.ifa_netmask else { continue }
-            let value = { (pointer: UnsafeMutablePointer<sockaddr>) in
-                pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt32(bigEndian: $0.pointee.sin_addr.s_addr) }
-            }
-            return (IPv4Address(value: value(address)), IPv4Address(value: value(mask)))
+        let devices = (try? System.enumerateDevices()) ?? []
+        guard let device = devices.first(where: { $0.name == name && $0.address?.protocol == .inet }),
+              let address = device.address?.ipAddress.flatMap({ IPv4Address($0) }),
+              let mask = device.netmask?.ipAddress.flatMap({ IPv4Address($0) })
+        else {
+            throw ListenError(description: "dhcp.interface '\(name)' does not exist or has no IPv4 address; "
+                              + "the built-in DHCP server will not start")
         }
-        throw ListenError(description: "dhcp.interface '\(name)' does not exist or has no IPv4 address; "
-                          + "the built-in DHCP server will not start")
+        return (address, mask)
     }
 
     /// UDP port 67 on `interface` only, allowed to broadcast.
