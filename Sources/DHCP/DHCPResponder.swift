@@ -15,6 +15,9 @@ public struct DHCPServerSettings: Sendable {
     /// starting with ``phoneVendorClass``. Others get them only when they ask (option 55).
     public var phoneOUIs: Set<[UInt8]> = []
     public var phoneVendorClass = "yealink"
+    /// The clients' network, when it is not the server's own: the pool lies behind relay agents (giaddr on that
+    /// network), and only relayed requests are answered.
+    public var relayedNetwork: IPv4Address?
 
     public init(serverAddress: IPv4Address, subnetMask: IPv4Address) {
         self.serverAddress = serverAddress
@@ -26,8 +29,9 @@ public struct DHCPServerSettings: Sendable {
             || (message.vendorClass?.lowercased().hasPrefix(phoneVendorClass) ?? false)
     }
 
+    /// Whether `address` is on the clients' network (the server's own, or ``relayedNetwork``).
     public func sameNetwork(_ address: IPv4Address) -> Bool {
-        address.value & subnetMask.value == serverAddress.value & subnetMask.value
+        address.value & subnetMask.value == (relayedNetwork ?? serverAddress).value & subnetMask.value
     }
 }
 
@@ -74,6 +78,12 @@ public struct DHCPResponder: Sendable {
     public mutating func answer(_ request: DHCPMessage, now: UInt64) -> (DHCPAnswer?, DHCPOutcome) {
         guard request.op == 1 else { return (nil, .ignored("not a request")) }
         guard request.htype == 1, request.hlen == 6 else { return (nil, .ignored("not Ethernet")) }
+        // The pool serves one network: requests from it (directly, or through a relay agent on it), no others.
+        if request.giaddr == .zero {
+            guard settings.relayedNetwork == nil else { return (nil, .ignored("not through a relay agent")) }
+        } else if !settings.sameNetwork(request.giaddr) {
+            return (nil, .ignored("a relay agent on another network"))
+        }
         let client = request.hardwareAddress
         switch request.messageType {
         case .discover?:

@@ -22,6 +22,9 @@ public struct DHCPConfiguration: Sendable, Hashable {
     public var option43SubOption: Int?
     public var customOption: Int?
     public var customValue = ""
+    /// The pool is on the network of relay agents (their giaddr), not the interface's: only relayed requests are
+    /// answered, and ``subnetMask`` is that network's.
+    public var relayed = false
     /// At most this many messages a second from one MAC (after a burst of as many).
     public var perClientRate = 10
 
@@ -65,6 +68,7 @@ public struct DHCPConfiguration: Sendable, Hashable {
         let subOption = try table.integer("option43_suboption")
         let custom = try table.integer("custom_option")
         let customValue = try table.string("custom_value") ?? ""
+        let relayed = try table.boolean("relayed") ?? false
         var reservations: [String: IPv4Address] = [:]
         for var entry in try table.tables("reservation") {
             guard let macText = try entry.string("mac"), let ipText = try entry.string("ip") else {
@@ -102,6 +106,16 @@ public struct DHCPConfiguration: Sendable, Hashable {
             configuration.leaseSeconds = UInt32(lease)
         }
         configuration.reservations = reservations
+        if relayed {
+            guard configuration.subnetMask != nil else {
+                throw ConfigurationError("dhcp.relayed needs subnet_mask: the mask of the relay agents' network")
+            }
+            let mask = configuration.subnetMask?.value ?? 0
+            guard start.value & mask == end.value & mask else {
+                throw ConfigurationError("dhcp.pool: \(start) and \(end) are not on one network with mask \(configuration.subnetMask!)")
+            }
+            configuration.relayed = true
+        }
         for (key, value) in [("option66", option66), ("option43", option43), ("custom_value", customValue)]
         where value.utf8.count > 253 {
             throw ConfigurationError("dhcp.\(key) is \(value.utf8.count) bytes; a DHCP option holds at most 253 here")

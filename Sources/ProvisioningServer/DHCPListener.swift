@@ -42,6 +42,7 @@ final class DHCPListener: Service, Sendable {
         settings.ntp = configuration.ntp
         settings.leaseSeconds = configuration.leaseSeconds
         settings.provisioningOptions = configuration.provisioningOptions
+        if configuration.relayed { settings.relayedNetwork = configuration.pool.lowerBound }
         settings.phoneOUIs = Set(MACAddress.yealinkOUIs.map { oui in
             oui.split(separator: ":").compactMap { UInt8($0, radix: 16) }
         })
@@ -49,7 +50,7 @@ final class DHCPListener: Service, Sendable {
             throw ListenError(description: "dhcp.pool: \(end) is not on \(configuration.interface)'s network "
                               + "(\(address) mask \(settings.subnetMask)); the built-in DHCP server will not start")
         }
-        guard !configuration.pool.contains(address) else {
+        guard configuration.relayed || !configuration.pool.contains(address) else {
             throw ListenError(description: "dhcp.pool holds \(configuration.interface)'s own address \(address)")
         }
         let responder = DHCPResponder(settings: settings, pool: try restoredPool())

@@ -98,6 +98,8 @@ public enum ExampleRoot {
         dns = []                       # e.g. ["192.0.2.53"]
         ntp = []
         lease_seconds = 86400
+        relayed = false                # true: the pool is on the relay agents' network (giaddr), set subnet_mask
+                                       # for it; only relayed requests are answered
         option66 = ""                  # the provisioning URL in option 66, e.g. "http://192.0.2.1:8080/"
         option43 = ""                  # ... in option 43 (how Yealink reads 43 is not public)
         # option43_suboption = 1       # send option43 as this vendor sub-option instead of the whole option

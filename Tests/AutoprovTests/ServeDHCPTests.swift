@@ -11,36 +11,79 @@ final class DHCPLab {
     let clientSpace: String
     let serverInterface: String
     let clientInterface: String
+    /// With a relay: the namespace between server and clients, running dhcrelay.
+    let relaySpace: String?
     let directory: URL
     private var server: Process?
+    private var relay: Process?
 
     private static let counter = Counter()
 
-    init() throws {
+    /// Server and clients on one link (192.0.2.0/24); or, with `relay`, the server on 10.9.0.0/24 and the clients
+    /// behind a relay agent (dhcrelay) whose client-side address is 192.0.2.1.
+    init(relay: Bool = false) throws {
         let tag = "\(getpid() % 10000)x\(DHCPLab.counter.next())"
         serverSpace = "apd-s\(tag)"
         clientSpace = "apd-c\(tag)"
         serverInterface = "aps\(tag)"
         clientInterface = "apc\(tag)"
+        relaySpace = relay ? "apd-r\(tag)" : nil
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-dhcp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("root"), withIntermediateDirectories: true)
-        for command in [
+        var commands = [
             ["netns", "add", serverSpace], ["netns", "add", clientSpace],
-            ["link", "add", serverInterface, "netns", serverSpace, "type", "veth", "peer", "name", clientInterface,
-             "netns", clientSpace],
-            ["-n", serverSpace, "addr", "add", "192.0.2.1/24", "dev", serverInterface],
-            ["-n", serverSpace, "link", "set", serverInterface, "up"], ["-n", serverSpace, "link", "set", "lo", "up"],
-            ["-n", clientSpace, "link", "set", clientInterface, "up"], ["-n", clientSpace, "link", "set", "lo", "up"],
-        ] {
+            ["-n", serverSpace, "link", "set", "lo", "up"], ["-n", clientSpace, "link", "set", "lo", "up"],
+        ]
+        if let relaySpace {
+            commands += [
+                ["netns", "add", relaySpace], ["-n", relaySpace, "link", "set", "lo", "up"],
+                ["link", "add", serverInterface, "netns", serverSpace, "type", "veth", "peer", "name", "rs\(tag)",
+                 "netns", relaySpace],
+                ["link", "add", "rc\(tag)", "netns", relaySpace, "type", "veth", "peer", "name", clientInterface,
+                 "netns", clientSpace],
+                ["-n", serverSpace, "addr", "add", "10.9.0.1/24", "dev", serverInterface],
+                ["-n", relaySpace, "addr", "add", "10.9.0.2/24", "dev", "rs\(tag)"],
+                ["-n", relaySpace, "addr", "add", "192.0.2.1/24", "dev", "rc\(tag)"],
+                ["-n", relaySpace, "link", "set", "rs\(tag)", "up"], ["-n", relaySpace, "link", "set", "rc\(tag)", "up"],
+                ["-n", serverSpace, "link", "set", serverInterface, "up"],
+                ["-n", serverSpace, "route", "add", "192.0.2.0/24", "via", "10.9.0.2"],
+            ]
+        } else {
+            commands += [
+                ["link", "add", serverInterface, "netns", serverSpace, "type", "veth", "peer", "name", clientInterface,
+                 "netns", clientSpace],
+                ["-n", serverSpace, "addr", "add", "192.0.2.1/24", "dev", serverInterface],
+                ["-n", serverSpace, "link", "set", serverInterface, "up"],
+            ]
+        }
+        commands.append(["-n", clientSpace, "link", "set", clientInterface, "up"])
+        for command in commands {
             let result = try Client.run("ip", command)
             guard result.status == 0 else { throw LabError(description: "ip \(command): \(result.stderr)") }
+        }
+        if let relaySpace {
+            // dhcrelay in the foreground: clients on rc<tag> (giaddr 192.0.2.1), the server upstream.
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["ip", "netns", "exec", relaySpace, "dhcrelay", "-4", "-d", "-q", "-id", "rc\(tag)",
+                                 "-iu", "rs\(tag)", "10.9.0.1"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            self.relay = process
+            usleep(300_000)
         }
     }
 
     deinit {
         stopServer()
-        _ = try? Client.run("ip", ["netns", "del", serverSpace])
-        _ = try? Client.run("ip", ["netns", "del", clientSpace])
+        if let relay {
+            kill(relay.processIdentifier, SIGTERM)
+            relay.waitUntilExit()
+        }
+        for space in [serverSpace, clientSpace] + (relaySpace.map { [$0] } ?? []) {
+            _ = try? Client.run("ip", ["netns", "del", space])
+        }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -247,6 +290,16 @@ struct ServeDHCPTests {
         #expect(elsewhere.stdout.split(separator: "\n").count == 2)
         // The configured interface is served all along.
         #expect(try lab.load(["--clients", "1"]).first?.address == "192.0.2.10")
+    }
+
+    @Test("through a relay agent (dhcrelay, giaddr): the pool on the relay's network, answers to the relay")
+    func relayAgent() throws {
+        let lab = try DHCPLab(relay: true)
+        #expect(try lab.startServer(pool: "192.0.2.100-192.0.2.150", extra: "relayed = true\nsubnet_mask = \"255.255.255.0\""),
+                "\(lab.log)")
+        let leases = try lab.load(["--clients", "3"])
+        #expect(leases.map(\.address) == ["192.0.2.100", "192.0.2.101", "192.0.2.102"], "\(leases)\n\(lab.log)")
+        #expect(lab.stopServer() == 0)
     }
 
     @Test("a pool that runs out: no offer, and a log line")

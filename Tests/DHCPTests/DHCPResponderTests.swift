@@ -171,6 +171,26 @@ struct DHCPResponderTests {
         #expect(inform.destination == .client(IPv4Address("192.0.2.77")!))
     }
 
+    @Test("a pool behind relay agents: only relayed requests from that network are answered, to the relay")
+    func relayedNetwork() throws {
+        var responder = Self.responder()
+        responder.settings.serverAddress = IPv4Address("10.9.0.1")!
+        responder.settings.relayedNetwork = IPv4Address("192.0.2.0")!
+        #expect(responder.answer(Self.request(.discover, Self.mac(1)), now: 0).1 == .ignored("not through a relay agent"))
+        var relayed = Self.request(.discover, Self.mac(1))
+        relayed.giaddr = IPv4Address("192.0.2.1")!
+        let (offer, outcome) = responder.answer(relayed, now: 0)
+        #expect(outcome == .offered(IPv4Address("192.0.2.100")!))
+        #expect(offer?.destination == .relay(IPv4Address("192.0.2.1")!))
+        #expect(offer?.message.serverIdentifier == IPv4Address("10.9.0.1"))
+        var elsewhere = relayed
+        elsewhere.giaddr = IPv4Address("198.51.100.1")!
+        #expect(responder.answer(elsewhere, now: 0).1 == .ignored("a relay agent on another network"))
+        // A server for its own network does not hand its addresses to a relay's other network either.
+        var local = Self.responder()
+        #expect(local.answer(elsewhere, now: 0).1 == .ignored("a relay agent on another network"))
+    }
+
     @Test("stored leases come back on restart; contradicting ones keep the first holder")
     func restoredLeases() {
         let address = IPv4Address("192.0.2.150")!

@@ -159,6 +159,9 @@ struct ConfigurationTests {
         ("[[dhcp.reservation]]\nmac = \"001565000001\"\nip = \"192.0.2.5\"\n[[dhcp.reservation]]\nmac = \"001565000002\"\nip = \"192.0.2.5\"",
          "reserved for both"),
         ("[dhcp]\nscope = \"x\"", "unknown key 'dhcp.scope'"),
+        ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.2.20\"\nrelayed = true", "relayed needs subnet_mask"),
+        ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.3.20\"\nrelayed = true\nsubnet_mask = \"255.255.255.0\"",
+         "not on one network"),
     ])
     func errors(text: String, message: String) {
         do {
