@@ -203,7 +203,10 @@ final class UDPSocket {
                             NI_NUMERICHOST | NI_NUMERICSERV)
             }
         }
-        localAddress = (String(cString: host), Int(String(cString: service)) ?? 0)
+        let text = { (characters: [CChar]) in
+            String(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+        localAddress = (text(host), Int(text(service)) ?? 0)
     }
 
     func send(_ bytes: [UInt8]) {
