@@ -24,7 +24,7 @@ public struct DHCPServerSettings: Sendable {
         self.subnetMask = subnetMask
     }
 
-    public func isPhone(_ message: DHCPMessage) -> Bool {
+    func isPhone(_ message: DHCPMessage) -> Bool {
         phoneOUIs.contains(Array(message.hardwareAddress.prefix(3)))
             || (message.vendorClass?.lowercased().hasPrefix(phoneVendorClass) ?? false)
     }

@@ -233,6 +233,16 @@ public struct FTPSessionState: Sendable {
         asciiMode ? FTPSessionState.fromNetworkLines(received) : received
     }
 
+    /// What LIST or NLST of a path that is not a directory lists: the file itself, as `ls` does (NLST names it by
+    /// its path); nil when it is not a file, or for MLSD (then ``noSuchFile``).
+    public static func fileListing(verb: String, path: String, entry: Result<FTPEntry, FTPFailure>) -> FTPEntry? {
+        guard verb != "MLSD", case .success(var file) = entry, !file.isDirectory else { return nil }
+        if verb == "NLST" { file.name = path }
+        return file
+    }
+
+    public static let noSuchFile = FTPReply(550, "No such file or directory")
+
     /// The text of a LIST, NLST or MLSD.
     public static func listing(_ entries: [FTPEntry], verb: String, now: Date = Date()) -> String {
         entries.map { entry in

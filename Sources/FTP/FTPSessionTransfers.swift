@@ -133,12 +133,11 @@ extension FTPSession {
         switch await provider.list(path: path, login: login, client: client) {
         case .success(let entries): listing = entries
         case .failure(.notFound) where verb != "MLSD":
-            // LIST of a file lists that file (as ls does).
-            guard case .success(var entry) = await provider.entry(path: path, login: login, client: client),
-                  !entry.isDirectory
-            else { return try await reply(550, "No such file or directory") }
-            entry.name = verb == "NLST" ? path : entry.name
-            listing = [entry]
+            let entry = await provider.entry(path: path, login: login, client: client)
+            guard let file = FTPSessionState.fileListing(verb: verb, path: path, entry: entry) else {
+                return send(FTPSessionState.noSuchFile)
+            }
+            listing = [file]
         case .failure(let failure):
             await closeDataPlan()
             return try await fail(failure)

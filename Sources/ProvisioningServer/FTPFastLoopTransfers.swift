@@ -41,12 +41,11 @@ extension FTPFastLoop {
         switch front.listNow(path: path, login: login, client: session.client) {
         case .success(let entries): listing = entries
         case .failure(.notFound) where verb != "MLSD":
-            // LIST of a file lists that file (as ls does).
-            guard case .success(var entry) = front.entryNow(path: path, login: login, client: session.client),
-                  !entry.isDirectory
-            else { return reply(session, FTPReply(550, "No such file or directory")) }
-            entry.name = verb == "NLST" ? path : entry.name
-            listing = [entry]
+            let entry = front.entryNow(path: path, login: login, client: session.client)
+            guard let file = FTPSessionState.fileListing(verb: verb, path: path, entry: entry) else {
+                return reply(session, FTPSessionState.noSuchFile)
+            }
+            listing = [file]
         case .failure(let failure):
             closeDataPlan(session)
             return reply(session, failure.reply)

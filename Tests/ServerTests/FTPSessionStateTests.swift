@@ -100,6 +100,18 @@ struct FTPSessionStateTests {
         #expect(code(state.action(for: "TYPE E", tlsAvailable: false, client: "c")) == 504)
     }
 
+    @Test("LIST and NLST of a file list that file (NLST by its path); MLSD of a file, or a missing path, lists nothing")
+    func fileListing() {
+        let file = FTPEntry(name: "a.cfg", isDirectory: false, size: 12, modified: Date(timeIntervalSince1970: 0))
+        let directory = FTPEntry(name: "T23G", isDirectory: true, size: 0, modified: Date(timeIntervalSince1970: 0))
+        #expect(FTPSessionState.fileListing(verb: "LIST", path: "/sub/a.cfg", entry: .success(file))?.name == "a.cfg")
+        #expect(FTPSessionState.fileListing(verb: "NLST", path: "/sub/a.cfg", entry: .success(file))?.name == "/sub/a.cfg")
+        #expect(FTPSessionState.fileListing(verb: "MLSD", path: "/sub/a.cfg", entry: .success(file)) == nil)
+        #expect(FTPSessionState.fileListing(verb: "LIST", path: "/T23G", entry: .success(directory)) == nil)
+        #expect(FTPSessionState.fileListing(verb: "LIST", path: "/x", entry: .failure(.notFound("No such file"))) == nil)
+        #expect(FTPSessionState.noSuchFile.code == 550)
+    }
+
     @Test("passive replies: 229 always; 227 only for an IPv4 address")
     func passiveReplies() {
         #expect(FTPSessionState.passiveReply(extended: true, port: 50001, address: "::1")?.wire
