@@ -174,7 +174,8 @@ struct ListenerService: Service {
             try await body()
         } catch let error as IOError where error.errnoCode == EACCES {
             throw ListenError(description: """
-                cannot listen for \(name) on \(address): permission denied (ports below 1024 need privileges). \
+                cannot listen for \(name) on \(address): permission denied (ports below \(ListenerService.unprivilegedPortStart) need \
+                privileges here). \
                 Use an unprivileged port (e.g. --\(name.lowercased()) 0.0.0.0:\(ListenerService.unprivileged[name] ?? 8080)), \
                 or allow it once with: setcap cap_net_bind_service=+ep <path to autoprov>
                 """)
@@ -184,6 +185,12 @@ struct ListenerService: Service {
     }
 
     static let unprivileged = ["TFTP": 6969, "HTTP": 8080, "HTTPS": 8443, "FTP": 2121]
+
+    /// The first port any user may bind (Linux's `ip_unprivileged_port_start`, 1024 unless changed).
+    static var unprivilegedPortStart: Int {
+        let text = try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_unprivileged_port_start", encoding: .utf8)
+        return text.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) } ?? 1024
+    }
 }
 
 /// A listener that could not start.
