@@ -15,7 +15,8 @@ struct CommandRunner {
         return Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("autoprov")
     }()
 
-    static func run(_ arguments: [String], in directory: URL? = nil) throws -> Result {
+    /// Runs `autoprov` with `arguments`; past `timeout` seconds it is killed and ``ChildTimedOut`` is thrown.
+    static func run(_ arguments: [String], in directory: URL? = nil, timeout: Double = 120) throws -> Result {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
@@ -32,8 +33,7 @@ struct CommandRunner {
         process.standardOutput = out
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
+        try process.runAndWait(timeout: timeout)
         try out.close()
         try err.close()
         return Result(status: process.terminationStatus,

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("autoprov lint (end to end)")
+@Suite("autoprov lint (end to end)", .timeLimit(.minutes(5)))
 struct LintCommandTests {
     @Test("a tree written as the Guide says has no findings and exits 0")
     func cleanTree() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 
-@Suite("autoprov resolve (end to end)")
+@Suite("autoprov resolve (end to end)", .timeLimit(.minutes(5)))
 struct ResolveCommandTests {
     func json(_ result: CommandRunner.Result) throws -> [String: Any] {
         #expect(result.status == 0, "\(result.stderr)")
@@ -165,7 +165,7 @@ struct ResolveCommandTests {
     }
 }
 
-@Suite("autoprov schedule (end to end)")
+@Suite("autoprov schedule (end to end)", .timeLimit(.minutes(5)))
 struct ScheduleCommandTests {
     @Test("R8.3: prints the next window of each enabled mode")
     func schedule() throws {

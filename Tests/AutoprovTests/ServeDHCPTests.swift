@@ -69,7 +69,7 @@ final class DHCPLab {
                                  "-iu", "rs\(tag)", "10.9.0.1"]
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
-            try process.run()
+            try Children.start(process)
             self.relay = process
             usleep(300_000)
         }
@@ -79,7 +79,7 @@ final class DHCPLab {
         stopServer()
         if let relay {
             kill(relay.processIdentifier, SIGTERM)
-            relay.waitUntilExit()
+            relay.finish(within: 10)
         }
         for space in [serverSpace, clientSpace] + (relaySpace.map { [$0] } ?? []) {
             _ = try? Client.run("ip", ["netns", "del", space])
@@ -140,7 +140,7 @@ final class DHCPLab {
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try Children.start(process)
         server = process
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, process.isRunning, !log.contains("DHCP listening") { usleep(20_000) }
@@ -153,7 +153,8 @@ final class DHCPLab {
         guard let server else { return 0 }
         self.server = nil
         if server.isRunning { kill(server.processIdentifier, SIGTERM) }
-        server.waitUntilExit()
+        // Not drained within 30 s: killed, and -1 tells the test that expected 0.
+        guard server.finish(within: 30) else { return -1 }
         return server.terminationStatus
     }
 
@@ -174,7 +175,7 @@ final class DHCPLab {
 }
 
 @Suite("autoprov serve: the built-in DHCPv4 server (RFC 2131/2132), real clients in network namespaces", .serialized,
-       .enabled(if: getuid() == 0, "needs root for ip netns and port 67 (CI runs as root)"))
+       .enabled(if: getuid() == 0, "needs root for ip netns and port 67 (CI runs as root)"), .timeLimit(.minutes(5)))
 struct ServeDHCPTests {
     @Test("udhcpc and dhclient get an address from the pool and see options 66, 43 and 160; `devices` lists the lease")
     func realClients() throws {
@@ -212,14 +213,14 @@ struct ServeDHCPTests {
                               lab.clientInterface]
         dhclient.standardOutput = FileHandle.nullDevice
         dhclient.standardError = FileHandle.nullDevice
-        try dhclient.run()
+        try Children.start(dhclient)
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, dhclient.isRunning, !FileManager.default.fileExists(atPath: file("dhclient-BOUND.env")) {
             usleep(20_000)
         }
         usleep(100_000)  // the script has finished writing
         kill(dhclient.processIdentifier, SIGTERM)
-        dhclient.waitUntilExit()
+        dhclient.finish(within: 10)
         let leased = Self.environment(try String(contentsOf: lab.directory.appendingPathComponent("dhclient-BOUND.env"), encoding: .utf8))
         // The same interface, so the same MAC: the same address.
         #expect(leased["new_ip_address"] == address)

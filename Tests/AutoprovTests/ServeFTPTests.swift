@@ -79,7 +79,7 @@ final class RawFTPClient {
     }
 }
 
-@Suite("autoprov serve over FTP and FTPS (RFC 959, 2428, 3659, 4217)", .serialized)
+@Suite("autoprov serve over FTP and FTPS (RFC 959, 2428, 3659, 4217)", .serialized, .timeLimit(.minutes(5)))
 struct ServeFTPTests {
     static let configuration = """
         [ftp]

@@ -90,7 +90,7 @@ func responses(_ bytes: [UInt8], headRequests: Set<Int> = []) -> [(status: Int, 
     return result
 }
 
-@Suite("HTTP: cached GETs on the epoll path, everything else handed to the full server", .serialized)
+@Suite("HTTP: cached GETs on the epoll path, everything else handed to the full server", .serialized, .timeLimit(.minutes(5)))
 struct ServeHTTPFastPathTests {
     static let a = "#!version:1.0.0.1\na = 1\n"
     static let b = "#!version:1.0.0.1\nb = 2\n"

@@ -63,14 +63,14 @@ enum Sipp {
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             process.standardInput = FileHandle.nullDevice
-            try process.run()
+            try Children.start(process)
             usleep(700_000)  // until it listens
         }
 
         var uri: String { "sip:1001@127.0.0.1:\(port)" }
 
         func finish() -> (status: Int32, errors: String) {
-            process.waitUntilExit()
+            process.finish(within: 60)
             defer { try? FileManager.default.removeItem(at: directory) }
             return (process.terminationStatus, (try? String(contentsOf: errors, encoding: .utf8)) ?? "")
         }
@@ -98,7 +98,7 @@ enum Sipp {
     }
 }
 
-@Suite("SIP Plug-and-Play responder, with sipp as the phone", .serialized)
+@Suite("SIP Plug-and-Play responder, with sipp as the phone", .serialized, .timeLimit(.minutes(5)))
 struct ServePnPTests {
     static let configuration = """
         [pnp]
@@ -212,7 +212,7 @@ struct ServePnPTests {
     }
 }
 
-@Suite("autoprov notify: check-sync, with sipp as the phone", .serialized)
+@Suite("autoprov notify: check-sync, with sipp as the phone", .serialized, .timeLimit(.minutes(5)))
 struct NotifyCommandTests {
     @Test("NOTIFY Event: check-sync;reboot=true is answered 200: printed, exit 0")
     func checkSync() throws {
@@ -275,7 +275,7 @@ struct NotifyCommandTests {
 }
 
 @Suite("PnP over multicast, in a network namespace made by the test", .serialized,
-       .enabled(if: getuid() == 0, "needs root for ip netns (CI runs as root)"))
+       .enabled(if: getuid() == 0, "needs root for ip netns (CI runs as root)"), .timeLimit(.minutes(5)))
 struct PnPMulticastTests {
     /// Runs `ip` with arguments; true on success.
     @discardableResult
@@ -310,10 +310,10 @@ struct PnPMulticastTests {
         let handle = try FileHandle(forWritingTo: output)
         server.standardOutput = handle
         server.standardError = handle
-        try server.run()
+        try Children.start(server)
         defer {
             kill(server.processIdentifier, SIGTERM)
-            server.waitUntilExit()
+            server.finish(within: 30)
         }
         let deadline = Date().addingTimeInterval(20)
         while Date() < deadline, !((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains("PnP listening") {

@@ -36,7 +36,7 @@ final class ServerProcess {
                              "--ftp", "127.0.0.1:0", "--pnp", "127.0.0.1:0"] + arguments
         process.standardOutput = handle
         process.standardError = handle
-        try process.run()
+        try Children.start(process)
         try waitForListeners(arguments: arguments)
     }
 
@@ -92,18 +92,19 @@ final class ServerProcess {
     func stop() -> Int32 {
         guard process.isRunning else { return process.terminationStatus }
         kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        // A server that has not drained within 30 s is killed; -1 tells the test that expected 0.
+        guard process.finish(within: 30) else { return -1 }
         return process.terminationStatus
     }
 
     func kill9() {
-        kill(process.processIdentifier, SIGKILL)
+        process.killGroup()
         process.waitUntilExit()
     }
 
     deinit {
         if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            process.killGroup()
             process.waitUntilExit()
         }
         try? FileManager.default.removeItem(at: directory)
@@ -113,7 +114,7 @@ final class ServerProcess {
 /// Runs a client program from Debian's packages (curl, tftp, atftp).
 enum Client {
     static func run(_ program: String, _ arguments: [String], in directory: URL? = nil,
-                    input: String? = nil) throws -> CommandRunner.Result {
+                    input: String? = nil, timeout: Double = 120) throws -> CommandRunner.Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [program] + arguments
@@ -134,8 +135,7 @@ enum Client {
         } else {
             process.standardInput = FileHandle.nullDevice
         }
-        try process.run()
-        process.waitUntilExit()
+        try process.runAndWait(timeout: timeout)
         try out.close()
         try err.close()
         return CommandRunner.Result(status: process.terminationStatus,
@@ -143,9 +143,13 @@ enum Client {
                                     stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
     }
 
-    /// `curl -s` with the HTTP status printed last, on its own line.
+    /// `curl -s` with the HTTP status printed last, on its own line. curl gets `-m 15` unless the test set its own
+    /// limit, and is killed (the call throws) a few seconds after it: a server that never answers fails the test.
     static func curl(_ arguments: [String]) throws -> (status: Int, body: String, exit: Int32) {
-        let result = try run("curl", ["-s", "-k", "-w", "\n%{http_code}"] + arguments)
+        let given = zip(arguments, arguments.dropFirst()).first { $0.0 == "-m" || $0.0 == "--max-time" }
+        let limit = given.flatMap { Double($0.1) } ?? 15
+        let result = try run("curl", ["-s", "-k", "-w", "\n%{http_code}"] + (given == nil ? ["-m", "15"] : [])
+                             + arguments, timeout: limit + 3)
         var lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         let status = Int(lines.popLast() ?? "") ?? 0
         return (status, lines.joined(separator: "\n"), result.status)

@@ -2,7 +2,7 @@
 import Testing
 
 /// RFC 2131 §2 and RFC 2132: the message layout, options, and what a hostile datagram gets.
-@Suite("DHCP messages (RFC 2131, 2132, 3396)")
+@Suite("DHCP messages (RFC 2131, 2132, 3396)", .timeLimit(.minutes(2)))
 struct DHCPMessageTests {
     static let mac: [UInt8] = [0x00, 0x15, 0x65, 0x4a, 0xa9, 0x37]
 

@@ -2,7 +2,7 @@
 import Testing
 
 /// RFC 2131 §4.3: what the built-in server answers, on a virtual clock.
-@Suite("DHCP server decisions (RFC 2131 §4.3) and the lease pool")
+@Suite("DHCP server decisions (RFC 2131 §4.3) and the lease pool", .timeLimit(.minutes(2)))
 struct DHCPResponderTests {
     static let server = IPv4Address("192.0.2.1")!
 

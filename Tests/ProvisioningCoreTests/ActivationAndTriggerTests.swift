@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("Addresses and triggers (R8)")
+@Suite("Addresses and triggers (R8)", .timeLimit(.minutes(2)))
 struct ActivationAndTriggerTests {
     @Test("R8.1: Zero Touch, PnP, DHCP custom option, 66, 43, then the phone's flash")
     func addressPriority() {

@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("Boot files (R2)")
+@Suite("Boot files (R2)", .timeLimit(.minutes(2)))
 struct BootFileTests {
     /// The Guide's boot file ("An Instance of Auto Provision Configuration").
     static let guideBoot = """

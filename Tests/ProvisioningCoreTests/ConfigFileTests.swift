@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("CFG file format (R1)")
+@Suite("CFG file format (R1)", .timeLimit(.minutes(2)))
 struct ConfigFileTests {
     /// The Guide's `settings.cfg` ("Creating a New CFG File").
     static let settingsCFG = """

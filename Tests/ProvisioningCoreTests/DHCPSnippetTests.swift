@@ -2,7 +2,7 @@
 import Testing
 
 /// R8.1: the DHCP options phones read, as configuration for a site's own DHCP server.
-@Suite("DHCP snippets (R8.1)")
+@Suite("DHCP snippets (R8.1)", .timeLimit(.minutes(2)))
 struct DHCPSnippetTests {
     @Test("options phones read: 66, 43 and 128-254; anything else is refused with the reason", arguments: [
         (66, true), (43, true), (128, true), (160, true), (254, true), (67, false), (127, false), (255, false), (0, false),

@@ -2,7 +2,7 @@ import Foundation
 @testable import ProvisioningCore
 import Testing
 
-@Suite("AES keys and compatibility-mode encryption (R6)")
+@Suite("AES keys and compatibility-mode encryption (R6)", .timeLimit(.minutes(2)))
 struct EncryptionTests {
     static func fixture(_ name: String) throws -> [UInt8] {
         let url = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/" + name)
@@ -122,7 +122,7 @@ struct EncryptionTests {
     }
 }
 
-@Suite("Key selection (R6.2)")
+@Suite("Key selection (R6.2)", .timeLimit(.minutes(2)))
 struct KeySelectionTests {
     static let settings = [
         "static.auto_provision.aes_key_16.com": "commonkey0123456",

@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("lint findings")
+@Suite("lint findings", .timeLimit(.minutes(2)))
 struct LinterTests {
     func codes(_ path: String, _ text: String, existing: Set<String> = []) -> [String] {
         findings(path, text, existing: existing).map(\.code)
@@ -87,7 +87,7 @@ struct LinterTests {
     }
 }
 
-@Suite("Root-relative paths (S2)")
+@Suite("Root-relative paths (S2)", .timeLimit(.minutes(2)))
 struct RootRelativePathTests {
     @Test("plain paths are accepted", arguments: ["a.cfg", "/a.cfg", "T42G/y000000000000.boot", "HTTP Directory/s.cfg"])
     func accepted(path: String) throws {

@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("MACAddress")
+@Suite("MACAddress", .timeLimit(.minutes(2)))
 struct MACAddressTests {
     @Test("accepted forms give the canonical lower-case name (R2.1)", arguments: [
         "00156574B150", "00156574b150", "00:15:65:74:b1:50", "00-15-65-74-B1-50", "00:15:65:74:B1:50",

@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("Merging, overwrite mode and MD5 (R4)")
+@Suite("Merging, overwrite mode and MD5 (R4)", .timeLimit(.minutes(2)))
 struct MergeTests {
     @Test("R4.1: later files override earlier ones, in download order")
     func order() throws {
@@ -146,7 +146,7 @@ struct MergeTests {
     }
 }
 
-@Suite("MAC-local file (R5)")
+@Suite("MAC-local file (R5)", .timeLimit(.minutes(2)))
 struct LocalFileTests {
     static let protect = "static.auto_provision.custom.protect = 1\n"
 

@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("Model catalog (R7)")
+@Suite("Model catalog (R7)", .timeLimit(.minutes(2)))
 struct ModelCatalogTests {
     /// The Guide's table "Editing Common CFG File", model by model (R7.1).
     static let guideTable: [(String, String)] = [

@@ -39,7 +39,7 @@ extension ProvisioningOutcome {
 
 let header = "#!version:1.0.0.1\n"
 
-@Suite("Download order (R3)")
+@Suite("Download order (R3)", .timeLimit(.minutes(2)))
 struct DownloadOrderTests {
     @Test("R3.1: the MAC-oriented boot file, its includes in order, then the MAC-local file")
     func macBoot() throws {
@@ -188,7 +188,7 @@ struct DownloadOrderTests {
     }
 }
 
-@Suite("Boot-file settings and resource files (R2.5, R3.7)")
+@Suite("Boot-file settings and resource files (R2.5, R3.7)", .timeLimit(.minutes(2)))
 struct BootSettingsAndResourcesTests {
     @Test("R2.5: settings in a boot file other than overwrite_mode are ignored")
     func bootSettingsIgnored() throws {
@@ -215,7 +215,7 @@ struct BootSettingsAndResourcesTests {
     }
 }
 
-@Suite("Parsers and random input")
+@Suite("Parsers and random input", .timeLimit(.minutes(2)))
 struct RandomInputTests {
     @Test("property: random text never crashes the MAC, User-Agent, URL, path and model parsers")
     func randomText() {

@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("Include paths and URLs (R2.3, R3.6)")
+@Suite("Include paths and URLs (R2.3, R3.6)", .timeLimit(.minutes(2)))
 struct ProvisioningURLTests {
     @Test("R2.3: relative paths resolve against the boot file's URL", arguments: [
         ("tftp://10.2.5.193/y000000000000.boot", "sip.cfg", "tftp://10.2.5.193/sip.cfg"),

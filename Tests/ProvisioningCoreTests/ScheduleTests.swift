@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("Schedules (R8.3)")
+@Suite("Schedules (R8.3)", .timeLimit(.minutes(2)))
 struct ScheduleTests {
     /// 2026-11-27 00:00, a Friday, in the phone's local time.
     static let friday: Int64 = 1_795_737_600

@@ -1,7 +1,7 @@
 @testable import ProvisioningCore
 import Testing
 
-@Suite("UserAgent (yealink-protocols §4.1)")
+@Suite("UserAgent (yealink-protocols §4.1)", .timeLimit(.minutes(2)))
 struct UserAgentTests {
     struct Case: Sendable, CustomTestStringConvertible {
         let header: String

@@ -1,7 +1,7 @@
 import Testing
 @testable import SIP
 
-@Suite("Plug-and-Play SUBSCRIBE and NOTIFY (yealink-protocols.md §2)")
+@Suite("Plug-and-Play SUBSCRIBE and NOTIFY (yealink-protocols.md §2)", .timeLimit(.minutes(2)))
 struct PlugAndPlayTests {
     static func subscribe(uri: String = "sip:MAC001565f4f9e1@224.0.1.75", event: String? = nil,
                           contact: String? = "<sip:MAC001565f4f9e1@10.1.3.239:5059>") throws -> SIPMessage {

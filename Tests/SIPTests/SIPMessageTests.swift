@@ -1,7 +1,7 @@
 import Testing
 @testable import SIP
 
-@Suite("SIP messages (RFC 3261 §7, §18.3, §20, §25)")
+@Suite("SIP messages (RFC 3261 §7, §18.3, §20, §25)", .timeLimit(.minutes(2)))
 struct SIPMessageTests {
     /// A Yealink W52P's PnP SUBSCRIBE, as captured (yealink-protocols.md §2.2).
     static let w52pSubscribe = """

@@ -33,7 +33,7 @@ struct VirtualDriver {
     }
 }
 
-@Suite("SIP non-INVITE transactions over UDP (RFC 3261 §17.1.2, §17.2.2)")
+@Suite("SIP non-INVITE transactions over UDP (RFC 3261 §17.1.2, §17.2.2)", .timeLimit(.minutes(2)))
 struct SIPTransactionTests {
     static let notify = SIPMessage.request("NOTIFY", uri: "sip:100@192.0.2.7", headers: [
         ("Via", "SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKn1"), ("From", "<sip:autoprov@192.0.2.1>;tag=a"),

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 @testable import ProvisioningServer
 
-@Suite("Configuration file and credentials")
+@Suite("Configuration file and credentials", .timeLimit(.minutes(2)))
 struct ConfigurationTests {
     @Test("the documented example file parses to the defaults")
     func example() throws {
@@ -220,7 +220,7 @@ import ProvisioningCore
 func sha256(_ text: String) -> String { Hex.encode(SHA256.hash(data: Data(text.utf8))) }
 func md5(_ text: String) -> String { Hex.encode(Insecure.MD5.hash(data: Data(text.utf8))) }
 
-@Suite("Digest answers for autoprov notify (RFC 7616 §3.9.1)")
+@Suite("Digest answers for autoprov notify (RFC 7616 §3.9.1)", .timeLimit(.minutes(2)))
 struct DigestChallengeTests {
     static let challenge = "realm=\"http-auth@example.org\", qop=\"auth, auth-int\", "
         + "nonce=\"7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v\", opaque=\"FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS\""

@@ -2,7 +2,7 @@ import Foundation
 @testable import FTP
 import Testing
 
-@Suite("FTP commands, replies and paths (RFC 959, 2428, 3659)")
+@Suite("FTP commands, replies and paths (RFC 959, 2428, 3659)", .timeLimit(.minutes(2)))
 struct FTPCommandTests {
     @Test("a command line: verb upper-cased, the argument kept as it is (spaces included)")
     func parse() {

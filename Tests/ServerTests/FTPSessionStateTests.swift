@@ -4,7 +4,7 @@ import NIOCore
 import Testing
 
 /// The decisions every FTP session driver shares (RFC 959, 2428, 2577, 3659, 4217), without sockets.
-@Suite("FTP session state: what each command asks for")
+@Suite("FTP session state: what each command asks for", .timeLimit(.minutes(2)))
 struct FTPSessionStateTests {
     private func code(_ action: FTPSessionState.Action) -> Int? {
         if case .reply(let reply) = action { return reply.code }

@@ -1,7 +1,7 @@
 @testable import ProvisioningServer
 import Testing
 
-@Suite("The HTTP fast path's request-head reader (RFC 9112)")
+@Suite("The HTTP fast path's request-head reader (RFC 9112)", .timeLimit(.minutes(2)))
 struct HTTPHeadScannerTests {
     func scan(_ text: String) -> HTTPHeadScanner.Outcome {
         Array(text.utf8).withUnsafeBytes { HTTPHeadScanner.scan($0) }

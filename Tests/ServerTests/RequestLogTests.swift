@@ -5,7 +5,7 @@ import Testing
 @testable import ProvisioningServer
 @testable import Storage
 
-@Suite("Request log and device registry (S6)")
+@Suite("Request log and device registry (S6)", .timeLimit(.minutes(2)))
 struct RequestLogTests {
     let logger = Logger(label: "test")
 

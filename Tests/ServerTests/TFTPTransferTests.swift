@@ -2,7 +2,7 @@ import NIOCore
 import Testing
 @testable import TFTP
 
-@Suite("TFTP packets and transfers (RFC 1350, 2347-2349, 7440)")
+@Suite("TFTP packets and transfers (RFC 1350, 2347-2349, 7440)", .timeLimit(.minutes(2)))
 struct TFTPTransferTests {
     func buffer(_ bytes: [UInt8]) -> ByteBuffer { ByteBuffer(bytes: bytes) }
 
