@@ -91,7 +91,11 @@ final class CredentialChecker: Sendable {
     /// How long a digest nonce is good for.
     static let nonceLifetime: Double = 300
 
-    init(directories: [DirectoryAccount]) {
+    /// Where slowed-down failures are counted (`auth-delayed` in `/metrics`).
+    private let metrics: ServerMetrics?
+
+    init(directories: [DirectoryAccount], metrics: ServerMetrics? = nil) {
+        self.metrics = metrics
         // The most specific directory first.
         self.directories = directories.sorted { $0.path.count > $1.path.count }
     }
@@ -134,8 +138,7 @@ final class CredentialChecker: Sendable {
 
     /// Counts a failure and returns how long to wait before answering: nothing for the first three, then
     /// doubling from 250 ms up to 8 s, forgotten after five quiet minutes.
-    func failed(_ client: String) -> Duration {
-        let now = ContinuousClock.now
+    func failed(_ client: String, now: ContinuousClock.Instant = .now) -> Duration {
         let count = failures.withLock { table -> Int in
             var entry = table[client] ?? (0, now)
             if now - entry.last > .seconds(300) { entry.count = 0 }
@@ -146,6 +149,7 @@ final class CredentialChecker: Sendable {
             return entry.count
         }
         guard count > 3 else { return .zero }
+        metrics?.event("auth-delayed")
         return min(.milliseconds(250) * (1 << min(count - 4, 5)), .seconds(8))
     }
 

@@ -83,6 +83,9 @@ final class EpollLoop {
                 handlers.stopping()
             }
             if let stopDeadline, handlers.finished() || now >= stopDeadline {
+                if !handlers.finished() {
+                    logger.notice("\(name): connections still open at the drain deadline are closed")
+                }
                 handlers.closeAll()
                 return
             }

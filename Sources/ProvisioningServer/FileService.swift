@@ -124,7 +124,7 @@ public final class FileService: Sendable {
         self.configuration = configuration
         self.log = log
         self.metrics = metrics
-        credentials = CredentialChecker(directories: configuration.directories)
+        credentials = CredentialChecker(directories: configuration.directories, metrics: metrics)
         encryption = try ServedEncryption(commonKey: configuration.encryptionCommonKey,
                                           keysFile: configuration.encryptionKeysFile)
     }

@@ -45,6 +45,7 @@ public struct ProvisioningServer: Sendable {
             let tftp = TFTPServer(configuration: TFTPServerConfiguration(host: address.host, port: address.port),
                                   provider: TFTPFrontEnd(service: service), logger: logger)
             metrics.trackInFlight(protocolName: "tftp") { tftp.transfersInFlight }
+            metrics.trackEvents("tftp-timeout") { tftp.timeouts.load(ordering: .relaxed) }
             services.append(ListenerService(name: "TFTP", address: address, logger: logger) { try await tftp.run() })
             Task {
                 if let bound = try? await tftp.localAddress {

@@ -31,6 +31,10 @@ public final class ServerMetrics: Sendable {
     let droppedLogRecords: @Sendable () -> Int
     /// Asks each protocol how many transfers are in flight.
     private let inFlightSources = Mutex<[String: @Sendable () -> Int]>([:])
+    /// Protective events by name (a fixed set: `auth-delayed`, `connection-refused`, `head-timeout`, …).
+    private let events = Mutex<[String: Int]>([:])
+    /// Counts kept elsewhere (a TFTP server's retransmissions), asked for when rendering.
+    private let eventSources = Mutex<[String: @Sendable () -> Int]>([:])
 
     public init(droppedLogRecords: @escaping @Sendable () -> Int = { 0 }) {
         self.droppedLogRecords = droppedLogRecords
@@ -53,6 +57,21 @@ public final class ServerMetrics: Sendable {
     /// Registers the in-flight count of a protocol.
     public func trackInFlight(protocolName: String, _ source: @escaping @Sendable () -> Int) {
         inFlightSources.withLock { $0[protocolName] = source }
+    }
+
+    /// Counts one protective event: the server slowed down, refused or closed something to protect the others.
+    public func event(_ name: String) {
+        events.withLock { $0[name, default: 0] += 1 }
+    }
+
+    /// Registers an event count kept by another component.
+    public func trackEvents(_ name: String, _ source: @escaping @Sendable () -> Int) {
+        eventSources.withLock { $0[name] = source }
+    }
+
+    /// The current count of an event.
+    public func eventCount(_ name: String) -> Int {
+        events.withLock { $0[name] ?? 0 } + (eventSources.withLock { $0[name] }?() ?? 0)
     }
 
     /// The Prometheus text exposition.
@@ -84,7 +103,12 @@ public final class ServerMetrics: Sendable {
         lines += ["# HELP autoprov_uploads_total Uploads stored.", "# TYPE autoprov_uploads_total counter",
                   "autoprov_uploads_total \(uploads.current)",
                   "# HELP autoprov_log_dropped_total Request-log records dropped because the queue was full.",
-                  "# TYPE autoprov_log_dropped_total counter", "autoprov_log_dropped_total \(droppedLogRecords())"]
+                  "# TYPE autoprov_log_dropped_total counter", "autoprov_log_dropped_total \(droppedLogRecords())",
+                  "# HELP autoprov_events_total Protective events: slowed-down logins, refused or timed-out connections,"
+                    + " dropped requests, retransmissions.",
+                  "# TYPE autoprov_events_total counter"]
+        let names = Set(events.withLock { $0.keys }).union(eventSources.withLock { $0.keys })
+        for name in names.sorted() { lines.append("autoprov_events_total{event=\"\(name)\"} \(eventCount(name))") }
         return lines.joined(separator: "\n") + "\n"
     }
 }

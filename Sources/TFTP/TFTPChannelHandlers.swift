@@ -165,6 +165,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     }
 
     private func timedOut(context: ChannelHandlerContext) {
+        server.timeouts.add(1, ordering: .relaxed)
         switch state {
         case .read(var transfer):
             let actions = transfer.timeout()

@@ -51,6 +51,8 @@ public final class TFTPServer: Service, Sendable {
     let group: any EventLoopGroup
     let logger: Logger
     let inFlight = Mutex<[ObjectIdentifier: any Channel]>([:])
+    /// Times a transfer waited in vain for its client; each is followed by a retransmission or by giving up.
+    public let timeouts = Atomic<Int>(0)
     private let ready: EventLoopPromise<SocketAddress>
 
     public init(configuration: TFTPServerConfiguration, provider: any TFTPFileProvider,

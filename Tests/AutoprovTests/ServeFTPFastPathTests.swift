@@ -129,12 +129,11 @@ struct ServeFTPFastPathTests {
         let halfLine = RawFTPClient(port: server.ftpPort)
         _ = halfLine.reply()
         halfLine.control.send("USER pho")
-        let started = Date()
+        // Others are served meanwhile: each fetch ends with the file, none with curl's own time limit (exit 28).
         for _ in 0..<5 {
-            #expect(try Client.run("curl", ["-s", "ftp://phones:pw@\(server.ftpHostPort)/00156574b150.cfg"]).stdout
-                        == sipFile)
+            #expect(try Client.run("curl", ["-s", "-m", "10", "ftp://phones:pw@\(server.ftpHostPort)/00156574b150.cfg"])
+                        .stdout == sipFile)
         }
-        #expect(Date().timeIntervalSince(started) < 5)
         // The stalled session still answers once its line is complete.
         halfLine.control.send("nes\r\n")
         #expect(halfLine.reply().code == 331)
@@ -147,11 +146,10 @@ struct ServeFTPFastPathTests {
         #expect(client.login("phones", "pw") == 230)
         #expect(client.extendedPassive() != nil)
         #expect(client.send("RETR 00156574b150.cfg").code == 150)
-        let started = Date()
+        // ABOR answers at once: 426 and 226 (a transfer left to its 15 s data-connection timeout would end in 425).
         client.control.send([0xFF, 0xF4, 0xFF] + Array("ABOR\r\n".utf8))
         #expect(client.reply().code == 426)
         #expect(client.reply().code == 226)
-        #expect(Date().timeIntervalSince(started) < 2)
         #expect(client.send("NOOP").code == 200)
         // The session goes on: the next transfer works.
         #expect(client.transfer("RETR 00156574b150.cfg").data == Array(sipFile.utf8))
@@ -162,9 +160,9 @@ struct ServeFTPFastPathTests {
         let server = try ServeFTPTests.start()
         let client = RawFTPClient(port: server.ftpPort)
         #expect(client.login("phones", "pw") == 230)
-        let started = Date()
         #expect(server.stop() == 0)
-        #expect(Date().timeIntervalSince(started) < 5)
         #expect(client.control.readAll().isEmpty)
+        // Closed when the server stopped, not cut when the drain ran out: the server says which.
+        #expect(!server.log.contains("drain deadline"), "\(server.log)")
     }
 }

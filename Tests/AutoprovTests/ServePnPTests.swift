@@ -21,11 +21,18 @@ enum Sipp {
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/sipp/\(scenario)")
         let errors = directory.appendingPathComponent("errors.txt")
-        let result = try Client.run("sipp", [
-            target, "-sf", file.path, "-m", "1", "-i", "127.0.0.1", "-p", String(freeUDPPort()),
-            "-timeout", "20s", "-recv_timeout", "5000", "-nostdin", "-trace_err", "-error_file", errors.path, "-trace_counts",
-            "-trace_logs",
-        ], in: directory)
+        // sipp needs a port number; one found free may be taken before sipp binds it, and then sipp says so and
+        // is run again on another.
+        var result: CommandRunner.Result
+        var attempts = 0
+        repeat {
+            attempts += 1
+            result = try Client.run("sipp", [
+                target, "-sf", file.path, "-m", "1", "-i", "127.0.0.1", "-p", String(freeUDPPort()),
+                "-timeout", "20s", "-recv_timeout", "5000", "-nostdin", "-trace_err", "-error_file", errors.path,
+                "-trace_counts", "-trace_logs",
+            ], in: directory)
+        } while result.stderr.contains(Self.portTaken) && attempts < 5
         var counts: [String: Int] = [:]
         let csv = try FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix("_counts.csv") }
         if let csv {
@@ -43,10 +50,13 @@ enum Sipp {
         return Run(status: result.status, errors: errorText + result.stderr, counts: counts, logs: logs)
     }
 
+    /// What sipp prints when its port was taken.
+    static let portTaken = "Unable to bind main socket"
+
     /// sipp as a phone (UAS) on a free port, answering `calls` calls; `finish()` waits for it and returns its run.
     final class Phone {
-        let process = Process()
-        let port = Sipp.freeUDPPort()
+        private(set) var process = Process()
+        private(set) var port = 0
         let directory: URL
         let errors: URL
 
@@ -55,16 +65,31 @@ enum Sipp {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             errors = directory.appendingPathComponent("errors.txt")
             let file = try #require(Bundle.module.resourceURL).appendingPathComponent("Fixtures/sipp/\(scenario)")
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["sipp", "-sf", file.path, "-i", "127.0.0.1", "-p", String(port), "-m", String(calls),
-                                 "-recv_timeout", "8000", "-timeout", "30s", "-nostdin", "-trace_err",
-                                 "-error_file", errors.path]
-            process.currentDirectoryURL = directory
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            process.standardInput = FileHandle.nullDevice
-            try Children.start(process)
-            usleep(700_000)  // until it listens
+            // Started until it listens: a port found free may be taken before sipp binds it, and then sipp exits.
+            for _ in 0..<5 {
+                process = Process()
+                port = Sipp.freeUDPPort()
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+                process.arguments = ["sipp", "-sf", file.path, "-i", "127.0.0.1", "-p", String(port), "-m", String(calls),
+                                     "-recv_timeout", "8000", "-timeout", "30s", "-nostdin", "-trace_err",
+                                     "-error_file", errors.path]
+                process.currentDirectoryURL = directory
+                process.standardOutput = FileHandle.nullDevice
+                process.standardError = FileHandle.nullDevice
+                process.standardInput = FileHandle.nullDevice
+                try Children.start(process)
+                let pid = process.processIdentifier
+                if eventually(within: 10, { !process.isRunning || Self.listens(pid: pid, port: port) }), process.isRunning {
+                    return
+                }
+            }
+            throw ChildTimedOut(command: process.commandLine, seconds: 10)
+        }
+
+        /// True when process `pid` has UDP `port` bound (`ss` names the owner of each socket).
+        static func listens(pid: Int32, port: Int) -> Bool {
+            let sockets = (try? Client.run("ss", ["-Hulpn", "sport = :\(port)"], timeout: 10).stdout) ?? ""
+            return sockets.contains("pid=\(pid),")
         }
 
         var uri: String { "sip:1001@127.0.0.1:\(port)" }
@@ -80,21 +105,9 @@ enum Sipp {
         }
     }
 
-    /// A UDP port nobody uses right now.
+    /// A UDP port nobody uses right now (it may be taken before it is used: callers retry).
     static func freeUDPPort() -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bound in
-                _ = bind(socket, bound, length)
-                return getsockname(socket, bound, &length)
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
+        RawUDPPeer(serverPort: 0).localPort
     }
 }
 
@@ -243,12 +256,13 @@ struct NotifyCommandTests {
 
     @Test("nobody answers: exit 1 after the timeout; bad arguments are refused")
     func silent() throws {
-        let port = Sipp.freeUDPPort()
-        let started = Date()
-        let result = try CommandRunner.run(["notify", "--to", "sip:1001@127.0.0.1:\(port)", "--timeout", "2"])
+        // A socket that is there and never answers (a free port could be taken by someone else meanwhile).
+        let silentPeer = RawUDPPeer(serverPort: 0)
+        // --timeout 2 is kept: the command says so, and the default (32 s) would overrun this run's deadline.
+        let result = try CommandRunner.run(["notify", "--to", "sip:1001@127.0.0.1:\(silentPeer.localPort)",
+                                            "--timeout", "2"], timeout: 20)
         #expect(result.status == 1)
-        #expect(result.stdout.contains("no answer"))
-        #expect(Date().timeIntervalSince(started) < 10)
+        #expect(result.stdout.contains("no answer within 2.0 s"), "\(result.stdout)")
         #expect(try CommandRunner.run(["notify"]).status != 0)
         #expect(try CommandRunner.run(["notify", "--to", "http://x/"]).status != 0)
         #expect(try CommandRunner.run(["notify", "--to", "sip:a@b", "--username", "u"]).status != 0)

@@ -81,6 +81,13 @@ final class ServerProcess {
         var description: String { "server did not start:\n\(log)" }
     }
 
+    /// The count of a protective event in `/metrics` (`autoprov_events_total{event="…"}`); 0 before the first.
+    func event(_ name: String) throws -> Int {
+        let page = try Client.curl(["\(http)/metrics"]).body
+        let series = "autoprov_events_total{event=\"\(name)\"} "
+        return page.split(separator: "\n").first { $0.hasPrefix(series) }.flatMap { Int($0.dropFirst(series.count)) } ?? 0
+    }
+
     var http: String { "http://127.0.0.1:\(httpPort)" }
     var https: String { "https://127.0.0.1:\(httpsPort)" }
     var tftp: String { "tftp://127.0.0.1:\(tftpPort)" }
@@ -169,6 +176,22 @@ final class RawUDPPeer {
     }
 
     deinit { close(socket) }
+
+    /// The port this peer's socket is bound to (the kernel picks one at the first send, or here).
+    var localPort: Int {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                // Bind once to a free loopback port; a socket already bound keeps its port (EINVAL is ignored).
+                _ = bind(socket, address, length)
+                return getsockname(socket, address, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
 
     func send(_ bytes: [UInt8], to destinationPort: UInt16? = nil) {
         var address = sockaddr_in()

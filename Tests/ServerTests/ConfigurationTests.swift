@@ -5,6 +5,22 @@ import Testing
 
 @Suite("Configuration file and credentials", .timeLimit(.minutes(2)))
 struct ConfigurationTests {
+    @Test("S5: failures from one address: three answered at once, then held 250 ms doubling to 8 s; forgotten after five quiet minutes")
+    func failureSchedule() {
+        let checker = CredentialChecker(directories: [])
+        let start = ContinuousClock.now
+        let delays = (0..<11).map { checker.failed("192.0.2.7", now: start + .seconds($0)) }
+        #expect(delays == [.zero, .zero, .zero, .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2),
+                           .seconds(4), .seconds(8), .seconds(8), .seconds(8)])
+        // Another address is not slowed down by this one's failures.
+        #expect(checker.failed("192.0.2.8", now: start + .seconds(11)) == .zero)
+        // After five quiet minutes the count starts again; a success forgets it at once.
+        #expect(checker.failed("192.0.2.7", now: start + .seconds(10 + 301)) == .zero)
+        for second in 0..<4 { _ = checker.failed("192.0.2.9", now: start + .seconds(second)) }
+        checker.forgetFailures("192.0.2.9")
+        #expect(checker.failed("192.0.2.9", now: start + .seconds(5)) == .zero)
+    }
+
     @Test("the documented example file parses to the defaults")
     func example() throws {
         let table = try TOML.parse(ExampleRoot.configurationFile)
