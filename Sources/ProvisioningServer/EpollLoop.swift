@@ -80,6 +80,10 @@ final class EpollLoop {
                 stopDeadline = now + .seconds(drain)
                 if accepting { watch(listenSocket, 0, operation: EPOLL_CTL_DEL) }
                 accepting = false
+                // Stop listening, not only accepting: a client that connects during the drain is refused at once
+                // instead of waiting in the backlog until the process exits. (The descriptor is closed later, by
+                // the group, once no loop polls it.)
+                shutdown(listenSocket, Int32(SHUT_RDWR))
                 handlers.stopping()
             }
             if let stopDeadline, handlers.finished() || now >= stopDeadline {

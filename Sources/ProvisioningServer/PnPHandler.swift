@@ -53,6 +53,7 @@ final class PnPHandler: ChannelInboundHandler {
         let client = source.ipAddress ?? "unknown"
         guard limiter.admit(client, now: NIODeadline.now()) else {
             responder.logger.debug("pnp: rate limited", metadata: ["pnp.client": "\(client)"])
+            responder.service.metrics.event("pnp-rate-limited")
             return
         }
         let message: SIPMessage

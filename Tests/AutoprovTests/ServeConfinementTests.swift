@@ -185,9 +185,14 @@ struct ServeLifecycleTests {
         second.executableURL = CommandRunner.binary
         second.arguments = ["serve", "--root", server.root.path, "--data", server.data.path, "--tftp", "off",
                             "--https", "off", "--ftp", "off", "--http", "127.0.0.1:0"]
-        second.standardOutput = FileHandle.nullDevice
+        let output = server.directory.appendingPathComponent("second.out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        second.standardOutput = try FileHandle(forWritingTo: output)
         try Children.start(second)
-        Thread.sleep(forTimeInterval: 1.5)
+        // Stopped once it serves (the example root is made before that, and SIGTERM is handled from then on).
+        #expect(eventually(within: 30) {
+            ((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains("HTTP listening on")
+        })
         second.terminate()
         #expect(second.finish(within: 30))
         #expect(second.terminationStatus == 0)

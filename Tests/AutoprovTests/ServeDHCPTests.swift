@@ -71,7 +71,11 @@ final class DHCPLab {
             process.standardError = FileHandle.nullDevice
             try Children.start(process)
             self.relay = process
-            usleep(300_000)
+            // Ready once it has bound the BOOTP server port in its namespace.
+            eventually {
+                ((try? Client.run("ip", ["netns", "exec", relaySpace, "ss", "-Hlun", "sport = :67"]))?.stdout ?? "")
+                    .contains(":67")
+            }
         }
     }
 
@@ -182,7 +186,9 @@ struct ServeDHCPTests {
         let lab = try DHCPLab()
         #expect(try lab.startServer(), "\(lab.log)")
         let script = lab.directory.appendingPathComponent("udhcpc.sh")
-        try "#!/bin/sh\nenv > \(lab.directory.path)/udhcpc-$1.env\n".write(to: script, atomically: true, encoding: .utf8)
+        // Written whole, then renamed: the test sees the file only once the script has finished writing it.
+        try "#!/bin/sh\nenv > \(lab.directory.path)/udhcpc-$1.tmp && mv \(lab.directory.path)/udhcpc-$1.tmp \(lab.directory.path)/udhcpc-$1.env\n"
+            .write(to: script, atomically: true, encoding: .utf8)
         chmod(script.path, 0o755)
         let udhcpc = try lab.client(["busybox", "udhcpc", "-i", lab.clientInterface, "-f", "-q", "-n", "-t", "3", "-T", "1",
                                      "-O", "66", "-O", "43", "-O", "160", "-s", script.path])
@@ -200,7 +206,7 @@ struct ServeDHCPTests {
             option autoprov-url code 160 = text;
             request subnet-mask, routers, domain-name-servers, tftp-server-name, vendor-encapsulated-options, autoprov-url;
             """.write(to: lab.directory.appendingPathComponent("dhclient.conf"), atomically: true, encoding: .utf8)
-        try "#!/bin/sh\nenv > \(lab.directory.path)/dhclient-$reason.env\n"
+        try "#!/bin/sh\nenv > \(lab.directory.path)/dhclient-$reason.tmp && mv \(lab.directory.path)/dhclient-$reason.tmp \(lab.directory.path)/dhclient-$reason.env\n"
             .write(to: lab.directory.appendingPathComponent("dhclient.sh"), atomically: true, encoding: .utf8)
         chmod(lab.directory.appendingPathComponent("dhclient.sh").path, 0o755)
         let file = { (name: String) in lab.directory.appendingPathComponent(name).path }
@@ -218,7 +224,6 @@ struct ServeDHCPTests {
         while Date() < deadline, dhclient.isRunning, !FileManager.default.fileExists(atPath: file("dhclient-BOUND.env")) {
             usleep(20_000)
         }
-        usleep(100_000)  // the script has finished writing
         kill(dhclient.processIdentifier, SIGTERM)
         dhclient.finish(within: 10)
         let leased = Self.environment(try String(contentsOf: lab.directory.appendingPathComponent("dhclient-BOUND.env"), encoding: .utf8))
@@ -235,9 +240,14 @@ struct ServeDHCPTests {
         let devices = try CommandRunner.run(["devices", "--data", lab.directory.appendingPathComponent("data").path])
         // The lease's row: its address and the vendor class udhcpc sent last (dhclient sends none).
         let row = try #require(devices.stdout.split(separator: "\n").first { $0.contains("\(address) until") }, "\(devices.stdout)")
-        #expect(row.hasSuffix("udhcp 1.35.0"), "\(row)")
+        // udhcpc's vendor class is "udhcp <busybox's version>": the installed one's, read from its banner
+        // ("BusyBox v1.35.0 (Debian 1:1.35.0-4+b3) multi-call binary.").
+        let banner = try Client.run("busybox", ["--help"])
+        let version = try #require((banner.stdout + banner.stderr).split(separator: " ").first { $0.hasPrefix("v") }
+            .map { String($0.dropFirst()) }, "\(banner.stdout)")
+        #expect(row.hasSuffix("udhcp \(version)"), "\(row)")
         let log = try CommandRunner.run(["log", "--data", lab.directory.appendingPathComponent("data").path])
-        #expect(log.stdout.contains("dhcp") && log.stdout.contains("(udhcp 1.35.0)") && log.stdout.contains("acknowledged"),
+        #expect(log.stdout.contains("dhcp") && log.stdout.contains("(udhcp \(version))") && log.stdout.contains("acknowledged"),
                 "\(log.stdout)")
     }
 

@@ -8,6 +8,8 @@ import Glibc
 /// A TCP connection to the server, driven byte by byte when a test needs it.
 final class RawConnection {
     let descriptor: Int32
+    /// False when the connection was refused (nothing listens any more).
+    private(set) var connected = false
 
     /// Connects to 127.0.0.1:`port`, from `source` (another loopback address, say) when given.
     init(port: Int, timeoutSeconds: Int = 5, source: String? = nil) {
@@ -28,11 +30,11 @@ final class RawConnection {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = UInt16(port).bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &address) { pointer in
+        connected = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
-        }
+        } == 0
     }
 
     deinit { close(descriptor) }
@@ -201,14 +203,16 @@ struct ServeHTTPFastPathTests {
                                         "\(server.http)/T46-28.81.0.110.rom"]).stdout == "200")
         let slow = RawConnection(port: server.httpPort, timeoutSeconds: 10)
         slow.send("GET /T46-28.81.0.110.rom HTTP/1.1\r\nHost: x\r\n\r\n")
-        usleep(300_000)  // the socket buffers fill up; the server must wait for this reader without stalling
+        // The socket buffers fill up; the server must wait for this reader without stalling the others.
+        #expect(eventually { TCPTable.sendQueueBytes(localPort: server.httpPort) > 0 })
         let other = try Client.curl(["-m", "5", "\(server.http)/a.cfg"])
         #expect(other.status == 200)
         #expect(other.body == Self.a)
         let idle = RawConnection(port: server.httpPort)  // an idle keep-alive connection must not hold up the exit
         _ = idle
         kill(server.process.processIdentifier, SIGTERM)
-        usleep(200_000)
+        // Draining: new connections are refused while the slow reader is still being served.
+        #expect(eventually { !RawConnection(port: server.httpPort).connected })
         let received = slow.readAll()
         let answer = responses(received)
         #expect(answer.first?.status == 200)

@@ -135,7 +135,9 @@ struct ServeHTTPTests {
         slow.arguments = ["-s", "-o", "/dev/null", "--limit-rate", "200k", "-T", big.path,
                           "\(server.http)/00156574b150-local.cfg"]
         try Children.start(slow)
-        Thread.sleep(forTimeInterval: 1.5)
+        // Killed once the server holds the upload's connection (3 MB at 200 kB/s takes 15 s to send).
+        #expect(eventually { TCPTable.established(localPort: server.httpPort) > 0 })
+        #expect(slow.isRunning)
         server.kill9()
         #expect(slow.finish(within: 30))
         let stored = server.data.appendingPathComponent("uploads/00156574b150-local.cfg")

@@ -121,14 +121,48 @@ struct ServeTFTPTests {
         download.standardOutput = FileHandle.nullDevice
         download.standardError = FileHandle.nullDevice
         try Children.start(download)
-        Thread.sleep(forTimeInterval: 0.5)
+        // Stopped once the transfer is under way (the first blocks are written).
+        #expect(eventually { ((try? FileManager.default.attributesOfItem(atPath: out.path)[.size]) as? Int ?? 0) > 0 })
         #expect(download.isRunning)
         #expect(server.stop() == 0)
         #expect(download.finish(within: 60))
         #expect(download.terminationStatus == 0)
         #expect(try Data(contentsOf: out) == bytes)
-        // New requests are no longer answered.
-        #expect(try Client.run("curl", ["-s", "--max-time", "3", "\(server.tftp)/T46-28.81.0.110.rom"]).status != 0)
+    }
+
+    @Test("during the drain a new request is not answered, and the transfer in flight still ends whole")
+    func refusedDuringDrain() throws {
+        let payload = String(repeating: "0123456789", count: 500)
+        let server = try ServerProcess(files: ["sip.cfg": sipFile, "big.cfg": payload])
+        // A transfer held open by the test: block 2 is not acknowledged until the server has been told to stop.
+        let client = RawUDPPeer(serverPort: server.tftpPort)
+        client.send(RawUDPPeer.request(1, Array("big.cfg".utf8)))
+        let (first, port) = try #require(client.receive())
+        #expect(Array(first.prefix(4)) == [0, 3, 0, 1])
+        client.send([0, 4, 0, 1], to: port)
+        kill(server.process.processIdentifier, SIGTERM)
+        // Probed until the listener is closed (a request answered before the signal is handled does not count).
+        let probe = RawUDPPeer(serverPort: server.tftpPort)
+        #expect(eventually(within: 20) {
+            probe.send(RawUDPPeer.request(1, Array("sip.cfg".utf8)))
+            return probe.receive(timeoutMilliseconds: 300) == nil
+        })
+        #expect(server.process.isRunning, "the server waits for the transfer in flight")
+        // Now the held transfer goes on to its end (stale retransmissions of a block are skipped).
+        var received = Array(first.dropFirst(4))
+        var block: UInt16 = 2
+        while let (packet, _) = client.receive() {
+            guard packet.count >= 4, packet[1] == 3 else { break }
+            let number = UInt16(packet[2]) << 8 | UInt16(packet[3])
+            client.send([0, 4, packet[2], packet[3]], to: port)
+            guard number == block else { continue }
+            received += packet.dropFirst(4)
+            if packet.count < 516 { break }
+            block += 1
+        }
+        #expect(received == Array(payload.utf8))
+        #expect(server.process.finish(within: 30))
+        #expect(server.process.terminationStatus == 0)
     }
 
     @Test("malformed packets get error 4 or silence and the server keeps serving")

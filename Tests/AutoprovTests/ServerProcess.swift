@@ -205,8 +205,12 @@ final class RawUDPPeer {
         }
     }
 
-    /// One datagram and the port it came from, or nil after the timeout.
-    func receive() -> ([UInt8], UInt16)? {
+    /// One datagram and the port it came from, or nil after `timeoutMilliseconds` (the socket's 3 s by default).
+    func receive(timeoutMilliseconds: Int? = nil) -> ([UInt8], UInt16)? {
+        if let timeoutMilliseconds {
+            var ready = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, Int32(timeoutMilliseconds)) == 1 else { return nil }
+        }
         var buffer = [UInt8](repeating: 0, count: 70_000)
         var address = sockaddr_in()
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
