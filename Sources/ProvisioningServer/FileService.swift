@@ -103,8 +103,11 @@ public final class FileService: Sendable {
     /// Answers by raw request path for files checked (stat) within the last second, like nginx's
     /// `open_file_cache_valid 1s`: an edit on disk is served within a second, an upload at once.
     private let recent = PerThread<[RecentKey: RecentAnswer]> { [:] }
-    /// Bumped by every upload; answers remembered under an older generation are not used.
-    private let uploadGeneration = Atomic<Int>(0)
+    /// Bumped by every upload and by every change any thread finds on disk (a file loaded anew, gone, or the cache
+    /// emptied); answers remembered under an older generation are not used. Each thread keeps its own answers, so
+    /// without this one thread would serve a new version while another still served the old one for up to a
+    /// second: once any thread has served a version, none serves an older one.
+    private let generation = Atomic<Int>(0)
     static let revalidateAfter: Duration = .seconds(1)
     private let cacheBytes = Mutex<Int>(0)
     /// Total bytes of file contents kept in memory.
@@ -164,7 +167,7 @@ public final class FileService: Sendable {
     func readNow(_ request: FileRequest, loadingUpTo limit: Int?) -> ReadAnswer? {
         let key = RecentKey(path: request.path, isPercentEncoded: request.isPercentEncoded)
         let now = ContinuousClock.now
-        let generation = uploadGeneration.load(ordering: .acquiring)
+        let generation = self.generation.load(ordering: .acquiring)
         if let hit = recent.withLock({ $0[key] }), hit.generation == generation {
             if now - hit.checked < FileService.revalidateAfter { return .file(hit.file) }
             // Checked over a second ago: one `stat` of the file it came from says whether it still stands (the
@@ -174,6 +177,7 @@ public final class FileService: Sendable {
                 recent.withLock { $0[key]?.checked = now }
                 return .file(hit.file)
             }
+            self.generation.add(1, ordering: .releasing)  // changed or gone: no thread may answer with it now
         }
         let answer: ReadAnswer
         var origin: Origin?
@@ -322,17 +326,23 @@ public final class FileService: Sendable {
 
     private func remember(_ file: ServedFile, identity: FileIdentity, key: String) {
         let size = file.contents.readableBytes
-        cache.withLock { cache in
-            cacheBytes.withLock { total in
+        let replaced = cache.withLock { cache in
+            cacheBytes.withLock { total -> Bool in
+                var replaced = cache[key] != nil
                 if let old = cache[key] { total -= old.file.contents.readableBytes }
                 if total + size > FileService.cacheBudget {
                     cache.removeAll()
                     total = 0
+                    replaced = true
                 }
                 cache[key] = CachedFile(identity: identity, file: file)
                 total += size
+                return replaced
             }
         }
+        // A version that replaces another (or one loaded after the cache was emptied): the answers other threads
+        // remembered may hold the old one, and must not be used once this one goes out.
+        if replaced { generation.add(1, ordering: .releasing) }
     }
 
     static func contentType(for path: String) -> String {
@@ -462,7 +472,7 @@ public final class FileService: Sendable {
                 try store.store(Array(contents.readableBytesView), at: path.path)
             }
             metrics.uploads.add(1)
-            uploadGeneration.add(1, ordering: .releasing)  // the upload must be what the next download returns (S4)
+            self.generation.add(1, ordering: .releasing)  // the upload must be what the next download returns (S4)
             return existed ? .replaced : .created
         } catch {
             return .failed("\(error)")
