@@ -83,7 +83,6 @@ final class RawFTPClient {
 struct ServeFTPTests {
     static let configuration = """
         [ftp]
-        passive_ports = "40000-44999"
         [[ftp.user]]
         username = "phones"
         password = "pw"

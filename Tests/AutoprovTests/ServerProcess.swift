@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -27,7 +28,7 @@ final class ServerProcess {
         output = directory.appendingPathComponent("server.out")
         for (path, text) in files { try write(path, text) }
         let config = directory.appendingPathComponent("autoprov.toml")
-        try configuration.write(to: config, atomically: true, encoding: .utf8)
+        try Self.withOwnPassivePorts(configuration).write(to: config, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
         process.executableURL = CommandRunner.binary
@@ -38,6 +39,22 @@ final class ServerProcess {
         process.standardError = handle
         try Children.start(process)
         try waitForListeners(arguments: arguments)
+    }
+
+    private static let serversStarted = Atomic<Int>(0)
+
+    /// The configuration with an FTP passive range of this server's own (100 ports, unless the test set one), so
+    /// that servers of suites running side by side never compete for the same ports.
+    static func withOwnPassivePorts(_ configuration: String) -> String {
+        guard !configuration.contains("passive_ports") else { return configuration }
+        let low = 40_000 + serversStarted.add(1, ordering: .relaxed).oldValue % 200 * 100
+        let setting = "passive_ports = \"\(low)-\(low + 99)\""
+        var lines = configuration.components(separatedBy: "\n")
+        if let table = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == "[ftp]" }) {
+            lines.insert(setting, at: table + 1)
+            return lines.joined(separator: "\n")
+        }
+        return configuration + "\n[ftp]\n" + setting + "\n"
     }
 
     func write(_ path: String, _ text: String) throws {
