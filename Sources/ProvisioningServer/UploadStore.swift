@@ -9,6 +9,9 @@ public struct UploadStore: Sendable {
     public let directory: URL
     /// How many earlier versions of a file are kept.
     public let keptVersions: Int
+    /// Called with the temporary file once it is written and synced, just before the rename that publishes it;
+    /// a test throws here to stand for a crash between the two.
+    var beforeRename: (@Sendable (URL) throws -> Void)?
 
     public init(directory: URL, keptVersions: Int = 10) {
         self.directory = directory
@@ -49,6 +52,7 @@ public struct UploadStore: Sendable {
             unlink(temporary.path)
             throw UploadError.system("write \(path)", failure)
         }
+        try beforeRename?(temporary)
         keepPreviousVersion(of: target, path: path)
         guard rename(temporary.path, target.path) == 0 else {
             let code = errno

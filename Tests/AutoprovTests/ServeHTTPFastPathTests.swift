@@ -100,7 +100,7 @@ struct ServeHTTPFastPathTests {
     @Test("pipelined GET, PUT, GET, HEAD, 304 and 404 on one connection: answered in order, the PUT's body intact (S3, S4)")
     func handOffMidPipeline() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a, "b.cfg": Self.b])
-        let etag = "\"\(Provisioning.md5(Array(Self.b.utf8)))\""
+        let etag = "\"5ae234aa0fcbee5d52ae1b7a68f0c88c\""  // md5sum of b
         let connection = RawConnection(port: server.httpPort)
         connection.send("GET /a.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
             + "PUT /001565000001-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
@@ -123,7 +123,7 @@ struct ServeHTTPFastPathTests {
     @Test("over TLS too: pipelined GET, PUT, GET, 304, 404 and a close, in order (openssl s_client)")
     func pipelineOverTLS() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a, "b.cfg": Self.b])
-        let etag = "\"\(Provisioning.md5(Array(Self.a.utf8)))\""
+        let etag = "\"10313c10cf47c43ee3da7eac37bbb57d\""  // md5sum of a
         let requests = "GET /a.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
             + "PUT /001565000003-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nmine"
             + "GET /b.cfg HTTP/1.1\r\nHost: x\r\n\r\n"

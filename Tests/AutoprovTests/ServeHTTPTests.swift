@@ -17,7 +17,7 @@ struct ServeHTTPTests {
         #expect(get.status == 200)
         #expect(get.body.hasSuffix(bootFile))
         #expect(get.body.lowercased().contains("content-type: text/plain"))
-        let md5 = Provisioning.md5(Array(bootFile.utf8))
+        let md5 = "01dc7abaf1f6800d42f1c406e79bbb92"  // md5sum of bootFile
         #expect(get.body.contains("ETag: \"\(md5)\""))
         let head = try Client.curl(["-I", "\(server.http)/sip.cfg"])
         #expect(head.status == 200)
@@ -89,8 +89,15 @@ struct ServeHTTPTests {
         let result = try Client.curl(["--tlsv1.2", "\(server.https)/sip.cfg"])
         #expect(result.status == 200)
         #expect(result.body == sipFile)
-        let old = try Client.run("curl", ["-s", "-k", "--tls-max", "1.1", "\(server.https)/sip.cfg"])
-        #expect(old.status != 0)
+        // A client lowered to TLS 1.1 at security level 0 (Debian's OpenSSL refuses 1.1 by itself otherwise)...
+        let tls11 = ["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "--tls-max", "1.1", "--ciphers",
+                     "DEFAULT:@SECLEVEL=0"]
+        // ...reaches a server that allows 1.1 (openssl s_server), so its refusal by autoprov is autoprov's own.
+        let control = try TLS11Server(certificate: server.data.appendingPathComponent("tls/cert.pem"),
+                                      key: server.data.appendingPathComponent("tls/key.pem"))
+        #expect(try Client.run("curl", tls11 + ["https://127.0.0.1:\(control.port)/"]).stdout == "200")
+        let old = try Client.run("curl", tls11 + ["\(server.https)/sip.cfg"])
+        #expect(old.status == 35, "curl exit \(old.status): a refused handshake is 35")
         let certificate = server.data.appendingPathComponent("tls/cert.pem")
         #expect(FileManager.default.fileExists(atPath: certificate.path))
         let verified = try Client.curl(["--cacert", certificate.path, "\(server.https)/sip.cfg"])
@@ -269,4 +276,33 @@ struct HTTPRobustnessTests {
         #expect(try Client.curl(["\(server.http)/a.cfg"]).status == 200)
         #expect(server.stop() == 0)
     }
+}
+
+/// `openssl s_server` allowing TLS 1.1 at security level 0: shows that a test's TLS 1.1 client can connect at all.
+final class TLS11Server {
+    let process = Process()
+    private(set) var port = 0
+
+    init(certificate: URL, key: URL) throws {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-s_server-\(UUID()).out")
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: output) }
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate.path, "-key", key.path,
+                             "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-www"]
+        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.standardError = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
+        try Children.start(process)
+        // "ACCEPT 127.0.0.1:PORT" once it listens.
+        let listening = eventually {
+            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+            guard let range = text.range(of: "ACCEPT 127.0.0.1:") else { return false }
+            port = Int(text[range.upperBound...].prefix { $0.isNumber }) ?? 0
+            return port > 0
+        }
+        guard listening else { throw ChildTimedOut(command: process.commandLine, seconds: 10) }
+    }
+
+    deinit { process.killGroup() }
 }

@@ -165,13 +165,18 @@ struct ServeTFTPTests {
         #expect(server.process.terminationStatus == 0)
     }
 
-    @Test("malformed packets get error 4 or silence and the server keeps serving")
+    @Test("malformed packets each get one error 4 and the server keeps serving")
     func malformed() throws {
         let server = try ServerProcess(files: ["sip.cfg": sipFile])
         let client = RawUDPPeer(serverPort: server.tftpPort)
+        // Each is answered with error 4 (illegal TFTP operation, RFC 1350) from the server's port, and nothing else.
         for garbage: [UInt8] in [[], [0], [0, 9], [0, 1, 65, 66], [0, 3, 0, 1, 1, 2], [0, 1, 0, 0],
                                  Array(repeating: 0x41, count: 2000), [0, 1] + Array(repeating: 0x41, count: 600) + [0]] {
             client.send(garbage)
+            let reply = client.receive()
+            #expect(reply.map { Array($0.0.prefix(4)) } == [0, 5, 0, 4], "\(garbage.prefix(8)): \(String(describing: reply))")
+            #expect(reply?.1 == UInt16(server.tftpPort))
+            #expect(client.receive(timeoutMilliseconds: 200) == nil, "one answer to \(garbage.prefix(8))")
         }
         #expect(try Client.run("curl", ["-s", "\(server.tftp)/sip.cfg"]).stdout == sipFile)
         #expect(server.stop() == 0)

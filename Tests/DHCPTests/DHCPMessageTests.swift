@@ -1,3 +1,4 @@
+import Foundation
 @testable import DHCP
 import Testing
 
@@ -72,7 +73,10 @@ struct DHCPMessageTests {
         #expect(throws: DHCPParseError(code: .badHardwareLength, offset: 2)) { try DHCPMessage(parsing: badLength) }
         let overrun = Array(good.prefix(240)) + [53, 1, 1, 60, 200] + Array("yealink".utf8)
         #expect(throws: DHCPParseError(code: .optionOverrun, offset: 243)) { try DHCPMessage(parsing: overrun) }
-        var generator = SystemRandomNumberGenerator()
+        // A new seed each run (or AUTOPROV_TEST_SEED), printed first: a crash ends the process before any message.
+        let seed = ProcessInfo.processInfo.environment["AUTOPROV_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 1...UInt64.max)
+        print("corrupted DHCP messages: random input from seed \(seed) (AUTOPROV_TEST_SEED=\(seed) repeats it)")
+        var generator = XorshiftStar(state: seed)
         for _ in 0..<3000 {
             var copy = good
             for _ in 0..<Int.random(in: 1...8, using: &generator) {
@@ -96,5 +100,15 @@ struct DHCPMessageTests {
 extension Array where Element == UInt8 {
     func firstIndex(of value: UInt8, after start: Int) -> Int? {
         self[start...].firstIndex(of: value)
+    }
+}
+
+/// xorshift64*, seeded by the test so that a run can be repeated.
+struct XorshiftStar: RandomNumberGenerator {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state ^= state >> 12; state ^= state << 25; state ^= state >> 27
+        return state &* 0x2545_F491_4F6C_DD1D
     }
 }

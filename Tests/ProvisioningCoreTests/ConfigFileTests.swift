@@ -145,8 +145,10 @@ struct ConfigFileTests {
 struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
 
-    init(seed: UInt64) {
+    /// Prints the seed, so that a failure on random input can be repeated.
+    init(seed: UInt64, function: String = #function) {
         state = seed
+        print("\(function): random input from seed \(seed)")
     }
 
     mutating func next() -> UInt64 {

@@ -47,7 +47,12 @@ struct DHCPSnippetTests {
     func matching() throws {
         let byPrefix = try DHCPSnippet(url: "http://a/")
         let isc = byPrefix.text(for: .iscDHCPD)
-        for oui in MACAddress.yealinkOUIs { #expect(isc.contains("substring(hardware, 1, 3) = \(oui)")) }
+        // The prefixes as yealink-protocols.md lists them (wazo's list), not as the code under test keeps them.
+        let spec = "00:15:65, E4:34:D7, 80:5E:C0, 80:5E:0C, 24:9A:D8, 44:DB:D2, 64:4F:56, EC:1D:A9, 34:97:D7, "
+            + "B0:61:A9, C4:FC:22, F0:16:53"
+        let ouis = spec.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        #expect(ouis.count == 12)
+        for oui in ouis { #expect(isc.contains("substring(hardware, 1, 3) = \(oui)"), "\(oui)") }
         let byClass = try DHCPSnippet(url: "http://a/", match: .vendorClass)
         #expect(byClass.text(for: .kea).contains("substring(option[60].hex, 0, 7) == 'yealink'"))
         #expect(byClass.text(for: .iscDHCPD).contains("substring(option vendor-class-identifier, 0, 7) = \"yealink\""))

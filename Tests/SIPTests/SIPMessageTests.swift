@@ -229,7 +229,11 @@ struct SIPMessageTests {
 struct Xorshift {
     var state: UInt64
 
-    init(seed: UInt64) { state = seed | 1 }
+    /// Prints the seed, so that a failure on random input can be repeated.
+    init(seed: UInt64, function: String = #function) {
+        state = seed | 1
+        print("\(function): random input from seed \(seed)")
+    }
 
     mutating func next() -> UInt64 {
         state ^= state >> 12
