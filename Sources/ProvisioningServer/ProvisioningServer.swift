@@ -9,7 +9,8 @@ import Storage
 import Synchronization
 import TFTP
 
-/// `autoprov serve`: every listener as a `Service` in one `ServiceGroup`, over one ``FileService``.
+/// `autoprov serve`: the request log and a ``ListenerGroup`` of every listener in one `ServiceGroup`, over one
+/// ``FileService``.
 public struct ProvisioningServer: Sendable {
     public let configuration: ServerConfiguration
     let logger: Logger
@@ -39,14 +40,14 @@ public struct ProvisioningServer: Sendable {
                                  identify: DeviceIdentity.fill)
         let metrics = ServerMetrics(droppedLogRecords: { log.dropped })
         let service = try FileService(configuration: configuration, log: log, metrics: metrics)
-        var services: [any Service] = [log]
+        var listeners: [any Service] = []
 
         if let address = configuration.tftp {
             let tftp = TFTPServer(configuration: TFTPServerConfiguration(host: address.host, port: address.port),
                                   provider: TFTPFrontEnd(service: service), logger: logger)
             metrics.trackInFlight(protocolName: "tftp") { tftp.transfersInFlight }
             metrics.trackEvents("tftp-timeout") { tftp.timeouts.load(ordering: .relaxed) }
-            services.append(ListenerService(name: "TFTP", address: address, logger: logger) { try await tftp.run() })
+            listeners.append(ListenerService(name: "TFTP", address: address, logger: logger) { try await tftp.run() })
             Task {
                 if let bound = try? await tftp.localAddress {
                     onListening(Listener(name: "TFTP", address: bound, phoneURL: ProvisioningServer.url("tftp", bound)))
@@ -54,11 +55,11 @@ public struct ProvisioningServer: Sendable {
             }
         }
         if let address = configuration.http {
-            services.append(try httpListener("HTTP", address, service: service, tls: nil, onListening: onListening))
+            listeners.append(try httpListener("HTTP", address, service: service, tls: nil, onListening: onListening))
         }
         if let address = configuration.https {
             let tls = try ServerCertificate.tlsConfiguration(configuration, dataDirectory: dataDirectory)
-            services.append(try httpListener("HTTPS", address, service: service, tls: tls, onListening: onListening))
+            listeners.append(try httpListener("HTTPS", address, service: service, tls: tls, onListening: onListening))
         }
         if let address = configuration.ftp {
             // FTPS (AUTH TLS) uses the HTTPS certificate; FTP clients are not asked for certificates.
@@ -74,7 +75,7 @@ public struct ProvisioningServer: Sendable {
                 onListening(Listener(name: "FTP", address: bound, phoneURL: ProvisioningServer.url("ftp", bound)))
             }
             let ftp = FTPServer(configuration: ftpConfiguration, provider: front, logger: logger, onBound: onBound)
-            services.append(ListenerService(name: "FTP", address: address, logger: logger) { [logger] in
+            listeners.append(ListenerService(name: "FTP", address: address, logger: logger) { [logger] in
                 #if os(Linux)
                 // Plain sessions on epoll loops; TLS and active data connections go to `ftp` (SwiftNIO).
                 let fastPath = try FTPFastPath(host: address.host, port: address.port, threads: System.coreCount,
@@ -94,20 +95,21 @@ public struct ProvisioningServer: Sendable {
                 let sent = configuration.pnpURL.isEmpty ? phoneURLs.preferred ?? "(no URL yet)" : configuration.pnpURL
                 onListening(Listener(name: "PnP", address: bound, phoneURL: sent))
             }
-            services.append(pnp)
+            listeners.append(pnp)
         }
         if let dhcp = configuration.dhcp {
             #if os(Linux)
             let sent = dhcp.customValue.isEmpty ? (dhcp.option66.isEmpty ? dhcp.option43 : dhcp.option66) : dhcp.customValue
-            services.append(DHCPListener(configuration: dhcp, service: service, log: log, logger: logger) { bound in
+            listeners.append(DHCPListener(configuration: dhcp, service: service, log: log, logger: logger) { bound in
                 onListening(Listener(name: "DHCP", address: bound, phoneURL: sent.isEmpty ? "(no provisioning option set)" : sent))
             })
             #else
             throw ListenError(description: "the built-in DHCP server runs on Linux only")
             #endif
         }
+        // The request log first, so that it is stopped last, after every listener has drained.
         let group = ServiceGroup(configuration: .init(
-            services: services.map { .init(service: $0) },
+            services: [.init(service: log), .init(service: ListenerGroup(listeners: listeners))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -160,6 +162,22 @@ final class PhoneURLs: Sendable {
     var preferred: String? {
         let known = urls.withLock { $0 }
         return ["HTTP", "HTTPS", "TFTP", "FTP"].compactMap { known[$0] }.first
+    }
+}
+
+/// Every listener in one service, so that SIGTERM reaches them all at once: each stops accepting at the same moment
+/// and their drains run side by side. (A `ServiceGroup` signals its services one after another, each once the one
+/// before has finished: TFTP answered new requests while HTTP drained, and the drains added up.) One listener that
+/// fails ends the others, and the group, with its error.
+struct ListenerGroup: Service {
+    let listeners: [any Service]
+
+    func run() async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            for listener in listeners {
+                group.addTask { try await listener.run() }
+            }
+        }
     }
 }
 

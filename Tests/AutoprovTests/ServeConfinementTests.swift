@@ -122,10 +122,28 @@ struct ServeLifecycleTests {
             .split(separator: "\n").count == 2)
     }
 
-    @Test("SIGTERM: stops accepting, exits 0")
+    @Test("SIGTERM: every listener refuses new clients during the drain, the transfer in flight ends whole, exit 0")
     func gracefulShutdown() throws {
-        let server = try ServerProcess(files: ["sip.cfg": sipFile])
+        let firmware = String(repeating: "autoprov", count: 3 * 1024 * 1024)
+        let server = try ServerProcess(files: ["sip.cfg": sipFile, "T46-28.81.0.110.rom": firmware])
         #expect(try Client.curl(["\(server.http)/sip.cfg"]).status == 200)
+        // A reader that takes nothing yet keeps the drain going: 24 MiB cannot fit in the socket buffers.
+        let slow = RawConnection(port: server.httpPort, timeoutSeconds: 10)
+        slow.send("GET /T46-28.81.0.110.rom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(eventually { TCPTable.sendQueueBytes(localPort: server.httpPort) > 0 })
+        kill(server.process.processIdentifier, SIGTERM)
+        for (name, port) in [("HTTP", server.httpPort), ("HTTPS", server.httpsPort), ("FTP", server.ftpPort)] {
+            #expect(eventually { !RawConnection(port: port).connected }, "\(name) still accepts during the drain")
+        }
+        let probe = RawUDPPeer(serverPort: server.tftpPort)
+        #expect(eventually {
+            probe.send(RawUDPPeer.request(1, Array("sip.cfg".utf8)))
+            return probe.receive(timeoutMilliseconds: 300) == nil
+        }, "TFTP still answers during the drain")
+        #expect(server.process.isRunning, "the drain waits for the reader")
+        let received = String(decoding: slow.readAll(), as: UTF8.self)
+        #expect(received.hasPrefix("HTTP/1.1 200"))
+        #expect(received.hasSuffix(firmware))
         #expect(server.stop() == 0)
     }
 
