@@ -125,8 +125,11 @@ final class PnPHandler: ChannelInboundHandler {
         let branch = "z9hG4bK" + SIPMessage.randomToken()
         let notify = subscription.notify(for: request, url: url, localHost: localHost, localPort: localPort,
                                          branch: branch, toTag: toTag)
-        // The NOTIFY goes to the Contact; a host that is not an address falls back to where the SUBSCRIBE came from.
-        let peer = (try? SocketAddress(ipAddress: subscription.notifyHost, port: subscription.notifyPort))
+        // The NOTIFY goes to the Contact; a host that is not one phone's address (a name, a broadcast, multicast or
+        // unspecified address) falls back to where the SUBSCRIBE came from.
+        let contact = try? SocketAddress(ipAddress: subscription.notifyHost, port: subscription.notifyPort)
+        let toOnePhone = contact.map { PnPHandler.isUnicast($0) && !responder.localBroadcasts.contains($0.ipAddress ?? "") }
+        let peer = (toOnePhone == true ? contact : nil)
             ?? (try? SocketAddress(ipAddress: client, port: subscription.notifyPort)) ?? source
         var transaction = SIPClientTransaction(request: notify)
         let started = transaction.start()
@@ -164,7 +167,12 @@ final class PnPHandler: ChannelInboundHandler {
             switch action {
             case .send(let bytes):
                 let envelope = AddressedEnvelope(remoteAddress: peer, data: context.channel.allocator.buffer(bytes: bytes))
-                context.writeAndFlush(wrapOutboundOut(envelope), promise: nil)
+                // A send that fails concerns that peer only: it is logged, and the responder goes on.
+                let sent = context.eventLoop.makePromise(of: Void.self)
+                sent.futureResult.whenFailure { [logger = responder.logger] error in
+                    logger.warning("pnp: could not send", metadata: ["pnp.peer": "\(peer)", "pnp.error": "\(error)"])
+                }
+                context.writeAndFlush(wrapOutboundOut(envelope), promise: sent)
             case .schedule(let timer, let delay):
                 let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
                 let task = context.eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.seconds * 1e9))) {
@@ -211,6 +219,22 @@ final class PnPHandler: ChannelInboundHandler {
         responder.service.recordDevice(protocolName: "sip-pnp", client: entry.client, path: entry.url, result: result,
                                        mac: entry.subscription.mac, model: entry.subscription.model,
                                        firmware: entry.subscription.firmware)
+    }
+
+    /// Whether an address names one host: not unspecified, broadcast, multicast or reserved (a send there fails, or
+    /// reaches many).
+    static func isUnicast(_ address: SocketAddress) -> Bool {
+        switch address {
+        case .v4(let v4):
+            let host = UInt32(bigEndian: v4.address.sin_addr.s_addr)
+            // Not 0.0.0.0/8, 224.0.0.0/4 (multicast), 240.0.0.0/4 (with 255.255.255.255), 127.255.255.255.
+            return host >> 24 != 0 && host >> 28 != 0xE && host >> 28 != 0xF && host != 0x7FFF_FFFF
+        case .v6(let v6):
+            let bytes = withUnsafeBytes(of: v6.address.sin6_addr) { Array($0) }
+            return bytes[0] != 0xFF && bytes.contains { $0 != 0 }
+        default:
+            return false
+        }
     }
 
     /// The address this server is reached at from `peer`, for Via and Contact.

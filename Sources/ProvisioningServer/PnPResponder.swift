@@ -18,6 +18,11 @@ final class PnPResponder: Service, Sendable {
     /// The URL template when none is configured (the HTTP listener's, once it is bound).
     let defaultURL: @Sendable () -> String?
     let onBound: @Sendable (SocketAddress) -> Void
+    private let boundPort = Mutex<Int?>(nil)
+    /// The broadcast addresses of this machine's networks: a Contact there is not one phone.
+    let localBroadcasts: Set<String> = Set(((try? System.enumerateDevices()) ?? []).compactMap {
+        $0.broadcastAddress?.ipAddress
+    })
 
     init(address: ServerConfiguration.ListenAddress, configuration: ServerConfiguration, service: FileService,
          logger: Logger, defaultURL: @escaping @Sendable () -> String?,
@@ -31,36 +36,46 @@ final class PnPResponder: Service, Sendable {
     }
 
     func run() async throws {
-        let channel: any Channel
-        do {
-            channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(PnPHandler(responder: self))
-                    }
-                }
-                .bind(host: address.host, port: address.port).get()
-        } catch {
-            // PnP is a convenience: a PBX on the same machine may hold 5060, and the rest must keep serving.
-            logger.warning("pnp: cannot listen, PnP is off", metadata: [
-                "pnp.address": "\(address)", "pnp.error": "\(error)",
-            ])
-            try? await gracefulShutdown()
-            return
-        }
-        await joinGroup(channel)
-        if let bound = channel.localAddress { onBound(bound) }
-        // Closed on graceful shutdown, and when the group cancels the services because another one failed.
-        try await withTaskCancellationHandler {
-            try await withGracefulShutdownHandler {
-                try await channel.closeFuture.get()
-            } onGracefulShutdown: {
-                channel.close(promise: nil)
+        var first = true
+        // One peer's datagram must never end PnP: NIO closes a datagram channel on a send error it does not expect
+        // (a Contact on a network with no route, say); that is logged, and the socket opened again on its port.
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
+            let channel: any Channel
+            do {
+                channel = try await bind()
+            } catch {
+                // PnP is a convenience: a PBX on the same machine may hold 5060, and the rest must keep serving.
+                logger.warning("pnp: cannot listen, PnP is off", metadata: [
+                    "pnp.address": "\(address)", "pnp.error": "\(error)",
+                ])
+                try? await gracefulShutdown()
+                return
             }
-        } onCancel: {
-            channel.close(promise: nil)
+            await joinGroup(channel)
+            if first, let bound = channel.localAddress { onBound(bound) }
+            first = false
+            await channel.closeOnShutdownOrCancellation()
+            if !Task.isCancelled, !Task.isShuttingDownGracefully {
+                logger.error("pnp: the socket closed after an error; opening it again", metadata: [
+                    "pnp.address": "\(address)",
+                ])
+            }
         }
+    }
+
+    /// The UDP socket, on the port it had at first (a reopened one keeps the port phones know).
+    private func bind() async throws -> any Channel {
+        let port = boundPort.withLock { $0 } ?? address.port
+        let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(PnPHandler(responder: self))
+                }
+            }
+            .bind(host: address.host, port: port).get()
+        boundPort.withLock { $0 = channel.localAddress?.port }
+        return channel
     }
 
     /// Joins 224.0.1.75 on each configured interface (or the system's choice); a failure is only a warning.

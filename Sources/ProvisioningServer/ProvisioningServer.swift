@@ -40,14 +40,14 @@ public struct ProvisioningServer: Sendable {
                                  identify: DeviceIdentity.fill)
         let metrics = ServerMetrics(droppedLogRecords: { log.dropped })
         let service = try FileService(configuration: configuration, log: log, metrics: metrics)
-        var listeners: [any Service] = []
+        var listeners: [(name: String, service: any Service)] = []
 
         if let address = configuration.tftp {
             let tftp = TFTPServer(configuration: TFTPServerConfiguration(host: address.host, port: address.port),
                                   provider: TFTPFrontEnd(service: service), logger: logger)
             metrics.trackInFlight(protocolName: "tftp") { tftp.transfersInFlight }
             metrics.trackEvents("tftp-timeout") { tftp.timeouts.load(ordering: .relaxed) }
-            listeners.append(ListenerService(name: "TFTP", address: address, logger: logger) { try await tftp.run() })
+            listeners.append(("TFTP", ListenerService(name: "TFTP", address: address, logger: logger) { try await tftp.run() }))
             Task {
                 if let bound = try? await tftp.localAddress {
                     onListening(Listener(name: "TFTP", address: bound, phoneURL: ProvisioningServer.url("tftp", bound)))
@@ -55,11 +55,11 @@ public struct ProvisioningServer: Sendable {
             }
         }
         if let address = configuration.http {
-            listeners.append(try httpListener("HTTP", address, service: service, tls: nil, onListening: onListening))
+            listeners.append(("HTTP", try httpListener("HTTP", address, service: service, tls: nil, onListening: onListening)))
         }
         if let address = configuration.https {
             let tls = try ServerCertificate.tlsConfiguration(configuration, dataDirectory: dataDirectory)
-            listeners.append(try httpListener("HTTPS", address, service: service, tls: tls, onListening: onListening))
+            listeners.append(("HTTPS", try httpListener("HTTPS", address, service: service, tls: tls, onListening: onListening)))
         }
         if let address = configuration.ftp {
             // FTPS (AUTH TLS) uses the HTTPS certificate; FTP clients are not asked for certificates.
@@ -75,7 +75,7 @@ public struct ProvisioningServer: Sendable {
                 onListening(Listener(name: "FTP", address: bound, phoneURL: ProvisioningServer.url("ftp", bound)))
             }
             let ftp = FTPServer(configuration: ftpConfiguration, provider: front, logger: logger, onBound: onBound)
-            listeners.append(ListenerService(name: "FTP", address: address, logger: logger) { [logger] in
+            listeners.append(("FTP", ListenerService(name: "FTP", address: address, logger: logger) { [logger] in
                 #if os(Linux)
                 // Plain sessions on epoll loops; TLS and active data connections go to `ftp` (SwiftNIO).
                 let fastPath = try FTPFastPath(host: address.host, port: address.port, threads: System.coreCount,
@@ -86,7 +86,7 @@ public struct ProvisioningServer: Sendable {
                 #else
                 try await ftp.run()
                 #endif
-            })
+            }))
         }
         if let address = configuration.pnp {
             let pnp = PnPResponder(address: address, configuration: configuration, service: service, logger: logger,
@@ -95,14 +95,14 @@ public struct ProvisioningServer: Sendable {
                 let sent = configuration.pnpURL.isEmpty ? phoneURLs.preferred ?? "(no URL yet)" : configuration.pnpURL
                 onListening(Listener(name: "PnP", address: bound, phoneURL: sent))
             }
-            listeners.append(pnp)
+            listeners.append(("PnP", pnp))
         }
         if let dhcp = configuration.dhcp {
             #if os(Linux)
             let sent = dhcp.customValue.isEmpty ? (dhcp.option66.isEmpty ? dhcp.option43 : dhcp.option66) : dhcp.customValue
-            listeners.append(DHCPListener(configuration: dhcp, service: service, log: log, logger: logger) { bound in
+            listeners.append(("DHCP", DHCPListener(configuration: dhcp, service: service, log: log, logger: logger) { bound in
                 onListening(Listener(name: "DHCP", address: bound, phoneURL: sent.isEmpty ? "(no provisioning option set)" : sent))
-            })
+            }))
             #else
             throw ListenError(description: "the built-in DHCP server runs on Linux only")
             #endif
@@ -168,14 +168,19 @@ final class PhoneURLs: Sendable {
 /// Every listener in one service, so that SIGTERM reaches them all at once: each stops accepting at the same moment
 /// and their drains run side by side. (A `ServiceGroup` signals its services one after another, each once the one
 /// before has finished: TFTP answered new requests while HTTP drained, and the drains added up.) One listener that
-/// fails ends the others, and the group, with its error.
+/// fails, or stops without being told to, ends the others and the process with its error: never half alive.
 struct ListenerGroup: Service {
-    let listeners: [any Service]
+    let listeners: [(name: String, service: any Service)]
 
     func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
-            for listener in listeners {
-                group.addTask { try await listener.run() }
+            for (name, listener) in listeners {
+                group.addTask {
+                    try await listener.run()
+                    guard Task.isCancelled || Task.isShuttingDownGracefully else {
+                        throw ListenError(description: "the \(name) listener stopped by itself")
+                    }
+                }
             }
         }
     }

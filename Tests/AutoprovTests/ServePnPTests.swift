@@ -234,6 +234,24 @@ struct ServePnPTests {
         #expect(run.status == 0, "\(run.errors)")
         #expect(server.stop() == 0)
     }
+
+    @Test("a Contact that is not one phone (broadcast, multicast, unspecified) cannot stop PnP or the server",
+          arguments: ["255.255.255.255", "224.0.0.1", "0.0.0.0", "127.255.255.255"])
+    func contactNotOnePhone(_ host: String) throws {
+        let server = try ServerProcess(configuration: Self.configuration)
+        let peer = RawUDPPeer(serverPort: server.pnpPort)
+        let subscribe = String(decoding: Self.floodSubscribe(1), as: UTF8.self)
+            .replacingOccurrences(of: "Contact: <sip:MAC001565f4f9e1@127.0.0.1:9>",
+                                  with: "Contact: <sip:MAC001565f4f9e1@\(host):5060>")
+        peer.send(Array(subscribe.utf8))
+        let reply = try #require(peer.receive(), "no answer to a SUBSCRIBE with Contact \(host)")
+        #expect(reply.0.starts(with: Array("SIP/2.0 200".utf8)))
+        // PnP goes on for the next phone, every other listener too, and SIGTERM still ends the server cleanly.
+        let run = try Sipp.run("pnp-phone.xml", against: server.pnpHostPort)
+        #expect(run.status == 0, "\(run.errors)")
+        #expect(try Client.curl(["\(server.http)/metrics"]).status == 200)
+        #expect(server.stop() == 0, "\(server.log)")
+    }
 }
 
 @Suite("autoprov notify: check-sync, with sipp as the phone", .serialized, .timeLimit(.minutes(5)))
