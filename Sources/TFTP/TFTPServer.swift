@@ -161,7 +161,17 @@ public final class TFTPServer: Service, Sendable {
     private func startTransfer(_ state: TFTPTransferHandler.State, request: TFTPRequest, client: SocketAddress,
                                started: ContinuousClock.Instant) async throws {
         let host = configuration.host
+        // A write transfer reads DATA of the negotiated block size whole (up to 65,464 + 4); NIO reads 2,048 bytes by
+        // default and cut larger packets, which the transfer then took for the last, short block. A read transfer
+        // only receives ACKs and errors.
+        let readSize: Int
+        switch state {
+        // One byte over the block: a DATA packet longer than negotiated is seen, and refused, not cut to fit.
+        case .write(let transfer, _): readSize = max(transfer.negotiation.blockSize + 5, 2048)
+        default: readSize = 2048
+        }
         let channel = try await DatagramBootstrap(group: group)
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: readSize))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let handler = TFTPTransferHandler(state: state, client: client, server: self, request: request,

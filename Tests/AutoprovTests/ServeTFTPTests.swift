@@ -47,6 +47,26 @@ struct ServeTFTPTests {
         #expect(try Data(contentsOf: out) == bytes)  // 81,921 blocks of 512 bytes: the block number wraps
     }
 
+    @Test("every block size the option allows round-trips whole: atftp uploads (WRQ) and downloads (RRQ) it",
+          arguments: [512, 1428, 2048, 2049, 8192, 65464])
+    func blockSizes(_ size: Int) throws {
+        let server = try ServerProcess()
+        // 300,001 bytes: many blocks of every size, and a last one shorter than the rest.
+        let bytes = Data((0..<300_001).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) })
+        let local = server.directory.appendingPathComponent("upload.cfg")
+        try bytes.write(to: local)
+        let put = try Client.run("atftp", ["--option", "blksize \(size)", "-p", "-l", local.path,
+                                           "-r", "00156574b150-local.cfg", "127.0.0.1", String(server.tftpPort)])
+        #expect(put.status == 0, "\(put.stderr)")
+        let stored = server.data.appendingPathComponent("uploads/00156574b150-local.cfg")
+        #expect((try? Data(contentsOf: stored)) == bytes, "the stored upload is \((try? Data(contentsOf: stored))?.count ?? 0) bytes")
+        let back = server.directory.appendingPathComponent("back.cfg")
+        let get = try Client.run("atftp", ["--option", "blksize \(size)", "-g", "-r", "00156574b150-local.cfg",
+                                           "-l", back.path, "127.0.0.1", String(server.tftpPort)])
+        #expect(get.status == 0, "\(get.stderr)")
+        #expect((try? Data(contentsOf: back)) == bytes)
+    }
+
     @Test("options: OACK carries only what was asked; an out-of-range blksize is refused with error 8")
     func options() throws {
         let server = try ServerProcess(files: ["sip.cfg": sipFile])
