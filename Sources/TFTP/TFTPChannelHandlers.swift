@@ -97,6 +97,9 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             state = .read(transfer)
             perform(actions, context: context)
         case .write(var transfer, let netascii):
+            // Taken out of `state` before it changes: while `state` still held it, adding a block copied the whole
+            // upload received so far (copy on write), which made an upload quadratic in its size.
+            state = .storing
             let progress = transfer.receive(packet)
             switch progress {
             case .actions(let actions):
@@ -172,6 +175,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             state = .read(transfer)
             perform(actions, context: context)
         case .write(var transfer, let netascii):
+            state = .storing  // taken out before it changes, as in channelRead
             let actions = transfer.timeout()
             state = .write(transfer, netascii: netascii)
             perform(actions, context: context)

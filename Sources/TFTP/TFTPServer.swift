@@ -54,6 +54,10 @@ public final class TFTPServer: Service, Sendable {
     /// Times a transfer waited in vain for its client; each is followed by a retransmission or by giving up.
     public let timeouts = Atomic<Int>(0)
     private let ready: EventLoopPromise<SocketAddress>
+    private let readyResolved = Atomic<Bool>(false)
+
+    /// A server that never ran (built for a test of its transfers, say) still completes its promise.
+    struct NeverRan: Error {}
 
     public init(configuration: TFTPServerConfiguration, provider: any TFTPFileProvider,
                 group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton, logger: Logger) {
@@ -62,6 +66,10 @@ public final class TFTPServer: Service, Sendable {
         self.group = group
         self.logger = logger
         ready = group.next().makePromise()
+    }
+
+    deinit {
+        if !readyResolved.load(ordering: .relaxed) { ready.fail(NeverRan()) }
     }
 
     /// The address the listener is bound to, once it is.
@@ -84,9 +92,11 @@ public final class TFTPServer: Service, Sendable {
                 }
                 .bind(host: configuration.host, port: configuration.port).get()
         } catch {
+            readyResolved.store(true, ordering: .relaxed)
             ready.fail(error)
             throw error
         }
+        readyResolved.store(true, ordering: .relaxed)
         ready.succeed(channel.localAddress!)
         logger.info("TFTP listening", metadata: ["tftp.address": "\(channel.localAddress!)"])
         await withGracefulShutdownHandler {

@@ -6,6 +6,9 @@ public struct TFTPWriteTransfer: Sendable {
     let maximumBytes: Int
     let maximumRetries: Int
     private(set) var received = ByteBuffer()
+    /// Bytes already received that had to move to new storage when a block was added: the buffer's growth (about
+    /// the file's size in all), or a copy because the buffer was shared, which would make an upload quadratic.
+    private(set) var bytesMoved = 0
     /// The last block index received in order (0 before any).
     private var lastBlock = 0
     private var retries = 0
@@ -51,7 +54,10 @@ public struct TFTPWriteTransfer: Sendable {
             }
             let length = payload.readableBytes
             var payload = payload
+            let storage = received.withVeryUnsafeBytes { $0.baseAddress }
+            let kept = received.readableBytes
             received.writeBuffer(&payload)
+            if received.withVeryUnsafeBytes({ $0.baseAddress }) != storage { bytesMoved += kept }
             lastBlock += 1
             retries = 0
             if length < negotiation.blockSize {
