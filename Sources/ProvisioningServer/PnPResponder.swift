@@ -68,6 +68,9 @@ final class PnPResponder: Service, Sendable {
         let port = boundPort.withLock { $0 } ?? address.port
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // A SIP message over UDP may be up to 65,535 bytes (RFC 3261 §18.1.1); NIO reads 2,048 by default and
+            // cut a larger SUBSCRIBE, which then went unanswered. Every datagram is read whole.
+            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(PnPHandler(responder: self))

@@ -235,6 +235,24 @@ struct ServePnPTests {
         #expect(server.stop() == 0)
     }
 
+    @Test("a SUBSCRIBE larger than 2 KB is read whole and answered; the largest UDP datagram is dropped cleanly")
+    func largeSubscribe() throws {
+        let server = try ServerProcess(configuration: Self.configuration)
+        let peer = RawUDPPeer(serverPort: server.pnpPort)
+        // 20,000 bytes of a header the responder does not know: allowed (RFC 3261 §7.3.1), and ignored.
+        let padded = String(decoding: Self.floodSubscribe(1), as: UTF8.self)
+            .replacingOccurrences(of: "Content-Length: 0\r\n", with: "X-Pad: \(String(repeating: "p", count: 20_000))\r\nContent-Length: 0\r\n")
+        peer.send(Array(padded.utf8))
+        let reply = try #require(peer.receive(), "no answer to a SUBSCRIBE of \(padded.utf8.count) bytes")
+        #expect(reply.0.starts(with: Array("SIP/2.0 200".utf8)))
+        #expect(String(decoding: reply.0, as: UTF8.self).contains("Call-ID: flood1"))
+        // 65,507 bytes, the most IPv4 carries: nothing to answer, and the responder goes on.
+        peer.send([UInt8](repeating: UInt8(ascii: "S"), count: 65_507))
+        #expect(peer.receive(timeoutMilliseconds: 500) == nil)
+        let run = try Sipp.run("pnp-phone.xml", against: server.pnpHostPort)
+        #expect(run.status == 0, "\(run.errors)")
+    }
+
     @Test("a Contact that is not one phone (broadcast, multicast, unspecified) cannot stop PnP or the server",
           arguments: ["255.255.255.255", "224.0.0.1", "0.0.0.0", "127.255.255.255"])
     func contactNotOnePhone(_ host: String) throws {
