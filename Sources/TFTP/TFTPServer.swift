@@ -83,8 +83,8 @@ public final class TFTPServer: Service, Sendable {
     public func run() async throws {
         let channel: any Channel
         do {
+            // No SO_REUSEADDR: on UDP it let a second server bind the same port and silently share its requests.
             channel = try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(TFTPRequestHandler(server: self))
@@ -99,14 +99,20 @@ public final class TFTPServer: Service, Sendable {
         readyResolved.store(true, ordering: .relaxed)
         ready.succeed(channel.localAddress!)
         logger.info("TFTP listening", metadata: ["tftp.address": "\(channel.localAddress!)"])
-        await withGracefulShutdownHandler {
-            try? await channel.closeFuture.get()
-        } onGracefulShutdown: {
+        // Closed at graceful shutdown, and at once when the task is cancelled (another listener failed): a server
+        // that waited only for the shutdown signal kept the process alive, and deaf to SIGTERM, after a failure.
+        await withTaskCancellationHandler {
+            await withGracefulShutdownHandler {
+                try? await channel.closeFuture.get()
+            } onGracefulShutdown: {
+                channel.close(promise: nil)
+            }
+        } onCancel: {
             channel.close(promise: nil)
         }
-        // Let transfers in flight finish, within bounds.
+        // Let transfers in flight finish, within bounds (not when cancelled).
         let deadline = ContinuousClock.now + .seconds(configuration.drainSeconds)
-        while transfersInFlight > 0, ContinuousClock.now < deadline {
+        while transfersInFlight > 0, ContinuousClock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(50))
         }
         for open in inFlight.withLock({ Array($0.values) }) { open.close(promise: nil) }

@@ -194,6 +194,32 @@ struct ServeLifecycleTests {
         #expect(first.stop() == 0)
     }
 
+    @Test("a second server on the ports of a running one exits at once, naming the protocol and port, on every listener")
+    func secondServer() throws {
+        let first = try ServerProcess(files: ["sip.cfg": sipFile])
+        let ports = [("TFTP", first.tftpPort), ("HTTP", first.httpPort), ("HTTPS", first.httpsPort), ("FTP", first.ftpPort)]
+        // Each listener alone, then all of them as the same configuration would start them.
+        for (name, port) in ports {
+            var arguments = ["serve", "--root", first.root.path, "--data", first.directory.appendingPathComponent("second").path,
+                             "--pnp", "off"]
+            for (other, _) in ports where other != name { arguments += ["--\(other.lowercased())", "off"] }
+            arguments += ["--\(name.lowercased())", "127.0.0.1:\(port)"]
+            let second = try CommandRunner.run(arguments, timeout: 30)
+            #expect(second.status != 0, "\(name): \(second.stderr)")
+            #expect(second.stderr.contains("\(name) on 127.0.0.1:\(port)") && second.stderr.contains("already in use"),
+                    "\(name): \(second.stderr)")
+        }
+        let all = try CommandRunner.run(["serve", "--root", first.root.path, "--data",
+                                         first.directory.appendingPathComponent("third").path, "--pnp", "off"]
+                                        + ports.flatMap { ["--\($0.0.lowercased())", "127.0.0.1:\($0.1)"] }, timeout: 30)
+        #expect(all.status != 0)
+        #expect(all.stderr.contains("already in use"), "\(all.stderr)")
+        // The first one is untouched: it serves on every protocol and stops cleanly.
+        #expect(try Client.curl(["\(first.http)/sip.cfg"]).body == sipFile)
+        #expect(try Client.run("curl", ["-s", "\(first.tftp)/sip.cfg"]).stdout == sipFile)
+        #expect(first.stop() == 0)
+    }
+
     @Test("with no root, an example root is created that lint accepts")
     func exampleRoot() throws {
         let server = try ServerProcess()
