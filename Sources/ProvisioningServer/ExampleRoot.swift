@@ -113,6 +113,10 @@ public enum ExampleRoot {
         common_key = ""                # 16 or 32 characters: common CFG files go out encrypted with it
         keys = ""                      # a file of 'mac,key' lines: <mac>.cfg goes out encrypted with its key
 
+        [limits]                       # so that one client cannot take what the others need (S6)
+        tftp_transfers = 4096          # TFTP requests answered at once (each holds a socket); more wait for retries
+        tftp_transfers_per_address = 256   # from one address (phones behind one NAT share it)
+
         [uploads]
         allow = ["*-local.cfg", "*-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ, FTP STOR)
         max_bytes = 1048576

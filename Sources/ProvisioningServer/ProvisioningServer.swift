@@ -43,10 +43,14 @@ public struct ProvisioningServer: Sendable {
         var listeners: [(name: String, service: any Service)] = []
 
         if let address = configuration.tftp {
-            let tftp = TFTPServer(configuration: TFTPServerConfiguration(host: address.host, port: address.port),
-                                  provider: TFTPFrontEnd(service: service), logger: logger)
+            var tftpConfiguration = TFTPServerConfiguration(host: address.host, port: address.port)
+            tftpConfiguration.maximumTransfers = configuration.tftpMaximumTransfers
+            tftpConfiguration.maximumTransfersPerClient = configuration.tftpMaximumTransfersPerAddress
+            let tftp = TFTPServer(configuration: tftpConfiguration, provider: TFTPFrontEnd(service: service),
+                                  logger: logger)
             metrics.trackInFlight(protocolName: "tftp") { tftp.transfersInFlight }
             metrics.trackEvents("tftp-timeout") { tftp.timeouts.load(ordering: .relaxed) }
+            metrics.trackEvents("tftp-dropped") { tftp.requestsDropped.load(ordering: .relaxed) }
             listeners.append(("TFTP", ListenerService(name: "TFTP", address: address, logger: logger) { try await tftp.run() }))
             Task {
                 if let bound = try? await tftp.localAddress {

@@ -44,6 +44,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var uploadMaximumBytes = 1_048_576
     /// Directories that need a user name and password (S5, activation codes R8.2).
     public var directories: [DirectoryAccount] = []
+    /// TFTP requests answered at once, in all and from one address (each holds a socket; S6).
+    public var tftpMaximumTransfers = 4096
+    public var tftpMaximumTransfersPerAddress = 256
     /// The built-in DHCP server, or nil (the default).
     public var dhcp: DHCPConfiguration?
 
@@ -184,6 +187,16 @@ extension ServerConfiguration {
             uploadPatterns = try uploads.strings("allow") ?? uploadPatterns
             uploadMaximumBytes = try uploads.integer("max_bytes") ?? uploadMaximumBytes
             try uploads.finish()
+        }
+        if var limits = try reader.table("limits") {
+            tftpMaximumTransfers = try limits.integer("tftp_transfers") ?? tftpMaximumTransfers
+            tftpMaximumTransfersPerAddress = try limits.integer("tftp_transfers_per_address")
+                ?? tftpMaximumTransfersPerAddress
+            for (key, value) in [("tftp_transfers", tftpMaximumTransfers),
+                                 ("tftp_transfers_per_address", tftpMaximumTransfersPerAddress)] where value < 1 {
+                throw ConfigurationError("limits.\(key) must be at least 1")
+            }
+            try limits.finish()
         }
         for var entry in try reader.tables("directory") {
             guard let path = try entry.string("path"), let username = try entry.string("username"),

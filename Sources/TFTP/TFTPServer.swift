@@ -37,6 +37,11 @@ public struct TFTPServerConfiguration: Sendable {
     public var maximumRetries = 5
     /// How long shutdown waits for transfers in flight.
     public var drainSeconds: Int64 = 10
+    /// Requests answered at once (each transfer holds a socket); more are dropped, and clients retry (S6).
+    public var maximumTransfers = 4096
+    /// The same for one client address, so that one client cannot take every socket. Phones behind one NAT
+    /// address share it: a few hundred booting at once are served in turns as their retries come in.
+    public var maximumTransfersPerClient = 256
 
     public init(host: String, port: Int) {
         self.host = host
@@ -53,6 +58,10 @@ public final class TFTPServer: Service, Sendable {
     let inFlight = Mutex<[ObjectIdentifier: any Channel]>([:])
     /// Times a transfer waited in vain for its client; each is followed by a retransmission or by giving up.
     public let timeouts = Atomic<Int>(0)
+    /// Requests being answered, by client: a retransmitted request is not a second transfer.
+    private let admitted = Mutex<TFTPAdmissions>(TFTPAdmissions())
+    /// Requests dropped because a limit was reached.
+    public let requestsDropped = Atomic<Int>(0)
     private let ready: EventLoopPromise<SocketAddress>
     private let readyResolved = Atomic<Bool>(false)
 
@@ -118,16 +127,33 @@ public final class TFTPServer: Service, Sendable {
         for open in inFlight.withLock({ Array($0.values) }) { open.close(promise: nil) }
     }
 
-    /// Handles one RRQ or WRQ: asks the provider, then runs the transfer on a new port.
+    /// Handles one RRQ or WRQ: asks the provider, then runs the transfer on a new port. A request already being
+    /// answered (the client's retransmission) is not answered again, and one over the limits is dropped.
     func handle(_ packet: TFTPPacket, from client: SocketAddress, on requestChannel: any Channel) {
-        Task {
-            let started = ContinuousClock.now
-            let (request, isWrite): (TFTPRequest, Bool)
-            switch packet {
-            case .readRequest(let value): (request, isWrite) = (value, false)
-            case .writeRequest(let value): (request, isWrite) = (value, true)
-            default: return
+        let (request, isWrite): (TFTPRequest, Bool)
+        switch packet {
+        case .readRequest(let value): (request, isWrite) = (value, false)
+        case .writeRequest(let value): (request, isWrite) = (value, true)
+        default: return
+        }
+        let key = TFTPAdmissions.Key(client: client, isWrite: isWrite, filename: request.filename)
+        switch admitted.withLock({ $0.admit(key, limit: configuration.maximumTransfers,
+                                            perClient: configuration.maximumTransfersPerClient) }) {
+        case .admitted: break
+        case .duplicate: return
+        case .overLimit:
+            let dropped = requestsDropped.add(1, ordering: .relaxed).newValue
+            if dropped == 1 || dropped.isMultiple(of: 1000) {
+                logger.notice("TFTP requests dropped: too many transfers in flight",
+                              metadata: ["tftp.client": "\(client)", "tftp.dropped": "\(dropped)"])
             }
+            return
+        }
+        Task {
+            // Released when the transfer's socket closes, or here when no transfer started.
+            var handedOver = false
+            defer { if !handedOver { self.admitted.withLock { $0.release(key) } } }
+            let started = ContinuousClock.now
             func refuse(_ error: TFTPError) async {
                 var buffer = requestChannel.allocator.buffer(capacity: error.message.utf8.count + 5)
                 TFTPPacket.error(error).write(into: &buffer)
@@ -154,8 +180,9 @@ public final class TFTPServer: Service, Sendable {
                                                           limits: configuration.limits)
                     let transfer = TFTPWriteTransfer(negotiation: negotiation, maximumBytes: maximum,
                                                      maximumRetries: configuration.maximumRetries)
-                    try await startTransfer(.write(transfer, netascii: netascii), request: request, client: client,
+                    try await startTransfer(.write(transfer, netascii: netascii), request: request, key: key,
                                             started: started)
+                    handedOver = true
                 } else {
                     var contents = try await provider.read(path: request.filename, client: client).get()
                     if netascii { contents = Netascii.encode(contents) }
@@ -163,7 +190,8 @@ public final class TFTPServer: Service, Sendable {
                                                           limits: configuration.limits)
                     let transfer = TFTPReadTransfer(payload: contents, negotiation: negotiation,
                                                     maximumRetries: configuration.maximumRetries)
-                    try await startTransfer(.read(transfer), request: request, client: client, started: started)
+                    try await startTransfer(.read(transfer), request: request, key: key, started: started)
+                    handedOver = true
                 }
             } catch let error as TFTPError {
                 await refuse(error)
@@ -174,9 +202,11 @@ public final class TFTPServer: Service, Sendable {
         }
     }
 
-    private func startTransfer(_ state: TFTPTransferHandler.State, request: TFTPRequest, client: SocketAddress,
+    /// Runs a transfer on a socket of its own; its admission is released when that socket closes.
+    private func startTransfer(_ state: TFTPTransferHandler.State, request: TFTPRequest, key: TFTPAdmissions.Key,
                                started: ContinuousClock.Instant) async throws {
         let host = configuration.host
+        let client = key.client
         // A write transfer reads DATA of the negotiated block size whole (up to 65,464 + 4); NIO reads 2,048 bytes by
         // default and cut larger packets, which the transfer then took for the last, short block. A read transfer
         // only receives ACKs and errors.
@@ -200,6 +230,7 @@ public final class TFTPServer: Service, Sendable {
         inFlight.withLock { $0[id] = channel }
         channel.closeFuture.whenComplete { _ in
             _ = self.inFlight.withLock { $0.removeValue(forKey: id) }
+            self.admitted.withLock { $0.release(key) }
         }
         channel.pipeline.fireUserInboundEventTriggered(TFTPTransferHandler.Start())
     }
@@ -209,5 +240,36 @@ public final class TFTPServer: Service, Sendable {
         let channel = try await DatagramBootstrap(group: group).bind(host: configuration.host, port: 0).get()
         try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: buffer))
         try await channel.close()
+    }
+}
+
+/// The requests being answered: a retransmitted RRQ or WRQ (same client address and port, same name and kind) is
+/// the transfer already running, and the limits count transfers in all and by client host.
+struct TFTPAdmissions {
+    struct Key: Hashable {
+        var client: SocketAddress
+        var isWrite: Bool
+        var filename: String
+    }
+
+    enum Verdict { case admitted, duplicate, overLimit }
+
+    private var active: Set<Key> = []
+    private var byHost: [String: Int] = [:]
+
+    mutating func admit(_ key: Key, limit: Int, perClient: Int) -> Verdict {
+        if active.contains(key) { return .duplicate }
+        let host = key.client.ipAddress ?? ""
+        guard active.count < limit, byHost[host, default: 0] < perClient else { return .overLimit }
+        active.insert(key)
+        byHost[host, default: 0] += 1
+        return .admitted
+    }
+
+    mutating func release(_ key: Key) {
+        guard active.remove(key) != nil else { return }
+        let host = key.client.ipAddress ?? ""
+        byHost[host, default: 1] -= 1
+        if byHost[host] == 0 { byHost[host] = nil }
     }
 }

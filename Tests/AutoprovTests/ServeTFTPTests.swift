@@ -67,6 +67,50 @@ struct ServeTFTPTests {
         #expect((try? Data(contentsOf: back)) == bytes)
     }
 
+    @Test("a retransmitted RRQ is the transfer already running, not a second one")
+    func retransmittedRequest() throws {
+        let server = try ServerProcess(files: ["big.cfg": String(repeating: "x", count: 5000)])
+        let client = RawUDPPeer(serverPort: server.tftpPort)
+        client.send(RawUDPPeer.request(1, Array("big.cfg".utf8)))
+        let (first, transferPort) = try #require(client.receive())
+        #expect(Array(first.prefix(4)) == [0, 3, 0, 1])
+        // The same request again, from the same port, before the first block is acknowledged.
+        client.send(RawUDPPeer.request(1, Array("big.cfg".utf8)))
+        client.send(RawUDPPeer.request(1, Array("big.cfg".utf8)))
+        // Whatever comes now comes from the one transfer's port (its own retransmissions of block 1).
+        for _ in 0..<2 {
+            guard let (_, from) = client.receive(timeoutMilliseconds: 1500) else { break }
+            #expect(from == transferPort, "a second transfer answered from port \(from)")
+        }
+        let page = try Client.curl(["\(server.http)/metrics"]).body
+        #expect(page.contains("autoprov_transfers_in_flight{protocol=\"tftp\"} 1"), "\(page)")
+    }
+
+    @Test("5,000 unacknowledged RRQs from one address take at most its share; another address is still served")
+    func requestFlood() throws {
+        var files: [String: String] = ["sip.cfg": sipFile]
+        for index in 0..<100 { files["f\(index).cfg"] = String(repeating: "y", count: 2000) }
+        let server = try ServerProcess(files: files,
+                                       configuration: "[limits]\ntftp_transfers = 64\ntftp_transfers_per_address = 16\n")
+        // 127.0.0.2 asks for 100 files, 50 times each, and never acknowledges anything.
+        let flood = RawUDPPeer(serverPort: server.tftpPort, source: "127.0.0.2")
+        for round in 0..<50 {
+            for index in 0..<100 { flood.send(RawUDPPeer.request(1, Array("f\(index).cfg".utf8))) }
+            if round == 0 { #expect(eventually { (try? server.event("tftp-dropped")) ?? 0 > 0 }) }
+        }
+        // Its transfers hold at most its 16 sockets; the rest was dropped, and 127.0.0.3 is served meanwhile.
+        let page = try Client.curl(["\(server.http)/metrics"]).body
+        let inFlight = page.split(separator: "\n").first { $0.hasPrefix("autoprov_transfers_in_flight{protocol=\"tftp\"}") }
+        #expect(inFlight.flatMap { Int($0.split(separator: " ").last ?? "") }.map { $0 <= 16 } == true, "\(page)")
+        let other = RawUDPPeer(serverPort: server.tftpPort, source: "127.0.0.3")
+        other.send(RawUDPPeer.request(1, Array("sip.cfg".utf8)))
+        let (data, port) = try #require(other.receive(), "127.0.0.3 was not served")
+        #expect(Array(data.dropFirst(4)) == Array(sipFile.utf8))
+        other.send([0, 4, 0, 1], to: port)
+        // What the kernel let through beyond the 16 was dropped by the limit, counted, never answered.
+        #expect(try server.event("tftp-dropped") > 0)
+    }
+
     @Test("options: OACK carries only what was asked; an out-of-range blksize is refused with error 8")
     func options() throws {
         let server = try ServerProcess(files: ["sip.cfg": sipFile])

@@ -180,16 +180,30 @@ enum Client {
     }
 }
 
+/// Binds a test's socket to a local IPv4 address (another loopback address, say) and a port the kernel picks.
+func bindLocal(_ socket: Int32, to address: String) {
+    var local = sockaddr_in()
+    local.sin_family = sa_family_t(AF_INET)
+    local.sin_addr.s_addr = inet_addr(address)
+    _ = withUnsafePointer(to: &local) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+        }
+    }
+}
+
 /// A raw UDP peer on loopback (TFTP and SIP tests): hostile datagrams, floods, and a client that stops answering.
 final class RawUDPPeer {
     let socket: Int32
     let port: UInt16
 
-    init(serverPort: Int) {
+    /// A peer of the server at `serverPort`, sending from `source` (another loopback address, say) when given.
+    init(serverPort: Int, source: String? = nil) {
         socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         var timeout = timeval(tv_sec: 3, tv_usec: 0)
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         port = UInt16(serverPort)
+        if let source { bindLocal(socket, to: source) }
     }
 
     deinit { close(socket) }
