@@ -34,6 +34,9 @@ public struct ProvisioningServer: Sendable {
             phoneURLs.add(listener)
             reportListening(listener)
         }
+        if let raised = ProvisioningServer.raiseDescriptorLimit() {
+            logger.notice("open-file limit raised to the hard limit", metadata: ["limit": "\(raised)"])
+        }
         let dataDirectory = URL(fileURLWithPath: configuration.data)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
         let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger,
@@ -131,6 +134,18 @@ public struct ProvisioningServer: Sendable {
             onListening(Listener(name: name, address: bound, phoneURL: ProvisioningServer.url(scheme, bound)))
         }
         return ListenerService(name: name, address: address, logger: logger) { try await server.run() }
+    }
+
+    /// Raises the soft limit on open descriptors to the hard limit: systemd's soft default (1,024) is used up by
+    /// about a thousand connections, after which every protocol stops accepting. The new limit, or nil when it was
+    /// already there or cannot be raised.
+    static func raiseDescriptorLimit() -> rlim_t? {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return nil }
+        // A hard limit of "unlimited" is refused above the kernel's nr_open: ask for 1,048,576 then.
+        let wanted = limit.rlim_max == rlim_t.max ? rlim_t(1 << 20) : limit.rlim_max
+        limit.rlim_cur = wanted
+        return setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 ? wanted : nil
     }
 
     /// The URL to give phones for a bound address: the machine's own address in place of `0.0.0.0`.

@@ -220,6 +220,30 @@ struct ServeLifecycleTests {
         #expect(first.stop() == 0)
     }
 
+    @Test("the open-file limit is raised to the hard limit at start (systemd's soft 1,024 would cap connections)")
+    func descriptorLimit() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-nofile-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let output = directory.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: "/usr/bin/prlimit")
+        server.arguments = ["--nofile=1024:8192", "--", CommandRunner.binary.path, "serve",
+                            "--root", directory.appendingPathComponent("p").path,
+                            "--data", directory.appendingPathComponent("d").path, "--tftp", "off", "--https", "off",
+                            "--ftp", "off", "--pnp", "off", "--http", "127.0.0.1:0"]
+        server.standardOutput = try FileHandle(forWritingTo: output)
+        server.standardError = server.standardOutput
+        try Children.start(server)
+        defer { server.killGroup() }
+        #expect(eventually(within: 30) { ((try? String(contentsOf: output, encoding: .utf8)) ?? "").contains("HTTP listening") })
+        let limits = try String(contentsOfFile: "/proc/\(server.processIdentifier)/limits", encoding: .utf8)
+        let line = limits.split(separator: "\n").first { $0.hasPrefix("Max open files") } ?? ""
+        #expect(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst(3).prefix(2) == ["8192", "8192"],
+                "\(line)")
+    }
+
     @Test("with no root, an example root is created that lint accepts")
     func exampleRoot() throws {
         let server = try ServerProcess()
