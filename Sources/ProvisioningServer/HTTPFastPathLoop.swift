@@ -19,11 +19,16 @@ final class FastConnection {
     /// Once the output is written, the connection goes to the SwiftNIO path with ``input``.
     var handingOff = false
     var lastActive: ContinuousClock.Instant
+    /// When the request head being waited for began (the connection's start, or the first byte after an answered
+    /// request); nil while the connection idles between requests. A head must be whole within the head timeout, so
+    /// a client that sends a byte every few seconds cannot keep a connection forever (S6).
+    var headStarted: ContinuousClock.Instant?
 
     init(descriptor: Int32, client: String, now: ContinuousClock.Instant) {
         self.descriptor = descriptor
         self.client = client
         lastActive = now
+        headStarted = now
     }
 }
 
@@ -119,9 +124,16 @@ final class FastLoop {
     }
 
     /// Once a second: close idle connections.
+    /// Once a second: close idle connections, and those whose request head is overdue.
     private func sweep(_ now: ContinuousClock.Instant) {
-        for case let connection? in connections where now - connection.lastActive > HTTPFastPath.idleTimeout {
-            closeConnection(connection)
+        let headTimeout = Duration.seconds(service.configuration.headTimeoutSeconds)
+        for case let connection? in connections {
+            if let started = connection.headStarted, now - started > headTimeout, connection.output.isEmpty {
+                service.metrics.event("head-timeout")
+                closeConnection(connection)
+            } else if now - connection.lastActive > HTTPFastPath.idleTimeout {
+                closeConnection(connection)
+            }
         }
     }
 
@@ -130,7 +142,9 @@ final class FastLoop {
     private func readable(_ connection: FastConnection) {
         guard let count = loop.receive(connection.descriptor, into: received) else { return closeConnection(connection) }
         guard count > 0 else { return }
-        connection.lastActive = ContinuousClock.now
+        let now = ContinuousClock.now
+        connection.lastActive = now
+        if connection.headStarted == nil { connection.headStarted = now }
         let fresh = UnsafeRawBufferPointer(rebasing: received[0..<count])
         if connection.input.isEmpty {
             let answered = answer(fresh, on: connection)
@@ -139,6 +153,8 @@ final class FastLoop {
             connection.input.append(contentsOf: fresh)
             answerBuffered(connection)
         }
+        // Every request read was answered: the clock for the next head starts with its first byte.
+        if connection.input.isEmpty { connection.headStarted = nil }
         flush(connection)
     }
 
@@ -269,6 +285,7 @@ final class FastLoop {
         if connection.output.isEmpty, !connection.input.isEmpty, !connection.handingOff, !connection.closeWhenWritten {
             // Requests that arrived with the ones just written.
             answerBuffered(connection)
+            if connection.input.isEmpty { connection.headStarted = nil }
             flush(connection)
             return
         }

@@ -44,6 +44,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var uploadMaximumBytes = 1_048_576
     /// Directories that need a user name and password (S5, activation codes R8.2).
     public var directories: [DirectoryAccount] = []
+    /// Seconds an HTTP request head has to arrive whole, from the connection's start or its first byte (S6).
+    public var headTimeoutSeconds = 10
     /// TFTP requests answered at once, in all and from one address (each holds a socket; S6).
     public var tftpMaximumTransfers = 4096
     public var tftpMaximumTransfersPerAddress = 256
@@ -189,10 +191,11 @@ extension ServerConfiguration {
             try uploads.finish()
         }
         if var limits = try reader.table("limits") {
+            headTimeoutSeconds = try limits.integer("head_timeout_seconds") ?? headTimeoutSeconds
             tftpMaximumTransfers = try limits.integer("tftp_transfers") ?? tftpMaximumTransfers
             tftpMaximumTransfersPerAddress = try limits.integer("tftp_transfers_per_address")
                 ?? tftpMaximumTransfersPerAddress
-            for (key, value) in [("tftp_transfers", tftpMaximumTransfers),
+            for (key, value) in [("head_timeout_seconds", headTimeoutSeconds), ("tftp_transfers", tftpMaximumTransfers),
                                  ("tftp_transfers_per_address", tftpMaximumTransfersPerAddress)] where value < 1 {
                 throw ConfigurationError("limits.\(key) must be at least 1")
             }

@@ -39,6 +39,14 @@ final class RawConnection {
     }
 
     /// Reads until the server closes or the timeout passes.
+    /// True once the server has closed its end (a read would return end of file, or the connection was reset).
+    var closedByPeer: Bool {
+        var ready = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+        guard poll(&ready, 1, 0) == 1 else { return false }
+        var byte: UInt8 = 0
+        return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
+    }
+
     func readAll() -> [UInt8] {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -163,6 +171,30 @@ struct ServeHTTPFastPathTests {
         #expect(server.stop() == 0)
         let devices = try CommandRunner.run(["devices", "--data", server.data.path])
         #expect(devices.stdout.contains("001565000007"), "\(devices.stdout)")
+    }
+
+    @Test("a head that never ends, or never starts, is closed after the head timeout; another address is served")
+    func overdueHeads() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 2\n")
+        let silent = RawConnection(port: server.httpPort, source: "127.0.0.2")
+        let dripping = RawConnection(port: server.httpPort, source: "127.0.0.2")
+        let head = Array("GET /a.cfg HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + [UInt8](repeating: 0x61, count: 1000)
+        // A byte every 200 ms keeps the idle timer (60 s) from firing, but not the head timer; polled generously.
+        var sent = 0
+        #expect(eventually(within: 30) {
+            if !dripping.closedByPeer, sent < head.count {
+                dripping.send([head[sent]])
+                sent += 1
+                usleep(200_000)  // the pace of the drip, not a wait for the server
+            }
+            return dripping.closedByPeer && silent.closedByPeer
+        }, "\(sent) bytes dripped")
+        #expect(sent < head.count)
+        #expect(try server.event("head-timeout") >= 2)
+        // Meanwhile and afterwards another address is served at once.
+        let other = RawConnection(port: server.httpPort, source: "127.0.0.3")
+        other.send("GET /a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(String(decoding: other.readAll(), as: UTF8.self).hasSuffix(Self.a))
     }
 
     @Test("requests the quick reader does not accept go to the full parser: obsolete line folding, bare LF, HTTP/1.0")
