@@ -126,6 +126,10 @@ final class HTTPQuickHandler: ChannelInboundHandler {
                         if handler.shuttingDown, !handler.handedOff, handler.unfinishedWrites == 0 {
                             context.close(promise: nil)
                         }
+                        // Everything answered has been written: the connection is idle from now on.
+                        if !handler.handedOff, handler.unfinishedWrites == 0, handler.buffered == nil {
+                            handler.deadline(context)?.responseFinished(context: context)
+                        }
                     }
                     wrote = true
                     answered += head.length
@@ -138,7 +142,19 @@ final class HTTPQuickHandler: ChannelInboundHandler {
             handOver(context: context, bytes)
         } else if bytes.readableBytes > 0 {
             buffered = bytes
+            // A head begun after the ones answered: its own deadline.
+            if wrote { deadline(context)?.awaitingHead(context: context) }
         }
+    }
+
+    private var deadlineHandler: HTTPRequestDeadline?
+
+    /// The connection's head deadline (first in the pipeline), found once.
+    private func deadline(_ context: ChannelHandlerContext) -> HTTPRequestDeadline? {
+        if deadlineHandler == nil {
+            deadlineHandler = try? context.pipeline.syncOperations.handler(type: HTTPRequestDeadline.self)
+        }
+        return deadlineHandler
     }
 
     private func handOver(context: ChannelHandlerContext, _ remaining: ByteBuffer) {

@@ -92,6 +92,8 @@ public final class HTTPServer: Service, Sendable {
     /// bytes the fast path had read.
     private func configure(_ channel: any Channel, replaying bytes: [UInt8]?) throws {
         let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(HTTPRequestDeadline(headTimeout: .seconds(Int64(service.configuration.headTimeoutSeconds)),
+                                                    metrics: service.metrics))
         if let bytes {
             try pipeline.addHandler(ReplayHandler(bytes: bytes))
             try addFullPath(pipeline, after: nil)
@@ -228,6 +230,7 @@ final class HTTPFileHandler: ChannelInboundHandler {
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch (part, state) {
         case (.head(let head), .idle):
+            deadline(context)?.headArrived()
             let request = fileRequest(head, context: context)
             if head.method == .PUT {
                 let (refusal, limit) = HTTPExchange.uploadPrecheck(request, head: head, service: service)
@@ -338,12 +341,29 @@ final class HTTPFileHandler: ChannelInboundHandler {
             return
         }
         state = .idle
+        // Once this answer is written, with nothing else asked, the connection is idle (a slow phone reading
+        // firmware is not).
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        written.whenSuccess {
+            let (handler, context) = loopBound.value
+            if case .idle = handler.state, handler.queued.isEmpty { handler.deadline(context)?.responseFinished(context: context) }
+        }
         // Requests that arrived meanwhile, in order, until one has to wait again.
         while !queued.isEmpty {
             if case .responding = state { break }
             handle(queued.removeFirst(), context: context)
         }
     }
+
+    /// The connection's head deadline (first in the pipeline), found once.
+    private func deadline(_ context: ChannelHandlerContext) -> HTTPRequestDeadline? {
+        if deadlineHandler == nil {
+            deadlineHandler = try? context.pipeline.syncOperations.handler(type: HTTPRequestDeadline.self)
+        }
+        return deadlineHandler
+    }
+
+    private var deadlineHandler: HTTPRequestDeadline?
 
     private func fileRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> FileRequest {
         var path = Substring(head.uri)

@@ -197,6 +197,22 @@ struct ServeHTTPFastPathTests {
         #expect(String(decoding: other.readAll(), as: UTF8.self).hasSuffix(Self.a))
     }
 
+    @Test("the SwiftNIO path too: no TLS handshake, or a head handed over unfinished, is closed after the head timeout")
+    func overdueHeadsOnTheFullPath() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 2\n")
+        let noHandshake = RawConnection(port: server.httpsPort, source: "127.0.0.2")
+        let halfHello = RawConnection(port: server.httpsPort, source: "127.0.0.2")
+        halfHello.send([0x16, 0x03, 0x01, 0x02, 0x00, 0x01])  // the start of a ClientHello, and no more
+        // HTTP/1.0 sends the connection to the full parser at its request line, which then waits for the rest.
+        let handedOver = RawConnection(port: server.httpPort, source: "127.0.0.2")
+        handedOver.send("GET /a.cfg HTTP/1.0\r\nHost: x\r\n")
+        #expect(eventually(within: 30) { noHandshake.closedByPeer && halfHello.closedByPeer && handedOver.closedByPeer },
+                "handshake \(noHandshake.closedByPeer), hello \(halfHello.closedByPeer), head \(handedOver.closedByPeer)")
+        #expect(try server.event("head-timeout") >= 3)
+        // Others are served meanwhile.
+        #expect(try Client.curl(["\(server.https)/a.cfg"]).body == Self.a)
+    }
+
     @Test("requests the quick reader does not accept go to the full parser: obsolete line folding, bare LF, HTTP/1.0")
     func unusualHeads() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a])
