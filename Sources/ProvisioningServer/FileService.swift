@@ -97,6 +97,8 @@ public final class FileService: Sendable {
     let log: RequestLog?
     public let metrics: ServerMetrics
     let credentials: CredentialChecker
+    /// HTTP and HTTPS connections per client address, shared by the epoll and SwiftNIO paths (S6).
+    let connectionLimits: ConnectionLimits
     /// `[encryption]`: what is encrypted on the way out.
     let encryption: ServedEncryption
     private let cache = Mutex<[String: CachedFile]>([:])
@@ -128,6 +130,9 @@ public final class FileService: Sendable {
         self.log = log
         self.metrics = metrics
         credentials = CredentialChecker(directories: configuration.directories, metrics: metrics)
+        connectionLimits = ConnectionLimits(perAddress: configuration.connectionsPerAddress,
+                                            exempt: try configuration.connectionsExempt.map { try AddressRange($0) },
+                                            metrics: metrics)
         encryption = try ServedEncryption(commonKey: configuration.encryptionCommonKey,
                                           keysFile: configuration.encryptionKeysFile)
     }

@@ -81,8 +81,13 @@ final class FastLoop {
 
     private func acceptConnections() {
         loop.acceptConnections(most: HTTPFastPath.acceptsPerWakeup) { descriptor, peer in
-            let connection = FastConnection(descriptor: descriptor, client: FastLoopGroup.numericHost(peer),
-                                            now: ContinuousClock.now)
+            let client = FastLoopGroup.numericHost(peer)
+            // One address may not hold every connection (S6); counted until closed here or on the SwiftNIO path.
+            guard service.connectionLimits.admit(client) else {
+                close(descriptor)
+                return
+            }
+            let connection = FastConnection(descriptor: descriptor, client: client, now: ContinuousClock.now)
             if Int(descriptor) >= connections.count {
                 connections.append(contentsOf: repeatElement(nil, count: Int(descriptor) + 1024 - connections.count))
             }
@@ -100,6 +105,7 @@ final class FastLoop {
     private func closeConnection(_ connection: FastConnection) {
         forget(connection)
         close(connection.descriptor)
+        service.connectionLimits.release(connection.client)
     }
 
     /// Gives the connection and the bytes not yet answered to the SwiftNIO path.

@@ -24,9 +24,15 @@ final class HTTPRequestDeadline: ChannelInboundHandler {
     private var phase = Phase.head
     private var timer: Scheduled<Void>?
 
-    init(headTimeout: TimeAmount, metrics: ServerMetrics) {
+    /// Where the connection is counted, released when it closes.
+    private let limits: ConnectionLimits
+    private let client: String
+
+    init(headTimeout: TimeAmount, metrics: ServerMetrics, limits: ConnectionLimits, client: String) {
         self.headTimeout = headTimeout
         self.metrics = metrics
+        self.limits = limits
+        self.client = client
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -35,6 +41,7 @@ final class HTTPRequestDeadline: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
+        limits.release(client)
         context.fireChannelInactive()
     }
 

@@ -92,8 +92,15 @@ public final class HTTPServer: Service, Sendable {
     /// bytes the fast path had read.
     private func configure(_ channel: any Channel, replaying bytes: [UInt8]?) throws {
         let pipeline = channel.pipeline.syncOperations
+        // A connection the epoll path hands over was counted there; a new one is counted here (S6).
+        let client = channel.remoteAddress?.ipAddress ?? "unknown"
+        guard bytes != nil || service.connectionLimits.admit(client) else {
+            channel.close(promise: nil)
+            return
+        }
         try pipeline.addHandler(HTTPRequestDeadline(headTimeout: .seconds(Int64(service.configuration.headTimeoutSeconds)),
-                                                    metrics: service.metrics))
+                                                    metrics: service.metrics, limits: service.connectionLimits,
+                                                    client: client))
         if let bytes {
             try pipeline.addHandler(ReplayHandler(bytes: bytes))
             try addFullPath(pipeline, after: nil)

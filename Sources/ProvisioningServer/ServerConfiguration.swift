@@ -44,6 +44,10 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var uploadMaximumBytes = 1_048_576
     /// Directories that need a user name and password (S5, activation codes R8.2).
     public var directories: [DirectoryAccount] = []
+    /// HTTP and HTTPS connections open at once from one client address (S6), and the addresses or networks not
+    /// counted (a proxy, or a NAT in front of more phones than that).
+    public var connectionsPerAddress = 512
+    public var connectionsExempt: [String] = []
     /// Seconds an HTTP request head has to arrive whole, from the connection's start or its first byte (S6).
     public var headTimeoutSeconds = 10
     /// TFTP requests answered at once, in all and from one address (each holds a socket; S6).
@@ -191,11 +195,15 @@ extension ServerConfiguration {
             try uploads.finish()
         }
         if var limits = try reader.table("limits") {
+            connectionsPerAddress = try limits.integer("connections_per_address") ?? connectionsPerAddress
+            connectionsExempt = try limits.strings("connections_exempt") ?? connectionsExempt
+            for entry in connectionsExempt { _ = try AddressRange(entry) }
             headTimeoutSeconds = try limits.integer("head_timeout_seconds") ?? headTimeoutSeconds
             tftpMaximumTransfers = try limits.integer("tftp_transfers") ?? tftpMaximumTransfers
             tftpMaximumTransfersPerAddress = try limits.integer("tftp_transfers_per_address")
                 ?? tftpMaximumTransfersPerAddress
-            for (key, value) in [("head_timeout_seconds", headTimeoutSeconds), ("tftp_transfers", tftpMaximumTransfers),
+            for (key, value) in [("connections_per_address", connectionsPerAddress),
+                                 ("head_timeout_seconds", headTimeoutSeconds), ("tftp_transfers", tftpMaximumTransfers),
                                  ("tftp_transfers_per_address", tftpMaximumTransfersPerAddress)] where value < 1 {
                 throw ConfigurationError("limits.\(key) must be at least 1")
             }

@@ -197,6 +197,39 @@ struct ServeHTTPFastPathTests {
         #expect(String(decoding: other.readAll(), as: UTF8.self).hasSuffix(Self.a))
     }
 
+    @Test("one address holds at most connections_per_address on HTTP and HTTPS; others are served; exempt ones are not counted")
+    func connectionsPerAddress() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a],
+                                       configuration: "[limits]\nconnections_per_address = 20\nconnections_exempt = [\"127.0.0.4/32\"]\n")
+        let get = "GET /a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        // 127.0.0.2 takes its 20 (over HTTP and HTTPS together) and holds them idle.
+        var held = (0..<10).map { _ in RawConnection(port: server.httpPort, source: "127.0.0.2") }
+            + (0..<10).map { _ in RawConnection(port: server.httpsPort, source: "127.0.0.2") }
+        #expect(eventually { TCPTable.established(localPort: server.httpPort) + TCPTable.established(localPort: server.httpsPort) >= 20 })
+        // Its 21st, on either listener, is closed at once, unanswered.
+        let refused = RawConnection(port: server.httpPort, source: "127.0.0.2")
+        #expect(eventually { refused.closedByPeer })
+        let refusedTLS = RawConnection(port: server.httpsPort, source: "127.0.0.2")
+        #expect(eventually { refusedTLS.closedByPeer })
+        #expect(try server.event("connection-refused") >= 2)
+        // Another address is served; so is an exempt one, however many it holds.
+        let other = RawConnection(port: server.httpPort, source: "127.0.0.3")
+        other.send(get)
+        #expect(String(decoding: other.readAll(), as: UTF8.self).hasSuffix(Self.a))
+        let exempt = (0..<25).map { _ in RawConnection(port: server.httpPort, source: "127.0.0.4") }
+        let lastExempt = try #require(exempt.last)
+        lastExempt.send(get)
+        #expect(String(decoding: lastExempt.readAll(), as: UTF8.self).hasSuffix(Self.a))
+        // A connection given back frees its place: 127.0.0.2 is served again.
+        held.removeLast()
+        #expect(eventually {
+            let again = RawConnection(port: server.httpPort, source: "127.0.0.2")
+            again.send(get)
+            return String(decoding: again.readAll(), as: UTF8.self).hasSuffix(Self.a)
+        })
+        #expect(held.count == 19)
+    }
+
     @Test("the SwiftNIO path too: no TLS handshake, or a head handed over unfinished, is closed after the head timeout")
     func overdueHeadsOnTheFullPath() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 2\n")

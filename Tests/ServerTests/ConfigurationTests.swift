@@ -5,6 +5,18 @@ import Testing
 
 @Suite("Configuration file and credentials", .timeLimit(.minutes(2)))
 struct ConfigurationTests {
+    @Test("S6: exempt addresses and networks, IPv4 and IPv6, by prefix")
+    func addressRanges() throws {
+        let network = try AddressRange("10.1.0.0/16")
+        #expect(network.contains("10.1.200.3") && !network.contains("10.2.0.1") && !network.contains("::1"))
+        let odd = try AddressRange("192.0.2.128/25")
+        #expect(odd.contains("192.0.2.200") && !odd.contains("192.0.2.127"))
+        #expect(try AddressRange("192.0.2.7").contains("192.0.2.7") && !(try AddressRange("192.0.2.7").contains("192.0.2.8")))
+        let v6 = try AddressRange("2001:db8::/32")
+        #expect(v6.contains("2001:db8:1::5") && !v6.contains("2001:db9::1") && !v6.contains("10.0.0.1"))
+        #expect(try AddressRange("0.0.0.0/0").contains("203.0.113.9"))
+    }
+
     @Test("S5: failures from one address: three answered at once, then held 250 ms doubling to 8 s; forgotten after five quiet minutes")
     func failureSchedule() {
         let checker = CredentialChecker(directories: [])
@@ -156,6 +168,9 @@ struct ConfigurationTests {
         ("[[directory]]\npath = \"a\"", "needs path, username and password"),
         ("[ftp]\npassive_ports = \"100-200\"", "passive_ports must be LOW-HIGH"),
         ("[ftp]\npassive_ports = \"5000\"", "passive_ports must be LOW-HIGH"),
+        ("[limits]\nconnections_exempt = [\"10.0.0.0/33\"]", "prefix length out of range"),
+        ("[limits]\nconnections_exempt = [\"phones.example\"]", "is not an address or a network"),
+        ("[limits]\nconnections_per_address = 0", "limits.connections_per_address must be at least 1"),
         ("[ftp]\nanonymous = \"yes\"", "ftp.anonymous must be true or false"),
         ("[[ftp.user]]\nusername = \"a\"", "needs username and password"),
         ("[pnp]\nallow_ouis = [\"00:15\"]", "pnp.allow_ouis: '00:15' is not an OUI"),
