@@ -84,7 +84,17 @@ final class FTPFastLoop {
 
     private func acceptSessions() {
         loop.acceptConnections(most: 16) { descriptor, peer in
+            let client = FastLoopGroup.numericHost(peer)
+            // One address may not hold every session (S6): counted with its HTTP connections, until the session
+            // ends here or is handed over.
+            guard front.service.connectionLimits.admit(client) else {
+                let refusal = FTPReply(421, "Too many connections from your address, try later").wire
+                _ = send(descriptor, refusal, refusal.utf8.count, Int32(MSG_NOSIGNAL))
+                close(descriptor)
+                return
+            }
             guard server.reserveSession() else {
+                front.service.connectionLimits.release(client)
                 // Best effort: a socket just accepted takes a short reply.
                 let refusal = FTPServer.tooManySessions.wire
                 _ = send(descriptor, refusal, refusal.utf8.count, Int32(MSG_NOSIGNAL))
@@ -97,8 +107,8 @@ final class FTPFastLoop {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(descriptor, $0, &localLength) }
             }
             nextSerial += 1
-            let session = FTPFastSession(descriptor: descriptor, serial: nextSerial,
-                                         client: FastLoopGroup.numericHost(peer), local: local, now: .now)
+            let session = FTPFastSession(descriptor: descriptor, serial: nextSerial, client: client, local: local,
+                                         now: .now)
             own(descriptor, .control(session))
             sessionCount += 1
             watch(descriptor, EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
@@ -131,6 +141,7 @@ final class FTPFastLoop {
         session.closed = true
         sessionCount -= 1
         server.releaseSession()
+        front.service.connectionLimits.release(session.client)
     }
 
     /// Gives the session to the SwiftNIO server: its state, and the commands not answered yet (the next first).
@@ -140,6 +151,7 @@ final class FTPFastLoop {
         own(session.descriptor, nil)
         session.closed = true
         sessionCount -= 1
+        front.service.connectionLimits.release(session.client)
         server.adopt(descriptor: session.descriptor, state: session.state, replaying: session.input)
     }
 
@@ -159,8 +171,15 @@ final class FTPFastLoop {
 
     /// Once a second: idle sessions, and data connections that never came or stopped moving.
     private func sweep(_ now: ContinuousClock.Instant) {
+        let loginTimeout = Duration.seconds(front.service.configuration.ftpLoginTimeoutSeconds)
         for case .control(let session)? in owners {
             if !session.busy, now - session.lastActive > idleTimeout {
+                endSession(session)
+            } else if session.state.login == nil, now - session.opened > loginTimeout {
+                // Not logged in in time: a session that only holds its place is closed (S6).
+                front.service.metrics.event("login-timeout")
+                reply(session, FTPReply(421, "Login timed out"))
+                flush(session)
                 endSession(session)
             } else if session.transfer != nil, session.data < 0, let deadline = session.dataDeadline, now >= deadline {
                 failTransfer(session, FTPReply(425, "Cannot open data connection"))

@@ -78,6 +78,8 @@ final class FTPFastSession {
     var held = false
     var closed = false
     var lastActive: ContinuousClock.Instant
+    /// When the control connection was accepted: a session has the head timeout to log in.
+    let opened: ContinuousClock.Instant
     /// When a transfer that waits for its data connection gives up.
     var dataDeadline: ContinuousClock.Instant?
 
@@ -88,6 +90,7 @@ final class FTPFastSession {
         self.local = local
         localHost = FastLoopGroup.numericHost(local)
         lastActive = now
+        opened = now
     }
 
     /// Not reading commands: a transfer or work off the loop is under way, or a reply is held.

@@ -50,6 +50,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var connectionsExempt: [String] = []
     /// Seconds an HTTP request head has to arrive whole, from the connection's start or its first byte (S6).
     public var headTimeoutSeconds = 10
+    /// Seconds an FTP session has to log in (a person at an FTP prompt types a password meanwhile).
+    public var ftpLoginTimeoutSeconds = 60
     /// TFTP requests answered at once, in all and from one address (each holds a socket; S6).
     public var tftpMaximumTransfers = 4096
     public var tftpMaximumTransfersPerAddress = 256
@@ -199,11 +201,13 @@ extension ServerConfiguration {
             connectionsExempt = try limits.strings("connections_exempt") ?? connectionsExempt
             for entry in connectionsExempt { _ = try AddressRange(entry) }
             headTimeoutSeconds = try limits.integer("head_timeout_seconds") ?? headTimeoutSeconds
+            ftpLoginTimeoutSeconds = try limits.integer("ftp_login_timeout_seconds") ?? ftpLoginTimeoutSeconds
             tftpMaximumTransfers = try limits.integer("tftp_transfers") ?? tftpMaximumTransfers
             tftpMaximumTransfersPerAddress = try limits.integer("tftp_transfers_per_address")
                 ?? tftpMaximumTransfersPerAddress
             for (key, value) in [("connections_per_address", connectionsPerAddress),
-                                 ("head_timeout_seconds", headTimeoutSeconds), ("tftp_transfers", tftpMaximumTransfers),
+                                 ("head_timeout_seconds", headTimeoutSeconds),
+                                 ("ftp_login_timeout_seconds", ftpLoginTimeoutSeconds), ("tftp_transfers", tftpMaximumTransfers),
                                  ("tftp_transfers_per_address", tftpMaximumTransfersPerAddress)] where value < 1 {
                 throw ConfigurationError("limits.\(key) must be at least 1")
             }

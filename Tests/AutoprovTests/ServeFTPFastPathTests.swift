@@ -155,6 +155,28 @@ struct ServeFTPFastPathTests {
         #expect(client.transfer("RETR 00156574b150.cfg").data == Array(sipFile.utf8))
     }
 
+    @Test("sessions that never log in cannot lock others out: a per-address cap (421), a login deadline, slots freed")
+    func idleSessions() throws {
+        let server = try ServeFTPTests.start("[limits]\nconnections_per_address = 5\nftp_login_timeout_seconds = 2\n")
+        let banner = { (connection: RawConnection) in String(decoding: connection.read(atLeast: 4), as: UTF8.self) }
+        let idle = (0..<5).map { _ in RawConnection(port: server.ftpPort, source: "127.0.0.2") }
+        for connection in idle { #expect(banner(connection).hasPrefix("220")) }
+        // The sixth from the same address is turned away at once.
+        let sixth = RawConnection(port: server.ftpPort, source: "127.0.0.2")
+        #expect(String(decoding: sixth.readAll(), as: UTF8.self).hasPrefix("421"))
+        // Another address logs in and downloads meanwhile.
+        let other = try Client.run("curl", ["-s", "--interface", "127.0.0.3",
+                                            "ftp://phones:pw@\(server.ftpHostPort)/00156574b150.cfg"])
+        #expect(other.stdout == sipFile)
+        // The idle ones are told and closed once their login deadline has passed, which frees their places.
+        for connection in idle {
+            #expect(String(decoding: connection.readAll(), as: UTF8.self).contains("421 Login timed out"))
+        }
+        #expect(try server.event("login-timeout") >= 5)
+        let again = RawConnection(port: server.ftpPort, source: "127.0.0.2")
+        #expect(banner(again).hasPrefix("220"))
+    }
+
     @Test("SIGTERM closes idle sessions and the server exits 0")
     func stopClosesIdleSessions() throws {
         let server = try ServeFTPTests.start()
