@@ -4,7 +4,7 @@ import Synchronization
 import Glibc
 #endif
 
-/// Connections open at once from each client address over HTTP, HTTPS and FTP (S6): one client cannot hold every
+/// Connections (or FTP sessions) open at once from each client address (S6): one client cannot hold every
 /// descriptor, so the others are still served. Addresses and networks in `exempt` (a proxy, a load balancer, a
 /// NAT in front of thousands of phones) are not counted.
 public final class ConnectionLimits: Sendable {

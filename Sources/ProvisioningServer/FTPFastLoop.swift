@@ -85,16 +85,15 @@ final class FTPFastLoop {
     private func acceptSessions() {
         loop.acceptConnections(most: 16) { descriptor, peer in
             let client = FastLoopGroup.numericHost(peer)
-            // One address may not hold every session (S6): counted with its HTTP connections, until the session
-            // ends here or is handed over.
-            guard front.service.connectionLimits.admit(client) else {
+            // One address may not hold every session (S6): counted until the session ends here or is handed over.
+            guard front.service.ftpSessionLimits.admit(client) else {
                 let refusal = FTPReply(421, "Too many connections from your address, try later").wire
                 _ = send(descriptor, refusal, refusal.utf8.count, Int32(MSG_NOSIGNAL))
                 close(descriptor)
                 return
             }
             guard server.reserveSession() else {
-                front.service.connectionLimits.release(client)
+                front.service.ftpSessionLimits.release(client)
                 // Best effort: a socket just accepted takes a short reply.
                 let refusal = FTPServer.tooManySessions.wire
                 _ = send(descriptor, refusal, refusal.utf8.count, Int32(MSG_NOSIGNAL))
@@ -141,7 +140,7 @@ final class FTPFastLoop {
         session.closed = true
         sessionCount -= 1
         server.releaseSession()
-        front.service.connectionLimits.release(session.client)
+        front.service.ftpSessionLimits.release(session.client)
     }
 
     /// Gives the session to the SwiftNIO server: its state, and the commands not answered yet (the next first).
@@ -151,7 +150,7 @@ final class FTPFastLoop {
         own(session.descriptor, nil)
         session.closed = true
         sessionCount -= 1
-        front.service.connectionLimits.release(session.client)
+        front.service.ftpSessionLimits.release(session.client)
         server.adopt(descriptor: session.descriptor, state: session.state, replaying: session.input)
     }
 

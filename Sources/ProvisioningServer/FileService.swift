@@ -99,6 +99,8 @@ public final class FileService: Sendable {
     let credentials: CredentialChecker
     /// HTTP and HTTPS connections per client address, shared by the epoll and SwiftNIO paths (S6).
     let connectionLimits: ConnectionLimits
+    /// FTP sessions per client address.
+    let ftpSessionLimits: ConnectionLimits
     /// `[encryption]`: what is encrypted on the way out.
     let encryption: ServedEncryption
     private let cache = Mutex<[String: CachedFile]>([:])
@@ -130,8 +132,10 @@ public final class FileService: Sendable {
         self.log = log
         self.metrics = metrics
         credentials = CredentialChecker(directories: configuration.directories, metrics: metrics)
-        connectionLimits = ConnectionLimits(perAddress: configuration.connectionsPerAddress,
-                                            exempt: try configuration.connectionsExempt.map { try AddressRange($0) },
+        let exempt = try configuration.connectionsExempt.map { try AddressRange($0) }
+        connectionLimits = ConnectionLimits(perAddress: configuration.connectionsPerAddress, exempt: exempt,
+                                            metrics: metrics)
+        ftpSessionLimits = ConnectionLimits(perAddress: configuration.ftpSessionsPerAddress, exempt: exempt,
                                             metrics: metrics)
         encryption = try ServedEncryption(commonKey: configuration.encryptionCommonKey,
                                           keysFile: configuration.encryptionKeysFile)

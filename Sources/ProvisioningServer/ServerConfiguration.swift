@@ -45,8 +45,11 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// Directories that need a user name and password (S5, activation codes R8.2).
     public var directories: [DirectoryAccount] = []
     /// HTTP and HTTPS connections open at once from one client address (S6), and the addresses or networks not
-    /// counted (a proxy, or a NAT in front of more phones than that).
-    public var connectionsPerAddress = 512
+    /// counted (a proxy, or a NAT in front of more phones than that). Far below the open-file limit, far above
+    /// what the phones of one site behind a NAT open at once.
+    public var connectionsPerAddress = 4096
+    /// FTP sessions open at once from one address: well under the 1,000 sessions the server takes in all.
+    public var ftpSessionsPerAddress = 256
     public var connectionsExempt: [String] = []
     /// Seconds an HTTP request head has to arrive whole, from the connection's start or its first byte (S6).
     public var headTimeoutSeconds = 10
@@ -198,6 +201,7 @@ extension ServerConfiguration {
         }
         if var limits = try reader.table("limits") {
             connectionsPerAddress = try limits.integer("connections_per_address") ?? connectionsPerAddress
+            ftpSessionsPerAddress = try limits.integer("ftp_sessions_per_address") ?? ftpSessionsPerAddress
             connectionsExempt = try limits.strings("connections_exempt") ?? connectionsExempt
             for entry in connectionsExempt { _ = try AddressRange(entry) }
             headTimeoutSeconds = try limits.integer("head_timeout_seconds") ?? headTimeoutSeconds
@@ -206,6 +210,7 @@ extension ServerConfiguration {
             tftpMaximumTransfersPerAddress = try limits.integer("tftp_transfers_per_address")
                 ?? tftpMaximumTransfersPerAddress
             for (key, value) in [("connections_per_address", connectionsPerAddress),
+                                 ("ftp_sessions_per_address", ftpSessionsPerAddress),
                                  ("head_timeout_seconds", headTimeoutSeconds),
                                  ("ftp_login_timeout_seconds", ftpLoginTimeoutSeconds), ("tftp_transfers", tftpMaximumTransfers),
                                  ("tftp_transfers_per_address", tftpMaximumTransfersPerAddress)] where value < 1 {

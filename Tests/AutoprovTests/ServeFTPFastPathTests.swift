@@ -157,7 +157,7 @@ struct ServeFTPFastPathTests {
 
     @Test("sessions that never log in cannot lock others out: a per-address cap (421), a login deadline, slots freed")
     func idleSessions() throws {
-        let server = try ServeFTPTests.start("[limits]\nconnections_per_address = 5\nftp_login_timeout_seconds = 2\n")
+        let server = try ServeFTPTests.start("[limits]\nftp_sessions_per_address = 5\nftp_login_timeout_seconds = 2\n")
         let banner = { (connection: RawConnection) in String(decoding: connection.read(atLeast: 4), as: UTF8.self) }
         let idle = (0..<5).map { _ in RawConnection(port: server.ftpPort, source: "127.0.0.2") }
         for connection in idle { #expect(banner(connection).hasPrefix("220")) }
