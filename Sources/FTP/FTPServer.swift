@@ -43,6 +43,8 @@ public protocol FTPFileProvider: Sendable {
     func entry(path: String, login: FTPLogin, client: String) async -> Result<FTPEntry, FTPFailure>
     /// Told of every transfer (RETR, STOR, LIST…) when it ends, for the request log.
     func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) async
+    /// Told of a session closed because it did not log in within ``FTPServerConfiguration/loginTimeout``.
+    func loginTimedOut(client: String)
 }
 
 /// A refused login: wait this long, then 530.
@@ -65,6 +67,9 @@ public struct FTPServerConfiguration: Sendable {
     public var tls: NIOSSLContext?
     public var maximumSessions = 1000
     public var idleTimeout: TimeAmount = .seconds(300)
+    /// A session that has not logged in this long after it opened is told 421 and closed: one that only holds its
+    /// place (or starts TLS and never finishes the handshake) cannot keep it.
+    public var loginTimeout: Duration = .seconds(60)
     public var maximumLineLength = 4096
     /// The most a data connection collects (the largest upload; ``FTPFileProvider/uploadLimit`` may say less).
     public var maximumUploadBytes = 1_048_576
@@ -153,11 +158,17 @@ public final class FTPServer: Service, Sendable {
     }
 
     /// Takes over a session another driver started (counted with ``reserveSession()``, already greeted): its
-    /// connected socket, its state, and the bytes read but not answered, the next command first.
-    public func adopt(descriptor: Int32, state: FTPSessionState, replaying bytes: [UInt8]) {
+    /// connected socket, its state, and the bytes read but not answered, the next command first. The login
+    /// deadline still counts from `opened`; `ended` runs once when the session is over (the other driver's own
+    /// count, such as the sessions per address, is released there).
+    public func adopt(descriptor: Int32, state: FTPSessionState, replaying bytes: [UInt8],
+                      opened: ContinuousClock.Instant, ended: @escaping @Sendable () -> Void) {
         let idle = configuration.idleTimeout
         Task {
-            defer { releaseSession() }
+            defer {
+                releaseSession()
+                ended()
+            }
             do {
                 let connection = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                     .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -169,7 +180,7 @@ public final class FTPServer: Service, Sendable {
                         }
                     }
                 try await connection.executeThenClose { inbound, _ in
-                    try await FTPSession(server: self, channel: connection.channel, state: state)
+                    try await FTPSession(server: self, channel: connection.channel, state: state, opened: opened)
                         .run(inbound, replaying: bytes)
                 }
             } catch {
@@ -187,7 +198,7 @@ public final class FTPServer: Service, Sendable {
                     try await outbound.write(ByteBuffer(string: FTPServer.tooManySessions.wire))
                     return
                 }
-                let session = FTPSession(server: self, channel: connection.channel)
+                let session = FTPSession(server: self, channel: connection.channel, opened: .now)
                 try await session.run(inbound)
             }
         } catch {

@@ -26,11 +26,15 @@ actor FTPSession {
     }
 
     var dataPlan = DataPlan.none
+    /// When the connection was accepted: the login deadline counts from here.
+    let opened: ContinuousClock.Instant
 
-    init(server: FTPServer, channel: any Channel, state: FTPSessionState = FTPSessionState()) {
+    init(server: FTPServer, channel: any Channel, state: FTPSessionState = FTPSessionState(),
+         opened: ContinuousClock.Instant) {
         self.server = server
         self.channel = channel
         self.state = state
+        self.opened = opened
         client = channel.remoteAddress?.ipAddress ?? "unknown"
     }
 
@@ -52,7 +56,11 @@ actor FTPSession {
     func run(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, replaying: [UInt8]? = nil) async throws {
         if replaying == nil { try await reply(220, "autoprov FTP server ready") }
         var pending = ByteBuffer(bytes: replaying ?? [])
-        defer { if case .passive(let listener) = dataPlan { Task { await FTPSession.discard(listener) } } }
+        let loginDeadline = state.login == nil ? watchLogin() : nil
+        defer {
+            loginDeadline?.cancel()
+            if case .passive(let listener) = dataPlan { Task { await FTPSession.discard(listener) } }
+        }
         guard try await handleLines(in: &pending) else { return }
         for try await chunk in inbound {
             var chunk = chunk
@@ -109,6 +117,22 @@ actor FTPSession {
             try await handle(command, login: login)
         }
         return true
+    }
+
+    /// Closes the session if it has not logged in by its deadline (S6).
+    private func watchLogin() -> Task<Void, Never> {
+        let deadline = opened + configuration.loginTimeout
+        return Task {
+            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+            await loginExpired()
+        }
+    }
+
+    private func loginExpired() {
+        guard state.login == nil else { return }
+        provider.loginTimedOut(client: client)
+        send(FTPReply(421, "Login timed out"))
+        channel.close(promise: nil)
     }
 
     private func handle(_ command: FTPSessionState.FileCommand, login: FTPLogin) async throws {

@@ -150,8 +150,10 @@ final class FTPFastLoop {
         own(session.descriptor, nil)
         session.closed = true
         sessionCount -= 1
-        front.service.ftpSessionLimits.release(session.client)
-        server.adopt(descriptor: session.descriptor, state: session.state, replaying: session.input)
+        // Still counted against its address until the SwiftNIO side ends it, and still bound by its login deadline.
+        let (limits, client) = (front.service.ftpSessionLimits, session.client)
+        server.adopt(descriptor: session.descriptor, state: session.state, replaying: session.input,
+                     opened: session.opened, ended: { limits.release(client) })
     }
 
     private func beginStopping() {
@@ -176,7 +178,7 @@ final class FTPFastLoop {
                 endSession(session)
             } else if session.state.login == nil, now - session.opened > loginTimeout {
                 // Not logged in in time: a session that only holds its place is closed (S6).
-                front.service.metrics.event("login-timeout")
+                front.loginTimedOut(client: session.client)
                 reply(session, FTPReply(421, "Login timed out"))
                 flush(session)
                 endSession(session)

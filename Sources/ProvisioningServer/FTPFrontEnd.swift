@@ -107,6 +107,10 @@ struct FTPFrontEnd: FTPFileProvider {
         record(path: path, login: login, client: client, result: result, bytes: bytes, seconds: seconds)
     }
 
+    func loginTimedOut(client: String) {
+        service.metrics.event("login-timeout")
+    }
+
     func record(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) {
         service.record(request(path, login, client), result: result, bytes: bytes, seconds: seconds)
     }

@@ -77,6 +77,7 @@ public struct ProvisioningServer: Sendable {
                 host: address.host, port: address.port, passivePorts: configuration.ftpPassivePorts,
                 passiveAddress: configuration.ftpPassiveAddress, tls: try NIOSSLContext(configuration: tls))
             ftpConfiguration.maximumUploadBytes = configuration.uploadMaximumBytes
+            ftpConfiguration.loginTimeout = .seconds(configuration.ftpLoginTimeoutSeconds)
             let front = FTPFrontEnd(service: service)
             let onBound: @Sendable (SocketAddress) -> Void = { bound in
                 onListening(Listener(name: "FTP", address: bound, phoneURL: ProvisioningServer.url("ftp", bound)))

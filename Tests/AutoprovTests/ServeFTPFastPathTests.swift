@@ -177,6 +177,30 @@ struct ServeFTPFastPathTests {
         #expect(banner(again).hasPrefix("220"))
     }
 
+    @Test("sessions that start TLS and never handshake still count against their address and meet the login deadline")
+    func idleTLSSessions() throws {
+        let server = try ServeFTPTests.start("[limits]\nftp_sessions_per_address = 5\nftp_login_timeout_seconds = 2\n")
+        // AUTH TLS hands each session to the TLS side; none of them ever sends a ClientHello.
+        let held = (0..<5).map { _ in RawFTPClient(port: server.ftpPort, source: "127.0.0.2") }
+        for client in held {
+            #expect(client.reply().code == 220)
+            #expect(client.send("AUTH TLS").code == 234)
+        }
+        // Handed over, they still hold their address's places: the sixth is turned away.
+        let sixth = RawConnection(port: server.ftpPort, source: "127.0.0.2")
+        #expect(String(decoding: sixth.readAll(), as: UTF8.self).hasPrefix("421"))
+        let other = try Client.run("curl", ["-s", "--interface", "127.0.0.3",
+                                            "ftp://phones:pw@\(server.ftpHostPort)/00156574b150.cfg"])
+        #expect(other.stdout == sipFile)
+        // Their login deadline closes them and gives the places back.
+        for client in held { #expect(eventually { client.control.closedByPeer }) }
+        #expect(try server.event("login-timeout") >= 5)
+        #expect(eventually {
+            let again = RawConnection(port: server.ftpPort, source: "127.0.0.2")
+            return String(decoding: again.read(atLeast: 4), as: UTF8.self).hasPrefix("220")
+        })
+    }
+
     @Test("SIGTERM closes idle sessions and the server exits 0")
     func stopClosesIdleSessions() throws {
         let server = try ServeFTPTests.start()

@@ -10,9 +10,9 @@ final class RawFTPClient {
     let port: Int
     private var buffered: [UInt8] = []
 
-    init(port: Int) {
+    init(port: Int, source: String? = nil) {
         self.port = port
-        control = RawConnection(port: port)
+        control = RawConnection(port: port, source: source)
     }
 
     /// The next complete reply: its code and its text (all lines).
