@@ -47,6 +47,20 @@ final class RawConnection {
         return recv(descriptor, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) <= 0
     }
 
+    /// Takes what has arrived, without waiting; `ended` once the server has closed its end (all of it read).
+    func takeAvailable() -> (bytes: [UInt8], ended: Bool) {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = recv(descriptor, &buffer, buffer.count, Int32(MSG_DONTWAIT))
+            if count > 0 {
+                received += buffer.prefix(count)
+            } else {
+                return (received, count == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
+            }
+        }
+    }
+
     func readAll() -> [UInt8] {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -243,6 +257,36 @@ struct ServeHTTPFastPathTests {
                 "handshake \(noHandshake.closedByPeer), hello \(halfHello.closedByPeer), head \(handedOver.closedByPeer)")
         #expect(try server.event("head-timeout") >= 3)
         // Others are served meanwhile.
+        #expect(try Client.curl(["\(server.https)/a.cfg"]).body == Self.a)
+    }
+
+    @Test("over TLS, a head dripped a byte at a time after the handshake is closed at the head timeout (openssl s_client)")
+    func drippingOverTLS() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 2\n")
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        client.arguments = ["s_client", "-quiet", "-bind", "127.0.0.2:0", "-connect", "127.0.0.1:\(server.httpsPort)"]
+        let input = Pipe()
+        client.standardInput = input
+        client.standardOutput = FileHandle.nullDevice
+        client.standardError = FileHandle.nullDevice
+        try Children.start(client)
+        defer { client.finish(within: 0) }
+        let head = Array("GET /a.cfg HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + [UInt8](repeating: 0x61, count: 1000)
+        var sent = 0
+        // s_client ends when the server closes the connection; until then a byte every 200 ms.
+        #expect(eventually(within: 30) {
+            if client.isRunning, sent < head.count {
+                // Writing to a client that has just exited fails (EPIPE), it does not stop the runner.
+                signal(SIGPIPE, SIG_IGN)
+                try? input.fileHandleForWriting.write(contentsOf: [head[sent]])
+                sent += 1
+                usleep(200_000)  // the pace of the drip, not a wait for the server
+            }
+            return !client.isRunning
+        }, "\(sent) bytes dripped")
+        #expect(sent < head.count)
+        #expect(try server.event("head-timeout") >= 1)
         #expect(try Client.curl(["\(server.https)/a.cfg"]).body == Self.a)
     }
 
