@@ -45,6 +45,27 @@ public struct ConfinedTree: Sendable {
         return .file(data)
     }
 
+    /// Where a path of the tree leads once its symbolic links are followed.
+    public enum Location: Sendable, Equatable {
+        /// Inside the tree, at this root-relative path (the path asked for when no link was followed; empty: the
+        /// tree itself).
+        case inside(String)
+        /// A link leads out of the tree.
+        case outside
+        /// Nothing there.
+        case missing
+    }
+
+    /// Follows the links of `relative`, so that S2 and S5 are decided on what would really be opened.
+    public func locate(_ relative: RootRelativePath) -> Location {
+        guard let real = realpath(path(of: relative), nil) else { return .missing }
+        defer { free(real) }
+        let resolved = String(decoding: UnsafeRawBufferPointer(start: real, count: strlen(real)), as: UTF8.self)
+        if resolved + "/" == prefix { return .inside("") }
+        guard resolved.hasPrefix(prefix) else { return .outside }
+        return .inside(String(resolved.dropFirst(prefix.count)))
+    }
+
     /// What `stat` says of an entry of the tree.
     public struct Facts: Sendable, Equatable {
         public var isDirectory: Bool

@@ -260,17 +260,21 @@ public final class FileService: Sendable {
         case .success(let checked): path = checked
         case .failure(let refusal): return .answer(.forbidden(refusal.description))
         }
-        switch refusal(request, for: path.path) {
-        case .forbidden(let reason)?: return .answer(.forbidden(reason))
-        case .unauthorized(let realm, let delay, let stale)?:
-            return .answer(.unauthorized(realm: realm, delay: delay, stale: stale))
-        case nil: break
-        }
+        if let refused = refusal(request, for: path.path) { return .answer(ReadAnswer(refused)) }
         // Uploads win over the root: a phone gets back what it uploaded (S4).
         var candidates: [Candidate] = []
         for (tree, key) in [(uploadTree, "u:" + path.path), (rootTree, "r:" + path.path)] {
             var info = stat()
             guard stat(tree.path(of: path), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            // S2 and S5 hold for the file that would be opened: a link out of the tree is refused, and a link into
+            // a protected directory needs that directory's credentials.
+            switch tree.locate(path) {
+            case .outside: return .answer(.forbidden("a symbolic link leads out of the served tree"))
+            case .missing: continue
+            case .inside(let target) where target != path.path:
+                if let refused = refusal(request, for: target) { return .answer(ReadAnswer(refused)) }
+            case .inside: break
+            }
             let identity = FileIdentity(info)
             if candidates.isEmpty, let cached = cache.withLock({ $0[key] }), cached.identity == identity {
                 return .cached(cached.file, Origin(path: tree.path(of: path), identity: identity))
@@ -383,6 +387,18 @@ public final class FileService: Sendable {
         }
         if let refused = refusal(request, for: path.path) { return .failure(refused) }
         let name = path.segments.last!
+        // Through a link in the root, an upload lands where a phone reading that directory would look: that
+        // directory's credentials are asked for (S5).
+        if path.segments.count > 1, let parent = try? RootRelativePath(path.segments.dropLast().joined(separator: "/")) {
+            switch rootTree.locate(parent) {
+            case .outside: return .failure(.forbidden("a symbolic link leads out of the served tree"))
+            case .inside(let target) where target != parent.path:
+                if let refused = refusal(request, for: target.isEmpty ? name : target + "/" + name) {
+                    return .failure(refused)
+                }
+            case .inside, .missing: break
+            }
+        }
         guard configuration.uploadPatterns.contains(where: { Glob.matches(pattern: $0, name: name) }) else {
             return .failure(.forbidden("uploads of '\(name)' are not allowed"))
         }
@@ -437,4 +453,14 @@ public struct LoginRefusal: Error, Sendable {
 public enum AccessRefusal: Error, Sendable {
     case forbidden(String)
     case unauthorized(realm: String, delay: Duration, stale: Bool)
+}
+
+extension ReadAnswer {
+    /// A read refused by a protected directory (S5) or by confinement (S2).
+    init(_ refusal: AccessRefusal) {
+        switch refusal {
+        case .forbidden(let reason): self = .forbidden(reason)
+        case .unauthorized(let realm, let delay, let stale): self = .unauthorized(realm: realm, delay: delay, stale: stale)
+        }
+    }
 }

@@ -46,12 +46,24 @@ extension FileService {
         case .success(let checked): path = checked
         case .failure(let refusal): return .failure(.forbidden(refusal.description))
         }
-        // A protected directory's own listing needs its credentials, as its files do.
-        switch refusal(request, for: path.path + "/") {
-        case .forbidden(let reason)?: return .failure(.forbidden(reason))
-        case .unauthorized(let realm, _, _)?: return .failure(.forbidden("directory '\(realm)' needs its credentials"))
-        case nil: return .success(path)
+        // A protected directory's own listing needs its credentials, as its files do; through a link, those of
+        // the directory it leads to (S5 on what is opened).
+        var checked = [path.path]
+        for tree in [rootTree, uploadTree] {
+            switch tree.locate(path) {
+            case .outside: return .failure(.forbidden("a symbolic link leads out of the served tree"))
+            case .inside(let target) where target != path.path: checked.append(target)
+            case .inside, .missing: break
+            }
         }
+        for relative in checked {
+            switch refusal(request, for: relative + "/") {
+            case .forbidden(let reason)?: return .failure(.forbidden(reason))
+            case .unauthorized(let realm, _, _)?: return .failure(.forbidden("directory '\(realm)' needs its credentials"))
+            case nil: continue
+            }
+        }
+        return .success(path)
     }
 
     /// An FTP login: anonymous (read only) when enabled, else an `[[ftp.user]]` or `[[directory]]` account. A

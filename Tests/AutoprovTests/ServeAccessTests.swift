@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// S2 and S5 decided on the file the server really opens, on every protocol: links inside the root.
+@Suite("S2 and S5 through symbolic links, on TFTP, HTTP, HTTPS, FTP and FTPS", .serialized, .timeLimit(.minutes(5)))
+struct ServeLinkTests {
+    static let protected = "#!version:1.0.0.1\nsecret = yes\n"
+    static let phones = Account(username: "phones", password: "pw")
+    static let owner = Account(username: "user1", password: "secret1")
+
+    /// `open` and `open.cfg` lead into the protected `T23G_1`; `out.cfg` leads out of the root.
+    static func start() throws -> ServerProcess {
+        let server = try ServeFTPTests.start()
+        let root = server.root.path
+        try FileManager.default.createSymbolicLink(atPath: root + "/open", withDestinationPath: "T23G_1")
+        try FileManager.default.createSymbolicLink(atPath: root + "/open.cfg",
+                                                   withDestinationPath: "T23G_1/y000000000044.cfg")
+        try FileManager.default.createSymbolicLink(atPath: root + "/out.cfg",
+                                                   withDestinationPath: server.directory.path + "/secret.cfg")
+        try ServeConfinementTests.secret.write(to: server.directory.appendingPathComponent("secret.cfg"),
+                                               atomically: true, encoding: .utf8)
+        return server
+    }
+
+    /// The refusal each protocol gives for one case.
+    static func code(_ wire: Wire, tftp: Int, http: Int, ftp: Int) -> Int {
+        switch wire {
+        case .tftp: tftp
+        case .http, .https: http
+        case .ftp, .ftps: ftp
+        }
+    }
+
+    @Test("S5: a link into a [[directory]] asks for that directory's credentials (TFTP 2, HTTP 401, FTP 550)",
+          arguments: Wire.allCases)
+    func linkIntoProtectedDirectory(_ wire: Wire) throws {
+        let server = try Self.start()
+        let refusal = Self.code(wire, tftp: 2, http: 401, ftp: 550)
+        for path in ["open.cfg", "open/y000000000044.cfg"] {
+            #expect(try server.read(path, over: wire, as: wire.carriesCredentials ? Self.phones : nil)
+                == .refused(refusal), "\(wire) \(path)")
+            if wire.carriesCredentials {
+                #expect(try server.read(path, over: wire, as: Self.owner) == .file(Self.protected), "\(wire) \(path)")
+            }
+        }
+        if wire == .ftp {
+            // Its listing too: LIST and CWD through the link are the protected directory's.
+            let client = RawFTPClient(port: server.ftpPort)
+            #expect(client.login("phones", "pw") == 230)
+            #expect(client.transfer("LIST open").first == 550)
+            #expect(client.send("CWD open").code == 550)
+            let owner = RawFTPClient(port: server.ftpPort)
+            #expect(owner.login("user1", "secret1") == 230)
+            #expect(String(decoding: owner.transfer("NLST open").data, as: UTF8.self).contains("y000000000044.cfg"))
+        }
+        // Uploads through the link need the same credentials.
+        let upload = try server.write("open/001565000001-local.cfg", "#!version:1.0.0.1\n", over: wire,
+                                      as: wire.carriesCredentials ? Self.phones : nil)
+        #expect(upload == .refused(wire == .http || wire == .https ? 401 : refusal), "\(wire)")
+        #expect(try server.servesAll("00156574b150.cfg", expecting: sipFile))
+    }
+
+    @Test("S2: a link out of the root is refused as outside (TFTP 2, HTTP 403, FTP 550), never followed",
+          arguments: Wire.allCases)
+    func linkOutOfTheRoot(_ wire: Wire) throws {
+        let server = try Self.start()
+        let expected = Self.code(wire, tftp: 2, http: 403, ftp: 550)
+        #expect(try server.read("out.cfg", over: wire, as: wire.carriesCredentials ? Self.phones : nil)
+            == .refused(expected))
+    }
+}
