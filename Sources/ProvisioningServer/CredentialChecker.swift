@@ -88,6 +88,8 @@ final class CredentialChecker: Sendable {
     let directories: [DirectoryAccount]
     private let secret = SymmetricKey(size: .bits256)
     private let failures = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
+    /// The highest nonce count accepted on each nonce still in its lifetime (RFC 7616 §3.4: no replays).
+    private let nonceCounts = Mutex<[String: (count: UInt64, firstSeen: Double)]>([:])
     /// How long a digest nonce is good for.
     static let nonceLifetime: Double = 300
 
@@ -114,6 +116,13 @@ final class CredentialChecker: Sendable {
         var stale = false
         let valid: Bool
         switch credentials {
+        case .password(let username, let password) where request.protocolName == "ftp":
+            // An FTP session's login was checked when it logged in: another valid account is not a guess, so it is
+            // refused without counting as a failure (and without slowing that user down).
+            guard constantTimeEqual(username, account.username), constantTimeEqual(password, account.password) else {
+                return .refused("directory '\(account.path)' needs its own account")
+            }
+            valid = true
         case .password(let username, let password):
             valid = constantTimeEqual(username, account.username) && constantTimeEqual(password, account.password)
         case .digest(let digest) where !DigestResponse.uri(digest.uri, matches: request.path):
@@ -121,7 +130,12 @@ final class CredentialChecker: Sendable {
             valid = false
         case .digest(let digest):
             switch nonceState(digest.nonce) {
-            case .valid: valid = verify(digest, account: account)
+            case .valid where verify(digest, account: account):
+                // A count already seen on this nonce is a replayed header: the client is asked to start again with a
+                // fresh nonce (stale), which an honest client does without asking its user.
+                guard firstUse(of: digest, in: request) else { return .challenge(delay: .zero, stale: true) }
+                valid = true
+            case .valid: valid = false
             case .expired:
                 stale = verify(digest, account: account)
                 valid = false
@@ -170,20 +184,41 @@ final class CredentialChecker: Sendable {
         } + ["Basic realm=\"\(quotedRealm)\", charset=\"UTF-8\""]
     }
 
+    /// `<time>-<random>-<MAC>`: its age is known without a table, and two challenges never share a nonce (whose
+    /// counts are tracked against replays).
     private func makeNonce() -> String {
-        let stamp = String(Int(Date().timeIntervalSince1970))
-        return stamp + "-" + Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(stamp.utf8), using: secret))
+        let issued = String(Int(Date().timeIntervalSince1970)) + "-" + Hex.encode((0..<8).map { _ in UInt8.random(in: 0...255) })
+        return issued + "-" + Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(issued.utf8), using: secret))
     }
 
     private enum NonceState { case valid, expired, invalid }
 
     private func nonceState(_ nonce: String) -> NonceState {
-        let parts = nonce.split(separator: "-", maxSplits: 1)
-        guard parts.count == 2, let stamp = Double(parts[0]),
-              constantTimeEqual(String(parts[1]),
-                                Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(parts[0].utf8), using: secret)))
+        guard let macStart = nonce.lastIndex(of: "-") else { return .invalid }
+        let issued = nonce[..<macStart]
+        guard let stamp = issued.split(separator: "-").first.flatMap({ Double($0) }),
+              constantTimeEqual(String(nonce[nonce.index(after: macStart)...]),
+                                Hex.encode(HMAC<SHA256>.authenticationCode(for: Data(issued.utf8), using: secret)))
         else { return .invalid }
         return Date().timeIntervalSince1970 - stamp > CredentialChecker.nonceLifetime ? .expired : .valid
+    }
+
+    /// Whether this nonce count is higher than any accepted before on its nonce (and records it). Without `qop`
+    /// there is no count, and a nonce is good for one request.
+    private func firstUse(of digest: DigestResponse, in request: FileRequest) -> Bool {
+        guard !request.nonceCountTaken.value.load(ordering: .acquiring) else { return true }
+        let count = digest.qop == nil ? 0 : digest.nonceCount.flatMap { UInt64($0, radix: 16) }
+        guard let count else { return false }
+        let now = Date().timeIntervalSince1970
+        return nonceCounts.withLock { table in
+            if table.count > 100_000 {
+                table = table.filter { now - $0.value.firstSeen <= CredentialChecker.nonceLifetime }
+            }
+            if let last = table[digest.nonce], count <= last.count { return false }
+            table[digest.nonce] = (count, table[digest.nonce]?.firstSeen ?? now)
+            request.nonceCountTaken.value.store(true, ordering: .releasing)
+            return true
+        }
     }
 
     private func verify(_ digest: DigestResponse, account: DirectoryAccount) -> Bool {

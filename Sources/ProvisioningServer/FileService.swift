@@ -21,6 +21,9 @@ public struct FileRequest: Sendable {
     public var credentials: Credentials?
     /// The subject of the client's TLS certificate, when it presented one.
     public var certificateSubject: String?
+    /// Set once this request's Digest nonce count has been taken: a request may be checked more than once (a quick
+    /// look, then a load), and only another request with the same count is a replay.
+    let nonceCountTaken = NonceCountTaken()
 
     public init(protocolName: String, path: String, isPercentEncoded: Bool, client: String, userAgent: String? = nil,
                 credentials: Credentials? = nil, certificateSubject: String? = nil) {
@@ -32,6 +35,11 @@ public struct FileRequest: Sendable {
         self.credentials = credentials
         self.certificateSubject = certificateSubject
     }
+}
+
+/// Whether a request's Digest nonce count has been taken (shared by the copies of one ``FileRequest``).
+final class NonceCountTaken: Sendable {
+    let value = Atomic<Bool>(false)
 }
 
 /// What a read comes to; each front-end maps it to its wire form (S1, S2, S5).

@@ -69,3 +69,46 @@ struct ServeLinkTests {
             == .refused(expected))
     }
 }
+
+/// S5's credentials: what a captured header or another valid account can and cannot do.
+@Suite("S5 credentials: Digest replays and FTP accounts", .serialized, .timeLimit(.minutes(5)))
+struct ServeCredentialTests {
+    @Test("Digest: a captured Authorization header sent again (same nonce and count) is refused, on HTTP and HTTPS",
+          arguments: [false, true])
+    func digestReplay(_ overTLS: Bool) throws {
+        let server = try ServeLinkTests.start()
+        let url = "\(overTLS ? server.https : server.http)/T23G_1/y000000000044.cfg"
+        // curl answers the challenge; its verbose output shows the header it sent.
+        let first = try Client.run("curl", ["-s", "-k", "-v", "-m", "15", "--digest", "-u", "user1:secret1", url])
+        #expect(first.stdout == ServeLinkTests.protected)
+        let header = try #require(first.stderr.split(whereSeparator: \.isNewline)
+            .first { $0.hasPrefix("> Authorization: Digest") }?.dropFirst(2).trimmingCharacters(in: .whitespacesAndNewlines))
+        // The same header again: a 401 asking for a fresh nonce, not the file; and nothing is slowed down.
+        let replay = try Client.curl(["-D", "-", "-H", header, url])
+        #expect(replay.status == 401)
+        #expect(replay.body.contains("stale=true"))
+        #expect(!replay.body.contains("secret = yes"))
+        // An honest client (a new challenge, a new nonce) is served again.
+        #expect(try Client.curl(["--digest", "-u", "user1:secret1", url]).body == ServeLinkTests.protected)
+    }
+
+    @Test("FTP: a valid [[ftp.user]] that touches a [[directory]] gets 550, and is not counted as a failed guess")
+    func otherAccountIsNotAGuess() throws {
+        let server = try ServeLinkTests.start()
+        // One session (a login forgets earlier failures), many tries.
+        let client = RawFTPClient(port: server.ftpPort)
+        #expect(client.login("phones", "pw") == 230)
+        for _ in 0..<6 {
+            #expect(client.transfer("RETR T23G_1/y000000000044.cfg").first == 550)
+        }
+        #expect(try server.event("auth-delayed") == 0)
+        #expect(try server.read("T23G_1/y000000000044.cfg", over: .ftp, as: ServeLinkTests.phones) == .refused(550))
+        #expect(try server.read("00156574b150.cfg", over: .ftp, as: ServeLinkTests.phones) == .file(sipFile))
+        // Wrong passwords still are.
+        for _ in 0..<5 {
+            #expect(try server.read("00156574b150.cfg", over: .ftp, as: Account(username: "phones", password: "x"))
+                == .refused(530))
+        }
+        #expect(try server.event("auth-delayed") >= 1)
+    }
+}

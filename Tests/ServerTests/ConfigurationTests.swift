@@ -218,10 +218,11 @@ struct ConfigurationTests {
     func digest() throws {
         let checker = CredentialChecker(directories: [])
         let account = DirectoryAccount(path: "http-auth@example.org", username: "Mufasa", password: "Circle of Life")
-        let challenge = checker.challenges(realm: account.path, stale: false)
-        #expect(challenge.count == 3)
-        let nonce = try #require(challenge[0].split(separator: "\"").dropFirst(5).first.map(String.init))
         for (algorithm, hash) in [("SHA-256", sha256), ("MD5", md5)] {
+            // Each challenge has a nonce of its own.
+            let challenge = checker.challenges(realm: account.path, stale: false)
+            #expect(challenge.count == 3)
+            let nonce = try #require(challenge[0].split(separator: "\"").dropFirst(5).first.map(String.init))
             let ha1 = hash("Mufasa:http-auth@example.org:Circle of Life")
             let ha2 = hash("GET:/dir/index.html")
             let response = hash("\(ha1):\(nonce):00000001:f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ:auth:\(ha2)")
@@ -241,6 +242,41 @@ struct ConfigurationTests {
             let bad = FileRequest(protocolName: "http", path: "/dir/index.html", isPercentEncoded: true, client: "192.0.2.1",
                                   credentials: .digest(wrong))
             guard case .challenge = checker.check(bad, for: account) else { Issue.record("\(algorithm) accepted a bad response"); continue }
+        }
+    }
+
+    @Test("Digest nonce counts (RFC 7616 §3.4): one request may be checked twice; another with the same count is a replay")
+    func digestNonceCount() throws {
+        let checker = CredentialChecker(directories: [])
+        let account = DirectoryAccount(path: "T23G_1", username: "user1", password: "secret1")
+        let first = checker.challenges(realm: account.path, stale: false)[0]
+        let nonce = try #require(first.split(separator: "\"").dropFirst(5).first.map(String.init))
+        #expect(nonce != checker.challenges(realm: account.path, stale: false)[0].split(separator: "\"").dropFirst(5).first.map(String.init))
+        func request(count: String) throws -> FileRequest {
+            let ha1 = md5("user1:T23G_1:secret1"), ha2 = md5("GET:/T23G_1/a.cfg")
+            let response = md5("\(ha1):\(nonce):\(count):abc:auth:\(ha2)")
+            let header = "username=\"user1\", realm=\"T23G_1\", uri=\"/T23G_1/a.cfg\", algorithm=MD5, nonce=\"\(nonce)\", "
+                + "nc=\(count), cnonce=\"abc\", qop=auth, response=\"\(response)\""
+            let digest = try #require(DigestResponse(header: header, method: "GET"))
+            return FileRequest(protocolName: "http", path: "/T23G_1/a.cfg", isPercentEncoded: true, client: "192.0.2.1",
+                               credentials: .digest(digest))
+        }
+        let one = try request(count: "00000001")
+        guard case .granted = checker.check(one, for: account), case .granted = checker.check(one, for: account) else {
+            Issue.record("a request checked twice was refused")
+            return
+        }
+        guard case .challenge(_, stale: true) = checker.check(try request(count: "00000001"), for: account) else {
+            Issue.record("a replayed count was accepted")
+            return
+        }
+        guard case .granted = checker.check(try request(count: "00000002"), for: account) else {
+            Issue.record("the next count was refused")
+            return
+        }
+        guard case .challenge = checker.check(try request(count: "00000002"), for: account) else {
+            Issue.record("the second count replayed was accepted")
+            return
         }
     }
 }
