@@ -123,7 +123,8 @@ public enum ExampleRoot {
         tftp_transfers_per_address = 256   # from one address (phones behind one NAT share it)
 
         [uploads]
-        allow = ["*-local.cfg", "*-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ, FTP STOR)
+        allow = ["$MAC-local.cfg", "$MAC-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ, FTP STOR);
+                                                          # $MAC: 12 lower-case hex digits, * and ? as in a shell
         max_bytes = 1048576
 
         # Activation-code directories (R8.2): files below `path` need this user name and password.

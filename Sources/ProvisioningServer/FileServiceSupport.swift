@@ -85,14 +85,21 @@ public struct DeviceIdentity {
     private static let deviceSuffixes = [".boot", ".cfg", "-local.cfg", "-contact.xml"]
 }
 
-/// `*` and `?` patterns on a file name.
+/// `*` and `?` patterns on a file name; `$MAC` stands for a phone's MAC as phones write it in file names (12 hex
+/// digits, lower case), so `$MAC-local.cfg` takes `00156574b150-local.cfg` and not `evil-local.cfg` (S4).
 enum Glob {
     static func matches(pattern: String, name: String) -> Bool {
         matches(Array(pattern)[...], Array(name)[...])
     }
 
+    private static let mac = Array("$MAC")
+
     private static func matches(_ pattern: ArraySlice<Character>, _ name: ArraySlice<Character>) -> Bool {
         guard let first = pattern.first else { return name.isEmpty }
+        if pattern.starts(with: mac) {
+            guard name.count >= 12, name.prefix(12).allSatisfy({ $0.isASCII && $0.isHexDigit && !$0.isUppercase }) else { return false }
+            return matches(pattern.dropFirst(mac.count), name.dropFirst(12))
+        }
         switch first {
         case "*":
             var rest = name

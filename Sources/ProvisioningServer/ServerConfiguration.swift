@@ -38,8 +38,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var privateKey = ""
     /// PEM bundle; when set, HTTPS clients must present a certificate it signed.
     public var clientCA = ""
-    /// Upload names allowed (S4), as `*` patterns on the file name.
-    public var uploadPatterns = ["*-local.cfg", "*-contact.xml"]
+    /// Upload names allowed (S4), as `*`, `?` and `$MAC` patterns on the file name.
+    public var uploadPatterns = ["$MAC-local.cfg", "$MAC-contact.xml"]
     /// The largest upload accepted, in bytes.
     public var uploadMaximumBytes = 1_048_576
     /// Directories that need a user name and password (S5, activation codes R8.2).

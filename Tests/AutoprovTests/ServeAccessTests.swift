@@ -112,3 +112,60 @@ struct ServeCredentialTests {
         #expect(try server.event("auth-delayed") >= 1)
     }
 }
+
+/// S4 on every protocol: which names a phone may upload, how large, and that the previous version is kept.
+@Suite("S4 uploads on TFTP, HTTP, HTTPS, FTP and FTPS", .serialized, .timeLimit(.minutes(5)))
+struct ServeUploadRuleTests {
+    static func start(_ extra: String = "") throws -> ServerProcess {
+        try ServerProcess(files: ["00156574b150.cfg": sipFile],
+                          configuration: ServeFTPTests.configuration + "\n" + extra)
+    }
+
+    static func account(_ wire: Wire) -> Account? { wire.carriesCredentials ? ServeLinkTests.phones : nil }
+
+    @Test("the default allow-list takes <mac>-local.cfg and <mac>-contact.xml, not any name that ends so",
+          arguments: Wire.allCases)
+    func defaultAllowList(_ wire: Wire) throws {
+        let server = try Self.start()
+        let refused = ServeLinkTests.code(wire, tftp: 2, http: 403, ftp: 550)
+        for name in ["evil-local.cfg", "a/b/c/x-local.cfg", "00156574B150-local.cfg", "0015657-local.cfg",
+                     "00156574b150.cfg", "y000000000000.boot"] {
+            #expect(try server.write(name, "#!version:1.0.0.1\n", over: wire, as: Self.account(wire)) == .refused(refused),
+                    "\(wire) \(name)")
+        }
+        #expect(ServerProcess.files(below: server.data.appendingPathComponent("uploads")).isEmpty)
+        // A phone's own names are stored; the second upload keeps the first as the previous version.
+        for name in ["001565000001-local.cfg", "001565000001-contact.xml", "T23G_2/001565000001-local.cfg"] {
+            #expect(try server.write(name, "first\n", over: wire, as: Self.account(wire)) == .stored, "\(wire) \(name)")
+            #expect(try server.write(name, "second\n", over: wire, as: Self.account(wire)) == .stored, "\(wire) \(name)")
+            #expect(try server.read(name, over: .http) == .file("second\n"), "\(wire) \(name)")
+            let versions = server.data.appendingPathComponent("uploads/.versions/\(name)")
+            let kept = try FileManager.default.contentsOfDirectory(atPath: versions.path)
+            #expect(kept.count == 1, "\(wire) \(name)")
+            #expect(try kept.map { try String(contentsOf: versions.appendingPathComponent($0), encoding: .utf8) } == ["first\n"])
+        }
+    }
+
+    @Test("over max_bytes: TFTP error 3, HTTP 413, FTP 552, and nothing is stored", arguments: Wire.allCases)
+    func sizeLimit(_ wire: Wire) throws {
+        let server = try Self.start("[uploads]\nmax_bytes = 600\n")
+        let large = String(repeating: "x = 1\n", count: 200)
+        let expected = ServeLinkTests.code(wire, tftp: 3, http: 413, ftp: 552)
+        #expect(try server.write("001565000001-local.cfg", large, over: wire, as: Self.account(wire)) == .refused(expected))
+        #expect(try server.read("001565000001-local.cfg", over: .http) == .refused(404))
+        #expect(ServerProcess.files(below: server.data.appendingPathComponent("uploads")).isEmpty)
+        #expect(try server.write("001565000001-local.cfg", "small\n", over: wire, as: Self.account(wire)) == .stored)
+    }
+}
+
+extension ServerProcess {
+    /// Every regular file below `folder` (relative paths), hidden folders included.
+    static func files(below folder: URL) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: folder.path) else { return [] }
+        return walker.compactMap { $0 as? String }.filter {
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: folder.appendingPathComponent($0).path, isDirectory: &isDirectory)
+                && !isDirectory.boolValue
+        }.sorted()
+    }
+}

@@ -209,6 +209,10 @@ struct ConfigurationTests {
         ("*-local.cfg", "00156574b150-local.cfg", true), ("*-local.cfg", "y000000000000.boot", false),
         ("*-contact.xml", "00156574b150-contact.xml", true), ("?.cfg", "a.cfg", true), ("?.cfg", "ab.cfg", false),
         ("*", "anything", true),
+        ("$MAC-local.cfg", "00156574b150-local.cfg", true), ("$MAC-local.cfg", "evil-local.cfg", false),
+        ("$MAC-local.cfg", "00156574B150-local.cfg", false), ("$MAC-local.cfg", "00156574b15-local.cfg", false),
+        ("$MAC-local.cfg", "00156574b1500-local.cfg", false), ("$MAC-contact.xml", "00156574b150-contact.xml", true),
+        ("$MAC*.xml", "00156574b150-favorites.xml", true),
     ])
     func glob(pattern: String, name: String, matches: Bool) {
         #expect(Glob.matches(pattern: pattern, name: name) == matches)
