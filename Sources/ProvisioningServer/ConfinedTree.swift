@@ -45,6 +45,17 @@ public struct ConfinedTree: Sendable {
         return .file(data)
     }
 
+    /// The first `count` bytes of a regular file of the tree (fewer when it is shorter); nil when missing or outside.
+    public func start(of relative: RootRelativePath, count: Int) -> [UInt8]? {
+        guard case .inside = locate(relative) else { return nil }
+        let descriptor = open(path(of: relative), O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        var bytes = [UInt8](repeating: 0, count: count)
+        let got = bytes.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, count) }
+        return got >= 0 ? Array(bytes.prefix(got)) : nil
+    }
+
     /// Where a path of the tree leads once its symbolic links are followed.
     public enum Location: Sendable, Equatable {
         /// Inside the tree, at this root-relative path (the path asked for when no link was followed; empty: the

@@ -294,10 +294,14 @@ public final class FileService: Sendable {
         return candidates.isEmpty ? .answer(.notFound) : .load(candidates)
     }
 
-    /// `<name>_Security.enc` when `<name>.cfg` is in the root and goes out encrypted: its key, wrapped (R6.3).
+    /// `<name>_Security.enc` when `<name>.cfg` is in the root and autoprov encrypts it on the way out: its key,
+    /// wrapped (R6.3). Not when that file is encrypted on disk already, or shadowed by an upload: it goes out as it
+    /// is, under a key autoprov does not know, and a wrong key would only make the phone fail to decrypt it.
     private func securityFile(for path: RootRelativePath) -> ServedFile? {
-        guard encryption.isOn, let secured = encryption.securedFile(for: path), let key = encryption.key(for: secured),
-              let facts = rootTree.facts(secured), !facts.isDirectory
+        guard encryption.isOn, let secured = encryption.securedFile(for: path),
+              let facts = rootTree.facts(secured), !facts.isDirectory, uploadTree.facts(secured) == nil,
+              let start = rootTree.start(of: secured, count: 64),
+              let key = encryption.encryptingKey(start: start, path: secured)
         else { return nil }
         let bytes = CompatibilityEncryption.securityFile(for: key)
         return ServedFile(contents: ByteBuffer(bytes: bytes), md5: Provisioning.md5(bytes), modified: facts.modified,

@@ -65,8 +65,15 @@ public struct ServedEncryption: Sendable, Hashable {
 
     /// What goes on the wire for a file read from the root: encrypted when a key applies and it is still plain.
     public func served(_ data: [UInt8], path: RootRelativePath) -> [UInt8] {
-        guard let key = key(for: path), CompatibilityEncryption.looksPlain(data), !RSAModeEncryption.isEncrypted(data)
-        else { return data }
+        guard let key = encryptingKey(start: data, path: path) else { return data }
         return CompatibilityEncryption.encrypt(data, key: key)
+    }
+
+    /// The key a root file whose first bytes are `start` (64 are enough) is encrypted with on the way out; nil when
+    /// no key applies or it is already encrypted on disk (it goes out as it is, under a key autoprov does not know).
+    public func encryptingKey(start: [UInt8], path: RootRelativePath) -> AESKey? {
+        guard let key = key(for: path), CompatibilityEncryption.looksPlain(start), !RSAModeEncryption.isEncrypted(start)
+        else { return nil }
+        return key
     }
 }

@@ -100,6 +100,15 @@ struct ServeEncryptionTests {
         let rsa = "#!encrypt:1.0.0.0\n#!key_signatue:RSA_256\n#!conf_encryption:AES_256\n#!key_ciphertext:AAAA\n"
         try server.write("rsa.cfg", rsa)
         #expect(try String(decoding: Self.getBytes("\(server.http)/rsa.cfg", to: scratch), as: UTF8.self) == rsa)
+        // Their keys are not the configured one: no _Security.enc is made up for them (R6.3), on any protocol, so a
+        // phone is never handed a key that cannot decrypt its file.
+        for name in ["account_Security.enc", "rsa_Security.enc"] {
+            #expect(try server.read(name, over: .http) == .refused(404), "\(name)")
+            #expect(try server.read(name, over: .tftp) == .refused(1), "\(name)")
+        }
+        // Beside a plain file the key file is still answered.
+        try server.write("plain.cfg", "#!version:1.0.0.1\nplain = 1\n")
+        #expect(try Self.getBytes("\(server.http)/plain_Security.enc", to: scratch).count == 16)
     }
 
     @Test("a bad key or keys file stops the server with the file, line and problem")
