@@ -307,19 +307,22 @@ final class FTPFastLoop {
 
     // MARK: Held replies
 
-    /// How long a 229 (the reply to EPSV) is held. curl 7.88 (Debian's) waits a whole second before its data
-    /// connection when the reply is already there at its first check after sending EPSV, which comes a few
-    /// microseconds after the send; a loop that answers faster than that (or runs on the client's own core and
-    /// preempts it) costs curl a second per file now and then. Measured with curl fetching 500 files, ten times:
-    /// answering at once, 852 of the 5,000 files waited a second; held 50 µs, 1; held 100 µs, none. curl sends
-    /// EPSV unless told not to; PASV (lftp's choice, which has no such wait) is answered at once.
-    static let passiveReplyDelay: Duration = .microseconds(100)
+    /// How long a 229 (the reply to EPSV) is held: `[ftp] epsv_reply_delay_us`, 0 (not held) by default. curl 7.88
+    /// (Debian's) waits a whole second before its data connection when the reply is already there at its first
+    /// check after sending EPSV, a few microseconds after the send. Measured with curl fetching 500 files, ten
+    /// times: answering at once, 852 of the 5,000 files waited a second; held 50 µs, 1; held 100 µs, none. Phones
+    /// and lftp (PASV) have no such wait, so it is a setting for sites whose scripts use that curl, not a default.
+    private var passiveReplyDelay: Duration {
+        .microseconds(front.service.configuration.ftpEPSVReplyDelayMicroseconds)
+    }
 
     /// Holds the session's replies (and its next commands) for ``passiveReplyDelay``.
     private func hold(_ session: FTPFastSession) {
+        let delay = passiveReplyDelay
+        guard delay > .zero else { return }
         session.held = true
-        held.append((ContinuousClock.now + FTPFastLoop.passiveReplyDelay, session))
-        if held.count == 1 { arm(for: FTPFastLoop.passiveReplyDelay) }
+        held.append((ContinuousClock.now + delay, session))
+        if held.count == 1 { arm(for: delay) }
     }
 
     private func arm(for delay: Duration) {

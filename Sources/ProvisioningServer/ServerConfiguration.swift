@@ -16,6 +16,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// address the client reached.
     public var ftpPassivePorts: ClosedRange<Int> = 50000...50100
     public var ftpPassiveAddress = ""
+    /// How long the reply to EPSV is held, in microseconds (0: sent at once). A workaround for curl 7.88, which
+    /// waits a second before its data connection when the reply comes back very fast; phones do not need it.
+    public var ftpEPSVReplyDelayMicroseconds = 0
     /// Anonymous FTP (read only).
     public var ftpAnonymous = false
     /// FTP accounts (`[[ftp.user]]`); `[[directory]]` accounts may log in too.
@@ -161,6 +164,10 @@ extension ServerConfiguration {
             if let range = try ftpTable.string("passive_ports") { ftpPassivePorts = try ServerConfiguration.portRange(range) }
             ftpPassiveAddress = try ftpTable.string("passive_address") ?? ftpPassiveAddress
             ftpAnonymous = try ftpTable.boolean("anonymous") ?? ftpAnonymous
+            ftpEPSVReplyDelayMicroseconds = try ftpTable.integer("epsv_reply_delay_us") ?? ftpEPSVReplyDelayMicroseconds
+            guard (0...100_000).contains(ftpEPSVReplyDelayMicroseconds) else {
+                throw ConfigurationError("ftp.epsv_reply_delay_us must be between 0 and 100000, not \(ftpEPSVReplyDelayMicroseconds)")
+            }
             for var user in try ftpTable.tables("user") {
                 guard let username = try user.string("username"), let password = try user.string("password") else {
                     throw ConfigurationError("[[ftp.user]] needs username and password")

@@ -216,6 +216,20 @@ struct ServeFTPFastPathTests {
         })
     }
 
+    @Test("epsv_reply_delay_us holds EPSV replies (off by default): transfers go on in order either way",
+          arguments: [0, 100])
+    func heldPassiveReplies(_ delay: Int) throws {
+        let server = try ServerProcess(
+            files: ["00156574b150.cfg": sipFile],
+            configuration: ServeFTPTests.configuration.replacingOccurrences(of: "[ftp]\n", with: "[ftp]\nepsv_reply_delay_us = \(delay)\n"))
+        let client = RawFTPClient(port: server.ftpPort)
+        #expect(client.login("phones", "pw") == 230)
+        for _ in 0..<20 {
+            #expect(client.transfer("RETR 00156574b150.cfg").data == Array(sipFile.utf8))
+        }
+        #expect(client.send("NOOP").code == 200)
+    }
+
     @Test("SIGTERM closes idle sessions and the server exits 0")
     func stopClosesIdleSessions() throws {
         let server = try ServeFTPTests.start()

@@ -87,11 +87,14 @@ struct ConfigurationTests {
             passive_ports = "40000-40010"
             passive_address = "198.51.100.7"
             anonymous = true
+            epsv_reply_delay_us = 100
             [[ftp.user]]
             username = "phones"
             password = "pw"
             """
         let configuration = try ServerConfiguration(table: TOML.parse(text))
+        #expect(configuration.ftpEPSVReplyDelayMicroseconds == 100)
+        #expect(ServerConfiguration().ftpEPSVReplyDelayMicroseconds == 0)
         #expect(configuration.ftp == .init(host: "0.0.0.0", port: 2121))
         #expect(configuration.ftpPassivePorts == 40000...40010)
         #expect(configuration.ftpPassiveAddress == "198.51.100.7")
@@ -168,6 +171,7 @@ struct ConfigurationTests {
         ("[[directory]]\npath = \"a\"", "needs path, username and password"),
         ("[ftp]\npassive_ports = \"100-200\"", "passive_ports must be LOW-HIGH"),
         ("[ftp]\npassive_ports = \"5000\"", "passive_ports must be LOW-HIGH"),
+        ("[ftp]\nepsv_reply_delay_us = -1", "epsv_reply_delay_us must be between 0 and 100000"),
         ("[limits]\nconnections_exempt = [\"10.0.0.0/33\"]", "prefix length out of range"),
         ("[limits]\nconnections_exempt = [\"phones.example\"]", "is not an address or a network"),
         ("[limits]\nconnections_per_address = 0", "limits.connections_per_address must be at least 1"),
