@@ -399,6 +399,15 @@ public final class FileService: Sendable {
         }
         if let refused = refusal(request, for: path.path) { return .failure(refused) }
         let name = path.segments.last!
+        // A name that is a folder (in the root or among uploads), or lies below a file, cannot be a file.
+        for tree in [rootTree, uploadTree] {
+            if tree.facts(path)?.isDirectory == true { return .failure(.forbidden("'\(path.path)' is a directory")) }
+            for end in 1..<path.segments.count {
+                guard let parent = try? RootRelativePath(path.segments.prefix(end).joined(separator: "/")),
+                      let facts = tree.facts(parent), !facts.isDirectory else { continue }
+                return .failure(.forbidden("'\(parent.path)' is a file, not a directory"))
+            }
+        }
         // Through a link in the root, an upload lands where a phone reading that directory would look: that
         // directory's credentials are asked for (S5).
         if path.segments.count > 1, let parent = try? RootRelativePath(path.segments.dropLast().joined(separator: "/")) {

@@ -46,7 +46,7 @@ public final class HTTPServer: Service, Sendable {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.maxMessagesPerRead, value: 64)  // accept connection storms quickly
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try self.configure(channel, replaying: nil) }
             }
@@ -76,7 +76,7 @@ public final class HTTPServer: Service, Sendable {
     /// Takes over a connection from the fast path, with the bytes it read but did not answer.
     private func adopt(_ descriptor: Int32, replaying bytes: [UInt8]) {
         ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try self.configure(channel, replaying: bytes) }
             }

@@ -38,11 +38,16 @@ enum Children {
         return true
     }()
 
-    /// Runs `process` (configured, not started) under the parent-death signal.
-    static func start(_ process: Process) throws {
+    /// Runs `process` (configured, not started) under the parent-death signal; as `user` (and that user's group)
+    /// when given, as a server is deployed. One `setpriv` does both: it sets the signal after changing the user,
+    /// which would otherwise clear it.
+    static func start(_ process: Process, as user: (name: String, group: String)? = nil) throws {
         if FileManager.default.isExecutableFile(atPath: setpriv), let executable = process.executableURL {
-            process.arguments = ["--pdeathsig", "KILL", "--", executable.path] + (process.arguments ?? [])
+            let identity = user.map { ["--reuid=\($0.name)", "--regid=\($0.group)", "--clear-groups"] } ?? []
+            process.arguments = identity + ["--pdeathsig", "KILL", "--", executable.path] + (process.arguments ?? [])
             process.executableURL = URL(fileURLWithPath: setpriv)
+        } else if user != nil {
+            throw CocoaError(.featureUnsupported, userInfo: [NSLocalizedDescriptionKey: "setpriv is needed to run as another user"])
         }
         _ = spawnerStarted
         let started = DispatchSemaphore(value: 0)

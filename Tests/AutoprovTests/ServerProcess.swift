@@ -19,8 +19,11 @@ final class ServerProcess {
     var root: URL { directory.appendingPathComponent("provisioning") }
     var data: URL { directory.appendingPathComponent("data") }
 
-    /// Starts a server on `files` (paths relative to the root); `configuration` is extra TOML.
-    init(files: [String: String] = [:], configuration: String = "", arguments: [String] = []) throws {
+    /// Starts a server on `files` (paths relative to the root); `configuration` is extra TOML. With `user`, the
+    /// server runs as that unprivileged user (and its group), owning its folder, as it would be deployed; `prepare`
+    /// runs first, to lay out more of the folder.
+    init(files: [String: String] = [:], configuration: String = "", arguments: [String] = [],
+         user: (name: String, group: String)? = nil, prepare: (URL) throws -> Void = { _ in }) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-serve-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: directory.appendingPathComponent("provisioning"),
@@ -37,7 +40,12 @@ final class ServerProcess {
                              "--ftp", "127.0.0.1:0", "--pnp", "127.0.0.1:0"] + arguments
         process.standardOutput = handle
         process.standardError = handle
-        try Children.start(process)
+        try prepare(directory)
+        if let user {
+            let owned = try Client.run("chown", ["-R", "\(user.name):\(user.group)", directory.path], timeout: 30)
+            guard owned.status == 0 else { throw ServerStartError(log: "chown: \(owned.stderr)") }
+        }
+        try Children.start(process, as: user)
         try waitForListeners(arguments: arguments)
     }
 
