@@ -94,3 +94,74 @@ struct ServeAccessTableTests {
         }
     }
 }
+
+/// S5 as a table: who asks, and what each protocol answers, for a protected directory's file and for an upload
+/// into it, asked for by its own path and through a link in the root.
+@Suite("S5 credential table on every protocol", .serialized, .timeLimit(.minutes(10)))
+struct ServeCredentialTableTests {
+    struct Case: CustomStringConvertible {
+        var description: String
+        var account: Account?
+        /// Whether the directory's own account is asking (else it is refused).
+        var isOwner: Bool
+    }
+
+    static let owner = ServeLinkTests.owner
+    static let cases: [Case] = [
+        Case(description: "no credentials (FTP: anonymous)", account: nil, isOwner: false),
+        Case(description: "the directory's account", account: owner, isOwner: true),
+        Case(description: "the directory's account, HTTP Digest", account: Account(username: "user1", password: "secret1",
+                                                                                   digest: true), isOwner: true),
+        Case(description: "a wrong password", account: Account(username: "user1", password: "wrong"), isOwner: false),
+        Case(description: "an empty password", account: Account(username: "user1", password: ""), isOwner: false),
+        Case(description: "the user name in capitals", account: Account(username: "USER1", password: "secret1"), isOwner: false),
+        Case(description: "another valid account", account: ServeLinkTests.phones, isOwner: false),
+    ]
+
+    /// What a refused case gets: TFTP carries no credentials (2); HTTP asks again (401); FTP refuses the file
+    /// (550) to a session that logged in, and the login (530) to one whose password is wrong.
+    static func refusal(_ wire: Wire, _ account: Account?) -> Int {
+        switch wire {
+        case .tftp: return 2
+        case .http, .https: return 401
+        case .ftp, .ftps:
+            guard let account else { return 550 }
+            let valid = [ServeLinkTests.phones, owner].contains { $0.username == account.username && $0.password == account.password }
+            return valid ? 550 : 530
+        }
+    }
+
+    @Test("each case, read and written, by the directory's path and through a link", arguments: Wire.allCases)
+    func credentialCases(_ wire: Wire) throws {
+        let server = try ServerProcess(
+            files: ["T23G_1/y000000000044.cfg": ServeLinkTests.protected, "00156574b150.cfg": sipFile],
+            configuration: ServeFTPTests.configuration.replacingOccurrences(of: "[ftp]\n", with: "[ftp]\nanonymous = true\n"),
+            user: ServeAccessTableTests.user) { directory in
+            try FileManager.default.createSymbolicLink(atPath: directory.path + "/provisioning/open", withDestinationPath: "T23G_1")
+        }
+        var stored = 0
+        for testCase in Self.cases {
+            let account = wire.carriesCredentials ? testCase.account : nil
+            for folder in ["T23G_1", "open"] {
+                let read = try server.read("\(folder)/y000000000044.cfg", over: wire, as: account)
+                stored += 1
+                let name = String(format: "%@/0015650000%02d-local.cfg", folder, stored)
+                let written = try server.write(name, "mine \(stored)\n", over: wire, as: account)
+                if testCase.isOwner, wire.carriesCredentials {
+                    #expect(read == .file(ServeLinkTests.protected), "\(wire), \(testCase), \(folder)")
+                    #expect(written == .stored, "\(wire), \(testCase), \(folder)")
+                    #expect(try server.read(name, over: .http, as: Self.owner) == .file("mine \(stored)\n"))
+                } else {
+                    let code = Self.refusal(wire, account)
+                    #expect(read == .refused(code), "\(wire), \(testCase), \(folder)")
+                    // An upload is refused the same way, except that anonymous FTP never uploads (550).
+                    #expect(written == .refused(code), "\(wire), \(testCase), \(folder)")
+                    #expect(try server.read(name, over: .http, as: Self.owner) == .refused(404), "\(wire), \(testCase)")
+                }
+                // A success from this address forgets its failures, so the cases do not slow each other down (S5).
+                #expect(try server.read("T23G_1/y000000000044.cfg", over: .http, as: Self.owner) == .file(ServeLinkTests.protected))
+            }
+        }
+        #expect(try server.servesAll("00156574b150.cfg", expecting: sipFile))
+    }
+}
