@@ -4,7 +4,9 @@ import Testing
 /// The five ways a phone reaches a file, each driven by a real client: tftp-hpa, curl (HTTP and HTTPS) and lftp
 /// (FTP, and FTPS with `AUTH TLS` and protected data connections). The S2 and S5 tables run over all of them.
 enum Wire: String, CaseIterable, CustomStringConvertible {
-    case tftp, http, https, ftp, ftps
+    /// `ftpActive` is FTP in active mode (lftp sends PORT/EPRT): the session goes to the SwiftNIO side, as after
+    /// `AUTH TLS` (`ftps`), while `ftp` stays on the epoll loops.
+    case tftp, http, https, ftp, ftps, ftpActive = "ftp-active"
 
     var description: String { rawValue }
 
@@ -64,7 +66,7 @@ extension ServerProcess {
             let result = try Client.curl(AccessScratch.curlCredentials(account) + ["--path-as-is", "\(base)/\(path)"])
             guard result.status != 0 else { return .broken("curl exit \(result.exit)") }
             return result.status == 200 ? .file(result.body) : .refused(result.status)
-        case .ftp, .ftps:
+        case .ftp, .ftps, .ftpActive:
             return try lftp(wire, account, "get -- \(AccessScratch.quoted(path)) -o \(scratch.file.path)") {
                 .file(String(decoding: FileManager.default.contents(atPath: scratch.file.path) ?? Data(), as: UTF8.self))
             }
@@ -88,18 +90,20 @@ extension ServerProcess {
                                          + ["--path-as-is", "-T", scratch.file.path, "\(base)/\(path)"])
             guard result.status != 0 else { return .broken("curl exit \(result.exit)") }
             return [200, 201, 204].contains(result.status) ? .stored : .refused(result.status)
-        case .ftp, .ftps:
+        case .ftp, .ftps, .ftpActive:
             return try lftp(wire, account, "put \(scratch.file.path) -o \(AccessScratch.quoted(path))") { .stored }
         }
     }
 
     /// Runs one lftp command on a fresh session: `success` when it worked, else the FTP reply code it reports.
     private func lftp(_ wire: Wire, _ account: Account?, _ command: String, success: () -> Answer) throws -> Answer {
-        let tls = wire == .ftps
-            ? "set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-certificate no"
-            : "set ftp:ssl-allow no"
+        let mode = switch wire {
+        case .ftps: "set ftp:ssl-force true; set ftp:ssl-protect-data true; set ssl:verify-certificate no"
+        case .ftpActive: "set ftp:ssl-allow no; set ftp:passive-mode off"
+        default: "set ftp:ssl-allow no"
+        }
         let login = account.map { "\($0.username),\($0.password)" } ?? "anonymous,phone@"
-        let script = "\(tls); set net:max-retries 1; set net:timeout 5; set net:reconnect-interval-base 1; "
+        let script = "\(mode); set net:max-retries 1; set net:timeout 5; set net:reconnect-interval-base 1; "
             + "set cmd:fail-exit true; set xfer:clobber true; \(command); bye"
         let result = try Client.run("lftp", ["-u", login, "-e", script, "ftp://\(ftpHostPort)"], timeout: 60)
         if result.status == 0 { return success() }

@@ -20,7 +20,7 @@ struct ServeAccessTableTests {
         switch wire {
         case .tftp: [1, 2, 4]
         case .http, .https: [400, 403, 404, 414]
-        case .ftp, .ftps: [500, 501, 550, 553]
+        case .ftp, .ftps, .ftpActive: [500, 501, 550, 553]
         }
     }
 
@@ -89,7 +89,7 @@ struct ServeAccessTableTests {
     static func sendable(_ path: String, over wire: Wire) -> Bool {
         switch wire {
         case .tftp: !path.contains(" ") && path.utf8.count < 400
-        case .ftp, .ftps: !path.contains("\u{0}") && path.utf8.count < 4000
+        case .ftp, .ftps, .ftpActive: !path.contains("\u{0}") && path.utf8.count < 4000
         case .http, .https: true
         }
     }
@@ -124,7 +124,7 @@ struct ServeCredentialTableTests {
         switch wire {
         case .tftp: return 2
         case .http, .https: return 401
-        case .ftp, .ftps:
+        case .ftp, .ftps, .ftpActive:
             guard let account else { return 550 }
             let valid = [ServeLinkTests.phones, owner].contains { $0.username == account.username && $0.password == account.password }
             return valid ? 550 : 530

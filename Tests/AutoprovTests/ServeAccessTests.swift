@@ -27,7 +27,7 @@ struct ServeLinkTests {
         switch wire {
         case .tftp: tftp
         case .http, .https: http
-        case .ftp, .ftps: ftp
+        case .ftp, .ftps, .ftpActive: ftp
         }
     }
 
