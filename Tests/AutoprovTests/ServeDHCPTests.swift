@@ -251,6 +251,48 @@ struct ServeDHCPTests {
                 "\(log.stdout)")
     }
 
+    @Test("eight udhcpc clients at once, each on its own MAC (macvlan), get eight distinct leases with option 66")
+    func severalRealClientsAtOnce() throws {
+        let lab = try DHCPLab()
+        let count = 8
+        let interfaces = (1...count).map { "mv\($0)" }
+        for (index, name) in interfaces.enumerated() {
+            let mac = String(format: "00:15:65:aa:00:%02x", index + 1)
+            for command in [["-n", lab.clientSpace, "link", "add", name, "link", lab.clientInterface, "address", mac,
+                             "type", "macvlan", "mode", "bridge"],
+                            ["-n", lab.clientSpace, "link", "set", name, "up"]] {
+                #expect(try Client.run("ip", command).status == 0, "\(command)")
+            }
+        }
+        #expect(try lab.startServer(), "\(lab.log)")
+        let script = lab.directory.appendingPathComponent("udhcpc.sh")
+        try "#!/bin/sh\nenv > \(lab.directory.path)/$interface-$1.tmp && mv \(lab.directory.path)/$interface-$1.tmp \(lab.directory.path)/$interface-$1.env\n"
+            .write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
+        // All at once, as phones booting after a power cut.
+        let clients = try interfaces.map { name in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["ip", "netns", "exec", lab.clientSpace, "busybox", "udhcpc", "-i", name, "-f", "-q", "-n",
+                                 "-t", "5", "-T", "1", "-O", "66", "-s", script.path]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try Children.start(process)
+            return process
+        }
+        for client in clients { #expect(client.finish(within: 30) && client.terminationStatus == 0) }
+        let leases = try interfaces.map { name in
+            Self.environment(try String(contentsOf: lab.directory.appendingPathComponent("\(name)-bound.env"), encoding: .utf8))
+        }
+        let addresses = leases.compactMap { $0["ip"] }
+        #expect(addresses.count == count && Set(addresses).count == count, "\(addresses)")
+        #expect(addresses.allSatisfy(Self.inPool), "\(addresses)")
+        #expect(leases.allSatisfy { $0["tftp"] != nil && $0["router"] == "192.0.2.1" })
+        #expect(lab.stopServer() == 0)
+        let devices = try CommandRunner.run(["devices", "--data", lab.directory.appendingPathComponent("data").path])
+        for address in addresses { #expect(devices.stdout.contains("\(address) until"), "\(devices.stdout)") }
+    }
+
     @Test("200 clients get 200 distinct leases; after a restart each client keeps its address")
     func twoHundredClientsAndRestart() throws {
         let lab = try DHCPLab()
