@@ -54,7 +54,11 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     let request: TFTPRequest
     let started: ContinuousClock.Instant
     let isWrite: Bool
+    /// The retransmission timer: scheduled once and moved lazily. Each block pushes ``timerDeadline`` forward; the
+    /// timer, when it fires early, schedules itself again for the rest, instead of a cancel and a new schedule per
+    /// block.
     var timer: Scheduled<Void>?
+    var timerDeadline = NIODeadline.distantFuture
 
     init(state: State, client: SocketAddress, server: TFTPServer, request: TFTPRequest, started: ContinuousClock.Instant) {
         if case .read = state { isWrite = false } else { isWrite = true }
@@ -107,7 +111,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                 perform(actions, context: context)
             case .complete(let contents):
                 state = .storing
-                timer?.cancel()
+                stopTimer()
                 store(netascii ? Netascii.decode(contents) : contents, final: transfer.finalAcknowledgement,
                       context: context)
             }
@@ -117,7 +121,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
+        stopTimer()
         if case .finished = state { return }
         // Closed by shutdown before the transfer ended.
         report(.failed("server shutting down", bytes: 0))
@@ -149,20 +153,36 @@ final class TFTPTransferHandler: ChannelInboundHandler {
             case .send(let packets):
                 send(packets, to: client, context: context)
             case .armTimer(let seconds):
-                timer?.cancel()
-                let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                timer = context.eventLoop.scheduleTask(in: .seconds(Int64(seconds))) {
-                    let (handler, context) = loopBound.value
-                    handler.timedOut(context: context)
-                }
+                timerDeadline = .now() + .seconds(Int64(seconds))
+                if timer == nil { scheduleTimer(context: context) }
             case .finish(let result):
-                timer?.cancel()
+                stopTimer()
                 if case .finished = state { return }
                 state = .finished
                 report(result)
                 context.close(promise: nil)
             case .none:
                 break
+            }
+        }
+    }
+
+    private func stopTimer() {
+        timer?.cancel()
+        timer = nil
+        timerDeadline = .distantFuture
+    }
+
+    private func scheduleTimer(context: ChannelHandlerContext) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: timerDeadline) {
+            let (handler, context) = loopBound.value
+            handler.timer = nil
+            // Pushed forward since it was scheduled: wait for the rest.
+            if NIODeadline.now() < handler.timerDeadline {
+                handler.scheduleTimer(context: context)
+            } else {
+                handler.timedOut(context: context)
             }
         }
     }
