@@ -124,7 +124,7 @@ actor FTPSession {
         let deadline = opened + configuration.loginTimeout
         return Task {
             guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
-            await loginExpired()
+            loginExpired()
         }
     }
 
