@@ -308,17 +308,10 @@ public final class FileService: Sendable {
                           contentType: "application/octet-stream")
     }
 
-    /// Checks a request path against the root (S2).
+    /// Checks a request path against the root (S2): ``RootRelativePath`` holds every rule.
     func confine(_ request: FileRequest) -> Result<RootRelativePath, RootRelativePathError> {
         let decoded = request.isPercentEncoded ? ProvisioningURL.percentDecoded(request.path) : request.path
-        do {
-            let path = try RootRelativePath(decoded)
-            // Hidden names (.versions, .htpasswd, temporary files) are never served.
-            if path.segments.contains(where: { $0.hasPrefix(".") }) { return .failure(.dotSegment) }
-            return .success(path)
-        } catch {
-            return .failure(error)
-        }
+        return Result { () throws(RootRelativePathError) in try RootRelativePath(decoded) }
     }
 
     /// Reads (off the event loop) and caches a regular file of its tree; a link out of the tree is not followed.

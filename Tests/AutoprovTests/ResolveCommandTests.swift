@@ -131,6 +131,22 @@ struct ResolveCommandTests {
             .stdout.contains("leaked"))
     }
 
+    @Test("S2: resolve refuses what the server refuses: an include of a hidden name (.versions/…) is not read")
+    func hiddenNames() throws {
+        let tree = try FixtureTree("guide")
+        try FileManager.default.createDirectory(at: tree.file(".versions"), withIntermediateDirectories: true)
+        try tree.write(".versions/old.cfg", "#!version:1.0.0.1\nold = leaked\n")
+        try tree.write(".hidden.cfg", "#!version:1.0.0.1\nhidden = leaked\n")
+        try tree.write("y000000000000.boot", "#!version:1.0.0.1\ninclude:config <.versions/old.cfg>\ninclude:config <.hidden.cfg>\n")
+        let object = try json(try CommandRunner.run([
+            "resolve", "--root", tree.path, "--mac", "00156574b150", "--model", "T46G", "--format", "json",
+        ]))
+        #expect(files(object).contains("include .versions/old.cfg ignored"), "\(files(object))")
+        #expect(files(object).contains("include .hidden.cfg ignored"), "\(files(object))")
+        #expect(!(try CommandRunner.run(["resolve", "--root", tree.path, "--mac", "00156574b150", "--model", "T46G"]))
+            .stdout.contains("leaked"))
+    }
+
     @Test("errors are one line on stderr and exit 2", arguments: [
         (["--mac", "00156574B15", "--model", "T46G"], "not a MAC address"),
         (["--mac", "00156574B150", "--model", "T99X"], "unknown phone model"),

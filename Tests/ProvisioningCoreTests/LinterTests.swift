@@ -86,19 +86,3 @@ struct LinterTests {
         #expect(found.map(\.code) == ["missing-header", "invalid-line"])
     }
 }
-
-@Suite("Root-relative paths (S2)", .timeLimit(.minutes(2)))
-struct RootRelativePathTests {
-    @Test("plain paths are accepted", arguments: ["a.cfg", "/a.cfg", "T42G/y000000000000.boot", "HTTP Directory/s.cfg"])
-    func accepted(path: String) throws {
-        #expect(try RootRelativePath(path).path == (path.hasPrefix("/") ? String(path.dropFirst()) : path))
-    }
-
-    @Test("paths that could leave the root are refused", arguments: [
-        "", "/", "../a.cfg", "a/../../b", "./a.cfg", "a//b", "a/", "a\\..\\b", "..\\a.cfg", "a\u{0}b", "a\nb",
-        "//etc/passwd", String(repeating: "a", count: 1025),
-    ])
-    func refused(path: String) {
-        #expect(throws: RootRelativePathError.self) { try RootRelativePath(path) }
-    }
-}
