@@ -108,7 +108,7 @@ final class CredentialChecker: Sendable {
 
     func check(_ request: FileRequest, for account: DirectoryAccount) -> Verdict {
         guard let credentials = request.credentials else {
-            if request.protocolName == "tftp" {
+            if !request.fileProtocol.carriesCredentials {
                 return .refused("directory '\(account.path)' needs credentials, which TFTP cannot carry")
             }
             return .challenge(delay: .zero, stale: false)
@@ -116,7 +116,7 @@ final class CredentialChecker: Sendable {
         var stale = false
         let valid: Bool
         switch credentials {
-        case .password(let username, let password) where request.protocolName == "ftp":
+        case .password(let username, let password) where request.fileProtocol.checksCredentialsAtLogin:
             // An FTP session's login was checked when it logged in: another valid account is not a guess, so it is
             // refused without counting as a failure (and without slowing that user down).
             guard constantTimeEqual(username, account.username), constantTimeEqual(password, account.password) else {

@@ -10,7 +10,7 @@ struct FTPFrontEnd: FTPFileProvider {
     let service: FileService
 
     func request(_ path: String, _ login: FTPLogin?, _ client: String) -> FileRequest {
-        FileRequest(protocolName: "ftp", path: path, isPercentEncoded: false, client: client,
+        FileRequest(.ftp, path: path, client: client,
                     credentials: login.flatMap { $0.isAnonymous ? nil : .password(username: $0.username, password: $0.password) })
     }
 

@@ -9,12 +9,27 @@ import Synchronization
 import Glibc
 #endif
 
+/// The ways a phone reaches a file, and what each can carry: the differences the file service acts on, as a type.
+public enum FileProtocol: String, Sendable, CaseIterable {
+    case tftp, http, https, ftp
+
+    /// Paths arrive percent-encoded (a URL's path): HTTP and HTTPS. TFTP and FTP send them raw.
+    public var percentEncodesPaths: Bool { self == .http || self == .https }
+
+    /// Whether a request can carry a user name and password; TFTP cannot, so a protected directory is refused
+    /// there (S5).
+    public var carriesCredentials: Bool { self != .tftp }
+
+    /// Credentials are checked once, at login, not with each request (FTP): another valid account reaching into a
+    /// protected directory is not a guess.
+    public var checksCredentialsAtLogin: Bool { self == .ftp }
+}
+
 /// Who asks, and how, for one request on any protocol.
 public struct FileRequest: Sendable {
-    public var protocolName: String
-    /// The path as it arrived: percent-encoded for HTTP (``isPercentEncoded``), raw for TFTP.
+    public var fileProtocol: FileProtocol
+    /// The path as it arrived: percent-encoded for HTTP and HTTPS, raw for TFTP and FTP.
     public var path: String
-    public var isPercentEncoded: Bool
     /// The client's address, for the log and for slowing down repeated failures.
     public var client: String
     public var userAgent: String?
@@ -25,16 +40,23 @@ public struct FileRequest: Sendable {
     /// look, then a load), and only another request with the same count is a replay.
     let nonceCountTaken = NonceCountTaken()
 
-    public init(protocolName: String, path: String, isPercentEncoded: Bool, client: String, userAgent: String? = nil,
+    public init(_ fileProtocol: FileProtocol, path: String, client: String, userAgent: String? = nil,
                 credentials: Credentials? = nil, certificateSubject: String? = nil) {
-        self.protocolName = protocolName
+        self.fileProtocol = fileProtocol
         self.path = path
-        self.isPercentEncoded = isPercentEncoded
         self.client = client
         self.userAgent = userAgent
         self.credentials = credentials
         self.certificateSubject = certificateSubject
     }
+
+    /// The protocol's name in the request log and metrics.
+    public var protocolName: String { fileProtocol.rawValue }
+
+    public var isPercentEncoded: Bool { fileProtocol.percentEncodesPaths }
+
+    /// The path as the file service checks it (S2): percent-decoded where the protocol encodes it.
+    var decodedPath: String { isPercentEncoded ? ProvisioningURL.percentDecoded(path) : path }
 }
 
 /// Whether a request's Digest nonce count has been taken (shared by the copies of one ``FileRequest``).
@@ -310,8 +332,7 @@ public final class FileService: Sendable {
 
     /// Checks a request path against the root (S2): ``RootRelativePath`` holds every rule.
     func confine(_ request: FileRequest) -> Result<RootRelativePath, RootRelativePathError> {
-        let decoded = request.isPercentEncoded ? ProvisioningURL.percentDecoded(request.path) : request.path
-        return Result { () throws(RootRelativePathError) in try RootRelativePath(decoded) }
+        Result { () throws(RootRelativePathError) in try RootRelativePath(request.decodedPath) }
     }
 
     /// Reads (off the event loop) and caches a regular file of its tree; a link out of the tree is not followed.

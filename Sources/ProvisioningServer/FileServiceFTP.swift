@@ -39,8 +39,7 @@ extension FileService {
 
     /// Confinement and credentials for a path that may be a directory (nil: the root itself).
     private func directoryCheck(_ request: FileRequest) -> Result<RootRelativePath?, ListAnswer> {
-        let decoded = request.isPercentEncoded ? ProvisioningURL.percentDecoded(request.path) : request.path
-        if decoded.split(separator: "/").isEmpty { return .success(nil) }
+        if request.decodedPath.split(separator: "/").isEmpty { return .success(nil) }
         let path: RootRelativePath
         switch confine(request) {
         case .success(let checked): path = checked

@@ -195,7 +195,7 @@ final class FastLoop {
     /// Answers one request into ``pending``; false when the SwiftNIO path must answer it.
     private func answer(_ head: FastRequestHead, on connection: FastConnection) -> Bool {
         let outcome = HTTPQuickAnswer.answer(
-            head, protocolName: "http", client: connection.client, certificateSubject: nil, service: service,
+            head, fileProtocol: .http, client: connection.client, certificateSubject: nil, service: service,
             keepAlive: !head.close && loop.stopDeadline == nil
         ) { append($0, for: connection) }
         switch outcome {

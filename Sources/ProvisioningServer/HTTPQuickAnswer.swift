@@ -17,12 +17,12 @@ enum HTTPQuickAnswer {
     static let largestLoad = 1024 * 1024
 
     /// Answers a request by passing the response's buffers, in order, to `emit`.
-    static func answer(_ head: FastRequestHead, protocolName: String, client: String, certificateSubject: String?,
+    static func answer(_ head: FastRequestHead, fileProtocol: FileProtocol, client: String, certificateSubject: String?,
                        service: FileService, keepAlive: Bool, emit: (ByteBuffer) -> Void) -> Outcome {
         // Credentials (which may slow an answer down), and the metrics page, take the full path.
         guard head.authorization == nil, head.path != "/metrics" else { return .handOff }
         let started = ContinuousClock.now
-        let request = FileRequest(protocolName: protocolName, path: head.path, isPercentEncoded: true, client: client,
+        let request = FileRequest(fileProtocol, path: head.path, client: client,
                                   userAgent: head.userAgent, certificateSubject: certificateSubject)
         guard let answer = service.readNow(request, loadingUpTo: largestLoad) else { return .handOff }
         if case .file(let file) = answer, keepAlive, head.ifNoneMatch == nil, head.range == nil {
@@ -106,7 +106,7 @@ final class HTTPQuickHandler: ChannelInboundHandler {
                     }
                     var last: ByteBuffer?
                     let outcome = HTTPQuickAnswer.answer(
-                        head, protocolName: isTLS ? "https" : "http", client: client, certificateSubject: subject,
+                        head, fileProtocol: isTLS ? .https : .http, client: client, certificateSubject: subject,
                         service: service, keepAlive: true
                     ) { buffer in
                         if let previous = last { context.write(wrapOutboundOut(previous), promise: nil) }

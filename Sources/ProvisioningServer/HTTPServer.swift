@@ -379,7 +379,7 @@ final class HTTPFileHandler: ChannelInboundHandler {
         }
         if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] }
         var request = FileRequest(
-            protocolName: isTLS ? "https" : "http", path: String(path), isPercentEncoded: true,
+            isTLS ? .https : .http, path: String(path),
             client: client(context),
             userAgent: head.headers.first(name: "User-Agent"), credentials: HTTPExchange.credentials(head))
         if isTLS { request.certificateSubject = peerSubject(context) }

@@ -6,7 +6,7 @@ struct TFTPFrontEnd: TFTPFileProvider {
     let service: FileService
 
     private func request(_ path: String, _ client: SocketAddress) -> FileRequest {
-        FileRequest(protocolName: "tftp", path: path, isPercentEncoded: false, client: client.ipAddress ?? "unknown")
+        FileRequest(.tftp, path: path, client: client.ipAddress ?? "unknown")
     }
 
     func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError> {

@@ -238,19 +238,40 @@ struct ConfigurationTests {
                 + "algorithm=\(algorithm), nonce=\"\(nonce)\", nc=00000001, "
                 + "cnonce=\"f2/wE4q74E6zIJEtWaHKaf5wv/H5QzzpXusqGemxURZJ\", qop=auth, response=\"\(response)\""
             let digest = try #require(DigestResponse(header: header, method: "GET"))
-            let request = FileRequest(protocolName: "http", path: "/dir/index.html", isPercentEncoded: true,
+            let request = FileRequest(.http, path: "/dir/index.html",
                                       client: "192.0.2.1", credentials: .digest(digest))
             guard case .granted = checker.check(request, for: account) else { Issue.record("\(algorithm) refused"); continue }
             // The same response replayed for another path is refused (RFC 7616 §3.4.6).
-            let replayed = FileRequest(protocolName: "http", path: "/other.cfg", isPercentEncoded: true,
+            let replayed = FileRequest(.http, path: "/other.cfg",
                                        client: "192.0.2.2", credentials: .digest(digest))
             guard case .challenge = checker.check(replayed, for: account) else { Issue.record("\(algorithm) replay"); continue }
             var wrong = digest
             wrong.response = String(repeating: "0", count: response.count)
-            let bad = FileRequest(protocolName: "http", path: "/dir/index.html", isPercentEncoded: true, client: "192.0.2.1",
+            let bad = FileRequest(.http, path: "/dir/index.html", client: "192.0.2.1",
                                   credentials: .digest(wrong))
             guard case .challenge = checker.check(bad, for: account) else { Issue.record("\(algorithm) accepted a bad response"); continue }
         }
+    }
+
+    @Test("what each protocol can carry decides S5: TFTP refused, HTTP challenged, FTP's other account not a guess")
+    func protocolsDecide() {
+        #expect(FileProtocol.allCases.filter(\.percentEncodesPaths) == [.http, .https])
+        #expect(FileProtocol.allCases.filter { !$0.carriesCredentials } == [.tftp])
+        let checker = CredentialChecker(directories: [])
+        let account = DirectoryAccount(path: "T23G_1", username: "user1", password: "secret1")
+        let anonymous = { (wire: FileProtocol) in FileRequest(wire, path: "T23G_1/a.cfg", client: "192.0.2.9") }
+        guard case .refused = checker.check(anonymous(.tftp), for: account),
+              case .challenge = checker.check(anonymous(.http), for: account) else {
+            Issue.record("TFTP must be refused and HTTP challenged")
+            return
+        }
+        let other = FileRequest(.ftp, path: "T23G_1/a.cfg", client: "192.0.2.9",
+                                credentials: .password(username: "phones", password: "pw"))
+        for _ in 0..<6 {
+            guard case .refused = checker.check(other, for: account) else { Issue.record("FTP's other account let in"); return }
+        }
+        // Not counted: the first real failure from that address is still not slowed down.
+        #expect(checker.failed("192.0.2.9") == .zero)
     }
 
     @Test("Digest nonce counts (RFC 7616 §3.4): one request may be checked twice; another with the same count is a replay")
@@ -266,7 +287,7 @@ struct ConfigurationTests {
             let header = "username=\"user1\", realm=\"T23G_1\", uri=\"/T23G_1/a.cfg\", algorithm=MD5, nonce=\"\(nonce)\", "
                 + "nc=\(count), cnonce=\"abc\", qop=auth, response=\"\(response)\""
             let digest = try #require(DigestResponse(header: header, method: "GET"))
-            return FileRequest(protocolName: "http", path: "/T23G_1/a.cfg", isPercentEncoded: true, client: "192.0.2.1",
+            return FileRequest(.http, path: "/T23G_1/a.cfg", client: "192.0.2.1",
                                credentials: .digest(digest))
         }
         let one = try request(count: "00000001")
