@@ -131,51 +131,6 @@ public struct CheckSyncNotifier: Sendable {
     }
 }
 
-/// One `Digest` challenge (RFC 3261 §22.4, RFC 7616 §3.3) and the answer to it.
-struct DigestChallenge {
-    var realm: String
-    var nonce: String
-    var algorithm: String
-    var qop: String?
-    var opaque: String?
-
-    init?(_ header: String) {
-        guard header.lowercased().hasPrefix("digest ") else { return nil }
-        var values: [String: String] = [:]
-        for part in SIPHeaderValue.splitList(String(header.dropFirst(7))) {
-            let pair = part.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2 else { continue }
-            values[pair[0].trimmingCharacters(in: .whitespaces).lowercased()] =
-                SIPHeaderValue.unquoted(pair[1].trimmingCharacters(in: .whitespaces))
-        }
-        guard let realm = values["realm"], let nonce = values["nonce"] else { return nil }
-        self.realm = realm
-        self.nonce = nonce
-        algorithm = (values["algorithm"] ?? "MD5").uppercased()
-        qop = values["qop"]?.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            .first { $0 == "auth" }
-        opaque = values["opaque"]
-    }
-
-    func authorization(method: String, uri: String, username: String, password: String, clientNonce: String) -> String {
-        let hash: (String) -> String = algorithm == "SHA-256"
-            ? { Hex.encode(SHA256.hash(data: Data($0.utf8))) }
-            : { Hex.encode(Insecure.MD5.hash(data: Data($0.utf8))) }
-        let ha1 = hash("\(username):\(realm):\(password)")
-        let ha2 = hash("\(method):\(uri)")
-        var value = "Digest username=\"\(username)\", realm=\"\(realm)\", nonce=\"\(nonce)\", uri=\"\(uri)\", "
-        if let qop {
-            let count = "00000001"
-            value += "response=\"\(hash("\(ha1):\(nonce):\(count):\(clientNonce):\(qop):\(ha2)"))\", "
-                + "algorithm=\(algorithm), qop=\(qop), nc=\(count), cnonce=\"\(clientNonce)\""
-        } else {
-            value += "response=\"\(hash("\(ha1):\(nonce):\(ha2)"))\", algorithm=\(algorithm)"
-        }
-        if let opaque { value += ", opaque=\"\(opaque)\"" }
-        return value
-    }
-}
-
 /// A UDP socket connected to one peer, with blocking waits.
 final class UDPSocket {
     let descriptor: Int32

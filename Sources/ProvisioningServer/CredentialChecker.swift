@@ -11,72 +11,6 @@ public enum Credentials: Sendable, Hashable {
     case digest(DigestResponse)
 }
 
-/// The parameters of an `Authorization: Digest …` header (RFC 7616 §3.4).
-public struct DigestResponse: Sendable, Hashable {
-    public var username: String
-    public var realm: String
-    public var nonce: String
-    public var uri: String
-    public var response: String
-    public var algorithm: String
-    public var qop: String?
-    public var nonceCount: String?
-    public var clientNonce: String?
-    public var method: String
-
-    /// Whether the digest's `uri` names the requested path (its query, if any, is not compared).
-    static func uri(_ uri: String, matches path: String) -> Bool {
-        var target = Substring(uri)
-        if let scheme = target.range(of: "://"), let slash = target[scheme.upperBound...].firstIndex(of: "/") {
-            target = target[slash...]
-        }
-        if let query = target.firstIndex(of: "?") { target = target[..<query] }
-        return target == path
-    }
-
-    /// Parses the header's parameters (after `Digest `).
-    public init?(header: String, method: String) {
-        var values: [String: String] = [:]
-        var rest = Substring(header)
-        while !rest.isEmpty {
-            rest = rest.drop(while: { $0 == " " || $0 == "," })
-            guard let equals = rest.firstIndex(of: "=") else { break }
-            let name = rest[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            rest = rest[rest.index(after: equals)...]
-            var value = ""
-            if rest.first == "\"" {
-                rest = rest.dropFirst()
-                var escaped = false
-                while let character = rest.first {
-                    rest = rest.dropFirst()
-                    if escaped { value.append(character); escaped = false; continue }
-                    if character == "\\" { escaped = true; continue }
-                    if character == "\"" { break }
-                    value.append(character)
-                }
-            } else {
-                let end = rest.firstIndex(of: ",") ?? rest.endIndex
-                value = rest[..<end].trimmingCharacters(in: .whitespaces)
-                rest = rest[end...]
-            }
-            values[name] = value
-        }
-        guard let username = values["username"], let realm = values["realm"], let nonce = values["nonce"],
-              let uri = values["uri"], let response = values["response"]
-        else { return nil }
-        self.username = username
-        self.realm = realm
-        self.nonce = nonce
-        self.uri = uri
-        self.response = response
-        algorithm = values["algorithm"] ?? "MD5"
-        qop = values["qop"]
-        nonceCount = values["nc"]
-        clientNonce = values["cnonce"]
-        self.method = method
-    }
-}
-
 /// Checks credentials for protected directories (S5) and slows down repeated failures from one address.
 final class CredentialChecker: Sendable {
     enum Verdict {
@@ -222,22 +156,9 @@ final class CredentialChecker: Sendable {
     }
 
     private func verify(_ digest: DigestResponse, account: DirectoryAccount) -> Bool {
-        guard constantTimeEqual(digest.username, account.username), digest.realm == account.path else { return false }
-        let hash: (String) -> String
-        switch digest.algorithm.uppercased() {
-        case "MD5": hash = { Hex.encode(Insecure.MD5.hash(data: Data($0.utf8))) }
-        case "SHA-256": hash = { Hex.encode(SHA256.hash(data: Data($0.utf8))) }
-        default: return false
-        }
-        let ha1 = hash("\(digest.username):\(digest.realm):\(account.password)")
-        let ha2 = hash("\(digest.method):\(digest.uri)")
-        let expected: String
-        if let qop = digest.qop {
-            guard qop == "auth", let count = digest.nonceCount, let clientNonce = digest.clientNonce else { return false }
-            expected = hash("\(ha1):\(digest.nonce):\(count):\(clientNonce):\(qop):\(ha2)")
-        } else {
-            expected = hash("\(ha1):\(digest.nonce):\(ha2)")
-        }
+        guard constantTimeEqual(digest.username, account.username), digest.realm == account.path,
+              let expected = digest.expectedResponse(password: account.password)
+        else { return false }
         return constantTimeEqual(expected, digest.response.lowercased())
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import NIOHTTP1
+import ProvisioningCore
 
 /// What an HTTP response is, before it is written: the decisions of S1–S5 in HTTP terms.
 struct HTTPReply {
