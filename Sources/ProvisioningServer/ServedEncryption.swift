@@ -43,24 +43,24 @@ public struct ServedEncryption: Sendable, Hashable {
         }
     }
 
-    /// The key a served file goes out under: `<mac>.cfg` the device's, another `.cfg` the common one; boot files,
-    /// `<mac>-local.cfg` (the phone's own upload) and everything else are served as they are.
+    /// The key a served file goes out under (R6.2, ``FileKeyChoice``): `<mac>.cfg` the device's, another `.cfg` the
+    /// common one; boot files, `<mac>-local.cfg` (the phone's own upload, which goes back as it was sent) and
+    /// everything else are served as they are.
     public func key(for path: RootRelativePath) -> AESKey? {
         guard let name = path.segments.last, name.lowercased().hasSuffix(".cfg") else { return nil }
-        switch ProvisioningFileName(name).kind {
-        case .macConfig(let mac): return deviceKeys[mac.canonical]
-        case .macLocal, .commonBoot, .macBoot, .otherBoot: return nil
-        case .commonConfig, .otherConfig: return commonKey
+        let kind = ProvisioningFileName(name).kind
+        if case .macLocal = kind { return nil }
+        switch kind.encryptionKey {
+        case .device(let mac)?: return deviceKeys[mac.canonical]
+        case .common?: return commonKey
+        case nil: return nil
         }
     }
 
-    /// The file `<stem>_Security.enc` stands for (`account_Security.enc` → `account.cfg` in the same folder).
+    /// The file `<stem>_Security.enc` stands for (`account_Security.enc` → `account.cfg` in the same folder, R6.3).
     public func securedFile(for path: RootRelativePath) -> RootRelativePath? {
-        guard let name = path.segments.last, name.hasSuffix("_Security.enc") else { return nil }
-        let stem = name.dropLast("_Security.enc".count)
-        guard !stem.isEmpty else { return nil }
-        let segments = path.segments.dropLast() + [stem + ".cfg"]
-        return try? RootRelativePath(segments.joined(separator: "/"))
+        guard let name = path.segments.last, let secured = SecurityFile.securedFileName(for: name) else { return nil }
+        return try? RootRelativePath((path.segments.dropLast() + [secured]).joined(separator: "/"))
     }
 
     /// What goes on the wire for a file read from the root: encrypted when a key applies and it is still plain.

@@ -3,9 +3,9 @@ import Foundation
 import ProvisioningCore
 import ProvisioningServer
 
-/// `<name>_Security.enc` for a file: its name without the extension (`account.cfg` → `account_Security.enc`).
+/// `<name>_Security.enc` for a file (R6.3, ``SecurityFile``).
 func securityFileName(for file: URL) -> String {
-    file.deletingPathExtension().lastPathComponent + "_Security.enc"
+    SecurityFile.name(for: file.lastPathComponent)
 }
 
 struct Encrypt: ParsableCommand {
@@ -152,8 +152,8 @@ struct Decrypt: ParsableCommand {
                         continue
                     }
                     let fileKey: AESKey
-                    let deviceKey: AESKey? = switch ProvisioningFileName(source.lastPathComponent).kind {
-                    case .macConfig(let mac), .macLocal(let mac): deviceKeys[mac.canonical]
+                    let deviceKey: AESKey? = switch ProvisioningFileName(source.lastPathComponent).kind.encryptionKey {
+                    case .device(let mac)?: deviceKeys[mac.canonical]
                     default: nil
                     }
                     if let key {

@@ -30,8 +30,8 @@ struct FileKeys {
     /// `<mac>-local.cfg`: the MAC key; others: the common key), or with the key in `<name>_Security.enc` beside it.
     func plaintext(_ bytes: [UInt8], file: URL) throws -> [UInt8] {
         guard !CompatibilityEncryption.looksPlain(bytes) else { return bytes }
-        let macFile = switch ProvisioningFileName(file.lastPathComponent).kind {
-        case .macConfig, .macLocal: true
+        let macFile = switch ProvisioningFileName(file.lastPathComponent).kind.encryptionKey {
+        case .device?: true
         default: false
         }
         var key = macFile ? mac : common
