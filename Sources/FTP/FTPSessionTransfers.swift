@@ -76,7 +76,7 @@ extension FTPSession {
             let client = self.client
             let timeout = configuration.dataConnectTimeout
             // Without a connection in time, the listener closes and the wait below ends empty.
-            let expiry = listener.channel.eventLoop.scheduleTask(in: .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000)) {
+            let expiry = listener.channel.eventLoop.scheduleTask(in: TimeAmount(timeout)) {
                 listener.channel.close(promise: nil)
             }
             defer { expiry.cancel() }

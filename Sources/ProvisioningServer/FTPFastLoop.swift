@@ -45,7 +45,7 @@ final class FTPFastLoop {
         self.inbox = inbox
         self.server = server
         self.front = front
-        idleTimeout = .nanoseconds(server.configuration.idleTimeout.nanoseconds)
+        idleTimeout = Duration(server.configuration.idleTimeout)
     }
 
     deinit {
@@ -326,8 +326,7 @@ final class FTPFastLoop {
     }
 
     private func arm(for delay: Duration) {
-        let (seconds, attoseconds) = delay.components
-        _ = cepoll_timerfd_arm(timer, max(seconds * 1_000_000_000 + attoseconds / 1_000_000_000, 1))
+        _ = cepoll_timerfd_arm(timer, max(TimeAmount(delay).nanoseconds, 1))
     }
 
     /// Sends the held replies that are due, and goes on with those sessions' commands.

@@ -322,8 +322,7 @@ final class HTTPFileHandler: ChannelInboundHandler {
             var undelayed = reply
             undelayed.delay = .zero
             let loopBound = NIOLoopBound((self, context, undelayed), eventLoop: context.eventLoop)
-            context.eventLoop.scheduleTask(in: .nanoseconds(Int64(reply.delay.components.seconds) * 1_000_000_000
-                                                            + reply.delay.components.attoseconds / 1_000_000_000)) {
+            context.eventLoop.scheduleTask(in: TimeAmount(reply.delay)) {
                 let (handler, context, undelayed) = loopBound.value
                 handler.respond(undelayed, head: head, request: request, context: context)
             }

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import Logging
+import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
@@ -358,8 +359,7 @@ public final class RequestLog: Service, Sendable {
             #if os(Linux)
             clinux_name_thread("autoprov-log")
             #endif
-            let pause = UInt32(max(flushInterval.components.seconds * 1_000_000
-                                   + flushInterval.components.attoseconds / 1_000_000_000_000, 1000))
+            let pause = UInt32(max(TimeAmount(flushInterval).nanoseconds / 1000, 1000))
             var lastDeviceWrite = ContinuousClock.now
             while !stopping.load(ordering: .acquiring) {
                 usleep(pause)
