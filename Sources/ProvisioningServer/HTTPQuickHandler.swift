@@ -1,0 +1,131 @@
+import NIOCore
+import NIOHTTP1
+
+/// The first handler after TLS (and, where there is no epoll fast path, after the socket): answers the requests
+/// ``HTTPHeadScanner`` accepts with ``HTTPQuickAnswer``, straight from the bytes. At the first request it does not
+/// answer it puts the full path (request decoder and ``HTTPFileHandler``) behind itself, passes it every byte not
+/// yet answered, and from then on only forwards. Responses stay in request order: the quick ones are written
+/// before the full path sees its first byte.
+final class HTTPQuickHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let service: FileService
+    let isTLS: Bool
+    /// Adds the full path's handlers after this one.
+    let addFullPath: (ChannelPipeline.SynchronousOperations, HTTPQuickHandler) throws -> Void
+    private var buffered: ByteBuffer?
+    private var handedOff = false
+    private var shuttingDown = false
+    /// Responses written but not yet taken by the socket (shutdown waits for them).
+    private var unfinishedWrites = 0
+    private var peer = ConnectionPeer()
+
+    init(service: FileService, isTLS: Bool,
+         addFullPath: @escaping (ChannelPipeline.SynchronousOperations, HTTPQuickHandler) throws -> Void) {
+        self.service = service
+        self.isTLS = isTLS
+        self.addFullPath = addFullPath
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !handedOff else { return context.fireChannelRead(data) }
+        var bytes = unwrapInboundIn(data)
+        if var earlier = buffered {
+            earlier.writeBuffer(&bytes)
+            bytes = earlier
+            buffered = nil
+        }
+        guard !shuttingDown else { return }
+        let client = peer.address(context)
+        let subject = isTLS ? peer.certificateSubject(context) : nil
+        var handOff = false
+        var answered = 0
+        var wrote = false
+        bytes.withUnsafeReadableBytes { raw in
+            while answered < raw.count {
+                switch HTTPHeadScanner.scan(UnsafeRawBufferPointer(rebasing: raw[answered...])) {
+                case .incomplete:
+                    return
+                case .handOff:
+                    handOff = true
+                    return
+                case .request(let head):
+                    // Closing after a response is the full path's business (it waits for the write).
+                    guard !head.close else {
+                        handOff = true
+                        return
+                    }
+                    var last: ByteBuffer?
+                    let outcome = HTTPQuickAnswer.answer(
+                        head, fileProtocol: isTLS ? .https : .http, client: client, certificateSubject: subject,
+                        service: service, keepAlive: true
+                    ) { buffer in
+                        if let previous = last { context.write(wrapOutboundOut(previous), promise: nil) }
+                        last = buffer
+                    }
+                    guard case .answered = outcome, let last else {
+                        handOff = true
+                        return
+                    }
+                    unfinishedWrites += 1
+                    let promise = context.eventLoop.makePromise(of: Void.self)
+                    context.write(wrapOutboundOut(last), promise: promise)
+                    let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+                    promise.futureResult.whenComplete { _ in
+                        let (handler, context) = loopBound.value
+                        handler.unfinishedWrites -= 1
+                        if handler.shuttingDown, !handler.handedOff, handler.unfinishedWrites == 0 {
+                            context.close(promise: nil)
+                        }
+                        // Everything answered has been written: the connection is idle from now on.
+                        if !handler.handedOff, handler.unfinishedWrites == 0, handler.buffered == nil {
+                            handler.deadline(context)?.responseFinished(context: context)
+                        }
+                    }
+                    wrote = true
+                    answered += head.length
+                }
+            }
+        }
+        bytes.moveReaderIndex(forwardBy: answered)
+        if wrote { context.flush() }
+        if handOff {
+            handOver(context: context, bytes)
+        } else if bytes.readableBytes > 0 {
+            buffered = bytes
+            // A head begun after the ones answered: its own deadline.
+            if wrote { deadline(context)?.awaitingHead(context: context) }
+        }
+    }
+
+    private var deadlineHandler: HTTPRequestDeadline?
+
+    /// The connection's head deadline (first in the pipeline), found once.
+    private func deadline(_ context: ChannelHandlerContext) -> HTTPRequestDeadline? {
+        if deadlineHandler == nil {
+            deadlineHandler = try? context.pipeline.syncOperations.handler(type: HTTPRequestDeadline.self)
+        }
+        return deadlineHandler
+    }
+
+    private func handOver(context: ChannelHandlerContext, _ remaining: ByteBuffer) {
+        handedOff = true
+        do {
+            try addFullPath(context.pipeline.syncOperations, self)
+        } catch {
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(wrapInboundOut(remaining))
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is HTTPFileHandler.ShutdownEvent, !handedOff else {
+            return context.fireUserInboundEventTriggered(event)
+        }
+        shuttingDown = true
+        if unfinishedWrites == 0 { context.close(promise: nil) }
+    }
+}
