@@ -114,14 +114,23 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "ProvisioningServer", "TFTP", "FTP", "DHCP", "Storage", "ProvisioningCore",
+                "ProvisioningServer", "DHCP", "Storage", "ProvisioningCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "TFTPTests",
+            dependencies: [
+                "TFTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "FTPTests", dependencies: ["FTP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(
