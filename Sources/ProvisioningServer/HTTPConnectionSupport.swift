@@ -1,10 +1,5 @@
-import Logging
 import NIOCore
-import NIOHTTP1
-import NIOPosix
 import NIOSSL
-import ServiceLifecycle
-import Synchronization
 import X509
 
 /// Who is at the other end of a connection, worked out once per connection.

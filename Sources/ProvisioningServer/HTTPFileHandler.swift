@@ -1,11 +1,5 @@
-import Logging
 import NIOCore
 import NIOHTTP1
-import NIOPosix
-import NIOSSL
-import ServiceLifecycle
-import Synchronization
-import X509
 
 /// One connection's requests, in order.
 final class HTTPFileHandler: ChannelInboundHandler {
