@@ -9,61 +9,6 @@ import Synchronization
 import Glibc
 #endif
 
-/// The ways a phone reaches a file, and what each can carry: the differences the file service acts on, as a type.
-public enum FileProtocol: String, Sendable, CaseIterable {
-    case tftp, http, https, ftp
-
-    /// Paths arrive percent-encoded (a URL's path): HTTP and HTTPS. TFTP and FTP send them raw.
-    public var percentEncodesPaths: Bool { self == .http || self == .https }
-
-    /// Whether a request can carry a user name and password; TFTP cannot, so a protected directory is refused
-    /// there (S5).
-    public var carriesCredentials: Bool { self != .tftp }
-
-    /// Credentials are checked once, at login, not with each request (FTP): another valid account reaching into a
-    /// protected directory is not a guess.
-    public var checksCredentialsAtLogin: Bool { self == .ftp }
-}
-
-/// Who asks, and how, for one request on any protocol.
-public struct FileRequest: Sendable {
-    public var fileProtocol: FileProtocol
-    /// The path as it arrived: percent-encoded for HTTP and HTTPS, raw for TFTP and FTP.
-    public var path: String
-    /// The client's address, for the log and for slowing down repeated failures.
-    public var client: String
-    public var userAgent: String?
-    public var credentials: Credentials?
-    /// The subject of the client's TLS certificate, when it presented one.
-    public var certificateSubject: String?
-    /// Set once this request's Digest nonce count has been taken: a request may be checked more than once (a quick
-    /// look, then a load), and only another request with the same count is a replay.
-    let nonceCountTaken = NonceCountTaken()
-
-    public init(_ fileProtocol: FileProtocol, path: String, client: String, userAgent: String? = nil,
-                credentials: Credentials? = nil, certificateSubject: String? = nil) {
-        self.fileProtocol = fileProtocol
-        self.path = path
-        self.client = client
-        self.userAgent = userAgent
-        self.credentials = credentials
-        self.certificateSubject = certificateSubject
-    }
-
-    /// The protocol's name in the request log and metrics.
-    public var protocolName: String { fileProtocol.rawValue }
-
-    public var isPercentEncoded: Bool { fileProtocol.percentEncodesPaths }
-
-    /// The path as the file service checks it (S2): percent-decoded where the protocol encodes it.
-    var decodedPath: String { isPercentEncoded ? ProvisioningURL.percentDecoded(path) : path }
-}
-
-/// Whether a request's Digest nonce count has been taken (shared by the copies of one ``FileRequest``).
-final class NonceCountTaken: Sendable {
-    let value = Atomic<Bool>(false)
-}
-
 /// What a read comes to; each front-end maps it to its wire form (S1, S2, S5).
 public enum ReadAnswer: Sendable {
     case file(ServedFile)
@@ -141,7 +86,7 @@ public final class FileService: Sendable {
     /// emptied); answers remembered under an older generation are not used. Each thread keeps its own answers, so
     /// without this one thread would serve a new version while another still served the old one for up to a
     /// second: once any thread has served a version, none serves an older one.
-    private let generation = Atomic<Int>(0)
+    let generation = Atomic<Int>(0)
     static let revalidateAfter: Duration = .seconds(1)
     private let cacheBytes = Mutex<Int>(0)
     /// Total bytes of file contents kept in memory.
@@ -399,69 +344,6 @@ public final class FileService: Sendable {
         case .granted: return nil
         case .refused(let reason): return .forbidden(reason)
         case .challenge(let delay, let stale): return .unauthorized(realm: directory.path, delay: delay, stale: stale)
-        }
-    }
-
-    // MARK: Writing
-
-    /// Whether an upload of this path is allowed (S4), and its size limit.
-    public func uploadPermission(_ request: FileRequest) -> Result<(RootRelativePath, Int), AccessRefusal> {
-        let path: RootRelativePath
-        switch confine(request) {
-        case .success(let checked): path = checked
-        case .failure(let refusal): return .failure(.forbidden(refusal.description))
-        }
-        if let refused = refusal(request, for: path.path) { return .failure(refused) }
-        let name = path.segments.last!
-        // A name that is a folder (in the root or among uploads), or lies below a file, cannot be a file.
-        for tree in [rootTree, uploadTree] {
-            if tree.facts(path)?.isDirectory == true { return .failure(.forbidden("'\(path.path)' is a directory")) }
-            for end in 1..<path.segments.count {
-                guard let parent = try? RootRelativePath(path.segments.prefix(end).joined(separator: "/")),
-                      let facts = tree.facts(parent), !facts.isDirectory else { continue }
-                return .failure(.forbidden("'\(parent.path)' is a file, not a directory"))
-            }
-        }
-        // Through a link in the root, an upload lands where a phone reading that directory would look: that
-        // directory's credentials are asked for (S5).
-        if path.segments.count > 1, let parent = try? RootRelativePath(path.segments.dropLast().joined(separator: "/")) {
-            switch rootTree.locate(parent) {
-            case .outside: return .failure(.forbidden("a symbolic link leads out of the served tree"))
-            case .inside(let target) where target != parent.path:
-                if let refused = refusal(request, for: target.isEmpty ? name : target + "/" + name) {
-                    return .failure(refused)
-                }
-            case .inside, .missing: break
-            }
-        }
-        guard configuration.uploadPatterns.contains(where: { Glob.matches(pattern: $0, name: name) }) else {
-            return .failure(.forbidden("uploads of '\(name)' are not allowed"))
-        }
-        return .success((path, configuration.uploadMaximumBytes))
-    }
-
-    /// Stores an upload atomically, keeping the previous version (S4).
-    public func write(_ request: FileRequest, contents: ByteBuffer) async -> WriteAnswer {
-        let path: RootRelativePath
-        let limit: Int
-        switch uploadPermission(request) {
-        case .success(let permission): (path, limit) = permission
-        case .failure(.forbidden(let reason)): return .forbidden(reason)
-        case .failure(.unauthorized(let realm, let delay, let stale)): return .unauthorized(realm: realm, delay: delay, stale: stale)
-        }
-        guard contents.readableBytes <= limit else { return .tooLarge(limit: limit) }
-        let existed = FileManager.default.fileExists(atPath: uploads.url(for: path.path).path)
-            || FileManager.default.fileExists(atPath: rootTree.path(of: path))
-        do {
-            let store = uploads
-            try await NIOThreadPool.singleton.runIfActive {
-                try store.store(Array(contents.readableBytesView), at: path.path)
-            }
-            metrics.uploads.add(1)
-            self.generation.add(1, ordering: .releasing)  // the upload must be what the next download returns (S4)
-            return existed ? .replaced : .created
-        } catch {
-            return .failed("\(error)")
         }
     }
 

@@ -1,0 +1,68 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import ProvisioningCore
+
+/// Uploads (S4): which names a phone may write, and storing them atomically with the previous version kept.
+extension FileService {
+    /// Whether an upload of this path is allowed (S4), and its size limit.
+    public func uploadPermission(_ request: FileRequest) -> Result<(RootRelativePath, Int), AccessRefusal> {
+        let path: RootRelativePath
+        switch confine(request) {
+        case .success(let checked): path = checked
+        case .failure(let refusal): return .failure(.forbidden(refusal.description))
+        }
+        if let refused = refusal(request, for: path.path) { return .failure(refused) }
+        let name = path.segments.last!
+        // A name that is a folder (in the root or among uploads), or lies below a file, cannot be a file.
+        for tree in [rootTree, uploadTree] {
+            if tree.facts(path)?.isDirectory == true { return .failure(.forbidden("'\(path.path)' is a directory")) }
+            for end in 1..<path.segments.count {
+                guard let parent = try? RootRelativePath(path.segments.prefix(end).joined(separator: "/")),
+                      let facts = tree.facts(parent), !facts.isDirectory else { continue }
+                return .failure(.forbidden("'\(parent.path)' is a file, not a directory"))
+            }
+        }
+        // Through a link in the root, an upload lands where a phone reading that directory would look: that
+        // directory's credentials are asked for (S5).
+        if path.segments.count > 1, let parent = try? RootRelativePath(path.segments.dropLast().joined(separator: "/")) {
+            switch rootTree.locate(parent) {
+            case .outside: return .failure(.forbidden("a symbolic link leads out of the served tree"))
+            case .inside(let target) where target != parent.path:
+                if let refused = refusal(request, for: target.isEmpty ? name : target + "/" + name) {
+                    return .failure(refused)
+                }
+            case .inside, .missing: break
+            }
+        }
+        guard configuration.uploadPatterns.contains(where: { Glob.matches(pattern: $0, name: name) }) else {
+            return .failure(.forbidden("uploads of '\(name)' are not allowed"))
+        }
+        return .success((path, configuration.uploadMaximumBytes))
+    }
+
+    /// Stores an upload atomically, keeping the previous version (S4).
+    public func write(_ request: FileRequest, contents: ByteBuffer) async -> WriteAnswer {
+        let path: RootRelativePath
+        let limit: Int
+        switch uploadPermission(request) {
+        case .success(let permission): (path, limit) = permission
+        case .failure(.forbidden(let reason)): return .forbidden(reason)
+        case .failure(.unauthorized(let realm, let delay, let stale)): return .unauthorized(realm: realm, delay: delay, stale: stale)
+        }
+        guard contents.readableBytes <= limit else { return .tooLarge(limit: limit) }
+        let existed = FileManager.default.fileExists(atPath: uploads.url(for: path.path).path)
+            || FileManager.default.fileExists(atPath: rootTree.path(of: path))
+        do {
+            let store = uploads
+            try await NIOThreadPool.singleton.runIfActive {
+                try store.store(Array(contents.readableBytesView), at: path.path)
+            }
+            metrics.uploads.add(1)
+            self.generation.add(1, ordering: .releasing)  // the upload must be what the next download returns (S4)
+            return existed ? .replaced : .created
+        } catch {
+            return .failed("\(error)")
+        }
+    }
+}
