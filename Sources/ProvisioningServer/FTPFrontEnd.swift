@@ -33,7 +33,7 @@ struct FTPFrontEnd: FTPFileProvider {
     /// A read answered on the calling thread (a small file is read from disk on the spot); nil when a large file
     /// must be loaded first (then ``read(path:login:client:)``).
     func readNow(path: String, login: FTPLogin, client: String) -> Result<ByteBuffer, FTPFailure>? {
-        service.readNow(request(path, login, client), loadingUpTo: HTTPQuickAnswer.largestLoad).map(FTPFrontEnd.result)
+        service.readNow(request(path, login, client), loadingUpTo: FileService.smallFile).map(FTPFrontEnd.result)
     }
 
     private static func result(_ answer: ReadAnswer) -> Result<ByteBuffer, FTPFailure> {

@@ -1,6 +1,5 @@
 import Foundation
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import ProvisioningCore
 import Storage
@@ -27,28 +26,35 @@ public final class ServedFile: Sendable {
     /// MD5 of the contents, hex (the ETag, S3).
     public let md5: String
     public let modified: Date
-    /// `modified` as an HTTP date, computed once per file.
-    public let lastModified: String
     public let contentType: String
     /// The quoted ETag.
     public let etag: String
-    /// The response headers of a full 200, made once per file.
-    let headers: HTTPHeaders
-    /// `HTTP/1.1 200 OK` with ``headers``, serialized once per file: a cached file costs one write.
-    let serializedHead: ByteBuffer
+    /// What a front-end made of this file once, through the file service's ``FilePreparer`` (the HTTP side keeps
+    /// its serialized `200 OK` head here, so a cached file costs one write); nil without one.
+    public let prepared: (any Sendable)?
 
-    init(contents: ByteBuffer, md5: String, modified: Date, contentType: String) {
+    init(contents: ByteBuffer, md5: String, modified: Date, contentType: String, prepare: FilePreparer?) {
         self.contents = contents
         self.md5 = md5
         self.modified = modified
-        lastModified = HTTPExchange.httpDate(modified)
         self.contentType = contentType
-        etag = "\"\(md5)\""
-        headers = ["Content-Type": contentType, "ETag": etag, "Accept-Ranges": "bytes", "Last-Modified": lastModified,
-                   "Content-Length": String(contents.readableBytes)]
-        serializedHead = HTTPExchange.serialize(version: .http1_1, status: .ok, headers: headers)
+        let etag = "\"\(md5)\""
+        self.etag = etag
+        prepared = prepare?(Facts(size: contents.readableBytes, etag: etag, modified: modified, contentType: contentType))
+    }
+
+    /// What a ``FilePreparer`` is told of a file.
+    public struct Facts: Sendable {
+        public var size: Int
+        public var etag: String
+        public var modified: Date
+        public var contentType: String
     }
 }
+
+/// Called once for each file the service loads, before any front-end sends it; what it returns rides along as
+/// ``ServedFile/prepared``. The file service knows no protocol: a front-end brings its own.
+public typealias FilePreparer = @Sendable (ServedFile.Facts) -> any Sendable
 
 /// What a write comes to.
 public enum WriteAnswer: Sendable, Equatable {
@@ -88,11 +94,19 @@ public final class FileService: Sendable {
     /// second: once any thread has served a version, none serves an older one.
     let generation = Atomic<Int>(0)
     static let revalidateAfter: Duration = .seconds(1)
+    /// Files up to this size may be read from disk on the caller's thread (microseconds, from the page cache);
+    /// larger ones (firmware) are loaded off it.
+    public static let smallFile = 1024 * 1024
     private let cacheBytes = Mutex<Int>(0)
     /// Total bytes of file contents kept in memory.
     static let cacheBudget = 512 * 1024 * 1024
 
-    public init(configuration: ServerConfiguration, log: RequestLog?, metrics: ServerMetrics) throws {
+    /// Made once per loaded file, for the front-ends (see ``FilePreparer``).
+    let prepare: FilePreparer?
+
+    public init(configuration: ServerConfiguration, log: RequestLog?, metrics: ServerMetrics,
+                prepare: FilePreparer? = nil) throws {
+        self.prepare = prepare
         let rootURL = URL(fileURLWithPath: configuration.root).standardizedFileURL.resolvingSymlinksInPath()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: rootURL.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -136,7 +150,7 @@ public final class FileService: Sendable {
     /// Answers at once when it can, reading a small file on the spot (microseconds, from the page cache); a large
     /// one (firmware) is loaded off the event loop.
     public func readSoon(_ request: FileRequest) async -> ReadAnswer {
-        if let answer = readNow(request, loadingUpTo: HTTPQuickAnswer.largestLoad) { return answer }
+        if let answer = readNow(request, loadingUpTo: FileService.smallFile) { return answer }
         return await read(request)
     }
 
@@ -272,7 +286,7 @@ public final class FileService: Sendable {
         else { return nil }
         let bytes = CompatibilityEncryption.securityFile(for: key)
         return ServedFile(contents: ByteBuffer(bytes: bytes), md5: Provisioning.md5(bytes), modified: facts.modified,
-                          contentType: "application/octet-stream")
+                          contentType: "application/octet-stream", prepare: prepare)
     }
 
     /// Checks a request path against the root (S2): ``RootRelativePath`` holds every rule.
@@ -305,7 +319,7 @@ public final class FileService: Sendable {
         let bytes = encryption.isOn && candidate.key.hasPrefix("r:")
             ? encryption.served(Array(data), path: candidate.path) : Array(data)
         return ServedFile(contents: ByteBuffer(bytes: bytes), md5: Provisioning.md5(bytes), modified: modified,
-                          contentType: FileService.contentType(for: candidate.path.path))
+                          contentType: FileService.contentType(for: candidate.path.path), prepare: prepare)
     }
 
     private func remember(_ file: ServedFile, identity: FileIdentity, key: String) {

@@ -37,8 +37,9 @@ enum HTTPExchange {
         case .file(let file):
             let etag = file.etag
             var reply = HTTPReply(status: .ok, result: "ok")
-            reply.headers = file.headers
-            reply.serializedHead = file.serializedHead
+            let prepared = HTTPFileHead.of(file)
+            reply.headers = prepared.headers
+            reply.serializedHead = prepared.serialized
             if let match = head.headers.first(name: "If-None-Match"),
                match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
                 reply.status = .notModified

@@ -12,10 +12,6 @@ enum HTTPQuickAnswer {
         case answered(staysOpen: Bool)
     }
 
-    /// Files up to this size are read from disk on the spot; larger ones are loaded off the caller's thread by the
-    /// full path.
-    static let largestLoad = 1024 * 1024
-
     /// Answers a request by passing the response's buffers, in order, to `emit`.
     static func answer(_ head: FastRequestHead, fileProtocol: FileProtocol, client: String, certificateSubject: String?,
                        service: FileService, keepAlive: Bool, emit: (ByteBuffer) -> Void) -> Outcome {
@@ -24,10 +20,10 @@ enum HTTPQuickAnswer {
         let started = ContinuousClock.now
         let request = FileRequest(fileProtocol, path: head.path, client: client,
                                   userAgent: head.userAgent, certificateSubject: certificateSubject)
-        guard let answer = service.readNow(request, loadingUpTo: largestLoad) else { return .handOff }
+        guard let answer = service.readNow(request, loadingUpTo: FileService.smallFile) else { return .handOff }
         if case .file(let file) = answer, keepAlive, head.ifNoneMatch == nil, head.range == nil {
             // The common case: the head and body prepared once per file.
-            emit(file.serializedHead)
+            emit(HTTPFileHead.of(file).serialized)
             if !head.isHead { emit(file.contents) }
             service.record(request, result: "ok", bytes: head.isHead ? 0 : file.contents.readableBytes,
                            seconds: (ContinuousClock.now - started).seconds)

@@ -42,7 +42,10 @@ public struct ProvisioningServer: Sendable {
         let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger,
                                  identify: DeviceIdentity.fill)
         let metrics = ServerMetrics(droppedLogRecords: { log.dropped })
-        let service = try FileService(configuration: configuration, log: log, metrics: metrics)
+        // With HTTP on, each file's HTTP head is made once, when the file is loaded.
+        let service = try FileService(configuration: configuration, log: log, metrics: metrics,
+                                      prepare: configuration.http != nil || configuration.https != nil
+                                          ? HTTPFileHead.prepare : nil)
         var listeners: [(name: String, service: any Service)] = []
 
         if let address = configuration.tftp {
