@@ -62,9 +62,19 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Configuration",
+            dependencies: [
+                "ProvisioningCore", "DHCP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
+                "ProvisioningCore", "Configuration", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -79,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "autoprov",
             dependencies: [
-                "ProvisioningCore", "ProvisioningServer", "Storage",
+                "ProvisioningCore", "Configuration", "ProvisioningServer", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -114,7 +124,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "ProvisioningServer", "DHCP", "Storage", "ProvisioningCore",
+                "ProvisioningServer", "Configuration", "DHCP", "Storage", "ProvisioningCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -131,6 +141,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FTPTests", dependencies: ["FTP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ProvisioningCore", "DHCP"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(

@@ -1,4 +1,5 @@
 #if os(Linux)
+import Configuration
 import CLinuxShims
 import Glibc
 import Logging

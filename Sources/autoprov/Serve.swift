@@ -1,3 +1,4 @@
+import Configuration
 import ArgumentParser
 import Foundation
 import Logging
@@ -48,7 +49,7 @@ struct Serve: AsyncParsableCommand {
     /// Runs the server (called from main.swift, which cannot rely on ArgumentParser picking the async `run`).
     func serve() async throws {
         if printConfig {
-            emit(ExampleRoot.configurationFile)
+            emit(ServerConfiguration.exampleFile)
             return
         }
         var configuration = ServerConfiguration()

@@ -92,34 +92,6 @@ public struct ServerConfiguration: Sendable, Hashable {
     }
 }
 
-/// A directory protected by a user name and password (S5).
-public struct DirectoryAccount: Sendable, Hashable {
-    /// The directory, relative to the root, without slashes at either end.
-    public var path: String
-    public var username: String
-    public var password: String
-
-    public init(path: String, username: String, password: String) {
-        self.path = path.split(separator: "/").joined(separator: "/")
-        self.username = username
-        self.password = password
-    }
-
-    /// Whether a root-relative path lies in this directory.
-    public func contains(_ relative: String) -> Bool {
-        relative.hasPrefix(path + "/")
-    }
-}
-
-/// A configuration problem, with the file and line when it comes from the file.
-public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var description: String
-
-    public init(_ description: String) {
-        self.description = description
-    }
-}
-
 extension ServerConfiguration {
     /// Reads `autoprov.toml`: unknown keys and wrong types are errors naming the file and line or key.
     public static func load(file: String) throws(ConfigurationError) -> ServerConfiguration {

@@ -1,13 +1,14 @@
 import Crypto
 import Foundation
+import ProvisioningCore
 import NIOSSL
 import SwiftASN1
 import X509
 
 /// The HTTPS certificate: the configured PEM pair, or a self-signed pair made once and kept in the data folder.
-enum ServerCertificate {
+public enum ServerCertificate {
     /// Builds the TLS configuration (TLS 1.2+; client certificates required when `client_ca` is set).
-    static func tlsConfiguration(_ configuration: ServerConfiguration, dataDirectory: URL) throws -> TLSConfiguration {
+    public static func tlsConfiguration(_ configuration: ServerConfiguration, dataDirectory: URL) throws -> TLSConfiguration {
         var certificatePath = configuration.certificate
         var keyPath = configuration.privateKey
         if certificatePath.isEmpty && keyPath.isEmpty {
