@@ -72,9 +72,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "FileService",
+            dependencies: [
+                "ProvisioningCore", "Storage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "Configuration", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
+                "ProvisioningCore", "Configuration", "FileService", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -89,7 +98,7 @@ let package = Package(
         .executableTarget(
             name: "autoprov",
             dependencies: [
-                "ProvisioningCore", "Configuration", "ProvisioningServer", "Storage",
+                "ProvisioningCore", "Configuration", "FileService", "ProvisioningServer", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -124,7 +133,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "ProvisioningServer", "Configuration", "DHCP", "Storage", "ProvisioningCore",
+                "ProvisioningServer", "Configuration", "FileService", "DHCP", "Storage", "ProvisioningCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -141,6 +150,10 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FTPTests", dependencies: ["FTP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(
+            name: "FileServiceTests",
+            dependencies: ["FileService", "ProvisioningCore", "Storage", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ProvisioningCore", "DHCP"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),

@@ -1,4 +1,5 @@
 #if os(Linux)
+import FileService
 import Configuration
 import CLinuxShims
 import DHCP

@@ -87,14 +87,14 @@ final class FTPFastLoop {
         loop.acceptConnections(most: 16) { descriptor, peer in
             let client = FastLoopGroup.numericHost(peer)
             // One address may not hold every session (S6): counted until the session ends here or is handed over.
-            guard front.service.ftpSessionLimits.admit(client) else {
+            guard front.sessionLimits.admit(client) else {
                 let refusal = FTPReply(421, "Too many connections from your address, try later").wire
                 _ = send(descriptor, refusal, refusal.utf8.count, Int32(MSG_NOSIGNAL))
                 close(descriptor)
                 return
             }
             guard server.reserveSession() else {
-                front.service.ftpSessionLimits.release(client)
+                front.sessionLimits.release(client)
                 // Best effort: a socket just accepted takes a short reply.
                 let refusal = FTPServer.tooManySessions.wire
                 _ = send(descriptor, refusal, refusal.utf8.count, Int32(MSG_NOSIGNAL))
@@ -141,7 +141,7 @@ final class FTPFastLoop {
         session.closed = true
         sessionCount -= 1
         server.releaseSession()
-        front.service.ftpSessionLimits.release(session.client)
+        front.sessionLimits.release(session.client)
     }
 
     /// Gives the session to the SwiftNIO server: its state, and the commands not answered yet (the next first).
@@ -152,7 +152,7 @@ final class FTPFastLoop {
         session.closed = true
         sessionCount -= 1
         // Still counted against its address until the SwiftNIO side ends it, and still bound by its login deadline.
-        let (limits, client) = (front.service.ftpSessionLimits, session.client)
+        let (limits, client) = (front.sessionLimits, session.client)
         server.adopt(descriptor: session.descriptor, state: session.state, replaying: session.input,
                      opened: session.opened, ended: { limits.release(client) })
     }
@@ -173,7 +173,7 @@ final class FTPFastLoop {
 
     /// Once a second: idle sessions, and data connections that never came or stopped moving.
     private func sweep(_ now: ContinuousClock.Instant) {
-        let loginTimeout = Duration.seconds(front.service.configuration.ftpLoginTimeoutSeconds)
+        let loginTimeout = front.loginTimeout
         for case .control(let session)? in owners {
             if !session.busy, now - session.lastActive > idleTimeout {
                 endSession(session)
@@ -314,7 +314,7 @@ final class FTPFastLoop {
     /// times: answering at once, 852 of the 5,000 files waited a second; held 50 µs, 1; held 100 µs, none. Phones
     /// and lftp (PASV) have no such wait, so it is a setting for sites whose scripts use that curl, not a default.
     private var passiveReplyDelay: Duration {
-        .microseconds(front.service.configuration.ftpEPSVReplyDelayMicroseconds)
+        front.epsvReplyDelay
     }
 
     /// Holds the session's replies (and its next commands) for ``passiveReplyDelay``.

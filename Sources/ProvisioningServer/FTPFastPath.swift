@@ -1,4 +1,5 @@
 #if os(Linux)
+import FileService
 import CLinuxShims
 import FTP
 import Glibc

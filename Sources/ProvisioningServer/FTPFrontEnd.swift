@@ -1,3 +1,4 @@
+import FileService
 import FTP
 import Foundation
 import NIOCore
@@ -8,6 +9,12 @@ import NIOPosix
 /// FTP exactly as on HTTP.
 struct FTPFrontEnd: FTPFileProvider {
     let service: FileService
+    /// FTP sessions per client address (S6).
+    let sessionLimits: ConnectionLimits
+    /// How long a session has to log in.
+    let loginTimeout: Duration
+    /// How long an EPSV reply is held (`[ftp] epsv_reply_delay_us`).
+    let epsvReplyDelay: Duration
 
     func request(_ path: String, _ login: FTPLogin?, _ client: String) -> FileRequest {
         FileRequest(.ftp, path: path, client: client,

@@ -1,3 +1,4 @@
+import FileService
 import NIOCore
 import NIOSSL
 import X509
@@ -49,5 +50,18 @@ extension ChannelHandlerContext {
         let promise = eventLoop.makePromise(of: Void.self)
         writeAndFlush(data, promise: promise)
         return promise.futureResult
+    }
+}
+
+/// What the HTTP and HTTPS listeners hold each client to (S6), shared by the epoll and SwiftNIO paths.
+public struct HTTPLimits: Sendable {
+    /// Connections open at once per client address.
+    public let connections: ConnectionLimits
+    /// How long a request head has to arrive whole.
+    public let headTimeout: Duration
+
+    public init(connections: ConnectionLimits, headTimeout: Duration) {
+        self.connections = connections
+        self.headTimeout = headTimeout
     }
 }

@@ -1,3 +1,4 @@
+import FileService
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -122,7 +123,7 @@ enum HTTPExchange {
 
     static func challenge(realm: String, delay: Duration, stale: Bool, service: FileService) -> HTTPReply {
         var reply = HTTPReply(status: .unauthorized, result: "unauthorized")
-        for value in service.credentials.challenges(realm: realm, stale: stale) {
+        for value in service.challenges(realm: realm, stale: stale) {
             reply.headers.add(name: "WWW-Authenticate", value: value)
         }
         reply.delay = delay

@@ -1,4 +1,5 @@
 #if os(Linux)
+import FileService
 import CLinuxShims
 import Glibc
 import Logging
@@ -22,6 +23,7 @@ import Foundation
 final class HTTPFastPath: Sendable {
     private let loops: FastLoopGroup
     private let service: FileService
+    private let limits: HTTPLimits
     private let logger: Logger
     private let handOff: @Sendable (Int32, [UInt8]) -> Void
 
@@ -33,19 +35,20 @@ final class HTTPFastPath: Sendable {
     static let acceptsPerWakeup = 64
 
     /// Binds the listening sockets (so that a failure, such as a privileged port, is reported before anything runs).
-    init(host: String, port: Int, threads: Int, service: FileService, logger: Logger,
+    init(host: String, port: Int, threads: Int, service: FileService, limits: HTTPLimits, logger: Logger,
          handOff: @escaping @Sendable (Int32, [UInt8]) -> Void) throws {
         loops = try FastLoopGroup(host: host, port: port, threads: threads)
         self.service = service
+        self.limits = limits
         self.logger = logger
         self.handOff = handOff
     }
 
     /// Starts one thread per loop.
     func start() {
-        let (service, logger, handOff) = (self.service, self.logger, self.handOff)
+        let (service, limits, logger, handOff) = (self.service, self.limits, self.logger, self.handOff)
         loops.start(threadName: "autoprov-http") { listenSocket, control in
-            FastLoop(listenSocket: listenSocket, control: control, service: service, logger: logger, handOff: handOff)
+            FastLoop(listenSocket: listenSocket, control: control, service: service, limits: limits, logger: logger, handOff: handOff)
                 .run()
         }
     }

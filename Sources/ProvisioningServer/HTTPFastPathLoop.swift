@@ -1,4 +1,5 @@
 #if os(Linux)
+import FileService
 import Configuration
 import CLinuxShims
 import Glibc
@@ -37,6 +38,7 @@ final class FastConnection {
 final class FastLoop {
     let loop: EpollLoop
     let service: FileService
+    let limits: HTTPLimits
     let handOff: @Sendable (Int32, [UInt8]) -> Void
     var connections: [FastConnection?] = []
     var connectionCount = 0
@@ -45,10 +47,11 @@ final class FastLoop {
     /// Responses of one read, gathered for one `send`.
     var pending: [UInt8] = []
 
-    init(listenSocket: Int32, control: LoopControl, service: FileService, logger: Logger,
+    init(listenSocket: Int32, control: LoopControl, service: FileService, limits: HTTPLimits, logger: Logger,
          handOff: @escaping @Sendable (Int32, [UInt8]) -> Void) {
         loop = EpollLoop(listenSocket: listenSocket, control: control, logger: logger, name: "http.fastpath")
         self.service = service
+        self.limits = limits
         self.handOff = handOff
         pending.reserveCapacity(64 * 1024)
     }
@@ -84,7 +87,7 @@ final class FastLoop {
         loop.acceptConnections(most: HTTPFastPath.acceptsPerWakeup) { descriptor, peer in
             let client = FastLoopGroup.numericHost(peer)
             // One address may not hold every connection (S6); counted until closed here or on the SwiftNIO path.
-            guard service.connectionLimits.admit(client) else {
+            guard limits.connections.admit(client) else {
                 close(descriptor)
                 return
             }
@@ -106,7 +109,7 @@ final class FastLoop {
     private func closeConnection(_ connection: FastConnection) {
         forget(connection)
         close(connection.descriptor)
-        service.connectionLimits.release(connection.client)
+        limits.connections.release(connection.client)
     }
 
     /// Gives the connection and the bytes not yet answered to the SwiftNIO path.
@@ -133,7 +136,7 @@ final class FastLoop {
     /// Once a second: close idle connections.
     /// Once a second: close idle connections, and those whose request head is overdue.
     private func sweep(_ now: ContinuousClock.Instant) {
-        let headTimeout = Duration.seconds(service.configuration.headTimeoutSeconds)
+        let headTimeout = limits.headTimeout
         for case let connection? in connections {
             if let started = connection.headStarted, now - started > headTimeout, connection.output.isEmpty {
                 service.metrics.event("head-timeout")

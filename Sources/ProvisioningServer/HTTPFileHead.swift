@@ -1,3 +1,4 @@
+import FileService
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -20,7 +21,6 @@ final class HTTPFileHead: Sendable {
     /// The head the file service prepared for `file`, or one made now (a file service built without the hook).
     static func of(_ file: ServedFile) -> HTTPFileHead {
         file.prepared as? HTTPFileHead
-            ?? HTTPFileHead(ServedFile.Facts(size: file.contents.readableBytes, etag: file.etag, modified: file.modified,
-                                             contentType: file.contentType))
+            ?? HTTPFileHead(file.facts)
     }
 }

@@ -1,3 +1,4 @@
+import FileService
 import NIOCore
 import NIOHTTP1
 

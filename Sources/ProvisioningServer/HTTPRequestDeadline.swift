@@ -1,3 +1,4 @@
+import FileService
 import NIOCore
 
 /// First in an HTTP(S) connection's SwiftNIO pipeline: closes a connection whose TLS handshake and request head do

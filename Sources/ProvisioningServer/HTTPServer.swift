@@ -1,3 +1,4 @@
+import FileService
 import Configuration
 import Logging
 import NIOCore
@@ -19,19 +20,22 @@ public final class HTTPServer: Service, Sendable {
     let port: Int
     let tls: NIOSSLContext?
     let service: FileService
+    let limits: HTTPLimits
     let logger: Logger
     let onBound: @Sendable (SocketAddress) -> Void
     let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     /// How long shutdown waits for requests in flight.
     let drainSeconds: Int64 = 10
 
-    public init(name: String, host: String, port: Int, tls: NIOSSLContext?, service: FileService, logger: Logger,
+    public init(name: String, host: String, port: Int, tls: NIOSSLContext?, service: FileService,
+                limits: HTTPLimits, logger: Logger,
                 onBound: @escaping @Sendable (SocketAddress) -> Void) {
         self.name = name
         self.host = host
         self.port = port
         self.tls = tls
         self.service = service
+        self.limits = limits
         self.logger = logger
         self.onBound = onBound
     }
@@ -65,6 +69,7 @@ public final class HTTPServer: Service, Sendable {
     /// Plain HTTP: cached GETs and HEADs on ``HTTPFastPath``'s epoll loops, everything else on SwiftNIO.
     private func runWithFastPath() async throws {
         let fastPath = try HTTPFastPath(host: host, port: port, threads: System.coreCount, service: service,
+                                        limits: limits,
                                         logger: logger) { descriptor, bytes in
             self.adopt(descriptor, replaying: bytes)
         }
@@ -95,12 +100,12 @@ public final class HTTPServer: Service, Sendable {
         let pipeline = channel.pipeline.syncOperations
         // A connection the epoll path hands over was counted there; a new one is counted here (S6).
         let client = channel.remoteAddress?.ipAddress ?? "unknown"
-        guard bytes != nil || service.connectionLimits.admit(client) else {
+        guard bytes != nil || limits.connections.admit(client) else {
             channel.close(promise: nil)
             return
         }
-        try pipeline.addHandler(HTTPRequestDeadline(headTimeout: .seconds(Int64(service.configuration.headTimeoutSeconds)),
-                                                    metrics: service.metrics, limits: service.connectionLimits,
+        try pipeline.addHandler(HTTPRequestDeadline(headTimeout: TimeAmount(limits.headTimeout),
+                                                    metrics: service.metrics, limits: limits.connections,
                                                     client: client))
         if let bytes {
             try pipeline.addHandler(ReplayHandler(bytes: bytes))

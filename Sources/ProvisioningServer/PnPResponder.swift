@@ -1,3 +1,4 @@
+import FileService
 import Configuration
 import Logging
 import NIOCore

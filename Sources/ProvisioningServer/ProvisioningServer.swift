@@ -1,7 +1,9 @@
+import FileService
 import Configuration
 import Foundation
 import Logging
 import NIOCore
+import ProvisioningCore
 import NIOPosix
 import NIOSSL
 import FTP
@@ -44,10 +46,15 @@ public struct ProvisioningServer: Sendable {
                                  identify: DeviceIdentity.fill)
         let metrics = ServerMetrics(droppedLogRecords: { log.dropped })
         // With HTTP on, each file's HTTP head is made once, when the file is loaded.
-        let service = try FileService(configuration: configuration, log: log, metrics: metrics,
+        let service = try FileService(settings: configuration.fileServiceSettings, log: log, metrics: metrics,
                                       prepare: configuration.http != nil || configuration.https != nil
                                           ? HTTPFileHead.prepare : nil)
         var listeners: [(name: String, service: any Service)] = []
+        // Connections per client address (S6), counted where they are accepted; HTTP and HTTPS share one count.
+        let exempt = try configuration.connectionsExempt.map { text throws(ConfigurationError) in try AddressRange(text) }
+        let httpLimits = HTTPLimits(
+            connections: ConnectionLimits(perAddress: configuration.connectionsPerAddress, exempt: exempt, metrics: metrics),
+            headTimeout: .seconds(configuration.headTimeoutSeconds))
 
         if let address = configuration.tftp {
             var tftpConfiguration = TFTPServerConfiguration(host: address.host, port: address.port)
@@ -66,11 +73,13 @@ public struct ProvisioningServer: Sendable {
             }
         }
         if let address = configuration.http {
-            listeners.append(("HTTP", try httpListener("HTTP", address, service: service, tls: nil, onListening: onListening)))
+            listeners.append(("HTTP", try httpListener("HTTP", address, service: service, limits: httpLimits, tls: nil,
+                                                         onListening: onListening)))
         }
         if let address = configuration.https {
             let tls = try ServerCertificate.tlsConfiguration(configuration, dataDirectory: dataDirectory)
-            listeners.append(("HTTPS", try httpListener("HTTPS", address, service: service, tls: tls, onListening: onListening)))
+            listeners.append(("HTTPS", try httpListener("HTTPS", address, service: service, limits: httpLimits, tls: tls,
+                                                          onListening: onListening)))
         }
         if let address = configuration.ftp {
             // FTPS (AUTH TLS) uses the HTTPS certificate; FTP clients are not asked for certificates.
@@ -82,7 +91,12 @@ public struct ProvisioningServer: Sendable {
                 passiveAddress: configuration.ftpPassiveAddress, tls: try NIOSSLContext(configuration: tls))
             ftpConfiguration.maximumUploadBytes = configuration.uploadMaximumBytes
             ftpConfiguration.loginTimeout = .seconds(configuration.ftpLoginTimeoutSeconds)
-            let front = FTPFrontEnd(service: service)
+            let front = FTPFrontEnd(
+                service: service,
+                sessionLimits: ConnectionLimits(perAddress: configuration.ftpSessionsPerAddress, exempt: exempt,
+                                                metrics: metrics),
+                loginTimeout: .seconds(configuration.ftpLoginTimeoutSeconds),
+                epsvReplyDelay: .microseconds(configuration.ftpEPSVReplyDelayMicroseconds))
             let onBound: @Sendable (SocketAddress) -> Void = { bound in
                 onListening(Listener(name: "FTP", address: bound, phoneURL: ProvisioningServer.url("ftp", bound)))
             }
@@ -129,12 +143,14 @@ public struct ProvisioningServer: Sendable {
 
     /// An HTTP or HTTPS listener over the file service.
     private func httpListener(
-        _ name: String, _ address: ServerConfiguration.ListenAddress, service: FileService, tls: TLSConfiguration?,
+        _ name: String, _ address: ServerConfiguration.ListenAddress, service: FileService, limits: HTTPLimits,
+        tls: TLSConfiguration?,
         onListening: @escaping @Sendable (Listener) -> Void
     ) throws -> ListenerService {
         let scheme = tls == nil ? "http" : "https"
         let context = try tls.map { try NIOSSLContext(configuration: $0) }
         let server = HTTPServer(name: name, host: address.host, port: address.port, tls: context, service: service,
+                                limits: limits,
                                 logger: logger) { bound in
             onListening(Listener(name: name, address: bound, phoneURL: ProvisioningServer.url(scheme, bound)))
         }
@@ -244,4 +260,19 @@ struct ListenerService: Service {
 /// A listener that could not start.
 public struct ListenError: Error, CustomStringConvertible {
     public let description: String
+}
+
+extension ServerConfiguration {
+    /// What the file service needs of the configuration.
+    var fileServiceSettings: FileService.Settings {
+        var settings = FileService.Settings(root: root, data: data)
+        settings.directories = directories
+        settings.logins = ftpUsers
+        settings.anonymousLogin = ftpAnonymous
+        settings.uploadPatterns = uploadPatterns
+        settings.uploadMaximumBytes = uploadMaximumBytes
+        settings.encryptionCommonKey = encryptionCommonKey
+        settings.encryptionKeysFile = encryptionKeysFile
+        return settings
+    }
 }

@@ -1,3 +1,4 @@
+import FileService
 import ArgumentParser
 import Foundation
 import ProvisioningCore

@@ -1,3 +1,4 @@
+import FileService
 import Foundation
 import ProvisioningCore
 import ProvisioningServer

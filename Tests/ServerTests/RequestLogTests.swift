@@ -2,7 +2,7 @@ import Foundation
 import GRDB
 import Logging
 import Testing
-@testable import ProvisioningServer
+@testable import FileService
 @testable import Storage
 
 @Suite("Request log and device registry (S6)", .timeLimit(.minutes(2)))

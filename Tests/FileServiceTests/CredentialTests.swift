@@ -1,7 +1,7 @@
 import DHCP
 import Foundation
 import Testing
-@testable import ProvisioningServer
+@testable import FileService
 
 @Suite("Credentials and upload names", .timeLimit(.minutes(2)))
 struct CredentialTests {

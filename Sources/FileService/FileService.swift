@@ -1,4 +1,3 @@
-import Configuration
 import Foundation
 import NIOCore
 import NIOPosix
@@ -44,6 +43,11 @@ public final class ServedFile: Sendable {
         prepared = prepare?(Facts(size: contents.readableBytes, etag: etag, modified: modified, contentType: contentType))
     }
 
+    /// What a ``FilePreparer`` is told of this file.
+    public var facts: Facts {
+        Facts(size: contents.readableBytes, etag: etag, modified: modified, contentType: contentType)
+    }
+
     /// What a ``FilePreparer`` is told of a file.
     public struct Facts: Sendable {
         public var size: Int
@@ -75,14 +79,10 @@ public final class FileService: Sendable {
     let rootTree: ConfinedTree
     let uploadTree: ConfinedTree
     public let uploads: UploadStore
-    let configuration: ServerConfiguration
+    let settings: Settings
     let log: RequestLog?
     public let metrics: ServerMetrics
     let credentials: CredentialChecker
-    /// HTTP and HTTPS connections per client address, shared by the epoll and SwiftNIO paths (S6).
-    let connectionLimits: ConnectionLimits
-    /// FTP sessions per client address.
-    let ftpSessionLimits: ConnectionLimits
     /// `[encryption]`: what is encrypted on the way out.
     let encryption: ServedEncryption
     private let cache = Mutex<[String: CachedFile]>([:])
@@ -105,30 +105,23 @@ public final class FileService: Sendable {
     /// Made once per loaded file, for the front-ends (see ``FilePreparer``).
     let prepare: FilePreparer?
 
-    public init(configuration: ServerConfiguration, log: RequestLog?, metrics: ServerMetrics,
-                prepare: FilePreparer? = nil) throws {
+    public init(settings: Settings, log: RequestLog?, metrics: ServerMetrics, prepare: FilePreparer? = nil) throws {
         self.prepare = prepare
-        let rootURL = URL(fileURLWithPath: configuration.root).standardizedFileURL.resolvingSymlinksInPath()
+        let rootURL = URL(fileURLWithPath: settings.root).standardizedFileURL.resolvingSymlinksInPath()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: rootURL.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ConfigurationError("\(configuration.root): the provisioning root is not a directory")
+            throw ConfigurationError("\(settings.root): the provisioning root is not a directory")
         }
         root = rootURL
         rootTree = ConfinedTree(directory: rootURL)
-        let dataURL = URL(fileURLWithPath: configuration.data).standardizedFileURL
+        let dataURL = URL(fileURLWithPath: settings.data).standardizedFileURL
         uploads = UploadStore(directory: dataURL.appendingPathComponent("uploads").resolvingSymlinksInPath())
         uploadTree = ConfinedTree(directory: uploads.directory)
-        self.configuration = configuration
+        self.settings = settings
         self.log = log
         self.metrics = metrics
-        credentials = CredentialChecker(directories: configuration.directories, metrics: metrics)
-        let exempt = try configuration.connectionsExempt.map { try AddressRange($0) }
-        connectionLimits = ConnectionLimits(perAddress: configuration.connectionsPerAddress, exempt: exempt,
-                                            metrics: metrics)
-        ftpSessionLimits = ConnectionLimits(perAddress: configuration.ftpSessionsPerAddress, exempt: exempt,
-                                            metrics: metrics)
-        encryption = try ServedEncryption(commonKey: configuration.encryptionCommonKey,
-                                          keysFile: configuration.encryptionKeysFile)
+        credentials = CredentialChecker(directories: settings.directories, metrics: metrics)
+        encryption = try ServedEncryption(commonKey: settings.encryptionCommonKey, keysFile: settings.encryptionKeysFile)
     }
 
     // MARK: Reading
@@ -163,7 +156,7 @@ public final class FileService: Sendable {
 
     /// Like ``readImmediately(_:)``, but also reads a file of at most `limit` bytes from disk on the calling thread
     /// (for a caller that owns its thread, as the HTTP fast path does; a small file costs microseconds).
-    func readNow(_ request: FileRequest, loadingUpTo limit: Int?) -> ReadAnswer? {
+    public func readNow(_ request: FileRequest, loadingUpTo limit: Int?) -> ReadAnswer? {
         let key = RecentKey(path: request.path, isPercentEncoded: request.isPercentEncoded)
         let now = ContinuousClock.now
         let generation = self.generation.load(ordering: .acquiring)
@@ -349,6 +342,11 @@ public final class FileService: Sendable {
         if lower.hasSuffix(".cfg") || lower.hasSuffix(".boot") || lower.hasSuffix(".txt") { return "text/plain" }
         if lower.hasSuffix(".xml") { return "application/xml" }
         return "application/octet-stream"
+    }
+
+    /// The `WWW-Authenticate` challenges for a protected directory (S5): Digest with a fresh nonce, and Basic.
+    public func challenges(realm: String, stale: Bool) -> [String] {
+        credentials.challenges(realm: realm, stale: stale)
     }
 
     /// What a protected directory says of a request for `relative` (a directory's own path ends in `/`): nil when

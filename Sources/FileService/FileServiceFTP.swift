@@ -68,8 +68,8 @@ extension FileService {
     /// An FTP login: anonymous (read only) when enabled, else an `[[ftp.user]]` or `[[directory]]` account. A
     /// failure counts towards slowing down that address (S5); the refusal says how long to wait.
     public func login(username: String, password: String, client: String) -> Result<Login, LoginRefusal> {
-        if configuration.ftpAnonymous, ["anonymous", "ftp"].contains(username.lowercased()) { return .success(.anonymous) }
-        let accounts = configuration.ftpUsers + configuration.directories
+        if settings.anonymousLogin, ["anonymous", "ftp"].contains(username.lowercased()) { return .success(.anonymous) }
+        let accounts = settings.logins + settings.directories
         if accounts.contains(where: { constantTimeEqual($0.username, username) && constantTimeEqual($0.password, password) }) {
             credentials.forgetFailures(client)
             return .success(.account)

@@ -35,10 +35,10 @@ extension FileService {
             case .inside, .missing: break
             }
         }
-        guard configuration.uploadPatterns.contains(where: { Glob.matches(pattern: $0, name: name) }) else {
+        guard settings.uploadPatterns.contains(where: { Glob.matches(pattern: $0, name: name) }) else {
             return .failure(.forbidden("uploads of '\(name)' are not allowed"))
         }
-        return .success((path, configuration.uploadMaximumBytes))
+        return .success((path, settings.uploadMaximumBytes))
     }
 
     /// Stores an upload atomically, keeping the previous version (S4).

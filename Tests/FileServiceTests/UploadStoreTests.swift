@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import ProvisioningServer
+@testable import FileService
 
 @Suite("Upload store: atomic versions (S4)", .timeLimit(.minutes(2)))
 struct UploadStoreTests {

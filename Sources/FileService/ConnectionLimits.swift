@@ -15,7 +15,7 @@ public final class ConnectionLimits: Sendable {
     private let open = Mutex<[String: Int]>([:])
     private let metrics: ServerMetrics
 
-    init(perAddress: Int, exempt: [AddressRange], metrics: ServerMetrics) {
+    public init(perAddress: Int, exempt: [AddressRange], metrics: ServerMetrics) {
         self.perAddress = perAddress
         self.exempt = exempt
         self.metrics = metrics

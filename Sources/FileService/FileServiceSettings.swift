@@ -1,0 +1,30 @@
+import ProvisioningCore
+
+extension FileService {
+    /// What the file service is told by the configuration: where the files are, who may open what, which uploads
+    /// are allowed, and what is encrypted on the way out.
+    public struct Settings: Sendable, Hashable {
+        /// The provisioning root: the files phones download.
+        public var root: String
+        /// The data folder; the upload store is its `uploads` folder.
+        public var data: String
+        /// Directories that need a user name and password (S5, R8.2).
+        public var directories: [DirectoryAccount] = []
+        /// Accounts that may log in (FTP) besides those of ``directories``; they open no directory.
+        public var logins: [DirectoryAccount] = []
+        /// Anonymous, read-only logins.
+        public var anonymousLogin = false
+        /// Upload names allowed (S4), as `*`, `?` and `$MAC` patterns on the file name.
+        public var uploadPatterns = ["$MAC-local.cfg", "$MAC-contact.xml"]
+        /// The largest upload accepted, in bytes.
+        public var uploadMaximumBytes = 1_048_576
+        /// The key for common CFG files and a file of `mac,key` lines (R6.3); empty: none.
+        public var encryptionCommonKey = ""
+        public var encryptionKeysFile = ""
+
+        public init(root: String, data: String) {
+            self.root = root
+            self.data = data
+        }
+    }
+}

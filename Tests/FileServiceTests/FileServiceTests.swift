@@ -1,0 +1,183 @@
+import Foundation
+import NIOCore
+import ProvisioningCore
+import Synchronization
+import Testing
+@testable import FileService
+
+/// The file service in-process: a provisioning root and a data folder in a temporary folder, no sockets. Each
+/// protocol's front-end maps these answers to its wire form; the wire tests are in AutoprovTests.
+@Suite("File service in-process (S1, S2, S4, S5, R6.3)", .timeLimit(.minutes(2)))
+struct FileServiceTests {
+    /// A root with a common CFG file, a protected directory and a folder for uploads, and a service over it.
+    final class Fixture {
+        let folder: URL
+        let root: URL
+        var settings: FileService.Settings
+
+        init() throws {
+            folder = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-files-\(UUID())")
+            root = folder.appendingPathComponent("root")
+            settings = FileService.Settings(root: root.path, data: folder.appendingPathComponent("data").path)
+            try FileManager.default.createDirectory(at: root.appendingPathComponent("T23G_1"),
+                                                    withIntermediateDirectories: true)
+            try Data("#!version:1.0.0.1\naccount.1.enable = 1\n".utf8).write(to: root.appendingPathComponent("common.cfg"))
+            try Data("#!version:1.0.0.1\n".utf8).write(to: root.appendingPathComponent("T23G_1/a.cfg"))
+            try Data("hidden".utf8).write(to: root.appendingPathComponent(".secret"))
+            try Data("outside".utf8).write(to: folder.appendingPathComponent("outside.cfg"))
+            settings.directories = [DirectoryAccount(path: "T23G_1", username: "user1", password: "secret1")]
+        }
+
+        func service(prepare: FilePreparer? = nil) throws -> FileService {
+            try FileService(settings: settings, log: nil, metrics: ServerMetrics(), prepare: prepare)
+        }
+
+        deinit { try? FileManager.default.removeItem(at: folder) }
+    }
+
+    static func contents(_ answer: ReadAnswer) -> String? {
+        guard case .file(let file) = answer else { return nil }
+        return String(buffer: file.contents)
+    }
+
+    @Test("S1: a file is read with its MD5 as ETag; a missing one is not found, on every protocol")
+    func readAndMissing() async throws {
+        let fixture = try Fixture()
+        let service = try fixture.service()
+        for wire in FileProtocol.allCases {
+            let answer = await service.read(FileRequest(wire, path: "common.cfg", client: "192.0.2.1"))
+            guard case .file(let file) = answer else { Issue.record("\(wire): \(answer)"); continue }
+            #expect(String(buffer: file.contents) == "#!version:1.0.0.1\naccount.1.enable = 1\n")
+            #expect(file.etag == "\"\(Provisioning.md5(Array(file.contents.readableBytesView)))\"")
+            #expect(file.contentType == "text/plain")
+            guard case .notFound = await service.read(FileRequest(wire, path: "y000000000000.boot", client: "192.0.2.1"))
+            else { Issue.record("\(wire): a missing file was found"); continue }
+        }
+    }
+
+    @Test("S2: parent segments, hidden names, percent-encoded escapes and links out are refused as forbidden",
+          arguments: [(FileProtocol.tftp, "../outside.cfg"), (.tftp, ".secret"), (.ftp, "/../outside.cfg"),
+                      (.http, "/%2e%2e/outside.cfg"), (.http, "/.versions/common.cfg"), (.https, "/a/../../outside.cfg"),
+                      (.tftp, "link-out.cfg"), (.http, "/dir-out/outside.cfg")])
+    func confinement(wire: FileProtocol, path: String) async throws {
+        let fixture = try Fixture()
+        try FileManager.default.createSymbolicLink(at: fixture.root.appendingPathComponent("link-out.cfg"),
+                                                   withDestinationURL: fixture.folder.appendingPathComponent("outside.cfg"))
+        try FileManager.default.createSymbolicLink(at: fixture.root.appendingPathComponent("dir-out"),
+                                                   withDestinationURL: fixture.folder)
+        let service = try fixture.service()
+        let answer = await service.read(FileRequest(wire, path: path, client: "192.0.2.1"))
+        guard case .forbidden = answer else { Issue.record("\(wire) \(path): \(answer)"); return }
+    }
+
+    @Test("S2: a link inside the root is followed, and leads to the protected directory's credentials (S5)")
+    func linkInside() async throws {
+        let fixture = try Fixture()
+        try FileManager.default.createSymbolicLink(at: fixture.root.appendingPathComponent("alias.cfg"),
+                                                   withDestinationURL: fixture.root.appendingPathComponent("common.cfg"))
+        try FileManager.default.createSymbolicLink(at: fixture.root.appendingPathComponent("into.cfg"),
+                                                   withDestinationURL: fixture.root.appendingPathComponent("T23G_1/a.cfg"))
+        let service = try fixture.service()
+        #expect(FileServiceTests.contents(await service.read(FileRequest(.tftp, path: "alias.cfg", client: "192.0.2.1")))
+                    == "#!version:1.0.0.1\naccount.1.enable = 1\n")
+        guard case .forbidden = await service.read(FileRequest(.tftp, path: "into.cfg", client: "192.0.2.1")) else {
+            Issue.record("a link into a protected directory was read without its credentials")
+            return
+        }
+    }
+
+    @Test("S5: a protected directory is refused on TFTP, challenged on HTTP, opened by its account")
+    func protectedDirectory() async throws {
+        let fixture = try Fixture()
+        let service = try fixture.service()
+        guard case .forbidden = await service.read(FileRequest(.tftp, path: "T23G_1/a.cfg", client: "192.0.2.1")) else {
+            Issue.record("TFTP read a protected file")
+            return
+        }
+        guard case .unauthorized(let realm, _, _) = await service.read(
+            FileRequest(.http, path: "/T23G_1/a.cfg", client: "192.0.2.1")) else {
+            Issue.record("HTTP without credentials was not challenged")
+            return
+        }
+        #expect(realm == "T23G_1")
+        #expect(service.challenges(realm: realm, stale: false).contains { $0.hasPrefix("Digest ") })
+        let granted = await service.read(FileRequest(.http, path: "/T23G_1/a.cfg", client: "192.0.2.1",
+                                                     credentials: .password(username: "user1", password: "secret1")))
+        #expect(FileServiceTests.contents(granted) == "#!version:1.0.0.1\n")
+        let wrong = await service.read(FileRequest(.http, path: "/T23G_1/a.cfg", client: "192.0.2.1",
+                                                   credentials: .password(username: "user1", password: "nope")))
+        guard case .unauthorized = wrong else { Issue.record("a wrong password was not challenged: \(wrong)"); return }
+    }
+
+    @Test("S4: an allowed upload is stored and read back before the root's file; others are refused")
+    func uploads() async throws {
+        let fixture = try Fixture()
+        fixture.settings.uploadMaximumBytes = 64
+        let service = try fixture.service()
+        let name = "00156574b150-local.cfg"
+        try Data("#!version:1.0.0.1\nroot = 1\n".utf8).write(to: fixture.root.appendingPathComponent(name))
+        let request = FileRequest(.tftp, path: name, client: "192.0.2.1")
+        #expect(await service.write(request, contents: ByteBuffer(string: "#!version:1.0.0.1\nphone = 1\n")) == .replaced)
+        #expect(FileServiceTests.contents(await service.read(request)) == "#!version:1.0.0.1\nphone = 1\n")
+        // The file in the root is untouched; the upload lives in the data folder.
+        #expect(try String(contentsOf: fixture.root.appendingPathComponent(name), encoding: .utf8)
+                    == "#!version:1.0.0.1\nroot = 1\n")
+        #expect(await service.write(FileRequest(.tftp, path: "evil-local.cfg", client: "192.0.2.1"),
+                                    contents: ByteBuffer(string: "x")) == .forbidden("uploads of 'evil-local.cfg' are not allowed"))
+        #expect(await service.write(FileRequest(.tftp, path: "00156574b151-local.cfg", client: "192.0.2.1"),
+                                    contents: ByteBuffer(repeating: 0x41, count: 65)) == .tooLarge(limit: 64))
+        guard case .forbidden = await service.write(FileRequest(.tftp, path: "../00156574b150-local.cfg",
+                                                                client: "192.0.2.1"), contents: ByteBuffer(string: "x"))
+        else { Issue.record("an upload outside the root was accepted"); return }
+    }
+
+    @Test("S3: a file changed on disk is served anew, with a new ETag")
+    func changeOnDisk() async throws {
+        let fixture = try Fixture()
+        let service = try fixture.service()
+        let request = FileRequest(.ftp, path: "common.cfg", client: "192.0.2.1")
+        guard case .file(let before) = await service.read(request) else { Issue.record("not read"); return }
+        try Data("#!version:1.0.0.1\naccount.1.enable = 0\nchanged = 1\n".utf8)
+            .write(to: fixture.root.appendingPathComponent("common.cfg"))
+        guard case .file(let after) = await service.read(request) else { Issue.record("not read"); return }
+        #expect(String(buffer: after.contents) == "#!version:1.0.0.1\naccount.1.enable = 0\nchanged = 1\n")
+        #expect(after.etag != before.etag)
+    }
+
+    @Test("R6.3: with a common key, a common CFG goes out encrypted and <name>_Security.enc carries the key")
+    func encryption() async throws {
+        let fixture = try Fixture()
+        let key = "0123456789abcdef"
+        fixture.settings.encryptionCommonKey = key
+        let service = try fixture.service()
+        guard case .file(let served) = await service.read(FileRequest(.tftp, path: "common.cfg", client: "192.0.2.1")),
+              case .file(let wrapped) = await service.read(FileRequest(.tftp, path: "common_Security.enc",
+                                                                       client: "192.0.2.1"))
+        else { Issue.record("not served"); return }
+        let aes = try AESKey(key)
+        #expect(try CompatibilityEncryption.key(fromSecurityFile: Array(wrapped.contents.readableBytesView)) == aes)
+        let plain = try CompatibilityEncryption.decryptFile(Array(served.contents.readableBytesView), key: aes)
+        #expect(String(decoding: plain, as: UTF8.self) == "#!version:1.0.0.1\naccount.1.enable = 1\n")
+        // Without a key nothing is encrypted and there is no security file.
+        let plainService = try Fixture().service()
+        guard case .notFound = await plainService.read(FileRequest(.tftp, path: "common_Security.enc",
+                                                                   client: "192.0.2.1"))
+        else { Issue.record("a security file without encryption"); return }
+    }
+
+    @Test("the front-ends' hook prepares each loaded file once, and a cached file is not prepared again")
+    func preparerHook() async throws {
+        let fixture = try Fixture()
+        let calls = Mutex<[Int]>([])
+        let service = try fixture.service { facts in
+            calls.withLock { $0.append(facts.size) }
+            return "prepared \(facts.etag)"
+        }
+        let request = FileRequest(.http, path: "/common.cfg", client: "192.0.2.1")
+        for _ in 0..<3 {
+            guard case .file(let file) = await service.read(request) else { Issue.record("not read"); return }
+            #expect(file.prepared as? String == "prepared \(file.etag)")
+        }
+        #expect(calls.withLock { $0 } == [39])
+    }
+}
