@@ -81,9 +81,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "FastLoop",
+            dependencies: [
+                "CLinuxShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "Configuration", "FileService", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
+                "ProvisioningCore", "Configuration", "FileService", "FastLoop", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

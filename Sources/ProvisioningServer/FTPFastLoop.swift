@@ -1,4 +1,5 @@
 #if os(Linux)
+import FastLoop
 import Configuration
 import CLinuxShims
 import FTP

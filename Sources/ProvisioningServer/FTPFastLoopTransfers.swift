@@ -1,4 +1,5 @@
 #if os(Linux)
+import FastLoop
 import CLinuxShims
 import FTP
 import Foundation

@@ -1,4 +1,5 @@
 #if os(Linux)
+import FastLoop
 import FileService
 import CLinuxShims
 import FTP

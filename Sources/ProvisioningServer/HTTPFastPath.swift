@@ -1,4 +1,5 @@
 #if os(Linux)
+import FastLoop
 import FileService
 import CLinuxShims
 import Glibc
@@ -48,7 +49,7 @@ final class HTTPFastPath: Sendable {
     func start() {
         let (service, limits, logger, handOff) = (self.service, self.limits, self.logger, self.handOff)
         loops.start(threadName: "autoprov-http") { listenSocket, control in
-            FastLoop(listenSocket: listenSocket, control: control, service: service, limits: limits, logger: logger, handOff: handOff)
+            HTTPFastLoop(listenSocket: listenSocket, control: control, service: service, limits: limits, logger: logger, handOff: handOff)
                 .run()
         }
     }

@@ -1,4 +1,5 @@
 #if os(Linux)
+import FastLoop
 import FileService
 import Configuration
 import CLinuxShims
@@ -8,7 +9,7 @@ import NIOCore
 import ProvisioningCore
 
 /// One connection owned by a loop.
-final class FastConnection {
+final class HTTPFastConnection {
     let descriptor: Int32
     let client: String
     /// Bytes of requests not answered yet (an unfinished head, or requests waiting for the socket to drain).
@@ -35,12 +36,12 @@ final class FastConnection {
 }
 
 /// One epoll loop and the connections it owns; it lives on its own thread and shares nothing mutable.
-final class FastLoop {
+final class HTTPFastLoop {
     let loop: EpollLoop
     let service: FileService
     let limits: HTTPLimits
     let handOff: @Sendable (Int32, [UInt8]) -> Void
-    var connections: [FastConnection?] = []
+    var connections: [HTTPFastConnection?] = []
     var connectionCount = 0
     /// Where `recv` writes.
     let received = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
@@ -79,7 +80,7 @@ final class FastLoop {
 
     // MARK: FastConnections
 
-    private func connection(_ descriptor: Int32) -> FastConnection? {
+    private func connection(_ descriptor: Int32) -> HTTPFastConnection? {
         Int(descriptor) < connections.count ? connections[Int(descriptor)] : nil
     }
 
@@ -91,7 +92,7 @@ final class FastLoop {
                 close(descriptor)
                 return
             }
-            let connection = FastConnection(descriptor: descriptor, client: client, now: ContinuousClock.now)
+            let connection = HTTPFastConnection(descriptor: descriptor, client: client, now: ContinuousClock.now)
             if Int(descriptor) >= connections.count {
                 connections.append(contentsOf: repeatElement(nil, count: Int(descriptor) + 1024 - connections.count))
             }
@@ -101,19 +102,19 @@ final class FastLoop {
         }
     }
 
-    private func forget(_ connection: FastConnection) {
+    private func forget(_ connection: HTTPFastConnection) {
         connections[Int(connection.descriptor)] = nil
         connectionCount -= 1
     }
 
-    private func closeConnection(_ connection: FastConnection) {
+    private func closeConnection(_ connection: HTTPFastConnection) {
         forget(connection)
         close(connection.descriptor)
         limits.connections.release(connection.client)
     }
 
     /// Gives the connection and the bytes not yet answered to the SwiftNIO path.
-    private func handOffConnection(_ connection: FastConnection) {
+    private func handOffConnection(_ connection: HTTPFastConnection) {
         watch(connection.descriptor, 0, operation: EPOLL_CTL_DEL)
         forget(connection)
         handOff(connection.descriptor, connection.input)
@@ -149,7 +150,7 @@ final class FastLoop {
 
     // MARK: Reading and answering
 
-    private func readable(_ connection: FastConnection) {
+    private func readable(_ connection: HTTPFastConnection) {
         guard let count = loop.receive(connection.descriptor, into: received) else { return closeConnection(connection) }
         guard count > 0 else { return }
         let now = ContinuousClock.now
@@ -168,14 +169,14 @@ final class FastLoop {
         flush(connection)
     }
 
-    /// Answers what ``FastConnection/input`` holds, keeping what is left.
-    private func answerBuffered(_ connection: FastConnection) {
+    /// Answers what ``HTTPFastConnection/input`` holds, keeping what is left.
+    private func answerBuffered(_ connection: HTTPFastConnection) {
         let answered = connection.input.withUnsafeBytes { answer($0, on: connection) }
         connection.input.removeFirst(answered)
     }
 
     /// Answers the complete requests at the start of `bytes`; returns how many bytes they took.
-    private func answer(_ bytes: UnsafeRawBufferPointer, on connection: FastConnection) -> Int {
+    private func answer(_ bytes: UnsafeRawBufferPointer, on connection: HTTPFastConnection) -> Int {
         var offset = 0
         while offset < bytes.count {
             switch HTTPHeadScanner.scan(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
@@ -197,7 +198,7 @@ final class FastLoop {
     }
 
     /// Answers one request into ``pending``; false when the SwiftNIO path must answer it.
-    private func answer(_ head: FastRequestHead, on connection: FastConnection) -> Bool {
+    private func answer(_ head: FastRequestHead, on connection: HTTPFastConnection) -> Bool {
         let outcome = HTTPQuickAnswer.answer(
             head, fileProtocol: .http, client: connection.client, certificateSubject: nil, service: service,
             keepAlive: !head.close && loop.stopDeadline == nil
@@ -212,7 +213,7 @@ final class FastLoop {
     }
 
     /// Small buffers are copied into ``pending`` (one `send` for many responses); large ones are queued as they are.
-    private func append(_ buffer: ByteBuffer, for connection: FastConnection) {
+    private func append(_ buffer: ByteBuffer, for connection: HTTPFastConnection) {
         if buffer.readableBytes <= 16 * 1024 {
             buffer.withUnsafeReadableBytes { pending.append(contentsOf: $0) }
             return
@@ -227,7 +228,7 @@ final class FastLoop {
     // MARK: Writing
 
     /// Sends what the last answers produced, then decides what the connection waits for.
-    private func flush(_ connection: FastConnection) {
+    private func flush(_ connection: HTTPFastConnection) {
         if !pending.isEmpty {
             if connection.output.isEmpty {
                 let sent = pending.withUnsafeBytes { send(connection.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -253,7 +254,7 @@ final class FastLoop {
     }
 
     /// Writes queued output until the socket is full; false when the connection failed and is closed.
-    private func drain(_ connection: FastConnection) -> Bool {
+    private func drain(_ connection: HTTPFastConnection) -> Bool {
         while !connection.output.isEmpty {
             let sent = connection.output[0].withUnsafeReadableBytes {
                 send(connection.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
@@ -274,7 +275,7 @@ final class FastLoop {
     }
 
     /// After writing: wait for the socket to drain, or close, or hand off, or read on.
-    private func settle(_ connection: FastConnection) {
+    private func settle(_ connection: HTTPFastConnection) {
         if !connection.output.isEmpty {
             loop.poll(connection.descriptor, forWriting: true, writing: &connection.writing)
             return
@@ -290,7 +291,7 @@ final class FastLoop {
         loop.poll(connection.descriptor, forWriting: false, writing: &connection.writing)
     }
 
-    private func writable(_ connection: FastConnection) {
+    private func writable(_ connection: HTTPFastConnection) {
         guard drain(connection) else { return }
         if connection.output.isEmpty, !connection.input.isEmpty, !connection.handingOff, !connection.closeWhenWritten {
             // Requests that arrived with the ones just written.

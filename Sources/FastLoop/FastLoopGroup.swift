@@ -8,15 +8,15 @@ import Foundation
 
 /// Epoll loops, one thread each, each accepting from its own listening socket on one shared address
 /// (`SO_REUSEPORT`): what the HTTP and FTP fast paths run on.
-final class FastLoopGroup: Sendable {
-    let address: SocketAddress
+public final class FastLoopGroup: Sendable {
+    public let address: SocketAddress
     /// One per loop, all on ``address``.
     private let listenSockets: [Int32]
     private let controls: [LoopControl]
     private let running: Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>
 
     /// Binds the listening sockets (so that a failure, such as a privileged port, is reported before anything runs).
-    init(host: String, port: Int, threads: Int) throws {
+    public init(host: String, port: Int, threads: Int) throws {
         listenSockets = try FastLoopGroup.listen(host: host, port: port, count: max(threads, 1))
         do {
             address = try FastLoopGroup.localAddress(listenSockets[0])
@@ -29,7 +29,7 @@ final class FastLoopGroup: Sendable {
     }
 
     /// Starts one thread per loop; `run` is the loop's body and returns when the loop has stopped.
-    func start(threadName: String, run: @escaping @Sendable (_ listenSocket: Int32, LoopControl) -> Void) {
+    public func start(threadName: String, run: @escaping @Sendable (_ listenSocket: Int32, LoopControl) -> Void) {
         running.withLock { $0.count = controls.count }
         for (index, control) in controls.enumerated() {
             let listenSocket = listenSockets[index]
@@ -43,12 +43,12 @@ final class FastLoopGroup: Sendable {
     }
 
     /// Asks every loop to stop accepting and to finish within `drainSeconds`.
-    func stop(drainSeconds: Int64) {
+    public func stop(drainSeconds: Int64) {
         for control in controls { control.stop(drainSeconds: drainSeconds) }
     }
 
     /// Returns when every loop has stopped.
-    func waitUntilStopped() async {
+    public func waitUntilStopped() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let stopped = running.withLock { state -> Bool in
                 if state.count == 0 { return true }
@@ -61,7 +61,7 @@ final class FastLoopGroup: Sendable {
 
     /// Runs until the service group shuts down (the loops then drain for at most `drainSeconds`) or the task is
     /// cancelled (they stop at once); returns when every loop has stopped.
-    func runUntilShutdown(drainSeconds: Int64) async {
+    public func runUntilShutdown(drainSeconds: Int64) async {
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await waitUntilStopped()
@@ -127,7 +127,7 @@ final class FastLoopGroup: Sendable {
         return sockets
     }
 
-    static func bound(_ address: inout sockaddr_storage, length: socklen_t, reusePort: Bool) throws -> Int32 {
+    public static func bound(_ address: inout sockaddr_storage, length: socklen_t, reusePort: Bool) throws -> Int32 {
         let descriptor = socket(Int32(address.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
                                     | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
@@ -154,7 +154,7 @@ final class FastLoopGroup: Sendable {
         return port(storage)
     }
 
-    static func setPort(_ storage: inout sockaddr_storage, _ port: Int) {
+    public static func setPort(_ storage: inout sockaddr_storage, _ port: Int) {
         let family = Int32(storage.ss_family)
         withUnsafeMutablePointer(to: &storage) { pointer in
             if family == AF_INET {
@@ -165,7 +165,7 @@ final class FastLoopGroup: Sendable {
         }
     }
 
-    static func localAddress(_ descriptor: Int32) throws -> SocketAddress {
+    public static func localAddress(_ descriptor: Int32) throws -> SocketAddress {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let status = withUnsafeMutablePointer(to: &storage) {
@@ -176,7 +176,7 @@ final class FastLoopGroup: Sendable {
     }
 
     /// The numeric address of a peer or local socket (as `SocketAddress.ipAddress` writes it).
-    static func numericHost(_ storage: sockaddr_storage) -> String {
+    public static func numericHost(_ storage: sockaddr_storage) -> String {
         var storage = storage
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         let family = Int32(storage.ss_family)
@@ -198,7 +198,7 @@ final class FastLoopGroup: Sendable {
         return String(decoding: text.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    static func port(_ storage: sockaddr_storage) -> Int {
+    public static func port(_ storage: sockaddr_storage) -> Int {
         var storage = storage
         let family = Int32(storage.ss_family)
         return withUnsafePointer(to: &storage) { pointer in
@@ -211,16 +211,16 @@ final class FastLoopGroup: Sendable {
 }
 
 /// What other threads may do to a loop: ask it to stop (and wake it to notice).
-final class LoopControl: Sendable {
-    let wakeDescriptor: Int32
-    let stopRequest = Atomic<Int64>(-1)
+public final class LoopControl: Sendable {
+    public let wakeDescriptor: Int32
+    public let stopRequest = Atomic<Int64>(-1)
 
-    init() throws {
+    public init() throws {
         wakeDescriptor = cepoll_eventfd()
         guard wakeDescriptor >= 0 else { throw IOError(errnoCode: errno, reason: "eventfd") }
     }
 
-    func stop(drainSeconds: Int64) {
+    public func stop(drainSeconds: Int64) {
         stopRequest.store(max(drainSeconds, 0), ordering: .releasing)
         var one: UInt64 = 1
         _ = write(wakeDescriptor, &one, MemoryLayout<UInt64>.size)

@@ -5,17 +5,17 @@ import Logging
 
 /// What the HTTP and FTP fast-path loops share: the epoll set, the listening socket, the wake-up descriptor, and
 /// stopping. The protocol's own loop says what each ready descriptor means.
-final class EpollLoop {
-    let poll: Int32
-    let listenSocket: Int32
-    let control: LoopControl
-    let logger: Logger
+public final class EpollLoop {
+    public let poll: Int32
+    public let listenSocket: Int32
+    public let control: LoopControl
+    public let logger: Logger
     /// The loop's name in log messages (`http.fastpath`, `ftp.fastpath`).
-    let name: String
+    public let name: String
     private(set) var accepting = true
-    private(set) var stopDeadline: ContinuousClock.Instant?
+    public private(set) var stopDeadline: ContinuousClock.Instant?
 
-    init(listenSocket: Int32, control: LoopControl, logger: Logger, name: String) {
+    public init(listenSocket: Int32, control: LoopControl, logger: Logger, name: String) {
         self.listenSocket = listenSocket
         self.control = control
         self.logger = logger
@@ -24,24 +24,37 @@ final class EpollLoop {
     }
 
     /// What a protocol's loop does with the events.
-    struct Handlers {
+    public struct Handlers {
         /// The listening socket has connections waiting.
-        var accept: () -> Void
+        public var accept: () -> Void
         /// The wake-up descriptor fired (besides a stop request, which is handled here).
-        var woken: () -> Void = {}
+        public var woken: () -> Void = {}
         /// Another descriptor is ready, with its epoll events.
-        var ready: (Int32, UInt32) -> Void
+        public var ready: (Int32, UInt32) -> Void
         /// Stopping began: close what is idle, let the rest finish.
-        var stopping: () -> Void
+        public var stopping: () -> Void
         /// Whether nothing is left to finish.
-        var finished: () -> Bool
-        var closeAll: () -> Void
+        public var finished: () -> Bool
+        public var closeAll: () -> Void
         /// Once a second.
-        var sweep: (ContinuousClock.Instant) -> Void
+        public var sweep: (ContinuousClock.Instant) -> Void
+
+        public init(accept: @escaping () -> Void, woken: @escaping () -> Void = {},
+                    ready: @escaping (Int32, UInt32) -> Void, stopping: @escaping () -> Void,
+                    finished: @escaping () -> Bool, closeAll: @escaping () -> Void,
+                    sweep: @escaping (ContinuousClock.Instant) -> Void) {
+            self.accept = accept
+            self.woken = woken
+            self.ready = ready
+            self.stopping = stopping
+            self.finished = finished
+            self.closeAll = closeAll
+            self.sweep = sweep
+        }
     }
 
     /// Runs until stopped (and drained), or until epoll fails.
-    func run(yieldingAfterEachBatch yields: Bool, _ handlers: Handlers) {
+    public func run(yieldingAfterEachBatch yields: Bool, _ handlers: Handlers) {
         guard poll >= 0 else {
             logger.error("\(name): epoll_create1 failed", metadata: ["errno": "\(errno)"])
             return
@@ -105,14 +118,14 @@ final class EpollLoop {
         }
     }
 
-    func watch(_ descriptor: Int32, _ events: UInt32, operation: Int32) {
+    public func watch(_ descriptor: Int32, _ events: UInt32, operation: Int32) {
         var event = epoll_event()
         cepoll_set(&event, descriptor, events)
         _ = epoll_ctl(poll, operation, descriptor, &event)
     }
 
     /// Polls a connection for writing while it has output waiting, else for reading; `writing` says which it is.
-    func poll(_ descriptor: Int32, forWriting wanted: Bool, writing: inout Bool) {
+    public func poll(_ descriptor: Int32, forWriting wanted: Bool, writing: inout Bool) {
         guard wanted != writing else { return }
         watch(descriptor, wanted ? EPOLLOUT.rawValue : EPOLLIN.rawValue, operation: EPOLL_CTL_MOD)
         writing = wanted
@@ -120,7 +133,7 @@ final class EpollLoop {
 
     /// Reads what `descriptor` has into `buffer`: the count (0: nothing yet), or nil when the peer closed or the
     /// connection failed.
-    func receive(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
+    public func receive(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer) -> Int? {
         let count = recv(descriptor, buffer.baseAddress, buffer.count, 0)
         if count > 0 { return count }
         if count < 0, errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { return 0 }
@@ -129,7 +142,7 @@ final class EpollLoop {
 
     /// Accepts up to `most` connections from the listening socket (non-blocking, TCP_NODELAY), each with its
     /// peer's address.
-    func acceptConnections(most: Int, _ accepted: (Int32, sockaddr_storage) -> Void) {
+    public func acceptConnections(most: Int, _ accepted: (Int32, sockaddr_storage) -> Void) {
         for _ in 0..<most {
             guard let (descriptor, peer) = acceptOne(listenSocket) else { return }
             var one: Int32 = 1
@@ -140,7 +153,7 @@ final class EpollLoop {
 
     /// One connection from `socket` (the listener, or a passive FTP listener); nil when none is waiting. Out of
     /// descriptors, the listening socket is not polled for a second, instead of spinning on it.
-    func acceptOne(_ socket: Int32) -> (Int32, sockaddr_storage)? {
+    public func acceptOne(_ socket: Int32) -> (Int32, sockaddr_storage)? {
         while true {
             var storage = sockaddr_storage()
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
