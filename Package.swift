@@ -90,9 +90,22 @@ let package = Package(
             ]
         ),
         .target(
+            name: "HTTP",
+            dependencies: [
+                "ProvisioningCore", "FileService", "FastLoop", "CLinuxShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "Configuration", "FileService", "FastLoop", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
+                "ProvisioningCore", "Configuration", "FileService", "FastLoop", "HTTP", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -162,6 +175,11 @@ let package = Package(
         .testTarget(
             name: "FileServiceTests",
             dependencies: ["FileService", "ProvisioningCore", "Storage", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .testTarget(
+            name: "HTTPTests",
+            dependencies: ["HTTP", "FileService", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ProvisioningCore", "DHCP"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"]),

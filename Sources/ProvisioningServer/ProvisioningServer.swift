@@ -1,4 +1,5 @@
 import FileService
+import HTTP
 import Configuration
 import Foundation
 import Logging
@@ -48,7 +49,7 @@ public struct ProvisioningServer: Sendable {
         // With HTTP on, each file's HTTP head is made once, when the file is loaded.
         let service = try FileService(settings: configuration.fileServiceSettings, log: log, metrics: metrics,
                                       prepare: configuration.http != nil || configuration.https != nil
-                                          ? HTTPFileHead.prepare : nil)
+                                          ? HTTPServer.filePreparer : nil)
         var listeners: [(name: String, service: any Service)] = []
         // Connections per client address (S6), counted where they are accepted; HTTP and HTTPS share one count.
         let exempt = try configuration.connectionsExempt.map { text throws(ConfigurationError) in try AddressRange(text) }

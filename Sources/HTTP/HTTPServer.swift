@@ -1,5 +1,4 @@
 import FileService
-import Configuration
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -26,6 +25,10 @@ public final class HTTPServer: Service, Sendable {
     let connections = Mutex<[ObjectIdentifier: any Channel]>([:])
     /// How long shutdown waits for requests in flight.
     let drainSeconds: Int64 = 10
+
+    /// The hook to give the file service when HTTP or HTTPS is on: each file's response head is made once, when the
+    /// file is loaded (``FilePreparer``).
+    public static let filePreparer: FilePreparer = HTTPFileHead.prepare
 
     public init(name: String, host: String, port: Int, tls: NIOSSLContext?, service: FileService,
                 limits: HTTPLimits, logger: Logger,

@@ -1,7 +1,6 @@
 #if os(Linux)
 import FastLoop
 import FileService
-import Configuration
 import CLinuxShims
 import Glibc
 import Logging

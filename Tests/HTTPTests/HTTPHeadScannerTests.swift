@@ -1,4 +1,4 @@
-@testable import ProvisioningServer
+@testable import HTTP
 import Testing
 
 @Suite("The HTTP fast path's request-head reader (RFC 9112)", .timeLimit(.minutes(2)))
