@@ -30,7 +30,7 @@ let package = Package(
         .target(
             name: "TFTP",
             dependencies: [
-                "ProvisioningCore",
+                "ProvisioningCore", "FileService",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -40,7 +40,7 @@ let package = Package(
         .target(
             name: "FTP",
             dependencies: [
-                "ProvisioningCore",
+                "ProvisioningCore", "FileService", "FastLoop", "CLinuxShims",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -1,8 +1,6 @@
 #if os(Linux)
 import FastLoop
-import Configuration
 import CLinuxShims
-import FTP
 import Foundation
 import Glibc
 import Logging

@@ -1,5 +1,4 @@
 import FileService
-import FTP
 import Foundation
 import NIOCore
 import NIOPosix
@@ -7,7 +6,7 @@ import NIOPosix
 /// FTP: a thin front-end that turns commands into ``FileService`` calls (S1, S2, S4, S5 hold there). A login's
 /// user name and password travel with every request, so a `[[directory]]`'s credentials open that directory on
 /// FTP exactly as on HTTP.
-struct FTPFrontEnd: FTPFileProvider {
+public struct FTPFrontEnd: FTPFileProvider {
     let service: FileService
     /// FTP sessions per client address (S6).
     let sessionLimits: ConnectionLimits
@@ -16,12 +15,19 @@ struct FTPFrontEnd: FTPFileProvider {
     /// How long an EPSV reply is held (`[ftp] epsv_reply_delay_us`).
     let epsvReplyDelay: Duration
 
+    public init(service: FileService, sessionLimits: ConnectionLimits, loginTimeout: Duration, epsvReplyDelay: Duration) {
+        self.service = service
+        self.sessionLimits = sessionLimits
+        self.loginTimeout = loginTimeout
+        self.epsvReplyDelay = epsvReplyDelay
+    }
+
     func request(_ path: String, _ login: FTPLogin?, _ client: String) -> FileRequest {
         FileRequest(.ftp, path: path, client: client,
                     credentials: login.flatMap { $0.isAnonymous ? nil : .password(username: $0.username, password: $0.password) })
     }
 
-    func login(username: String, password: String, client: String) async -> Result<FTPLogin, FTPLoginRefusal> {
+    public func login(username: String, password: String, client: String) async -> Result<FTPLogin, FTPLoginRefusal> {
         loginNow(username: username, password: password, client: client)
     }
 
@@ -33,7 +39,7 @@ struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    func read(path: String, login: FTPLogin, client: String) async -> Result<ByteBuffer, FTPFailure> {
+    public func read(path: String, login: FTPLogin, client: String) async -> Result<ByteBuffer, FTPFailure> {
         FTPFrontEnd.result(await service.readSoon(request(path, login, client)))
     }
 
@@ -52,7 +58,7 @@ struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    func uploadLimit(path: String, login: FTPLogin, client: String) -> Result<Int, FTPFailure> {
+    public func uploadLimit(path: String, login: FTPLogin, client: String) -> Result<Int, FTPFailure> {
         switch service.uploadPermission(request(path, login, client)) {
         case .success(let permission): .success(permission.1)
         case .failure(.forbidden(let reason)): .failure(.denied(reason))
@@ -60,7 +66,7 @@ struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    func write(path: String, contents: ByteBuffer, login: FTPLogin, client: String) async -> FTPFailure? {
+    public func write(path: String, contents: ByteBuffer, login: FTPLogin, client: String) async -> FTPFailure? {
         switch await service.write(request(path, login, client), contents: contents) {
         case .created, .replaced: nil
         case .tooLarge(let limit): .tooLarge(limit)
@@ -70,7 +76,7 @@ struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    func list(path: String, login: FTPLogin, client: String) async -> Result<[FTPEntry], FTPFailure> {
+    public func list(path: String, login: FTPLogin, client: String) async -> Result<[FTPEntry], FTPFailure> {
         let request = request(path, login, client)
         let service = self.service
         let answer = (try? await NIOThreadPool.singleton.runIfActive { service.list(request) }) ?? .notFound
@@ -94,7 +100,7 @@ struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    func entry(path: String, login: FTPLogin, client: String) async -> Result<FTPEntry, FTPFailure> {
+    public func entry(path: String, login: FTPLogin, client: String) async -> Result<FTPEntry, FTPFailure> {
         entryNow(path: path, login: login, client: client)
     }
 
@@ -110,11 +116,11 @@ struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) async {
+    public func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) async {
         record(path: path, login: login, client: client, result: result, bytes: bytes, seconds: seconds)
     }
 
-    func loginTimedOut(client: String) {
+    public func loginTimedOut(client: String) {
         service.metrics.event("login-timeout")
     }
 

@@ -1,16 +1,19 @@
 import FileService
 import NIOCore
-import TFTP
 
 /// TFTP: a thin front-end that turns transfers into ``FileService`` calls (S1, S2, S4, S5 hold there).
-struct TFTPFrontEnd: TFTPFileProvider {
+public struct TFTPFrontEnd: TFTPFileProvider {
     let service: FileService
+
+    public init(service: FileService) {
+        self.service = service
+    }
 
     private func request(_ path: String, _ client: SocketAddress) -> FileRequest {
         FileRequest(.tftp, path: path, client: client.ipAddress ?? "unknown")
     }
 
-    func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError> {
+    public func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError> {
         return switch await service.readSoon(request(path, client)) {
         case .file(let file): .success(file.contents)
         case .notFound: .failure(TFTPError(code: .fileNotFound, message: "file not found"))
@@ -19,7 +22,7 @@ struct TFTPFrontEnd: TFTPFileProvider {
         }
     }
 
-    func prepareWrite(path: String, client: SocketAddress) async -> Result<Int, TFTPError> {
+    public func prepareWrite(path: String, client: SocketAddress) async -> Result<Int, TFTPError> {
         switch service.uploadPermission(request(path, client)) {
         case .success(let permission): .success(permission.1)
         case .failure(.forbidden(let reason)): .failure(TFTPError(code: .accessViolation, message: reason))
@@ -27,7 +30,7 @@ struct TFTPFrontEnd: TFTPFileProvider {
         }
     }
 
-    func write(path: String, contents: ByteBuffer, client: SocketAddress) async -> TFTPError? {
+    public func write(path: String, contents: ByteBuffer, client: SocketAddress) async -> TFTPError? {
         switch await service.write(request(path, client), contents: contents) {
         case .created, .replaced: nil
         case .tooLarge(let limit): TFTPError(code: .diskFull, message: "upload exceeds \(limit) bytes")
@@ -37,7 +40,7 @@ struct TFTPFrontEnd: TFTPFileProvider {
         }
     }
 
-    func finished(_ summary: TFTPTransferSummary) async {
+    public func finished(_ summary: TFTPTransferSummary) async {
         let result: String
         var bytes = 0
         switch summary.result {

@@ -1,7 +1,6 @@
 #if os(Linux)
 import FastLoop
 import CLinuxShims
-import FTP
 import Foundation
 import Glibc
 import NIOCore

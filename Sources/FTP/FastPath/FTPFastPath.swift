@@ -2,7 +2,6 @@
 import FastLoop
 import FileService
 import CLinuxShims
-import FTP
 import Glibc
 import Logging
 import NIOCore
@@ -21,23 +20,23 @@ import Synchronization
 /// its state and the bytes it has not answered, to ``FTPServer`` (SwiftNIO) for `AUTH TLS` and for active data
 /// connections (`PORT`, `EPRT`), which are rare; work that may wait (a delayed 530, loading a large file, storing
 /// an upload) runs as a task that posts its outcome back to the loop.
-final class FTPFastPath: Sendable {
+public final class FTPFastPath: Sendable {
     private let loops: FastLoopGroup
     private let server: FTPServer
     private let front: FTPFrontEnd
     private let logger: Logger
 
-    var address: SocketAddress { loops.address }
+    public var address: SocketAddress { loops.address }
 
     /// Binds the listening sockets (so that a failure, such as a privileged port, is reported before anything runs).
-    init(host: String, port: Int, threads: Int, server: FTPServer, front: FTPFrontEnd, logger: Logger) throws {
+    public init(host: String, port: Int, threads: Int, server: FTPServer, front: FTPFrontEnd, logger: Logger) throws {
         loops = try FastLoopGroup(host: host, port: port, threads: threads)
         self.server = server
         self.front = front
         self.logger = logger
     }
 
-    func start() {
+    public func start() {
         let (server, front, logger) = (self.server, self.front, self.logger)
         loops.start(threadName: "autoprov-ftp") { listenSocket, control in
             FTPFastLoop(listenSocket: listenSocket, inbox: FTPFastInbox(control: control), server: server, front: front,
@@ -46,7 +45,7 @@ final class FTPFastPath: Sendable {
     }
 
     /// Runs until shutdown, letting connections finish for at most `drainSeconds` (see ``FastLoopGroup``).
-    func runUntilShutdown(drainSeconds: Int64) async {
+    public func runUntilShutdown(drainSeconds: Int64) async {
         await loops.runUntilShutdown(drainSeconds: drainSeconds)
     }
 }
