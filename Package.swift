@@ -19,7 +19,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
+    // Targets from the inside out; each may use only those above it (ARCHITECTURE.md, README "Architecture").
     targets: [
+        // ProvisioningCore: the phone's rules and formats (R1-R8, S2 paths, R6 keys, Digest), no I/O.
         .target(
             name: "ProvisioningCore",
             dependencies: [
@@ -27,6 +29,58 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ]
         ),
+        // SIP, DHCP: message codecs and transaction or lease state machines, no I/O and no dependencies.
+        .target(name: "SIP"),
+        .target(name: "DHCP"),
+        // CLinuxShims: the Linux calls Glibc does not export (epoll, eventfd, accept4, thread names).
+        .target(name: "CLinuxShims"),
+        // Storage: the request log, device registry and DHCP leases (SQLite through GRDB); uses Core.
+        .target(
+            name: "Storage",
+            dependencies: [
+                "ProvisioningCore", "CLinuxShims",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // Configuration: autoprov.toml (TOML subset), every settings type, TLS certificates; uses Core and DHCP values.
+        .target(
+            name: "Configuration",
+            dependencies: [
+                "ProvisioningCore", "DHCP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        // FileService: the one decision per request (S1-S5, R6.3 on the fly, uploads, cache, recording); knows no
+        // protocol; uses Core and Storage.
+        .target(
+            name: "FileService",
+            dependencies: [
+                "ProvisioningCore", "Storage",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // FastLoop: the epoll loops the HTTP and FTP fast paths run on (threads, SO_REUSEPORT, accept, drain).
+        .target(
+            name: "FastLoop",
+            dependencies: [
+                "CLinuxShims",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // TFTP, FTP, HTTP: per protocol its codec, state machine, drivers (SwiftNIO; FTP and HTTP also an epoll fast
+        // path) and the front-end onto the file service; use FileService, FastLoop, Core, NIO.
         .target(
             name: "TFTP",
             dependencies: [
@@ -49,47 +103,6 @@ let package = Package(
             ]
         ),
         .target(
-            name: "Storage",
-            dependencies: [
-                "ProvisioningCore",
-                .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                "CLinuxShims",
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-        .target(
-            name: "Configuration",
-            dependencies: [
-                "ProvisioningCore", "DHCP",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
-            ]
-        ),
-        .target(
-            name: "FileService",
-            dependencies: [
-                "ProvisioningCore", "Storage",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
-        ),
-        .target(
-            name: "FastLoop",
-            dependencies: [
-                "CLinuxShims",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
-        ),
-        .target(
             name: "HTTP",
             dependencies: [
                 "ProvisioningCore", "FileService", "FastLoop", "CLinuxShims",
@@ -102,21 +115,22 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // ProvisioningServer: the PnP responder, the DHCP listener, the check-sync client, and the wiring that builds
+        // every listener from the configuration into one ServiceGroup; uses everything above.
         .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "Configuration", "FileService", "FastLoop", "HTTP", "TFTP", "FTP", "SIP", "DHCP", "Storage", "CLinuxShims",
+                "ProvisioningCore", "Configuration", "FileService", "HTTP", "TFTP", "FTP", "SIP", "DHCP", "Storage",
+                "CLinuxShims",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "X509", package: "swift-certificates"),
-                .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // autoprov: the CLI, one small command per subcommand.
         .executableTarget(
             name: "autoprov",
             dependencies: [
@@ -126,6 +140,7 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // Load clients and ceilings that scripts/bench and the DHCP tests run.
         .executableTarget(
             name: "tftp-load",
             dependencies: [
@@ -142,11 +157,9 @@ let package = Package(
             ],
             path: "Benchmarks/HTTPCeiling"
         ),
-        .target(name: "SIP"),
-        .target(name: "DHCP"),
         .executableTarget(name: "dhcp-load", dependencies: ["DHCP"], path: "Benchmarks/DHCPLoad"),
-        .target(name: "CLinuxShims"),
         .executableTarget(name: "epoll-ceiling", dependencies: ["CLinuxShims"], path: "Benchmarks/EpollCeiling"),
+        // Unit tests beside each target; AutoprovTests run the built autoprov with real clients over real sockets.
         .testTarget(
             name: "ProvisioningCoreTests",
             dependencies: ["ProvisioningCore"],
