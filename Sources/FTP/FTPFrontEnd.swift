@@ -27,11 +27,7 @@ public struct FTPFrontEnd: FTPFileProvider {
                     credentials: login.flatMap { $0.isAnonymous ? nil : .password(username: $0.username, password: $0.password) })
     }
 
-    public func login(username: String, password: String, client: String) async -> Result<FTPLogin, FTPLoginRefusal> {
-        loginNow(username: username, password: password, client: client)
-    }
-
-    func loginNow(username: String, password: String, client: String) -> Result<FTPLogin, FTPLoginRefusal> {
+    public func login(username: String, password: String, client: String) -> Result<FTPLogin, FTPLoginRefusal> {
         switch service.login(username: username, password: password, client: client) {
         case .success(.anonymous): .success(FTPLogin(username: username, password: "", isAnonymous: true))
         case .success(.account): .success(FTPLogin(username: username, password: password, isAnonymous: false))
@@ -39,14 +35,14 @@ public struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    public func read(path: String, login: FTPLogin, client: String) async -> Result<ByteBuffer, FTPFailure> {
-        FTPFrontEnd.result(await service.readSoon(request(path, login, client)))
-    }
-
-    /// A read answered on the calling thread (a small file is read from disk on the spot); nil when a large file
-    /// must be loaded first (then ``read(path:login:client:)``).
-    func readNow(path: String, login: FTPLogin, client: String) -> Result<ByteBuffer, FTPFailure>? {
-        service.readNow(request(path, login, client), loadingUpTo: FileService.smallFile).map(FTPFrontEnd.result)
+    public func read(path: String, login: FTPLogin, client: String) -> FTPRead {
+        switch service.decide(request(path, login, client)) {
+        case .answer(let answer):
+            return .answered(FTPFrontEnd.result(answer))
+        case .load(let pending):
+            let service = self.service
+            return .load { FTPFrontEnd.result(await service.load(pending)) }
+        }
     }
 
     private static func result(_ answer: ReadAnswer) -> Result<ByteBuffer, FTPFailure> {
@@ -76,15 +72,7 @@ public struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    public func list(path: String, login: FTPLogin, client: String) async -> Result<[FTPEntry], FTPFailure> {
-        let request = request(path, login, client)
-        let service = self.service
-        let answer = (try? await NIOThreadPool.singleton.runIfActive { service.list(request) }) ?? .notFound
-        return FTPFrontEnd.entries(answer)
-    }
-
-    /// A directory's entries, read on the calling thread.
-    func listNow(path: String, login: FTPLogin, client: String) -> Result<[FTPEntry], FTPFailure> {
+    public func list(path: String, login: FTPLogin, client: String) -> Result<[FTPEntry], FTPFailure> {
         FTPFrontEnd.entries(service.list(request(path, login, client)))
     }
 
@@ -100,11 +88,7 @@ public struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    public func entry(path: String, login: FTPLogin, client: String) async -> Result<FTPEntry, FTPFailure> {
-        entryNow(path: path, login: login, client: client)
-    }
-
-    func entryNow(path: String, login: FTPLogin, client: String) -> Result<FTPEntry, FTPFailure> {
+    public func entry(path: String, login: FTPLogin, client: String) -> Result<FTPEntry, FTPFailure> {
         let request = request(path, login, client)
         let name = path.split(separator: "/").last.map(String.init) ?? "/"
         switch service.entry(request) {
@@ -116,15 +100,11 @@ public struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    public func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) async {
-        record(path: path, login: login, client: client, result: result, bytes: bytes, seconds: seconds)
+    public func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) {
+        service.record(request(path, login, client), result: result, bytes: bytes, seconds: seconds)
     }
 
     public func loginTimedOut(client: String) {
         service.metrics.event("login-timeout")
-    }
-
-    func record(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) {
-        service.record(request(path, login, client), result: result, bytes: bytes, seconds: seconds)
     }
 }

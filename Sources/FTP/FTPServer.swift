@@ -33,18 +33,29 @@ public enum FTPFailure: Error, Sendable, Equatable {
 
 /// What the FTP front-end asks of the rest of the server; ``FTPServer`` knows only the protocol.
 public protocol FTPFileProvider: Sendable {
-    /// Checks a login: nil when accepted (with whether it is anonymous), else how long to wait before saying no.
-    func login(username: String, password: String, client: String) async -> Result<FTPLogin, FTPLoginRefusal>
-    func read(path: String, login: FTPLogin, client: String) async -> Result<ByteBuffer, FTPFailure>
+    /// Checks a login on the calling thread: the login (with whether it is anonymous), or how long to wait before
+    /// saying no.
+    func login(username: String, password: String, client: String) -> Result<FTPLogin, FTPLoginRefusal>
+    /// Decides a read on the calling thread: the file or the refusal, or a large file to load off it first.
+    func read(path: String, login: FTPLogin, client: String) -> FTPRead
     /// Whether an upload of `path` is allowed, and its size limit.
     func uploadLimit(path: String, login: FTPLogin, client: String) -> Result<Int, FTPFailure>
     func write(path: String, contents: ByteBuffer, login: FTPLogin, client: String) async -> FTPFailure?
-    func list(path: String, login: FTPLogin, client: String) async -> Result<[FTPEntry], FTPFailure>
-    func entry(path: String, login: FTPLogin, client: String) async -> Result<FTPEntry, FTPFailure>
+    /// A directory's entries, read on the calling thread (a driver on a shared event loop runs it off the loop).
+    func list(path: String, login: FTPLogin, client: String) -> Result<[FTPEntry], FTPFailure>
+    /// What `stat` says of a file or directory.
+    func entry(path: String, login: FTPLogin, client: String) -> Result<FTPEntry, FTPFailure>
     /// Told of every transfer (RETR, STOR, LIST…) when it ends, for the request log.
-    func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) async
+    func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double)
     /// Told of a session closed because it did not log in within ``FTPServerConfiguration/loginTimeout``.
     func loginTimedOut(client: String)
+}
+
+/// What a read comes to on the calling thread (``FTPFileProvider/read(path:login:client:)``).
+public enum FTPRead: Sendable {
+    case answered(Result<ByteBuffer, FTPFailure>)
+    /// A file to load off the caller's thread first (firmware).
+    case load(@Sendable () async -> Result<ByteBuffer, FTPFailure>)
 }
 
 /// A refused login: wait this long, then 530.

@@ -98,7 +98,7 @@ actor FTPSession {
             try await reply(221, "Goodbye")
             return false
         case .login(let username, let password):
-            switch await provider.login(username: username, password: password, client: client) {
+            switch provider.login(username: username, password: password, client: client) {
             case .success(let accepted):
                 send(state.loggedIn(accepted))
             case .failure(let refusal):
@@ -138,7 +138,7 @@ actor FTPSession {
     private func handle(_ command: FTPSessionState.FileCommand, login: FTPLogin) async throws {
         switch command {
         case .size(let path), .modificationTime(let path), .machineListing(let path), .changeDirectory(let path):
-            let entry = await provider.entry(path: path, login: login, client: client)
+            let entry = provider.entry(path: path, login: login, client: client)
             send(state.reply(to: command, entry: entry))
         case .list(let verb, let path): try await list(verb, path: path, login: login)
         case .retrieve(let path, let offset): try await retrieve(path, offset: offset, login: login)

@@ -130,10 +130,12 @@ extension FTPSession {
     func list(_ verb: String, path: String, login: FTPLogin) async throws {
         let started = ContinuousClock.now
         let listing: [FTPEntry]
-        switch await provider.list(path: path, login: login, client: client) {
+        let provider = self.provider, client = self.client
+        let listed = try? await NIOThreadPool.singleton.runIfActive { provider.list(path: path, login: login, client: client) }
+        switch listed ?? .failure(.notFound("No such directory")) {
         case .success(let entries): listing = entries
         case .failure(.notFound) where verb != "MLSD":
-            let entry = await provider.entry(path: path, login: login, client: client)
+            let entry = provider.entry(path: path, login: login, client: client)
             guard let file = FTPSessionState.fileListing(verb: verb, path: path, entry: entry) else {
                 return send(FTPSessionState.noSuchFile)
             }
@@ -146,18 +148,22 @@ extension FTPSession {
         let sent = try await transfer("\(verb) \(path)") { connection in
             try await connection.send(ByteBuffer(string: text))
         }
-        await provider.finished(path: path, login: login, client: client, result: sent ? "listed" : "failed",
+        provider.finished(path: path, login: login, client: client, result: sent ? "listed" : "failed",
                                 bytes: text.utf8.count, seconds: (ContinuousClock.now - started).seconds)
     }
 
     func retrieve(_ path: String, offset: Int, login: FTPLogin) async throws {
         let started = ContinuousClock.now
         let file: ByteBuffer
-        switch await provider.read(path: path, login: login, client: client) {
+        let answer = switch provider.read(path: path, login: login, client: client) {
+        case .answered(let answer): answer
+        case .load(let load): await load()
+        }
+        switch answer {
         case .success(let read): file = read
         case .failure(let failure):
             await closeDataPlan()
-            await provider.finished(path: path, login: login, client: client, result: failure.result, bytes: 0,
+            provider.finished(path: path, login: login, client: client, result: failure.result, bytes: 0,
                                     seconds: (ContinuousClock.now - started).seconds)
             return try await fail(failure)
         }
@@ -169,7 +175,7 @@ extension FTPSession {
         let sent = try await transfer("\(path) (\(size) bytes)") { connection in
             try await connection.send(contents)
         }
-        await provider.finished(path: path, login: login, client: client, result: sent ? "ok" : "failed",
+        provider.finished(path: path, login: login, client: client, result: sent ? "ok" : "failed",
                                 bytes: sent ? size : 0, seconds: (ContinuousClock.now - started).seconds)
     }
 
@@ -180,7 +186,7 @@ extension FTPSession {
         case .success(let allowed): limit = allowed
         case .failure(let failure):
             await closeDataPlan()
-            await provider.finished(path: path, login: login, client: client, result: failure.result, bytes: 0,
+            provider.finished(path: path, login: login, client: client, result: failure.result, bytes: 0,
                                     seconds: (ContinuousClock.now - started).seconds)
             return try await fail(failure)
         }
@@ -202,13 +208,13 @@ extension FTPSession {
             return try await reply(426, "Connection closed; transfer aborted")
         }
         if tooLarge {
-            await provider.finished(path: path, login: login, client: client, result: "too-large", bytes: 0,
+            provider.finished(path: path, login: login, client: client, result: "too-large", bytes: 0,
                                     seconds: (ContinuousClock.now - started).seconds)
             return try await reply(552, "Upload exceeds \(limit) bytes")
         }
         received = state.upload(received)
         let failure = await provider.write(path: path, contents: received, login: login, client: client)
-        await provider.finished(path: path, login: login, client: client, result: failure?.result ?? "stored",
+        provider.finished(path: path, login: login, client: client, result: failure?.result ?? "stored",
                                 bytes: received.readableBytes, seconds: (ContinuousClock.now - started).seconds)
         if let failure { return try await fail(failure) }
         try await reply(226, "Transfer complete")

@@ -61,6 +61,18 @@ public final class ServedFile: Sendable {
 /// ``ServedFile/prepared``. The file service knows no protocol: a front-end brings its own.
 public typealias FilePreparer = @Sendable (ServedFile.Facts) -> any Sendable
 
+/// What a read comes to on the calling thread (``FileService/decide(_:readingUpTo:)``).
+public enum ReadDecision: Sendable {
+    case answer(ReadAnswer)
+    /// A file to load first, off the caller's thread: ``FileService/load(_:)``.
+    case load(PendingLoad)
+}
+
+/// The files on disk a read is waiting for, in the order they answer (the upload store before the root, S4).
+public struct PendingLoad: Sendable {
+    let candidates: [FileService.Candidate]
+}
+
 /// What a write comes to.
 public enum WriteAnswer: Sendable, Equatable {
     case created
@@ -94,7 +106,6 @@ public final class FileService: Sendable {
     /// without this one thread would serve a new version while another still served the old one for up to a
     /// second: once any thread has served a version, none serves an older one.
     let generation = Atomic<Int>(0)
-    static let revalidateAfter: Duration = .seconds(1)
     /// Files up to this size may be read from disk on the caller's thread (microseconds, from the page cache);
     /// larger ones (firmware) are loaded off it.
     public static let smallFile = 1024 * 1024
@@ -126,48 +137,22 @@ public final class FileService: Sendable {
 
     // MARK: Reading
 
-    /// Answers a read: from memory when the file is cached and unchanged, else after loading it off the event loop.
-    public func read(_ request: FileRequest) async -> ReadAnswer {
-        switch prepareRead(request) {
-        case .answer(let answer):
-            return answer
-        case .cached(let file, _):
-            return .file(file)
-        case .load(let candidates):
-            for candidate in candidates {
-                if let file = await load(candidate) { return .file(file) }
-            }
-            return .notFound
-        }
-    }
-
-    /// Answers at once when it can, reading a small file on the spot (microseconds, from the page cache); a large
-    /// one (firmware) is loaded off the event loop.
-    public func readSoon(_ request: FileRequest) async -> ReadAnswer {
-        if let answer = readNow(request, loadingUpTo: FileService.smallFile) { return answer }
-        return await read(request)
-    }
-
-    /// Answers a read without waiting when it can (checks, credentials, cached files); nil when a file must be
-    /// loaded first (then call ``read(_:)``). Costs a `stat` or two, no reads.
-    public func readImmediately(_ request: FileRequest) -> ReadAnswer? {
-        readNow(request, loadingUpTo: nil)
-    }
-
-    /// Like ``readImmediately(_:)``, but also reads a file of at most `limit` bytes from disk on the calling thread
-    /// (for a caller that owns its thread, as the HTTP fast path does; a small file costs microseconds).
-    public func readNow(_ request: FileRequest, loadingUpTo limit: Int?) -> ReadAnswer? {
+    /// Decides a read on the calling thread: the answer, when checks, credentials, the cache or a file of at most
+    /// `limit` bytes read on the spot (microseconds, from the page cache) give it; else the file to ``load(_:)`` off
+    /// this thread first (firmware). `limit` 0 reads nothing but empty files on the spot (a caller on an event loop
+    /// shared with other work); the default suits a caller that owns its thread or runs as a task.
+    public func decide(_ request: FileRequest, readingUpTo limit: Int = FileService.smallFile) -> ReadDecision {
         let key = RecentKey(path: request.path, isPercentEncoded: request.isPercentEncoded)
         let now = ContinuousClock.now
         let generation = self.generation.load(ordering: .acquiring)
         if let hit = recent.withLock({ $0[key] }), hit.generation == generation {
-            if now - hit.checked < FileService.revalidateAfter { return .file(hit.file) }
+            if now - hit.checked < settings.revalidateAfter { return .answer(.file(hit.file)) }
             // Checked over a second ago: one `stat` of the file it came from says whether it still stands (the
             // path's confinement and credentials do not change while the server runs).
             var info = stat()
             if stat(hit.source, &info) == 0, FileIdentity(info) == hit.identity {
                 recent.withLock { $0[key]?.checked = now }
-                return .file(hit.file)
+                return .answer(.file(hit.file))
             }
             self.generation.add(1, ordering: .releasing)  // changed or gone: no thread may answer with it now
         }
@@ -180,19 +165,35 @@ public final class FileService: Sendable {
             answer = .file(file)
             origin = from
         case .load(let candidates):
-            guard let limit, candidates.allSatisfy({ $0.identity.size <= limit }) else { return nil }
+            guard candidates.allSatisfy({ $0.identity.size <= limit }) else { return .load(PendingLoad(candidates: candidates)) }
             answer = .notFound
             for candidate in candidates {
                 if let file = loadNow(candidate) {
-                    return remember(.file(file), from: Origin(candidate), request: request, key: key, now: now,
-                                    generation: generation)
+                    return .answer(remember(.file(file), from: Origin(candidate), request: request, key: key, now: now,
+                                            generation: generation))
                 }
             }
         }
-        return remember(answer, from: origin, request: request, key: key, now: now, generation: generation)
+        return .answer(remember(answer, from: origin, request: request, key: key, now: now, generation: generation))
     }
 
-    /// Keeps a file answer for ``readNow(_:loadingUpTo:)``. Only plain files outside protected directories are
+    /// Loads what ``decide(_:readingUpTo:)`` left to load, off the caller's thread, and caches it.
+    public func load(_ pending: PendingLoad) async -> ReadAnswer {
+        for candidate in pending.candidates {
+            if let file = await load(candidate) { return .file(file) }
+        }
+        return .notFound
+    }
+
+    /// ``decide(_:readingUpTo:)``, then ``load(_:)`` when a file is to be loaded: for a caller that may wait.
+    public func read(_ request: FileRequest) async -> ReadAnswer {
+        switch decide(request) {
+        case .answer(let answer): answer
+        case .load(let pending): await load(pending)
+        }
+    }
+
+    /// Keeps a file answer for ``decide(_:readingUpTo:)``. Only plain files outside protected directories are
     /// remembered: credentials are checked every time.
     private func remember(_ answer: ReadAnswer, from origin: Origin?, request: FileRequest, key: RecentKey,
                           now: ContinuousClock.Instant, generation: Int) -> ReadAnswer {
@@ -229,7 +230,7 @@ public final class FileService: Sendable {
     }
 
     /// A file on disk that may answer a read, with what `stat` said of it.
-    private struct Candidate {
+    struct Candidate: Sendable {
         var tree: ConfinedTree
         var path: RootRelativePath
         var key: String

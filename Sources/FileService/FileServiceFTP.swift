@@ -30,7 +30,7 @@ extension FileService {
             guard var facts = rootTree.facts(path) else { return .notFound }
             // A file encrypted on the way out is longer than on disk (padding): SIZE must say what RETR sends.
             if let path, !facts.isDirectory, encryption.key(for: path) != nil,
-               case .file(let file)? = readNow(request, loadingUpTo: FileService.smallFile) {
+               case .answer(.file(let file)) = decide(request) {
                 facts.size = file.contents.readableBytes
             }
             return .entry(facts)

@@ -21,6 +21,9 @@ extension FileService {
         /// The key for common CFG files and a file of `mac,key` lines (R6.3); empty: none.
         public var encryptionCommonKey = ""
         public var encryptionKeysFile = ""
+        /// How long a file answer is reused without a `stat` (nginx's `open_file_cache_valid`): an edit on disk is
+        /// served within this, an upload at once.
+        public var revalidateAfter: Duration = .seconds(1)
 
         public init(root: String, data: String) {
             self.root = root

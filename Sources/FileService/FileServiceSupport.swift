@@ -5,7 +5,7 @@ import Storage
 import Glibc
 #endif
 
-struct FileIdentity: Hashable {
+struct FileIdentity: Hashable, Sendable {
     var device: UInt64
     var inode: UInt64
     var size: Int64

@@ -16,7 +16,7 @@ import Foundation
 /// half times (`docs/BENCHMARKS.md`). A phone fleet's HTTP traffic is almost all small GETs, so those take this path.
 ///
 /// Each loop accepts from its own listening socket on the shared address (`SO_REUSEPORT`), reads request heads with
-/// ``HTTPHeadScanner`` and answers what ``FileService/readNow(_:loadingUpTo:)`` answers: files (small ones read from
+/// ``HTTPHeadScanner`` and answers what ``FileService/decide(_:readingUpTo:)`` answers: files (small ones read from
 /// disk on the spot, as nginx does), 304, ranges, 403, 404 and 401 challenges. Everything else (PUT, requests with
 /// credentials, `/metrics`, a large file not yet in memory, anything the scanner does not accept) hands the connection,
 /// with the bytes already read, to the SwiftNIO pipeline of ``HTTPServer``, which keeps it from then on. The rules

@@ -110,16 +110,21 @@ final class HTTPFileHandler: ChannelInboundHandler {
         case .GET where request.path == "/metrics" && !isTLS:
             respond(HTTPExchange.metrics(service), head: head, request: request, context: context)
         case .GET, .HEAD:
-            if let answer = service.readImmediately(request) {
+            // On the event loop: nothing is read from disk here (a miss is loaded off the loop).
+            let pending: PendingLoad
+            switch service.decide(request, readingUpTo: 0) {
+            case .answer(let answer):
                 respond(HTTPExchange.read(answer, head: head, service: service), head: head, request: request,
                         context: context)
                 return
+            case .load(let load):
+                pending = load
             }
             state = .responding
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let service = self.service
             Task {
-                let answer = await service.read(request)
+                let answer = await service.load(pending)
                 loopBound.eventLoop.execute {
                     let (handler, context) = loopBound.value
                     handler.respond(HTTPExchange.read(answer, head: head, service: service), head: head,

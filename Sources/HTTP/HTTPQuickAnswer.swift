@@ -21,7 +21,7 @@ enum HTTPQuickAnswer {
         let started = ContinuousClock.now
         let request = FileRequest(fileProtocol, path: head.path, client: client,
                                   userAgent: head.userAgent, certificateSubject: certificateSubject)
-        guard let answer = service.readNow(request, loadingUpTo: FileService.smallFile) else { return .handOff }
+        guard case .answer(let answer) = service.decide(request) else { return .handOff }
         if case .file(let file) = answer, keepAlive, head.ifNoneMatch == nil, head.range == nil {
             // The common case: the head and body prepared once per file.
             emit(HTTPFileHead.of(file).serialized)

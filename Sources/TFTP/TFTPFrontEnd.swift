@@ -14,7 +14,7 @@ public struct TFTPFrontEnd: TFTPFileProvider {
     }
 
     public func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError> {
-        return switch await service.readSoon(request(path, client)) {
+        return switch await service.read(request(path, client)) {
         case .file(let file): .success(file.contents)
         case .notFound: .failure(TFTPError(code: .fileNotFound, message: "file not found"))
         case .forbidden(let reason): .failure(TFTPError(code: .accessViolation, message: reason))

@@ -131,9 +131,11 @@ struct FileServiceTests {
         else { Issue.record("an upload outside the root was accepted"); return }
     }
 
-    @Test("S3: a file changed on disk is served anew, with a new ETag")
+    @Test("S3: a file changed on disk is served anew, with a new ETag, once its answer is due for a stat")
     func changeOnDisk() async throws {
         let fixture = try Fixture()
+        // Answers are reused for `revalidateAfter` without a stat (a second by default); here every read checks.
+        fixture.settings.revalidateAfter = .zero
         let service = try fixture.service()
         let request = FileRequest(.ftp, path: "common.cfg", client: "192.0.2.1")
         guard case .file(let before) = await service.read(request) else { Issue.record("not read"); return }
@@ -142,6 +144,22 @@ struct FileServiceTests {
         guard case .file(let after) = await service.read(request) else { Issue.record("not read"); return }
         #expect(String(buffer: after.contents) == "#!version:1.0.0.1\naccount.1.enable = 0\nchanged = 1\n")
         #expect(after.etag != before.etag)
+    }
+
+    @Test("S3, S4: within revalidate_after an answer is reused without a stat, but an upload is served at once")
+    func reuseAndUpload() async throws {
+        let fixture = try Fixture()
+        fixture.settings.revalidateAfter = .seconds(3600)
+        let service = try fixture.service()
+        let name = "00156574b150-local.cfg"
+        try Data("#!version:1.0.0.1\nroot = 1\n".utf8).write(to: fixture.root.appendingPathComponent(name))
+        let request = FileRequest(.http, path: "/" + name, client: "192.0.2.1")
+        #expect(FileServiceTests.contents(await service.read(request)) == "#!version:1.0.0.1\nroot = 1\n")
+        try Data("#!version:1.0.0.1\nroot = 2, edited\n".utf8).write(to: fixture.root.appendingPathComponent(name))
+        #expect(FileServiceTests.contents(await service.read(request)) == "#!version:1.0.0.1\nroot = 1\n")
+        #expect(await service.write(FileRequest(.tftp, path: name, client: "192.0.2.1"),
+                                    contents: ByteBuffer(string: "#!version:1.0.0.1\nphone = 1\n")) == .replaced)
+        #expect(FileServiceTests.contents(await service.read(request)) == "#!version:1.0.0.1\nphone = 1\n")
     }
 
     @Test("R6.3: with a common key, a common CFG goes out encrypted and <name>_Security.enc carries the key")

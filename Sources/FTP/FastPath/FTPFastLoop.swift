@@ -251,7 +251,7 @@ final class FTPFastLoop {
             reply(session, FTPReply(221, "Goodbye"))
             session.closeWhenWritten = true
         case .login(let username, let password):
-            switch front.loginNow(username: username, password: password, client: session.client) {
+            switch front.login(username: username, password: password, client: session.client) {
             case .success(let accepted):
                 reply(session, session.state.loggedIn(accepted))
             case .failure(let refusal) where refusal.delay > .zero:

@@ -13,20 +13,24 @@ extension FTPFastLoop {
         let client = session.client
         switch command {
         case .size(let path), .modificationTime(let path), .machineListing(let path), .changeDirectory(let path):
-            reply(session, session.state.reply(to: command, entry: front.entryNow(path: path, login: login, client: client)))
+            reply(session, session.state.reply(to: command, entry: front.entry(path: path, login: login, client: client)))
         case .list(let verb, let path):
             list(session, verb: verb, path: path, login: login)
         case .retrieve(let path, let offset):
             let started = ContinuousClock.now
-            if let answer = front.readNow(path: path, login: login, client: client) {
+            let load: @Sendable () async -> Result<ByteBuffer, FTPFailure>
+            switch front.read(path: path, login: login, client: client) {
+            case .answered(let answer):
                 retrieve(session, answer, path: path, offset: offset, login: login, started: started)
                 return
+            case .load(let loading):
+                load = loading
             }
             // A large file (firmware) is loaded off the loop.
             session.waiting = true
-            let (front, inbox, descriptor, serial) = (self.front, self.inbox, session.descriptor, session.serial)
+            let (inbox, descriptor, serial) = (self.inbox, session.descriptor, session.serial)
             Task {
-                let answer = await front.read(path: path, login: login, client: client)
+                let answer = await load()
                 inbox.post(FTPFastCompletion(descriptor: descriptor, serial: serial, outcome: .loaded(
                     answer, path: path, offset: offset, login: login, started: started)))
             }
@@ -38,10 +42,10 @@ extension FTPFastLoop {
     private func list(_ session: FTPFastSession, verb: String, path: String, login: FTPLogin) {
         let started = ContinuousClock.now
         let listing: [FTPEntry]
-        switch front.listNow(path: path, login: login, client: session.client) {
+        switch front.list(path: path, login: login, client: session.client) {
         case .success(let entries): listing = entries
         case .failure(.notFound) where verb != "MLSD":
-            let entry = front.entryNow(path: path, login: login, client: session.client)
+            let entry = front.entry(path: path, login: login, client: session.client)
             guard let file = FTPSessionState.fileListing(verb: verb, path: path, entry: entry) else {
                 return reply(session, FTPSessionState.noSuchFile)
             }
@@ -92,7 +96,7 @@ extension FTPFastLoop {
 
     func record(_ session: FTPFastSession, path: String, login: FTPLogin, result: String, bytes: Int,
                 started: ContinuousClock.Instant) {
-        front.record(path: path, login: login, client: session.client, result: result, bytes: bytes,
+        front.finished(path: path, login: login, client: session.client, result: result, bytes: bytes,
                      seconds: (ContinuousClock.now - started).seconds)
     }
 
