@@ -284,6 +284,69 @@ public struct FTPSessionState: Sendable {
     }
 }
 
+/// What a driver does once the file service has answered RETR, LIST/NLST/MLSD or STOR: decided here, so that the
+/// SwiftNIO session and the epoll loop only carry it out.
+public enum FTPTransferPlan: Sendable, Equatable {
+    /// No transfer: the announced data connection is dropped, `result` (when there is one) recorded with no bytes,
+    /// and `reply` sent.
+    case refuse(FTPReply, result: String?)
+    /// `announce` (150), then these bytes on the data connection; `result` is recorded with their count.
+    case send(ByteBuffer, announce: FTPReply, result: String)
+    /// `announce` (150), then at most `limit` bytes received; more is refused with ``FTPTransferPlan/tooLarge(_:)``.
+    case receive(limit: Int, announce: FTPReply)
+
+    /// The reply to an upload over its limit; recorded as `too-large`.
+    public static func tooLarge(_ limit: Int) -> FTPReply { FTPFailure.tooLarge(limit).reply }
+
+    /// An upload received whole and handed to the file service: what is recorded, and the reply.
+    public static func stored(_ failure: FTPFailure?) -> (result: String, reply: FTPReply) {
+        (failure?.result ?? "stored", failure?.reply ?? FTPReply(226, "Transfer complete"))
+    }
+}
+
+extension FTPSessionState {
+    /// RETR: the file as the session sends it (TYPE A, REST), or why not.
+    public func retrieve(_ answer: Result<ByteBuffer, FTPFailure>, path: String, offset: Int) -> FTPTransferPlan {
+        let file: ByteBuffer
+        switch answer {
+        case .success(let read): file = read
+        case .failure(let failure): return .refuse(failure.reply, result: failure.result)
+        }
+        guard let contents = download(file, offset: offset) else {
+            return .refuse(FTPSessionState.restartBeyondEnd, result: nil)
+        }
+        return .send(contents, announce: FTPReply(150, "Opening data connection for \(path) (\(contents.readableBytes) bytes)"),
+                     result: "ok")
+    }
+
+    /// LIST, NLST or MLSD: the listing of a directory, or of a file named by its path (`entry` is asked only then).
+    public static func list(_ listed: Result<[FTPEntry], FTPFailure>, verb: String, path: String,
+                            entry: () -> Result<FTPEntry, FTPFailure>) -> FTPTransferPlan {
+        let entries: [FTPEntry]
+        switch listed {
+        case .success(let found): entries = found
+        case .failure(.notFound) where verb != "MLSD":
+            guard let file = fileListing(verb: verb, path: path, entry: entry()) else {
+                return .refuse(noSuchFile, result: nil)
+            }
+            entries = [file]
+        case .failure(let failure):
+            return .refuse(failure.reply, result: nil)
+        }
+        return .send(ByteBuffer(string: listing(entries, verb: verb)),
+                     announce: FTPReply(150, "Opening data connection for \(verb) \(path)"), result: "listed")
+    }
+
+    /// STOR: how much may be received (the smaller of the file service's limit for this path and the server's),
+    /// or why nothing may.
+    public static func store(_ permission: Result<Int, FTPFailure>, path: String, serverLimit: Int) -> FTPTransferPlan {
+        switch permission {
+        case .success(let limit): .receive(limit: min(limit, serverLimit), announce: FTPReply(150, "Ready to receive \(path)"))
+        case .failure(let failure): .refuse(failure.reply, result: failure.result)
+        }
+    }
+}
+
 extension FTPFailure {
     /// The reply a failed file operation gets.
     public var reply: FTPReply {

@@ -105,13 +105,13 @@ extension FTPSession {
         }
     }
 
-    /// Runs `body` on a data connection, with the 150 before and the 226 (or 425/426) after.
-    func transfer(_ what: String, body: (DataChannel) async throws -> Void) async throws -> Bool {
+    /// Runs `body` on a data connection, with `announce` (150) before and the 226 (or 425/426) after.
+    func transfer(_ announce: FTPReply, body: (DataChannel) async throws -> Void) async throws -> Bool {
         if case .none = dataPlan {
             try await reply(425, "Use PASV, EPSV, PORT or EPRT first")
             return false
         }
-        try await reply(150, "Opening data connection for \(what)")
+        send(announce)
         guard let connection = try? await openDataConnection() else {
             try await reply(425, "Cannot open data connection")
             return false
@@ -129,94 +129,76 @@ extension FTPSession {
 
     func list(_ verb: String, path: String, login: FTPLogin) async throws {
         let started = ContinuousClock.now
-        let listing: [FTPEntry]
         let provider = self.provider, client = self.client
+        // A directory read: off the event loop.
         let listed = try? await NIOThreadPool.singleton.runIfActive { provider.list(path: path, login: login, client: client) }
-        switch listed ?? .failure(.notFound("No such directory")) {
-        case .success(let entries): listing = entries
-        case .failure(.notFound) where verb != "MLSD":
-            let entry = provider.entry(path: path, login: login, client: client)
-            guard let file = FTPSessionState.fileListing(verb: verb, path: path, entry: entry) else {
-                return send(FTPSessionState.noSuchFile)
-            }
-            listing = [file]
-        case .failure(let failure):
-            await closeDataPlan()
-            return try await fail(failure)
+        let plan = FTPSessionState.list(listed ?? .failure(.notFound("No such directory")), verb: verb, path: path) {
+            provider.entry(path: path, login: login, client: client)
         }
-        let text = FTPSessionState.listing(listing, verb: verb)
-        let sent = try await transfer("\(verb) \(path)") { connection in
-            try await connection.send(ByteBuffer(string: text))
-        }
-        provider.finished(path: path, login: login, client: client, result: sent ? "listed" : "failed",
-                                bytes: text.utf8.count, seconds: (ContinuousClock.now - started).seconds)
+        try await carryOut(plan, path: path, login: login, started: started)
     }
 
     func retrieve(_ path: String, offset: Int, login: FTPLogin) async throws {
         let started = ContinuousClock.now
-        let file: ByteBuffer
         let answer = switch provider.read(path: path, login: login, client: client) {
         case .answered(let answer): answer
         case .load(let load): await load()
         }
-        switch answer {
-        case .success(let read): file = read
-        case .failure(let failure):
-            await closeDataPlan()
-            provider.finished(path: path, login: login, client: client, result: failure.result, bytes: 0,
-                                    seconds: (ContinuousClock.now - started).seconds)
-            return try await fail(failure)
-        }
-        guard let contents = state.download(file, offset: offset) else {
-            await closeDataPlan()
-            return send(FTPSessionState.restartBeyondEnd)
-        }
-        let size = contents.readableBytes
-        let sent = try await transfer("\(path) (\(size) bytes)") { connection in
-            try await connection.send(contents)
-        }
-        provider.finished(path: path, login: login, client: client, result: sent ? "ok" : "failed",
-                                bytes: sent ? size : 0, seconds: (ContinuousClock.now - started).seconds)
+        try await carryOut(state.retrieve(answer, path: path, offset: offset), path: path, login: login, started: started)
     }
 
     func store(_ path: String, login: FTPLogin) async throws {
         let started = ContinuousClock.now
-        let limit: Int
-        switch provider.uploadLimit(path: path, login: login, client: client) {
-        case .success(let allowed): limit = allowed
-        case .failure(let failure):
+        let plan = FTPSessionState.store(provider.uploadLimit(path: path, login: login, client: client), path: path,
+                                         serverLimit: configuration.maximumUploadBytes)
+        try await carryOut(plan, path: path, login: login, started: started)
+    }
+
+    /// Does what ``FTPSessionState`` planned for a transfer command (the epoll loop does the same).
+    private func carryOut(_ plan: FTPTransferPlan, path: String, login: FTPLogin,
+                          started: ContinuousClock.Instant) async throws {
+        switch plan {
+        case .refuse(let answer, let result):
             await closeDataPlan()
-            provider.finished(path: path, login: login, client: client, result: failure.result, bytes: 0,
-                                    seconds: (ContinuousClock.now - started).seconds)
-            return try await fail(failure)
+            if let result { record(path: path, login: login, result: result, bytes: 0, started: started) }
+            send(answer)
+        case .send(let bytes, let announce, let result):
+            let sent = try await transfer(announce) { connection in try await connection.send(bytes) }
+            record(path: path, login: login, result: sent ? result : "failed", bytes: sent ? bytes.readableBytes : 0,
+                   started: started)
+        case .receive(let limit, let announce):
+            try await receive(path: path, login: login, limit: limit, announce: announce, started: started)
         }
-        var received = ByteBuffer()
-        var tooLarge = false
+    }
+
+    private func receive(path: String, login: FTPLogin, limit: Int, announce: FTPReply,
+                         started: ContinuousClock.Instant) async throws {
         if case .none = dataPlan { return try await reply(425, "Use PASV, EPSV, PORT or EPRT first") }
-        try await reply(150, "Ready to receive \(path)")
+        send(announce)
         guard let connection = try? await openDataConnection() else {
             return try await reply(425, "Cannot open data connection")
         }
+        var received: ByteBuffer?
         do {
-            if let contents = try await connection.receive() {
-                received = contents
-            } else {
-                tooLarge = true
-            }
+            // nil: more than the data connection takes (the server's limit).
+            received = try await connection.receive()
         } catch {
             await connection.close()
             return try await reply(426, "Connection closed; transfer aborted")
         }
-        if tooLarge {
-            provider.finished(path: path, login: login, client: client, result: "too-large", bytes: 0,
-                                    seconds: (ContinuousClock.now - started).seconds)
-            return try await reply(552, "Upload exceeds \(limit) bytes")
+        guard let whole = received, whole.readableBytes <= limit else {
+            record(path: path, login: login, result: "too-large", bytes: 0, started: started)
+            return send(FTPTransferPlan.tooLarge(limit))
         }
-        received = state.upload(received)
-        let failure = await provider.write(path: path, contents: received, login: login, client: client)
-        provider.finished(path: path, login: login, client: client, result: failure?.result ?? "stored",
-                                bytes: received.readableBytes, seconds: (ContinuousClock.now - started).seconds)
-        if let failure { return try await fail(failure) }
-        try await reply(226, "Transfer complete")
+        let contents = state.upload(whole)
+        let failure = await provider.write(path: path, contents: contents, login: login, client: client)
+        let (result, answer) = FTPTransferPlan.stored(failure)
+        record(path: path, login: login, result: result, bytes: contents.readableBytes, started: started)
+        send(answer)
+    }
+
+    private func record(path: String, login: FTPLogin, result: String, bytes: Int, started: ContinuousClock.Instant) {
+        provider.finished(path: path, login: login, client: client, result: result, bytes: bytes,
+                          seconds: (ContinuousClock.now - started).seconds)
     }
 }

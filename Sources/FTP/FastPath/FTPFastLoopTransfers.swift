@@ -41,56 +41,39 @@ extension FTPFastLoop {
 
     private func list(_ session: FTPFastSession, verb: String, path: String, login: FTPLogin) {
         let started = ContinuousClock.now
-        let listing: [FTPEntry]
-        switch front.list(path: path, login: login, client: session.client) {
-        case .success(let entries): listing = entries
-        case .failure(.notFound) where verb != "MLSD":
-            let entry = front.entry(path: path, login: login, client: session.client)
-            guard let file = FTPSessionState.fileListing(verb: verb, path: path, entry: entry) else {
-                return reply(session, FTPSessionState.noSuchFile)
-            }
-            listing = [file]
-        case .failure(let failure):
-            closeDataPlan(session)
-            return reply(session, failure.reply)
+        let (front, client) = (self.front, session.client)
+        let plan = FTPSessionState.list(front.list(path: path, login: login, client: client), verb: verb, path: path) {
+            front.entry(path: path, login: login, client: client)
         }
-        let text = ByteBuffer(string: FTPSessionState.listing(listing, verb: verb))
-        begin(session, FTPFastTransfer(direction: .sending(text), path: path, login: login, result: "listed",
-                                       bytes: text.readableBytes, started: started),
-              announcing: FTPReply(150, "Opening data connection for \(verb) \(path)"))
+        carryOut(plan, session, path: path, login: login, started: started)
     }
 
     private func retrieve(_ session: FTPFastSession, _ answer: Result<ByteBuffer, FTPFailure>, path: String,
                           offset: Int, login: FTPLogin, started: ContinuousClock.Instant) {
-        let file: ByteBuffer
-        switch answer {
-        case .success(let read): file = read
-        case .failure(let failure):
-            closeDataPlan(session)
-            record(session, path: path, login: login, result: failure.result, bytes: 0, started: started)
-            return reply(session, failure.reply)
-        }
-        guard let contents = session.state.download(file, offset: offset) else {
-            closeDataPlan(session)
-            return reply(session, FTPSessionState.restartBeyondEnd)
-        }
-        begin(session, FTPFastTransfer(direction: .sending(contents), path: path, login: login, result: "ok",
-                                       bytes: contents.readableBytes, started: started),
-              announcing: FTPReply(150, "Opening data connection for \(path) (\(contents.readableBytes) bytes)"))
+        carryOut(session.state.retrieve(answer, path: path, offset: offset), session, path: path, login: login,
+                 started: started)
     }
 
     private func store(_ session: FTPFastSession, path: String, login: FTPLogin) {
-        let started = ContinuousClock.now
-        switch front.uploadLimit(path: path, login: login, client: session.client) {
-        case .success(let limit):
-            let most = min(limit, configuration.maximumUploadBytes)
-            begin(session, FTPFastTransfer(direction: .receiving(ByteBuffer(), limit: most), path: path, login: login,
-                                           result: "stored", bytes: 0, started: started),
-                  announcing: FTPReply(150, "Ready to receive \(path)"))
-        case .failure(let failure):
+        let plan = FTPSessionState.store(front.uploadLimit(path: path, login: login, client: session.client), path: path,
+                                         serverLimit: configuration.maximumUploadBytes)
+        carryOut(plan, session, path: path, login: login, started: .now)
+    }
+
+    /// Does what ``FTPSessionState`` planned for a transfer command (the SwiftNIO session does the same).
+    private func carryOut(_ plan: FTPTransferPlan, _ session: FTPFastSession, path: String, login: FTPLogin,
+                          started: ContinuousClock.Instant) {
+        switch plan {
+        case .refuse(let answer, let result):
             closeDataPlan(session)
-            record(session, path: path, login: login, result: failure.result, bytes: 0, started: started)
-            reply(session, failure.reply)
+            if let result { record(session, path: path, login: login, result: result, bytes: 0, started: started) }
+            reply(session, answer)
+        case .send(let bytes, let announce, let result):
+            begin(session, FTPFastTransfer(direction: .sending(bytes), path: path, login: login, result: result,
+                                           bytes: bytes.readableBytes, started: started), announcing: announce)
+        case .receive(let limit, let announce):
+            begin(session, FTPFastTransfer(direction: .receiving(ByteBuffer(), limit: limit), path: path, login: login,
+                                           result: "stored", bytes: 0, started: started), announcing: announce)
         }
     }
 
@@ -218,7 +201,7 @@ extension FTPFastLoop {
                         session.transfer = nil
                         record(session, path: transfer.path, login: transfer.login, result: "too-large", bytes: 0,
                                started: transfer.started)
-                        reply(session, FTPReply(552, "Upload exceeds \(limit) bytes"))
+                        reply(session, FTPTransferPlan.tooLarge(limit))
                         return resume(session)
                     }
                     collected.writeBytes(UnsafeRawBufferPointer(rebasing: received[0..<count]))
@@ -296,8 +279,9 @@ extension FTPFastLoop {
         case .loaded(let answer, let path, let offset, let login, let started):
             retrieve(session, answer, path: path, offset: offset, login: login, started: started)
         case .stored(let failure, let path, let bytes, let login, let started):
-            record(session, path: path, login: login, result: failure?.result ?? "stored", bytes: bytes, started: started)
-            reply(session, failure?.reply ?? FTPReply(226, "Transfer complete"))
+            let (result, answer) = FTPTransferPlan.stored(failure)
+            record(session, path: path, login: login, result: result, bytes: bytes, started: started)
+            reply(session, answer)
         }
         resume(session)
     }
