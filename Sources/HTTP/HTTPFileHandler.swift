@@ -57,7 +57,7 @@ final class HTTPFileHandler: ChannelInboundHandler {
         case (.head(let head), .idle):
             deadline(context)?.headArrived()
             let request = fileRequest(head, context: context)
-            if head.method == .PUT {
+            if HTTPRoute.of(method: head.method, path: request.path, isTLS: isTLS) == .write {
                 let (refusal, limit) = HTTPExchange.uploadPrecheck(request, head: head, service: service)
                 if let refusal {
                     if refusal.status == .payloadTooLarge {
@@ -106,10 +106,10 @@ final class HTTPFileHandler: ChannelInboundHandler {
     }
 
     private func read(_ head: HTTPRequestHead, _ request: FileRequest, context: ChannelHandlerContext) {
-        switch head.method {
-        case .GET where request.path == "/metrics" && !isTLS:
+        switch HTTPRoute.of(method: head.method, path: request.path, isTLS: isTLS) {
+        case .metrics:
             respond(HTTPExchange.metrics(service), head: head, request: request, context: context)
-        case .GET, .HEAD:
+        case .read:
             // On the event loop: nothing is read from disk here (a miss is loaded off the loop).
             let pending: PendingLoad
             switch service.decide(request, readingUpTo: 0) {
@@ -131,7 +131,7 @@ final class HTTPFileHandler: ChannelInboundHandler {
                                     request: request, context: context)
                 }
             }
-        default:
+        case .write, .notAllowed:
             var reply = HTTPReply(status: .methodNotAllowed, result: "bad-method")
             reply.headers = ["Allow": "GET, HEAD, PUT"]
             respond(reply, head: head, request: request, context: context)
@@ -195,11 +195,7 @@ final class HTTPFileHandler: ChannelInboundHandler {
     private var deadlineHandler: HTTPRequestDeadline?
 
     private func fileRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> FileRequest {
-        var path = Substring(head.uri)
-        if let scheme = path.range(of: "://"), let slash = path[scheme.upperBound...].firstIndex(of: "/") {
-            path = path[slash...]  // absolute-form request target
-        }
-        if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] }
+        let path = HTTPRoute.path(of: Substring(head.uri))
         var request = FileRequest(
             isTLS ? .https : .http, path: String(path),
             client: client(context),

@@ -17,7 +17,9 @@ enum HTTPQuickAnswer {
     static func answer(_ head: FastRequestHead, fileProtocol: FileProtocol, client: String, certificateSubject: String?,
                        service: FileService, keepAlive: Bool, emit: (ByteBuffer) -> Void) -> Outcome {
         // Credentials (which may slow an answer down), and the metrics page, take the full path.
-        guard head.authorization == nil, head.path != "/metrics" else { return .handOff }
+        guard HTTPRoute.isQuick(method: head.isHead ? .HEAD : .GET, path: head.path,
+                                isTLS: fileProtocol == .https, hasAuthorization: head.authorization != nil)
+        else { return .handOff }
         let started = ContinuousClock.now
         let request = FileRequest(fileProtocol, path: head.path, client: client,
                                   userAgent: head.userAgent, certificateSubject: certificateSubject)
