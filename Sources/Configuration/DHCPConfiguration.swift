@@ -72,7 +72,7 @@ public struct DHCPConfiguration: Sendable, Hashable {
         var reservations: [String: IPv4Address] = [:]
         for var entry in try table.tables("reservation") {
             guard let macText = try entry.string("mac"), let ipText = try entry.string("ip") else {
-                throw ConfigurationError("[[dhcp.reservation]] needs mac and ip")
+                throw ConfigurationError("[[dhcp.reservation]] needs mac and ip", code: .missingKey)
             }
             guard let mac = try? MACAddress(macText) else {
                 throw ConfigurationError("dhcp.reservation: '\(macText)' is not a MAC address such as 00:15:65:74:b1:50")
@@ -87,9 +87,9 @@ public struct DHCPConfiguration: Sendable, Hashable {
         try table.finish()
         guard enabled else { return nil }
         guard let interface, !interface.isEmpty else {
-            throw ConfigurationError("dhcp.interface is required: the built-in DHCP server answers on that interface only")
+            throw ConfigurationError("dhcp.interface is required: the built-in DHCP server answers on that interface only", code: .missingKey)
         }
-        guard let pool, !pool.isEmpty else { throw ConfigurationError("dhcp.pool is required, as \"START-END\" (e.g. \"192.0.2.100-192.0.2.199\")") }
+        guard let pool, !pool.isEmpty else { throw ConfigurationError("dhcp.pool is required, as \"START-END\" (e.g. \"192.0.2.100-192.0.2.199\")", code: .missingKey) }
         let ends = pool.split(separator: "-").map { $0.trimmingCharacters(in: .whitespaces) }
         guard ends.count == 2 else { throw ConfigurationError("dhcp.pool: '\(pool)' must be START-END") }
         let (start, end) = (try address(ends[0], "pool"), try address(ends[1], "pool"))
@@ -108,7 +108,7 @@ public struct DHCPConfiguration: Sendable, Hashable {
         configuration.reservations = reservations
         if relayed {
             guard configuration.subnetMask != nil else {
-                throw ConfigurationError("dhcp.relayed needs subnet_mask: the mask of the relay agents' network")
+                throw ConfigurationError("dhcp.relayed needs subnet_mask: the mask of the relay agents' network", code: .missingKey)
             }
             let mask = configuration.subnetMask?.value ?? 0
             guard start.value & mask == end.value & mask else {
@@ -130,7 +130,7 @@ public struct DHCPConfiguration: Sendable, Hashable {
             guard (128...254).contains(custom) else {
                 throw ConfigurationError("dhcp.custom_option: \(custom) is outside 128 to 254 (R8.1)")
             }
-            guard !customValue.isEmpty else { throw ConfigurationError("dhcp.custom_option needs custom_value") }
+            guard !customValue.isEmpty else { throw ConfigurationError("dhcp.custom_option needs custom_value", code: .missingKey) }
             configuration.customOption = custom
         }
         configuration.customValue = customValue

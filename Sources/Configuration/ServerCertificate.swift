@@ -14,7 +14,7 @@ public enum ServerCertificate {
         if certificatePath.isEmpty && keyPath.isEmpty {
             (certificatePath, keyPath) = try selfSigned(in: dataDirectory.appendingPathComponent("tls"))
         } else if certificatePath.isEmpty || keyPath.isEmpty {
-            throw ConfigurationError("[https] needs both certificate and private_key, or neither")
+            throw ConfigurationError("[https] needs both certificate and private_key, or neither", code: .missingKey)
         }
         let chain: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey
@@ -22,14 +22,15 @@ public enum ServerCertificate {
             chain = try NIOSSLCertificate.fromPEMFile(certificatePath)
             key = try NIOSSLPrivateKey(file: keyPath, format: .pem)
         } catch {
-            throw ConfigurationError("\(certificatePath), \(keyPath): cannot load the certificate or key (\(error))")
+            throw ConfigurationError("\(certificatePath), \(keyPath): cannot load the certificate or key (\(error))",
+                                         code: .unreadableFile)
         }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
                                                            privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
         if !configuration.clientCA.isEmpty {
             guard FileManager.default.isReadableFile(atPath: configuration.clientCA) else {
-                throw ConfigurationError("\(configuration.clientCA): cannot read the client CA bundle")
+                throw ConfigurationError("cannot read the client CA bundle", code: .unreadableFile, file: configuration.clientCA)
             }
             tls.trustRoots = .file(configuration.clientCA)
             tls.certificateVerification = .noHostnameVerification

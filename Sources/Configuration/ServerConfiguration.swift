@@ -96,18 +96,18 @@ extension ServerConfiguration {
     /// Reads `autoprov.toml`: unknown keys and wrong types are errors naming the file and line or key.
     public static func load(file: String) throws(ConfigurationError) -> ServerConfiguration {
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw ConfigurationError("\(file): cannot read the configuration file")
+            throw ConfigurationError("cannot read the configuration file", code: .unreadableFile, file: file)
         }
         let table: [String: TOMLValue]
         do {
             table = try TOML.parse(String(decoding: data, as: UTF8.self))
         } catch {
-            throw ConfigurationError("\(file):\(error.line): \(error.message)")
+            throw error.located(in: file)
         }
         do {
             return try ServerConfiguration(table: table)
         } catch {
-            throw ConfigurationError("\(file): \(error.description)")
+            throw error.located(in: file)
         }
     }
 
@@ -142,7 +142,7 @@ extension ServerConfiguration {
             }
             for var user in try ftpTable.tables("user") {
                 guard let username = try user.string("username"), let password = try user.string("password") else {
-                    throw ConfigurationError("[[ftp.user]] needs username and password")
+                    throw ConfigurationError("[[ftp.user]] needs username and password", code: .missingKey)
                 }
                 ftpUsers.append(DirectoryAccount(path: "", username: username, password: password))
                 try user.finish()
@@ -200,7 +200,7 @@ extension ServerConfiguration {
         for var entry in try reader.tables("directory") {
             guard let path = try entry.string("path"), let username = try entry.string("username"),
                   let password = try entry.string("password")
-            else { throw ConfigurationError("[[directory]] needs path, username and password") }
+            else { throw ConfigurationError("[[directory]] needs path, username and password", code: .missingKey) }
             directories.append(DirectoryAccount(path: path, username: username, password: password))
             try entry.finish()
         }
@@ -230,29 +230,29 @@ struct TableReader {
 
     mutating func string(_ key: String) throws(ConfigurationError) -> String? {
         guard let value = table.removeValue(forKey: key) else { return nil }
-        guard case .string(let text) = value else { throw ConfigurationError("\(qualified(key)) must be a string") }
+        guard case .string(let text) = value else { throw ConfigurationError("\(qualified(key)) must be a string", code: .wrongType) }
         return text
     }
 
     mutating func integer(_ key: String) throws(ConfigurationError) -> Int? {
         guard let value = table.removeValue(forKey: key) else { return nil }
-        guard case .integer(let number) = value else { throw ConfigurationError("\(qualified(key)) must be an integer") }
+        guard case .integer(let number) = value else { throw ConfigurationError("\(qualified(key)) must be an integer", code: .wrongType) }
         return number
     }
 
     mutating func boolean(_ key: String) throws(ConfigurationError) -> Bool? {
         guard let value = table.removeValue(forKey: key) else { return nil }
-        guard case .boolean(let flag) = value else { throw ConfigurationError("\(qualified(key)) must be true or false") }
+        guard case .boolean(let flag) = value else { throw ConfigurationError("\(qualified(key)) must be true or false", code: .wrongType) }
         return flag
     }
 
     mutating func strings(_ key: String) throws(ConfigurationError) -> [String]? {
         guard let value = table.removeValue(forKey: key) else { return nil }
-        guard case .array(let values) = value else { throw ConfigurationError("\(qualified(key)) must be an array") }
+        guard case .array(let values) = value else { throw ConfigurationError("\(qualified(key)) must be an array", code: .wrongType) }
         var result: [String] = []
         for element in values {
             guard case .string(let text) = element else {
-                throw ConfigurationError("\(qualified(key)) must hold strings")
+                throw ConfigurationError("\(qualified(key)) must hold strings", code: .wrongType)
             }
             result.append(text)
         }
@@ -261,21 +261,21 @@ struct TableReader {
 
     mutating func table(_ key: String) throws(ConfigurationError) -> TableReader? {
         guard let value = table.removeValue(forKey: key) else { return nil }
-        guard case .table(let inner) = value else { throw ConfigurationError("[\(qualified(key))] must be a table") }
+        guard case .table(let inner) = value else { throw ConfigurationError("[\(qualified(key))] must be a table", code: .wrongType) }
         return TableReader(table: inner, name: qualified(key))
     }
 
     mutating func tables(_ key: String) throws(ConfigurationError) -> [TableReader] {
         guard let value = table.removeValue(forKey: key) else { return [] }
         guard case .tableArray(let inner) = value else {
-            throw ConfigurationError("\(qualified(key)) must be written [[\(qualified(key))]]")
+            throw ConfigurationError("\(qualified(key)) must be written [[\(qualified(key))]]", code: .wrongType)
         }
         return inner.map { TableReader(table: $0, name: qualified(key)) }
     }
 
     func finish() throws(ConfigurationError) {
         if let unknown = table.keys.sorted().first {
-            throw ConfigurationError("unknown key '\(qualified(unknown))'")
+            throw ConfigurationError("unknown key '\(qualified(unknown))'", code: .unknownKey)
         }
     }
 }

@@ -1,3 +1,5 @@
+import ProvisioningCore
+
 /// The subset of TOML that `autoprov.toml` uses: tables, arrays of tables, strings, integers, booleans and
 /// one-line arrays. Anything else is an error naming the line.
 public enum TOMLValue: Sendable, Hashable {
@@ -9,17 +11,9 @@ public enum TOMLValue: Sendable, Hashable {
     case tableArray([[String: TOMLValue]])
 }
 
-/// A configuration file that is not valid (for autoprov's subset of) TOML.
-public struct TOMLError: Error, Sendable, Hashable, CustomStringConvertible {
-    public var line: Int
-    public var message: String
-
-    public var description: String { "line \(line): \(message)" }
-}
-
 public enum TOML {
     /// Parses a document into its root table.
-    public static func parse(_ text: String) throws(TOMLError) -> [String: TOMLValue] {
+    public static func parse(_ text: String) throws(ConfigurationError) -> [String: TOMLValue] {
         var root: [String: TOMLValue] = [:]
         var current: [String] = []
         for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
@@ -54,7 +48,7 @@ public enum TOML {
         return root
     }
 
-    private static func ensureTable(at path: [String], in table: inout [String: TOMLValue], line: Int) throws(TOMLError) {
+    private static func ensureTable(at path: [String], in table: inout [String: TOMLValue], line: Int) throws(ConfigurationError) {
         guard let first = path.first else { return }
         switch table[first] {
         case nil:
@@ -70,17 +64,17 @@ public enum TOML {
             array.append(last)
             table[first] = .tableArray(array)
         default:
-            throw TOMLError(line: line, message: "'\(first)' is already a value, not a table")
+            throw ConfigurationError("'\(first)' is already a value, not a table", code: .syntax, line: line)
         }
     }
 
-    private static func appendTable(at path: [String], in table: inout [String: TOMLValue], line: Int) throws(TOMLError) {
+    private static func appendTable(at path: [String], in table: inout [String: TOMLValue], line: Int) throws(ConfigurationError) {
         let first = path[0]
         if path.count == 1 {
             switch table[first] {
             case nil: table[first] = .tableArray([[:]])
             case .tableArray(let array): table[first] = .tableArray(array + [[:]])
-            default: throw TOMLError(line: line, message: "'\(first)' is already defined and is not an array of tables")
+            default: throw ConfigurationError("'\(first)' is already defined and is not an array of tables", code: .syntax, line: line)
             }
             return
         }
@@ -93,16 +87,16 @@ public enum TOML {
             try appendTable(at: Array(path.dropFirst()), in: &inner, line: line)
             table[first] = .table(inner)
         default:
-            throw TOMLError(line: line, message: "'\(first)' is not a table")
+            throw ConfigurationError("'\(first)' is not a table", code: .syntax, line: line)
         }
     }
 
     /// Sets a value; a table array on the way means its last table (TOML's rule for `[[…]]`).
     private static func set(_ value: TOMLValue, at path: [String], in table: inout [String: TOMLValue],
-                            line: Int) throws(TOMLError) {
+                            line: Int) throws(ConfigurationError) {
         let first = path[0]
         if path.count == 1 {
-            guard table[first] == nil else { throw TOMLError(line: line, message: "'\(first)' is defined twice") }
+            guard table[first] == nil else { throw ConfigurationError("'\(first)' is defined twice", code: .syntax, line: line) }
             table[first] = value
             return
         }
@@ -121,7 +115,7 @@ public enum TOML {
             array.append(last)
             table[first] = .tableArray(array)
         default:
-            throw TOMLError(line: line, message: "'\(first)' is already a value, not a table")
+            throw ConfigurationError("'\(first)' is already a value, not a table", code: .syntax, line: line)
         }
     }
 
@@ -149,11 +143,11 @@ public enum TOML {
             return true
         }
 
-        func error(_ message: String) -> TOMLError {
-            TOMLError(line: line, message: message)
+        func error(_ message: String) -> ConfigurationError {
+            ConfigurationError(message, code: .syntax, line: line)
         }
 
-        mutating func readKeyPath() throws(TOMLError) -> [String] {
+        mutating func readKeyPath() throws(ConfigurationError) -> [String] {
             var keys: [String] = []
             repeat {
                 skipSpaces()
@@ -170,7 +164,7 @@ public enum TOML {
             return keys
         }
 
-        mutating func readValue() throws(TOMLError) -> TOMLValue {
+        mutating func readValue() throws(ConfigurationError) -> TOMLValue {
             switch peek {
             case "\"": return .string(try readBasicString())
             case "'":
@@ -201,7 +195,7 @@ public enum TOML {
             }
         }
 
-        mutating func readBasicString() throws(TOMLError) -> String {
+        mutating func readBasicString() throws(ConfigurationError) -> String {
             advance(1)
             var value = ""
             while let character = peek {

@@ -121,7 +121,7 @@ public final class FileService: Sendable {
         let rootURL = URL(fileURLWithPath: settings.root).standardizedFileURL.resolvingSymlinksInPath()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: rootURL.path, isDirectory: &isDirectory), isDirectory.boolValue else {
-            throw ConfigurationError("\(settings.root): the provisioning root is not a directory")
+            throw ConfigurationError("the provisioning root is not a directory", code: .unreadableFile, file: settings.root)
         }
         root = rootURL
         rootTree = ConfinedTree(directory: rootURL)

@@ -24,7 +24,7 @@ public struct ServedEncryption: Sendable, Hashable {
         }
         guard !keysFile.isEmpty else { return }
         guard let data = FileManager.default.contents(atPath: keysFile) else {
-            throw ConfigurationError("\(keysFile): cannot read the encryption keys file")
+            throw ConfigurationError("cannot read the encryption keys file", code: .unreadableFile, file: keysFile)
         }
         for (index, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
             .enumerated() {
@@ -32,13 +32,13 @@ public struct ServedEncryption: Sendable, Hashable {
             guard !trimmed.isEmpty, !trimmed.hasPrefix("#") else { continue }
             // The MAC has no commas; a key may (R6.1), so only the first comma separates them.
             guard let comma = trimmed.firstIndex(of: ",") else {
-                throw ConfigurationError("\(keysFile):\(index + 1): expected 'mac,key'")
+                throw ConfigurationError("expected 'mac,key'", file: keysFile, line: index + 1)
             }
             do {
                 let mac = try MACAddress(trimmed[..<comma].trimmingCharacters(in: .whitespaces))
                 deviceKeys[mac.canonical] = try AESKey(String(trimmed[trimmed.index(after: comma)...]))
             } catch {
-                throw ConfigurationError("\(keysFile):\(index + 1): \(error)")
+                throw ConfigurationError("\(error)", file: keysFile, line: index + 1)
             }
         }
     }

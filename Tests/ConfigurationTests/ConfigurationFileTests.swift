@@ -187,10 +187,33 @@ struct ConfigurationTests {
         do {
             _ = try ServerConfiguration(table: TOML.parse(text))
             Issue.record("accepted: \(text)")
-        } catch let error as TOMLError {
-            #expect(error.description.contains(message), "\(error)")
         } catch {
-            #expect("\(error)".contains(message), "\(error)")
+            #expect(error.description.contains(message), "\(error)")
+        }
+    }
+
+    @Test("one error shape: a code for each kind of problem, and the file and line where there are some", arguments: [
+        ("root = provisioning", ConfigurationError.Code.syntax, Int?(1)), ("root = \"a\"\n[http]\nlisten = 80", .wrongType, nil),
+        ("colour = \"red\"", .unknownKey, nil), ("[[directory]]\npath = \"a\"", .missingKey, nil),
+        ("[limits]\nconnections_per_address = 0", .badValue, nil),
+        ("[https]\nclient_ca = \"/nonexistent/ca.pem\"", .unreadableFile, nil),
+    ])
+    func errorShape(text: String, code: ConfigurationError.Code, line: Int?) throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-toml-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let file = folder.appendingPathComponent("autoprov.toml").path
+        try text.write(toFile: file, atomically: true, encoding: .utf8)
+        do {
+            let configuration = try ServerConfiguration.load(file: file)
+            // A file named by the configuration is read when the server starts.
+            _ = try ServerCertificate.tlsConfiguration(configuration, dataDirectory: folder)
+            Issue.record("accepted: \(text)")
+        } catch let error as ConfigurationError {
+            #expect(error.code == code, "\(error)")
+            #expect(error.line == line, "\(error)")
+            if code != .unreadableFile { #expect(error.file == file, "\(error)") }
+            #expect(error.description.hasSuffix("[\(code.rawValue)]"), "\(error)")
         }
     }
 
