@@ -55,17 +55,41 @@ actor FTPSession {
     /// driver was already greeted, and starts with the bytes that driver read but did not answer.
     func run(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, replaying: [UInt8]? = nil) async throws {
         if replaying == nil { try await reply(220, "autoprov FTP server ready") }
-        var pending = ByteBuffer(bytes: replaying ?? [])
-        let loginDeadline = state.login == nil ? watchLogin() : nil
-        defer {
-            loginDeadline?.cancel()
-            if case .passive(let listener) = dataPlan { Task { await FTPSession.discard(listener) } }
+        do {
+            try await withThrowingTaskGroup { group in
+                // Closes the session if it has not logged in by its deadline (S6).
+                if state.login == nil {
+                    let deadline = opened + configuration.loginTimeout
+                    group.addTask {
+                        guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+                        await self.loginExpired()
+                    }
+                }
+                defer { group.cancelAll() }
+                try await answerCommands(inbound, replaying: replaying)
+            }
+        } catch {
+            await discardPassiveListener()
+            throw error
         }
+        await discardPassiveListener()
+    }
+
+    private func answerCommands(_ inbound: NIOAsyncChannelInboundStream<ByteBuffer>, replaying: [UInt8]?) async throws {
+        var pending = ByteBuffer(bytes: replaying ?? [])
         guard try await handleLines(in: &pending) else { return }
         for try await chunk in inbound {
             var chunk = chunk
             pending.writeBuffer(&chunk)
             guard try await handleLines(in: &pending) else { return }
+        }
+    }
+
+    /// A passive listener announced but never used closes with the session.
+    private func discardPassiveListener() async {
+        if case .passive(let listener) = dataPlan {
+            dataPlan = .none
+            await FTPSession.discard(listener)
         }
     }
 
@@ -117,15 +141,6 @@ actor FTPSession {
             try await handle(command, login: login)
         }
         return true
-    }
-
-    /// Closes the session if it has not logged in by its deadline (S6).
-    private func watchLogin() -> Task<Void, Never> {
-        let deadline = opened + configuration.loginTimeout
-        return Task {
-            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
-            loginExpired()
-        }
     }
 
     private func loginExpired() {

@@ -218,7 +218,6 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         let summary = TFTPTransferSummary(
             path: request.filename, isWrite: isWrite,
             client: client, result: result, seconds: (ContinuousClock.now - started).seconds, refusal: nil)
-        let provider = server.provider
-        Task { await provider.finished(summary) }
+        server.provider.finished(summary)
     }
 }

@@ -40,7 +40,7 @@ public struct TFTPFrontEnd: TFTPFileProvider {
         }
     }
 
-    public func finished(_ summary: TFTPTransferSummary) async {
+    public func finished(_ summary: TFTPTransferSummary) {
         let result: String
         var bytes = 0
         switch summary.result {

@@ -13,8 +13,8 @@ public protocol TFTPFileProvider: Sendable {
     func prepareWrite(path: String, client: SocketAddress) async -> Result<Int, TFTPError>
     /// Stores a completed upload; an error is sent to the client instead of the last ACK.
     func write(path: String, contents: ByteBuffer, client: SocketAddress) async -> TFTPError?
-    /// Told once per request when it is over (for the request log).
-    func finished(_ summary: TFTPTransferSummary) async
+    /// Told once per request when it is over, on the thread that ends it: it records, and must not block.
+    func finished(_ summary: TFTPTransferSummary)
 }
 
 /// One finished request, for the request log.
@@ -159,7 +159,7 @@ public final class TFTPServer: Service, Sendable {
                 TFTPPacket.error(error).write(into: &buffer)
                 // RFC 1350: errors for a request come from a new TID too; here the request port is fine for clients.
                 _ = try? await self.sendOnce(buffer, to: client)
-                await self.provider.finished(TFTPTransferSummary(
+                self.provider.finished(TFTPTransferSummary(
                     path: request.filename, isWrite: isWrite, client: client,
                     result: .failed(error.message, bytes: 0), seconds: (ContinuousClock.now - started).seconds,
                     refusal: error))

@@ -11,7 +11,7 @@ struct TFTPUploadTests {
         func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError> { .failure(.init(code: .fileNotFound, message: "")) }
         func prepareWrite(path: String, client: SocketAddress) async -> Result<Int, TFTPError> { .success(0) }
         func write(path: String, contents: ByteBuffer, client: SocketAddress) async -> TFTPError? { nil }
-        func finished(_ summary: TFTPTransferSummary) async {}
+        func finished(_ summary: TFTPTransferSummary) {}
     }
 
     @Test("an upload's buffer grows in place: the bytes it moves stay within twice the file (no copy per block)")

@@ -66,12 +66,16 @@ public struct ProvisioningServer: Sendable {
             metrics.trackInFlight(protocolName: "tftp") { tftp.transfersInFlight }
             metrics.trackEvents("tftp-timeout") { tftp.timeouts.load(ordering: .relaxed) }
             metrics.trackEvents("tftp-dropped") { tftp.requestsDropped.load(ordering: .relaxed) }
-            listeners.append(("TFTP", ListenerService(name: "TFTP", address: address, logger: logger) { try await tftp.run() }))
-            Task {
-                if let bound = try? await tftp.localAddress {
-                    onListening(Listener(name: "TFTP", address: bound, phoneURL: ProvisioningServer.url("tftp", bound)))
+            listeners.append(("TFTP", ListenerService(name: "TFTP", address: address, logger: logger) {
+                try await withThrowingTaskGroup { group in
+                    group.addTask { try await tftp.run() }
+                    // Said once the socket is bound (a bind that fails ends `run` with its error instead).
+                    if let bound = try? await tftp.localAddress {
+                        onListening(Listener(name: "TFTP", address: bound, phoneURL: ProvisioningServer.url("tftp", bound)))
+                    }
+                    try await group.waitForAll()
                 }
-            }
+            }))
         }
         if let address = configuration.http {
             listeners.append(("HTTP", try httpListener("HTTP", address, service: service, limits: httpLimits, tls: nil,
