@@ -100,7 +100,7 @@ public struct FTPFrontEnd: FTPFileProvider {
         }
     }
 
-    public func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double) {
+    public func finished(path: String, login: FTPLogin?, client: String, result: RequestResult, bytes: Int, seconds: Double) {
         service.record(request(path, login, client), result: result, bytes: bytes, seconds: seconds)
     }
 

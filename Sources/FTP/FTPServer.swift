@@ -1,3 +1,4 @@
+import FileService
 import Foundation
 import Logging
 import NIOCore
@@ -46,7 +47,7 @@ public protocol FTPFileProvider: Sendable {
     /// What `stat` says of a file or directory.
     func entry(path: String, login: FTPLogin, client: String) -> Result<FTPEntry, FTPFailure>
     /// Told of every transfer (RETR, STOR, LIST…) when it ends, for the request log.
-    func finished(path: String, login: FTPLogin?, client: String, result: String, bytes: Int, seconds: Double)
+    func finished(path: String, login: FTPLogin?, client: String, result: RequestResult, bytes: Int, seconds: Double)
     /// Told of a session closed because it did not log in within ``FTPServerConfiguration/loginTimeout``.
     func loginTimedOut(client: String)
 }

@@ -1,3 +1,4 @@
+import FileService
 import Foundation
 import NIOCore
 
@@ -289,9 +290,9 @@ public struct FTPSessionState: Sendable {
 public enum FTPTransferPlan: Sendable, Equatable {
     /// No transfer: the announced data connection is dropped, `result` (when there is one) recorded with no bytes,
     /// and `reply` sent.
-    case refuse(FTPReply, result: String?)
+    case refuse(FTPReply, result: RequestResult?)
     /// `announce` (150), then these bytes on the data connection; `result` is recorded with their count.
-    case send(ByteBuffer, announce: FTPReply, result: String)
+    case send(ByteBuffer, announce: FTPReply, result: RequestResult)
     /// `announce` (150), then at most `limit` bytes received; more is refused with ``FTPTransferPlan/tooLarge(_:)``.
     case receive(limit: Int, announce: FTPReply)
 
@@ -299,8 +300,8 @@ public enum FTPTransferPlan: Sendable, Equatable {
     public static func tooLarge(_ limit: Int) -> FTPReply { FTPFailure.tooLarge(limit).reply }
 
     /// An upload received whole and handed to the file service: what is recorded, and the reply.
-    public static func stored(_ failure: FTPFailure?) -> (result: String, reply: FTPReply) {
-        (failure?.result ?? "stored", failure?.reply ?? FTPReply(226, "Transfer complete"))
+    public static func stored(_ failure: FTPFailure?) -> (result: RequestResult, reply: FTPReply) {
+        (failure?.result ?? .stored, failure?.reply ?? FTPReply(226, "Transfer complete"))
     }
 }
 
@@ -316,7 +317,7 @@ extension FTPSessionState {
             return .refuse(FTPSessionState.restartBeyondEnd, result: nil)
         }
         return .send(contents, announce: FTPReply(150, "Opening data connection for \(path) (\(contents.readableBytes) bytes)"),
-                     result: "ok")
+                     result: .ok)
     }
 
     /// LIST, NLST or MLSD: the listing of a directory, or of a file named by its path (`entry` is asked only then).
@@ -334,7 +335,7 @@ extension FTPSessionState {
             return .refuse(failure.reply, result: nil)
         }
         return .send(ByteBuffer(string: listing(entries, verb: verb)),
-                     announce: FTPReply(150, "Opening data connection for \(verb) \(path)"), result: "listed")
+                     announce: FTPReply(150, "Opening data connection for \(verb) \(path)"), result: .listed)
     }
 
     /// STOR: how much may be received (the smaller of the file service's limit for this path and the server's),
@@ -359,12 +360,12 @@ extension FTPFailure {
     }
 
     /// The request log's result word.
-    public var result: String {
+    public var result: RequestResult {
         switch self {
-        case .notFound: "not-found"
-        case .denied: "forbidden"
-        case .tooLarge: "too-large"
-        case .failed: "failed"
+        case .notFound: .notFound
+        case .denied: .forbidden
+        case .tooLarge: .tooLarge
+        case .failed: .failed
         }
     }
 }

@@ -1,3 +1,4 @@
+import FileService
 import Foundation
 import NIOCore
 import NIOPosix
@@ -164,7 +165,7 @@ extension FTPSession {
             send(answer)
         case .send(let bytes, let announce, let result):
             let sent = try await transfer(announce) { connection in try await connection.send(bytes) }
-            record(path: path, login: login, result: sent ? result : "failed", bytes: sent ? bytes.readableBytes : 0,
+            record(path: path, login: login, result: sent ? result : .failed, bytes: sent ? bytes.readableBytes : 0,
                    started: started)
         case .receive(let limit, let announce):
             try await receive(path: path, login: login, limit: limit, announce: announce, started: started)
@@ -187,7 +188,7 @@ extension FTPSession {
             return try await reply(426, "Connection closed; transfer aborted")
         }
         guard let whole = received, whole.readableBytes <= limit else {
-            record(path: path, login: login, result: "too-large", bytes: 0, started: started)
+            record(path: path, login: login, result: .tooLarge, bytes: 0, started: started)
             return send(FTPTransferPlan.tooLarge(limit))
         }
         let contents = state.upload(whole)
@@ -197,7 +198,7 @@ extension FTPSession {
         send(answer)
     }
 
-    private func record(path: String, login: FTPLogin, result: String, bytes: Int, started: ContinuousClock.Instant) {
+    private func record(path: String, login: FTPLogin, result: RequestResult, bytes: Int, started: ContinuousClock.Instant) {
         provider.finished(path: path, login: login, client: client, result: result, bytes: bytes,
                           seconds: (ContinuousClock.now - started).seconds)
     }

@@ -364,13 +364,13 @@ public final class FileService: Sendable {
     // MARK: Recording
 
     /// Records a finished request in the request log and metrics, with the device it identifies.
-    public func record(_ request: FileRequest, result: String, bytes: Int, seconds: Double) {
-        metrics.count(protocolName: request.protocolName, result: result, bytes: bytes)
+    public func record(_ request: FileRequest, result: RequestResult, bytes: Int, seconds: Double) {
+        metrics.count(protocolName: request.protocolName, result: result.rawValue, bytes: bytes)
         guard let log else { return }
         // The device (MAC, model, firmware) is worked out when the batch is written, off the request path.
         log.record(RequestRecord(
             time: Date().timeIntervalSince1970, protocolName: request.protocolName, client: request.client,
-            path: request.path, result: result, bytes: bytes, duration: seconds, userAgent: request.userAgent,
+            path: request.path, result: result.rawValue, bytes: bytes, duration: seconds, userAgent: request.userAgent,
             certificate: request.certificateSubject))
     }
 }

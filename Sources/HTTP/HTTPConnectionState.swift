@@ -64,7 +64,7 @@ struct HTTPConnectionState {
             return .none
         case (.body(var chunk), .readingBody(let request, let limit, var body)):
             guard body.readableBytes + chunk.readableBytes <= limit else {
-                var reply = HTTPReply(status: .payloadTooLarge, result: "too-large")
+                var reply = HTTPReply(status: .payloadTooLarge, result: .tooLarge)
                 reply.close = true
                 phase = .responding
                 return .respond(reply, request)

@@ -10,7 +10,7 @@ struct HTTPReply {
     var headers: HTTPHeaders = HTTPHeaders()
     var body: ByteBuffer?
     /// For the request log and metrics.
-    var result: String
+    var result: RequestResult
     var bytes = 0
     /// Wait this long before answering (slowing down repeated failures, S5).
     var delay: Duration = .zero
@@ -19,7 +19,7 @@ struct HTTPReply {
     /// The head already serialized, when it is a cached file's plain `200 OK` for HTTP/1.1.
     var serializedHead: ByteBuffer?
 
-    init(status: HTTPResponseStatus, result: String) {
+    init(status: HTTPResponseStatus, result: RequestResult) {
         self.status = status
         self.result = result
     }
@@ -30,21 +30,21 @@ enum HTTPExchange {
     static func read(_ answer: ReadAnswer, head: HTTPRequestHead, service: FileService) -> HTTPReply {
         switch answer {
         case .notFound:
-            return HTTPReply(status: .notFound, result: "not-found")
+            return HTTPReply(status: .notFound, result: .notFound)
         case .forbidden:
-            return HTTPReply(status: .forbidden, result: "forbidden")
+            return HTTPReply(status: .forbidden, result: .forbidden)
         case .unauthorized(let realm, let delay, let stale):
             return challenge(realm: realm, delay: delay, stale: stale, service: service)
         case .file(let file):
             let etag = file.etag
-            var reply = HTTPReply(status: .ok, result: "ok")
+            var reply = HTTPReply(status: .ok, result: .ok)
             let prepared = HTTPFileHead.of(file)
             reply.headers = prepared.headers
             reply.serializedHead = prepared.serialized
             if let match = head.headers.first(name: "If-None-Match"),
                match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
                 reply.status = .notModified
-                reply.result = "not-modified"
+                reply.result = .notModified
                 reply.serializedHead = nil
                 reply.headers.remove(name: "Content-Length")
                 return reply
@@ -54,7 +54,7 @@ enum HTTPExchange {
                 reply.serializedHead = nil
                 guard let (start, end) = byteRange(range, size: body.readableBytes) else {
                     reply.status = .rangeNotSatisfiable
-                    reply.result = "bad-range"
+                    reply.result = .badRange
                     reply.headers.replaceOrAdd(name: "Content-Range", value: "bytes */\(body.readableBytes)")
                     reply.headers.replaceOrAdd(name: "Content-Length", value: "0")
                     return reply
@@ -78,7 +78,7 @@ enum HTTPExchange {
     static func uploadPrecheck(_ request: FileRequest, head: HTTPRequestHead, service: FileService) -> (HTTPReply?, Int) {
         switch service.uploadPermission(request) {
         case .failure(.forbidden):
-            var reply = HTTPReply(status: .forbidden, result: "forbidden")
+            var reply = HTTPReply(status: .forbidden, result: .forbidden)
             reply.close = true
             return (reply, 0)
         case .failure(.unauthorized(let realm, let delay, let stale)):
@@ -87,7 +87,7 @@ enum HTTPExchange {
             return (reply, 0)
         case .success(let permission):
             if let declared = head.headers.first(name: "Content-Length").flatMap(Int.init), declared > permission.1 {
-                var reply = HTTPReply(status: .payloadTooLarge, result: "too-large")
+                var reply = HTTPReply(status: .payloadTooLarge, result: .tooLarge)
                 reply.close = true
                 return (reply, permission.1)
             }
@@ -98,23 +98,23 @@ enum HTTPExchange {
     static func write(_ answer: WriteAnswer, bytes: Int, service: FileService) -> HTTPReply {
         switch answer {
         case .created:
-            var reply = HTTPReply(status: .created, result: "stored")
+            var reply = HTTPReply(status: .created, result: .stored)
             reply.bytes = bytes
             return reply
         case .replaced:
-            var reply = HTTPReply(status: .noContent, result: "stored")
+            var reply = HTTPReply(status: .noContent, result: .stored)
             reply.bytes = bytes
             return reply
-        case .forbidden: return HTTPReply(status: .forbidden, result: "forbidden")
-        case .tooLarge: return HTTPReply(status: .payloadTooLarge, result: "too-large")
+        case .forbidden: return HTTPReply(status: .forbidden, result: .forbidden)
+        case .tooLarge: return HTTPReply(status: .payloadTooLarge, result: .tooLarge)
         case .unauthorized(let realm, let delay, let stale):
             return challenge(realm: realm, delay: delay, stale: stale, service: service)
-        case .failed: return HTTPReply(status: .internalServerError, result: "failed")
+        case .failed: return HTTPReply(status: .internalServerError, result: .failed)
         }
     }
 
     static func metrics(_ service: FileService) -> HTTPReply {
-        var reply = HTTPReply(status: .ok, result: "metrics")
+        var reply = HTTPReply(status: .ok, result: .metrics)
         let body = ByteBuffer(string: service.metrics.render())
         reply.headers = ["Content-Type": "text/plain; version=0.0.4", "Content-Length": String(body.readableBytes)]
         reply.body = body
@@ -122,7 +122,7 @@ enum HTTPExchange {
     }
 
     static func challenge(realm: String, delay: Duration, stale: Bool, service: FileService) -> HTTPReply {
-        var reply = HTTPReply(status: .unauthorized, result: "unauthorized")
+        var reply = HTTPReply(status: .unauthorized, result: .unauthorized)
         for value in service.challenges(realm: realm, stale: stale) {
             reply.headers.add(name: "WWW-Authenticate", value: value)
         }

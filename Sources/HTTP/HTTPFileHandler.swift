@@ -93,7 +93,7 @@ final class HTTPFileHandler: ChannelInboundHandler {
                 }
             }
         case .write, .notAllowed:
-            var reply = HTTPReply(status: .methodNotAllowed, result: "bad-method")
+            var reply = HTTPReply(status: .methodNotAllowed, result: .badMethod)
             reply.headers = ["Allow": "GET, HEAD, PUT"]
             respond(reply, request: request, context: context)
         }

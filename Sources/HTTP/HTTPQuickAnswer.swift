@@ -28,7 +28,7 @@ enum HTTPQuickAnswer {
             // The common case: the head and body prepared once per file.
             emit(HTTPFileHead.of(file).serialized)
             if !head.isHead { emit(file.contents) }
-            service.record(request, result: "ok", bytes: head.isHead ? 0 : file.contents.readableBytes,
+            service.record(request, result: .ok, bytes: head.isHead ? 0 : file.contents.readableBytes,
                            seconds: (ContinuousClock.now - started).seconds)
             return .answered(staysOpen: true)
         }

@@ -41,19 +41,19 @@ public struct TFTPFrontEnd: TFTPFileProvider {
     }
 
     public func finished(_ summary: TFTPTransferSummary) {
-        let result: String
+        let result: RequestResult
         var bytes = 0
         switch summary.result {
         case .completed(let count):
-            result = summary.isWrite ? "stored" : "ok"
+            result = summary.isWrite ? .stored : .ok
             bytes = count
         case .failed(_, let count):
             bytes = count
             switch summary.refusal?.code {
-            case .fileNotFound: result = "not-found"
-            case .accessViolation: result = "forbidden"
-            case .some: result = "refused"
-            case nil: result = "failed"
+            case .fileNotFound: result = .notFound
+            case .accessViolation: result = .forbidden
+            case .some: result = .refused
+            case nil: result = .failed
             }
         }
         service.record(request(summary.path, summary.client), result: result, bytes: bytes, seconds: summary.seconds)

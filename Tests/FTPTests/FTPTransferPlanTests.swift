@@ -14,9 +14,9 @@ struct FTPTransferPlanTests {
         var state = FTPSessionState()
         #expect(state.retrieve(.success(ByteBuffer(string: "abc\n")), path: "/a.cfg", offset: 1)
                     == .send(ByteBuffer(string: "bc\n"), announce: FTPReply(150, "Opening data connection for /a.cfg (3 bytes)"),
-                             result: "ok"))
+                             result: .ok))
         #expect(state.retrieve(.failure(.denied("no")), path: "/a.cfg", offset: 0)
-                    == .refuse(FTPReply(550, "no"), result: "forbidden"))
+                    == .refuse(FTPReply(550, "no"), result: .forbidden))
         #expect(state.retrieve(.success(ByteBuffer(string: "abc")), path: "/a.cfg", offset: 4)
                     == .refuse(FTPSessionState.restartBeyondEnd, result: nil))
         // TYPE A: line ends go out as CRLF (RFC 959 §3.1.1.1), and the 150 counts what is sent.
@@ -24,7 +24,7 @@ struct FTPTransferPlanTests {
         #expect(state.action(for: "TYPE A", tlsAvailable: false, client: "192.0.2.7") == .reply(FTPReply(200, "Type set to A")))
         #expect(state.retrieve(.success(ByteBuffer(string: "a\nb\n")), path: "/a.cfg", offset: 0)
                     == .send(ByteBuffer(string: "a\r\nb\r\n"),
-                             announce: FTPReply(150, "Opening data connection for /a.cfg (6 bytes)"), result: "ok"))
+                             announce: FTPReply(150, "Opening data connection for /a.cfg (6 bytes)"), result: .ok))
     }
 
     @Test("LIST of a file lists the file, NLST names it by its path, MLSD of a non-directory is refused; entry asked only then")
@@ -36,7 +36,7 @@ struct FTPTransferPlanTests {
             Issue.record("a directory listing was not sent")
             return
         }
-        #expect(String(buffer: text) == "a.cfg\r\n" && result == "listed" && asked == 0)
+        #expect(String(buffer: text) == "a.cfg\r\n" && result == .listed && asked == 0)
         guard case .send(let named, let announce, _) = FTPSessionState.list(.failure(.notFound("x")), verb: "NLST",
                                                                              path: "/d/a.cfg", entry: entry) else {
             Issue.record("NLST of a file was not sent")
@@ -60,9 +60,9 @@ struct FTPTransferPlanTests {
         #expect(FTPSessionState.store(.success(10), path: "/x-local.cfg", serverLimit: 64)
                     == .receive(limit: 10, announce: FTPReply(150, "Ready to receive /x-local.cfg")))
         #expect(FTPSessionState.store(.failure(.denied("uploads of 'a' are not allowed")), path: "/a", serverLimit: 64)
-                    == .refuse(FTPReply(550, "uploads of 'a' are not allowed"), result: "forbidden"))
+                    == .refuse(FTPReply(550, "uploads of 'a' are not allowed"), result: .forbidden))
         #expect(FTPTransferPlan.tooLarge(64) == FTPReply(552, "Upload exceeds 64 bytes"))
-        #expect(FTPTransferPlan.stored(nil) == ("stored", FTPReply(226, "Transfer complete")))
-        #expect(FTPTransferPlan.stored(.failed("disk full")) == ("failed", FTPReply(451, "disk full")))
+        #expect(FTPTransferPlan.stored(nil) == (.stored, FTPReply(226, "Transfer complete")))
+        #expect(FTPTransferPlan.stored(.failed("disk full")) == (.failed, FTPReply(451, "disk full")))
     }
 }

@@ -199,3 +199,21 @@ struct FileServiceTests {
         #expect(calls.withLock { $0 } == [39])
     }
 }
+
+/// The words every front-end records (request log, `/metrics` labels): derived once from the file service's answer.
+@Suite("Request results: one set of words for every protocol", .timeLimit(.minutes(1)))
+struct RequestResultTests {
+    @Test("reads and writes map to the same words on every protocol; the words stay what the log already holds")
+    func words() {
+        #expect(RequestResult(ReadAnswer.notFound) == .notFound)
+        #expect(RequestResult(ReadAnswer.forbidden("S2")) == .forbidden)
+        #expect(RequestResult(ReadAnswer.unauthorized(realm: "T23G_1", delay: .zero, stale: false)) == .unauthorized)
+        #expect(RequestResult(WriteAnswer.created) == .stored && RequestResult(WriteAnswer.replaced) == .stored)
+        #expect(RequestResult(WriteAnswer.tooLarge(limit: 1)) == .tooLarge)
+        #expect(RequestResult(WriteAnswer.failed("disk full")) == .failed)
+        #expect(RequestResult.allCases.map(\.rawValue) == [
+            "ok", "stored", "listed", "not-modified", "bad-range", "metrics", "not-found", "forbidden", "unauthorized",
+            "too-large", "bad-method", "refused", "failed",
+        ])
+    }
+}

@@ -41,7 +41,7 @@ struct HTTPConnectionStateTests {
         #expect(step3)
         let step4 = state.nextQueued() == nil
         #expect(step4)
-        let step5 = state.writing(HTTPReply(status: .ok, result: "ok"), for: first)
+        let step5 = state.writing(HTTPReply(status: .ok, result: .ok), for: first)
         #expect(step5)
         var actions: [HTTPConnectionState.Action] = []
         while let part = state.nextQueued() { actions.append(state.received(part, fileRequest: file)) }
@@ -65,7 +65,7 @@ struct HTTPConnectionStateTests {
             return
         }
         #expect(String(buffer: body) == "abcdef")
-        let step9 = state.writing(HTTPReply(status: .created, result: "stored"), for: request)
+        let step9 = state.writing(HTTPReply(status: .created, result: .stored), for: request)
         #expect(step9)
 
         _ = state.received(head(.PUT, "/00156574b150-local.cfg"), fileRequest: file)
@@ -86,7 +86,7 @@ struct HTTPConnectionStateTests {
             Issue.record("no upload check")
             return
         }
-        var forbidden = HTTPReply(status: .forbidden, result: "forbidden")
+        var forbidden = HTTPReply(status: .forbidden, result: .forbidden)
         forbidden.close = true
         let step11 = path(state.uploadChecked(forbidden, limit: 0, request: request)) == nil
         #expect(step11)
@@ -101,7 +101,7 @@ struct HTTPConnectionStateTests {
         #expect(step13)
 
         _ = state.received(head(.PUT, "/00156574b150-local.cfg"), fileRequest: file)
-        let tooLarge = HTTPReply(status: .payloadTooLarge, result: "too-large")
+        let tooLarge = HTTPReply(status: .payloadTooLarge, result: .tooLarge)
         guard case .respond(let refused, _) = state.uploadChecked(tooLarge, limit: 0, request: request) else {
             Issue.record("a declared length over the limit was not refused at once")
             return
@@ -111,7 +111,7 @@ struct HTTPConnectionStateTests {
 
     @Test("keep-alive: HTTP/1.1 by default, not after Connection: close, HTTP/1.0, a closing reply or shutdown")
     func keepAlive() {
-        func keeps(_ part: HTTPServerRequestPart, reply: HTTPReply = HTTPReply(status: .ok, result: "ok"),
+        func keeps(_ part: HTTPServerRequestPart, reply: HTTPReply = HTTPReply(status: .ok, result: .ok),
                    shuttingDown: Bool = false) -> Bool {
             var state = HTTPConnectionState(isTLS: false)
             _ = state.received(part, fileRequest: file)
@@ -125,7 +125,7 @@ struct HTTPConnectionStateTests {
         #expect(keeps(head(.GET, "/a.cfg")))
         #expect(!keeps(head(.GET, "/a.cfg", headers: ["Connection": "close"])))
         #expect(!keeps(head(.GET, "/a.cfg", version: .http1_0)))
-        var closing = HTTPReply(status: .ok, result: "ok")
+        var closing = HTTPReply(status: .ok, result: .ok)
         closing.close = true
         #expect(!keeps(head(.GET, "/a.cfg"), reply: closing))
         #expect(!keeps(head(.GET, "/a.cfg"), shuttingDown: true))

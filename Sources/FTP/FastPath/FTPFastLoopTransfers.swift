@@ -1,4 +1,5 @@
 #if os(Linux)
+import FileService
 import FastLoop
 import CLinuxShims
 import Foundation
@@ -73,11 +74,11 @@ extension FTPFastLoop {
                                            bytes: bytes.readableBytes, started: started), announcing: announce)
         case .receive(let limit, let announce):
             begin(session, FTPFastTransfer(direction: .receiving(ByteBuffer(), limit: limit), path: path, login: login,
-                                           result: "stored", bytes: 0, started: started), announcing: announce)
+                                           result: .stored, bytes: 0, started: started), announcing: announce)
         }
     }
 
-    func record(_ session: FTPFastSession, path: String, login: FTPLogin, result: String, bytes: Int,
+    func record(_ session: FTPFastSession, path: String, login: FTPLogin, result: RequestResult, bytes: Int,
                 started: ContinuousClock.Instant) {
         front.finished(path: path, login: login, client: session.client, result: result, bytes: bytes,
                      seconds: (ContinuousClock.now - started).seconds)
@@ -199,7 +200,7 @@ extension FTPFastLoop {
                         session.data = -1
                         session.dataWatched = false
                         session.transfer = nil
-                        record(session, path: transfer.path, login: transfer.login, result: "too-large", bytes: 0,
+                        record(session, path: transfer.path, login: transfer.login, result: .tooLarge, bytes: 0,
                                started: transfer.started)
                         reply(session, FTPTransferPlan.tooLarge(limit))
                         return resume(session)
@@ -256,7 +257,7 @@ extension FTPFastLoop {
         guard let transfer = session.transfer else { return }
         closeDataPlan(session)
         session.transfer = nil
-        record(session, path: transfer.path, login: transfer.login, result: "failed", bytes: 0, started: transfer.started)
+        record(session, path: transfer.path, login: transfer.login, result: .failed, bytes: 0, started: transfer.started)
         reply(session, answer)
         resume(session)
     }

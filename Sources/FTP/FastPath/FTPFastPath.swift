@@ -111,7 +111,7 @@ struct FTPFastTransfer {
     let path: String
     let login: FTPLogin
     /// The request log's result word when it succeeds.
-    let result: String
+    let result: RequestResult
     /// What a download sends in all.
     let bytes: Int
     let started: ContinuousClock.Instant
