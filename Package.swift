@@ -1,6 +1,18 @@
 // swift-tools-version: 6.2
 import PackageDescription
 
+// Dependency groups several targets share.
+let nio: [Target.Dependency] = [
+    .product(name: "NIOCore", package: "swift-nio"),
+    .product(name: "NIOPosix", package: "swift-nio"),
+]
+let service: [Target.Dependency] = [
+    .product(name: "Logging", package: "swift-log"),
+    .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+]
+let tls: [Target.Dependency] = [.product(name: "NIOSSL", package: "swift-nio-ssl")]
+let crypto: [Target.Dependency] = [.product(name: "Crypto", package: "swift-crypto")]
+
 let package = Package(
     name: "autoprov",
     platforms: [.macOS(.v15)],
@@ -25,9 +37,8 @@ let package = Package(
         .target(
             name: "ProvisioningCore",
             dependencies: [
-                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
-            ]
+            ] + crypto
         ),
         // SIP, DHCP: message codecs and transaction or lease state machines, no I/O and no dependencies.
         .target(name: "SIP"),
@@ -41,33 +52,22 @@ let package = Package(
                 "ProvisioningCore", "CLinuxShims",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ] + nio + service
         ),
         // Configuration: autoprov.toml (TOML subset), every settings type, TLS certificates; uses Core and DHCP values.
         .target(
             name: "Configuration",
             dependencies: [
                 "ProvisioningCore", "DHCP",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
-            ]
+            ] + tls + crypto
         ),
         // FileService: the one decision per request (S1-S5, R6.3 on the fly, uploads, cache, recording); knows no
         // protocol; uses Core and Storage.
         .target(
             name: "FileService",
-            dependencies: [
-                "ProvisioningCore", "Storage",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            dependencies: ["ProvisioningCore", "Storage"] + nio + crypto
         ),
         // FastLoop: the epoll loops the HTTP and FTP fast paths run on (threads, SO_REUSEPORT, accept, drain).
         .target(
@@ -75,45 +75,25 @@ let package = Package(
             dependencies: [
                 "CLinuxShims",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ] + service
         ),
         // TFTP, FTP, HTTP: per protocol its codec, state machine, drivers (SwiftNIO; FTP and HTTP also an epoll fast
         // path) and the front-end onto the file service; use FileService, FastLoop, Core, NIO.
         .target(
             name: "TFTP",
-            dependencies: [
-                "ProvisioningCore", "FileService",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            dependencies: ["ProvisioningCore", "FileService"] + nio + service
         ),
         .target(
             name: "FTP",
-            dependencies: [
-                "ProvisioningCore", "FileService", "FastLoop", "CLinuxShims",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            dependencies: ["ProvisioningCore", "FileService", "FastLoop", "CLinuxShims"] + nio + service + tls
         ),
         .target(
             name: "HTTP",
             dependencies: [
                 "ProvisioningCore", "FileService", "FastLoop", "CLinuxShims",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "X509", package: "swift-certificates"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ] + nio + service + tls
         ),
         // ProvisioningServer: the PnP responder, the DHCP listener, the check-sync client, and the wiring that builds
         // every listener from the configuration into one ServiceGroup; uses everything above.
@@ -122,13 +102,7 @@ let package = Package(
             dependencies: [
                 "ProvisioningCore", "Configuration", "FileService", "HTTP", "TFTP", "FTP", "SIP", "DHCP", "Storage",
                 "CLinuxShims",
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOSSL", package: "swift-nio-ssl"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ] + nio + service + tls + crypto
         ),
         // autoprov: the CLI, one small command per subcommand.
         .executableTarget(
@@ -136,25 +110,17 @@ let package = Package(
             dependencies: [
                 "ProvisioningCore", "Configuration", "FileService", "ProvisioningServer", "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ] + nio
         ),
         // Load clients and ceilings that scripts/bench and the DHCP tests run.
         .executableTarget(
             name: "tftp-load",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
+            dependencies: nio,
             path: "Benchmarks/TFTPLoad"
         ),
         .executableTarget(
             name: "http-ceiling",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-            ],
+            dependencies: nio,
             path: "Benchmarks/HTTPCeiling"
         ),
         .executableTarget(name: "dhcp-load", dependencies: ["DHCP"], path: "Benchmarks/DHCPLoad"),
