@@ -29,9 +29,9 @@ public final class ServedFile: Sendable {
     public let contentType: String
     /// The quoted ETag.
     public let etag: String
-    /// What a front-end made of this file once, through the file service's ``FilePreparer`` (the HTTP side keeps
+    /// What a front-end made of this file once (an object, so that taking it back is a class cast), through the file service's ``FilePreparer`` (the HTTP side keeps
     /// its serialized `200 OK` head here, so a cached file costs one write); nil without one.
-    public let prepared: (any Sendable)?
+    public let prepared: (any AnyObject & Sendable)?
 
     init(contents: ByteBuffer, md5: String, modified: Date, contentType: String, prepare: FilePreparer?) {
         self.contents = contents
@@ -59,7 +59,7 @@ public final class ServedFile: Sendable {
 
 /// Called once for each file the service loads, before any front-end sends it; what it returns rides along as
 /// ``ServedFile/prepared``. The file service knows no protocol: a front-end brings its own.
-public typealias FilePreparer = @Sendable (ServedFile.Facts) -> any Sendable
+public typealias FilePreparer = @Sendable (ServedFile.Facts) -> any AnyObject & Sendable
 
 /// What a read comes to on the calling thread (``FileService/decide(_:readingUpTo:)``).
 public enum ReadDecision: Sendable {

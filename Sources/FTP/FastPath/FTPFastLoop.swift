@@ -1,3 +1,5 @@
+// FastPath/: plain FTP sessions on epoll loops (FastLoop); they carry out FTPSessionState's decisions and hand TLS and
+// active data connections to FTPServer (SwiftNIO).
 #if os(Linux)
 import FastLoop
 import CLinuxShims

@@ -1,3 +1,5 @@
+// Access/: what is checked of a request or a setting: S2 paths, S5 accounts and Digest, address ranges, configuration
+// errors. No I/O.
 import Foundation
 #if canImport(Glibc)
 import Glibc

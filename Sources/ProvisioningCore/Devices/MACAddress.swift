@@ -1,3 +1,4 @@
+// Devices/: who a phone is: MAC, model catalog (R7), User-Agent. No I/O.
 /// A phone's Ethernet MAC address.
 ///
 /// Phones name their files with the canonical form: 12 lower-case hex digits with no separators

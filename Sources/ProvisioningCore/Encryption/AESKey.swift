@@ -1,3 +1,4 @@
+// Encryption/: Yealink file encryption (R6): keys, AES-ECB files, RSA mode, which key a file takes. No I/O.
 /// An AES key as the phone accepts it (R6.1): 16 or 32 characters from `0-9 A-Z a-z` and
 /// `# $ % * + , - . : = ? @ [ ] ^ _ { } ~`.
 public struct AESKey: Sendable, Hashable {

@@ -1,3 +1,4 @@
+// Formats/: the files phones read (CFG, boot, includes, file names), their linter, DHCP snippets. No I/O.
 /// A boot file (`y000000000000.boot` or `<mac>.boot`): the list of CFG files to download and overwrite mode (R2).
 public struct BootFile: Sendable, Hashable {
     /// The name of the common boot file (R2.1).

@@ -1,3 +1,4 @@
+// Phone/: the phone's own algorithm (R3-R5, R8): the download plan, merging, state, schedules, URLs. No I/O.
 /// An activation-code block, `static.autoprovision.X.*` with X from 1 to 50 (R8.2).
 public struct ActivationCode: Sendable, Hashable {
     /// The fields of a block.

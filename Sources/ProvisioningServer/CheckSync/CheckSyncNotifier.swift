@@ -1,3 +1,4 @@
+// CheckSync/: the SIP NOTIFY check-sync client behind `autoprov notify` (R8.4), over the SIP target's transactions.
 import Crypto
 import Foundation
 import NIOCore

@@ -1,3 +1,4 @@
+// DHCPListener/: the built-in DHCP server's socket and lease persistence around the DHCP target's responder.
 #if os(Linux)
 import FileService
 import Configuration

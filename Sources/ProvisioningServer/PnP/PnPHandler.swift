@@ -1,3 +1,4 @@
+// PnP/: the SIP Plug-and-Play responder (multicast SUBSCRIBE in, NOTIFY with the provisioning URL out).
 import Foundation
 import Logging
 import NIOCore

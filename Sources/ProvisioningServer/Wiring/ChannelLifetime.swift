@@ -1,3 +1,4 @@
+// Wiring/: builds every listener from the configuration into one ServiceGroup; nothing here decides a request.
 import NIOCore
 import ServiceLifecycle
 
