@@ -56,6 +56,9 @@ extension ServerConfiguration {
         # mac = "00:15:65:74:b1:50"
         # ip = "192.0.2.50"
 
+        [inventory]                    # devices and groups ('autoprov device', 'autoprov group')
+        secret_variables = ["*password*", "*secret*", "*pin*"]   # masked in listings unless --with-secrets
+
         [encryption]                   # served files encrypted on the fly (R6.3); files on disk stay plain
         common_key = ""                # 16 or 32 characters: common CFG files go out encrypted with it
         keys = ""                      # a file of 'mac,key' lines: <mac>.cfg goes out encrypted with its key

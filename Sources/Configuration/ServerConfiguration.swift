@@ -61,6 +61,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// TFTP requests answered at once, in all and from one address (each holds a socket; S6).
     public var tftpMaximumTransfers = 4096
     public var tftpMaximumTransfersPerAddress = 256
+    /// Variables whose values are secret (`[inventory] secret_variables`): masked in listings and exports.
+    public var secretVariables = SecretVariables.defaultPatterns
     /// The built-in DHCP server, or nil (the default).
     public var dhcp: DHCPConfiguration?
 
@@ -166,6 +168,10 @@ extension ServerConfiguration {
             }
             pnpKnownDevicesOnly = try pnpTable.boolean("known_devices_only") ?? pnpKnownDevicesOnly
             try pnpTable.finish()
+        }
+        if var inventory = try reader.table("inventory") {
+            secretVariables = try inventory.strings("secret_variables") ?? secretVariables
+            try inventory.finish()
         }
         if var dhcpTable = try reader.table("dhcp") { dhcp = try DHCPConfiguration.read(&dhcpTable) }
         if var encryption = try reader.table("encryption") {

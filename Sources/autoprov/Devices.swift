@@ -92,8 +92,10 @@ func table(_ rows: [[String]]) -> String {
     guard let first = rows.first else { return "" }
     let widths = (0..<first.count).map { column in rows.map { $0[column].count }.max() ?? 0 }
     return rows.map { row in
-        row.enumerated().map { index, cell in
+        var line = row.enumerated().map { index, cell in
             index == row.count - 1 ? cell : cell.padding(toLength: widths[index], withPad: " ", startingAt: 0)
         }.joined(separator: "  ")
+        while line.last == " " { line.removeLast() }  // empty last cells leave no trailing blanks
+        return line
     }.joined(separator: "\n") + "\n"
 }

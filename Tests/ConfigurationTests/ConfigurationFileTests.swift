@@ -42,6 +42,8 @@ struct ConfigurationTests {
             [uploads]
             allow = ["*-local.cfg", "*-contact.xml", 'x.cfg']
             max_bytes = 1_048_576
+            [inventory]
+            secret_variables = ["*key*"]
             [[directory]]
             path = "T23G_1/"
             username = "user1"
@@ -58,6 +60,8 @@ struct ConfigurationTests {
         #expect(configuration.certificate == "cert.pem")
         #expect(configuration.uploadPatterns == ["*-local.cfg", "*-contact.xml", "x.cfg"])
         #expect(configuration.uploadMaximumBytes == 1_048_576)
+        #expect(configuration.secretVariables == ["*key*"])
+        #expect(ServerConfiguration().secretVariables == ["*password*", "*secret*", "*pin*"])
         #expect(configuration.directories == [
             DirectoryAccount(path: "T23G_1", username: "user1", password: "secret1"),
             DirectoryAccount(path: "T23G_2", username: "user2", password: "p#ss \"quoted\""),
@@ -179,6 +183,8 @@ struct ConfigurationTests {
         ("[[dhcp.reservation]]\nmac = \"001565000001\"\nip = \"192.0.2.5\"\n[[dhcp.reservation]]\nmac = \"001565000002\"\nip = \"192.0.2.5\"",
          "reserved for both"),
         ("[dhcp]\nscope = \"x\"", "unknown key 'dhcp.scope'"),
+        ("[inventory]\nsecret_variable = [\"*key*\"]", "unknown key 'inventory.secret_variable'"),
+        ("[inventory]\nsecret_variables = \"*key*\"", "inventory.secret_variables must be an array"),
         ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.2.20\"\nrelayed = true", "relayed needs subnet_mask"),
         ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.3.20\"\nrelayed = true\nsubnet_mask = \"255.255.255.0\"",
          "not on one network"),

@@ -15,6 +15,16 @@ struct CommandRunner {
         return Bundle.module.bundleURL.deletingLastPathComponent().appendingPathComponent("autoprov")
     }()
 
+    /// ``run(_:in:timeout:)`` on a thread of its own: an async test waiting for many commands does not hold one
+    /// of the few threads every other test runs on (with two cores, two waiting suites starved the rest).
+    static func runOnOwnThread(_ arguments: [String], in directory: URL? = nil, timeout: Double = 120) async throws -> Result {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread {
+                continuation.resume(with: Swift.Result { try run(arguments, in: directory, timeout: timeout) })
+            }.start()
+        }
+    }
+
     /// Runs `autoprov` with `arguments`; past `timeout` seconds it is killed and ``ChildTimedOut`` is thrown.
     static func run(_ arguments: [String], in directory: URL? = nil, timeout: Double = 120) throws -> Result {
         let process = Process()

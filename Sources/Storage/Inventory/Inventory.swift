@@ -1,0 +1,110 @@
+// Inventory/: devices and groups, and the store protocol with its SQLite implementation.
+/// A phone the inventory knows, by its MAC: what it is, what it is called, whether it is served, the groups whose
+/// templates and variables apply to it (in order), and its own variables.
+public struct InventoryDevice: Sendable, Hashable, Codable {
+    /// Whether a device's own files are served.
+    public enum State: String, Sendable, Hashable, Codable, CaseIterable {
+        /// Served its files.
+        case active
+        /// Seen but not yet approved: served the common files only.
+        case pending
+        /// Kept, but served nothing of its own.
+        case disabled
+    }
+
+    /// Canonical MAC: 12 lower-case hex digits.
+    public var mac: String
+    /// A catalog model name (R7).
+    public var model: String
+    public var label: String
+    public var state: State
+    /// Group names, in the order their layers apply (a later group's value for a key wins, R4.1).
+    public var groups: [String]
+    public var variables: [String: String]
+    /// The device's own password for HTTP Digest/Basic and FTP (its user name is its MAC), made when it is added.
+    public var password: String
+
+    public init(mac: String, model: String, label: String = "", state: State = .active, groups: [String] = [],
+                variables: [String: String] = [:], password: String) {
+        self.mac = mac
+        self.model = model
+        self.label = label
+        self.state = state
+        self.groups = groups
+        self.variables = variables
+        self.password = password
+    }
+}
+
+/// A set of devices that share template lines and variables.
+public struct InventoryGroup: Sendable, Hashable, Codable {
+    public var name: String
+    public var variables: [String: String]
+
+    public init(name: String, variables: [String: String] = [:]) {
+        self.name = name
+        self.variables = variables
+    }
+}
+
+/// Which devices a listing wants; nil matches any.
+public struct DeviceFilter: Sendable, Hashable {
+    public var group: String?
+    public var model: String?
+    public var state: InventoryDevice.State?
+
+    public init(group: String? = nil, model: String? = nil, state: InventoryDevice.State? = nil) {
+        self.group = group
+        self.model = model
+        self.state = state
+    }
+
+    public func matches(_ device: InventoryDevice) -> Bool {
+        (group.map { device.groups.contains($0) } ?? true) && (model.map { device.model == $0 } ?? true)
+            && (state.map { device.state == $0 } ?? true)
+    }
+}
+
+/// One change to the inventory; a batch of them is written whole or not at all.
+public enum InventoryChange: Sendable, Hashable {
+    case addDevice(InventoryDevice)
+    case updateDevice(InventoryDevice)
+    case removeDevice(mac: String)
+    case addGroup(InventoryGroup)
+    case updateGroup(InventoryGroup)
+    case removeGroup(name: String)
+}
+
+/// Why a batch of changes was refused; nothing of it was written.
+public enum InventoryError: Error, Sendable, Hashable, CustomStringConvertible {
+    case deviceExists(String)
+    case noSuchDevice(String)
+    case groupExists(String)
+    case noSuchGroup(String)
+    /// A group that devices still name cannot be removed.
+    case groupInUse(String, devices: Int)
+
+    public var description: String {
+        switch self {
+        case .deviceExists(let mac): "device \(mac) is already in the inventory"
+        case .noSuchDevice(let mac): "no device \(mac) in the inventory"
+        case .groupExists(let name): "group '\(name)' already exists"
+        case .noSuchGroup(let name): "no group '\(name)' (add it with: autoprov group add \(name))"
+        case .groupInUse(let name, let devices): "group '\(name)' is used by \(devices) device(s); take them out first"
+        }
+    }
+}
+
+/// Where devices and groups are kept. The embedded default is ``SQLiteInventory``; a store for several nodes
+/// implements the same two calls, and callers do not change.
+public protocol InventoryStore: Sendable {
+    /// Writes a batch of changes in one transaction, after checking each against the store as the batch leaves
+    /// it: all of it, or (with an ``InventoryError``) none.
+    func apply(_ changes: [InventoryChange]) throws
+    /// The devices a filter matches, by MAC.
+    func devices(_ filter: DeviceFilter) throws -> [InventoryDevice]
+    func device(mac: String) throws -> InventoryDevice?
+    /// Every group, by name.
+    func groups() throws -> [InventoryGroup]
+    func group(named name: String) throws -> InventoryGroup?
+}

@@ -1,0 +1,147 @@
+import Foundation
+import GRDB
+
+/// The inventory in SQLite (`inventory.sqlite` in the data folder), through GRDB: the embedded default.
+public final class SQLiteInventory: InventoryStore {
+    let database: DatabaseQueue
+
+    /// Opens (creating and migrating) the inventory at `path`; nil for one in memory.
+    public init(path: String?) throws {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(5)
+        database = try path.map { try DatabaseQueue(path: $0, configuration: configuration) }
+            ?? DatabaseQueue(configuration: configuration)
+        try SQLiteInventory.migrator.migrate(database)
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1: devices and groups") { db in
+            try db.create(table: DeviceRow.databaseTableName) { table in
+                table.primaryKey("mac", .text)
+                table.column("model", .text).notNull()
+                table.column("label", .text).notNull()
+                table.column("state", .text).notNull()
+                table.column("groups", .text).notNull()
+                table.column("variables", .text).notNull()
+                table.column("password", .text).notNull()
+            }
+            try db.create(table: GroupRow.databaseTableName) { table in
+                table.primaryKey("name", .text)
+                table.column("variables", .text).notNull()
+            }
+        }
+        return migrator
+    }
+
+    public func apply(_ changes: [InventoryChange]) throws {
+        try database.write { db in
+            for change in changes {
+                switch change {
+                case .addDevice(let device):
+                    guard try DeviceRow.fetchOne(db, key: device.mac) == nil else { throw InventoryError.deviceExists(device.mac) }
+                    try SQLiteInventory.checkGroups(device.groups, db)
+                    try DeviceRow(device).insert(db)
+                case .updateDevice(let device):
+                    guard try DeviceRow.fetchOne(db, key: device.mac) != nil else { throw InventoryError.noSuchDevice(device.mac) }
+                    try SQLiteInventory.checkGroups(device.groups, db)
+                    try DeviceRow(device).update(db)
+                case .removeDevice(let mac):
+                    guard try DeviceRow.deleteOne(db, key: mac) else { throw InventoryError.noSuchDevice(mac) }
+                case .addGroup(let group):
+                    guard try GroupRow.fetchOne(db, key: group.name) == nil else { throw InventoryError.groupExists(group.name) }
+                    try GroupRow(group).insert(db)
+                case .updateGroup(let group):
+                    guard try GroupRow.fetchOne(db, key: group.name) != nil else { throw InventoryError.noSuchGroup(group.name) }
+                    try GroupRow(group).update(db)
+                case .removeGroup(let name):
+                    guard try GroupRow.fetchOne(db, key: name) != nil else { throw InventoryError.noSuchGroup(name) }
+                    let users = try DeviceRow.fetchAll(db).filter { $0.device.groups.contains(name) }.count
+                    guard users == 0 else { throw InventoryError.groupInUse(name, devices: users) }
+                    try GroupRow.deleteOne(db, key: name)
+                }
+            }
+        }
+    }
+
+    private static func checkGroups(_ names: [String], _ db: Database) throws {
+        for name in names where try GroupRow.fetchOne(db, key: name) == nil { throw InventoryError.noSuchGroup(name) }
+    }
+
+    public func devices(_ filter: DeviceFilter) throws -> [InventoryDevice] {
+        try database.read { db in
+            var request = DeviceRow.order(Column("mac"))
+            if let model = filter.model { request = request.filter(Column("model") == model) }
+            if let state = filter.state { request = request.filter(Column("state") == state.rawValue) }
+            return try request.fetchAll(db).map(\.device).filter(filter.matches)
+        }
+    }
+
+    public func device(mac: String) throws -> InventoryDevice? {
+        try database.read { try DeviceRow.fetchOne($0, key: mac)?.device }
+    }
+
+    public func groups() throws -> [InventoryGroup] {
+        try database.read { try GroupRow.order(Column("name")).fetchAll($0).map(\.group) }
+    }
+
+    public func group(named name: String) throws -> InventoryGroup? {
+        try database.read { try GroupRow.fetchOne($0, key: name)?.group }
+    }
+}
+
+/// A device as a row: groups and variables as JSON text.
+struct DeviceRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "device"
+    var mac: String
+    var model: String
+    var label: String
+    var state: String
+    var groups: String
+    var variables: String
+    var password: String
+
+    init(_ device: InventoryDevice) throws {
+        mac = device.mac
+        model = device.model
+        label = device.label
+        state = device.state.rawValue
+        groups = try JSONText.encode(device.groups)
+        variables = try JSONText.encode(device.variables)
+        password = device.password
+    }
+
+    var device: InventoryDevice {
+        InventoryDevice(mac: mac, model: model, label: label, state: InventoryDevice.State(rawValue: state) ?? .disabled,
+                        groups: JSONText.decode([String].self, groups) ?? [],
+                        variables: JSONText.decode([String: String].self, variables) ?? [:], password: password)
+    }
+}
+
+struct GroupRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "deviceGroup"
+    var name: String
+    var variables: String
+
+    init(_ group: InventoryGroup) throws {
+        name = group.name
+        variables = try JSONText.encode(group.variables)
+    }
+
+    var group: InventoryGroup {
+        InventoryGroup(name: name, variables: JSONText.decode([String: String].self, variables) ?? [:])
+    }
+}
+
+/// JSON with sorted keys: the same value always gives the same text.
+enum JSONText {
+    static func encode(_ value: some Encodable) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(value), as: UTF8.self)
+    }
+
+    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
+        try? JSONDecoder().decode(type, from: Data(text.utf8))
+    }
+}
