@@ -9,7 +9,7 @@ struct DeviceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device",
         abstract: "Add, change, list and remove the devices autoprov writes files for.",
-        subcommands: [Add.self, Set.self, Unset.self, Remove.self, Show.self, List.self])
+        subcommands: [Add.self, Set.self, Unset.self, Remove.self, Show.self, List.self, Import.self, Export.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a device (a password of its own is made for it).")
@@ -114,6 +114,67 @@ struct DeviceCommand: ParsableCommand {
                 let filter = DeviceFilter(group: group, model: try model.map(Inventory.model), state: state)
                 let devices = try store.open().devices(filter)
                 emit(try Inventory.render(devices, format: format, secrets: try store.secrets(), withSecrets: withSecrets))
+            }
+        }
+    }
+}
+
+extension DeviceCommand {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add and change devices from a CSV file, all or nothing.",
+            discussion: """
+                A header row, then one device per row: mac and model (required), label, groups (';' between names, \
+                in order), state, and every other column a variable. Every problem is reported as FILE:LINE and \
+                nothing is written. Groups the file names are created. A secret shown masked (********) keeps \
+                its stored value, so importing an export changes nothing.
+                """)
+        @OptionGroup var store: InventoryOptions
+        @Argument(help: "The CSV file.") var file: String
+
+        func run() throws {
+            try reportingFailures {
+                guard let data = FileManager.default.contents(atPath: file) else { throw UsageFailure("\(file): cannot read it") }
+                let table: CSVTable
+                do {
+                    table = try CSVTable(parsing: String(decoding: data, as: UTF8.self))
+                } catch {
+                    throw UsageFailure("\(file):\(error)")
+                }
+                let inventory = try store.open()
+                let plan: InventoryImport
+                do {
+                    plan = try InventoryImport(table, file: file, store: inventory, secrets: try store.secrets(),
+                                               newPassword: InventoryNames.newPassword)
+                } catch let refusal as InventoryImport.Refusal {
+                    FileHandle.standardError.write(Data("\(refusal)\n".utf8))
+                    throw UsageFailure("\(file): \(refusal.problems.count) problem(s); nothing was imported")
+                }
+                try store.write(to: inventory, plan.changes)
+                var summary = "\(file): \(plan.added) added, \(plan.changed) changed, \(plan.unchanged) unchanged"
+                if !plan.createdGroups.isEmpty { summary += "; groups created: \(plan.createdGroups.joined(separator: ", "))" }
+                emit(summary + "\n")
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every device as CSV, in the layout 'device import' reads; secrets masked unless asked.")
+        @OptionGroup var store: InventoryOptions
+        @Argument(help: "The file to write; none: standard output.") var file: String?
+        @Flag(help: "Write secret variables as they are.") var withSecrets = false
+
+        func run() throws {
+            try reportingFailures {
+                let text = InventoryImport.csv(try store.open().devices(DeviceFilter()), secrets: try store.secrets(),
+                                               withSecrets: withSecrets)
+                guard let file else { return emit(text) }
+                do {
+                    try text.write(toFile: file, atomically: true, encoding: .utf8)
+                } catch {
+                    throw UsageFailure("\(file): cannot write it (\(error))")
+                }
             }
         }
     }
@@ -313,22 +374,7 @@ enum Inventory {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             return String(decoding: try encoder.encode(shown), as: UTF8.self) + "\n"
         case .csv:
-            let names = Swift.Set(devices.flatMap(\.variables.keys)).sorted()
-            var lines = [(["mac", "model", "label", "groups", "state"] + names).map(CSVField.quoted).joined(separator: ",")]
-            for device in devices {
-                let fixed = [device.mac, device.model, device.label, device.groups.joined(separator: ";"), device.state.rawValue]
-                let values = names.map { name in device.variables[name].map { secrets.shown(name, $0, withSecrets: withSecrets) } ?? "" }
-                lines.append((fixed + values).map(CSVField.quoted).joined(separator: ","))
-            }
-            return lines.joined(separator: "\r\n") + "\r\n"
+            return InventoryImport.csv(devices, secrets: secrets, withSecrets: withSecrets)
         }
-    }
-}
-
-/// RFC 4180 fields: quoted when they hold a comma, a quote or a line break.
-enum CSVField {
-    static func quoted(_ field: String) -> String {
-        guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return field }
-        return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 }

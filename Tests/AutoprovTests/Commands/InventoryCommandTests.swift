@@ -118,4 +118,35 @@ struct InventoryCommandTests {
         #expect(try await data.run(["group", "rm", "floor2"]).status == 0)
         #expect(try await data.run(["group", "list"]).stdout.contains("floor2") == false)
     }
+
+    @Test("import a CSV, export it, import the export: nothing changes; a bad file names FILE:LINE and writes nothing")
+    func importExport() async throws {
+        let data = DataFolder()
+        try FileManager.default.createDirectory(at: data.url, withIntermediateDirectories: true)
+        let fleet = data.url.appendingPathComponent("fleet.csv")
+        try "mac,model,label,groups,state,ext,sip_password\n00:15:65:00:00:01,SIP-T46S,\"Desk, 2nd\",sales;floor2,,201,s3cret\n"
+            .appending("001565000002,T54W,,,pending,,\n").write(to: fleet, atomically: true, encoding: .utf8)
+        let imported = try await data.run(["device", "import", fleet.path])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout == "\(fleet.path): 2 added, 0 changed, 0 unchanged; groups created: sales, floor2\n")
+        let export = data.url.appendingPathComponent("export.csv")
+        #expect(try await data.run(["device", "export", export.path]).status == 0)
+        let exported = try String(contentsOf: export, encoding: .utf8)
+        #expect(exported == "mac,model,label,groups,state,ext,sip_password\r\n"
+                    + "001565000001,T46S,\"Desk, 2nd\",sales;floor2,active,201,********\r\n"
+                    + "001565000002,T54W,,,pending,,\r\n")
+        let again = try await data.run(["device", "import", export.path])
+        #expect(again.stdout == "\(export.path): 0 added, 0 changed, 2 unchanged\n", "\(again.stderr)")
+        let secret = InventoryCommandTests.fields(try await data.run(["device", "show", "001565000001", "--with-secrets"]).stdout)
+        #expect(secret["sip_password"] == "s3cret" && secret["label"] == "Desk, 2nd")
+
+        let bad = data.url.appendingPathComponent("bad.csv")
+        try "mac,model\n001565000003,T46S\n0015650000,T46S\n001565000004,T99X\n".write(to: bad, atomically: true, encoding: .utf8)
+        let before = try await data.run(["device", "export", "--with-secrets"]).stdout
+        let refused = try await data.run(["device", "import", bad.path])
+        #expect(refused.status == 2)
+        #expect(refused.stderr == "\(bad.path):3: '0015650000' is not a MAC address\n\(bad.path):4: 'T99X' is not a model autoprov knows\n"
+                    + "autoprov: error: \(bad.path): 2 problem(s); nothing was imported\n", "\(refused.stderr)")
+        #expect(try await data.run(["device", "export", "--with-secrets"]).stdout == before)
+    }
 }
