@@ -60,4 +60,19 @@ struct InventoryStoreTests {
         try reopened.apply([.removeDevice(mac: "00156574b150"), .removeGroup(name: "sales")])
         #expect(try store.devices(DeviceFilter()).isEmpty && store.groups().isEmpty)
     }
+
+    @Test("templates: a save whose text changed is a new version; the same text is not; the latest of each in layer order")
+    func templateVersions() throws {
+        let store = try SQLiteInventory(path: nil)
+        try store.apply([.saveTemplate(.group("sales"), text: "#!version:1.0.0.1\n"), .saveTemplate(.defaults, text: "a\n"),
+                         .saveTemplate(.device("00156574b150"), text: "d\n"), .saveTemplate(.model("T46S"), text: "m\n")])
+        try store.apply([.saveTemplate(.defaults, text: "a\n")])
+        try store.apply([.saveTemplate(.defaults, text: "b\n")])
+        #expect(try store.templates().map(\.layer.path)
+                    == ["defaults.cfg", "models/T46S.cfg", "groups/sales.cfg", "devices/00156574b150.cfg"])
+        #expect(try store.versions(of: .defaults).map { "\($0.version):\($0.text)" } == ["1:a\n", "2:b\n"])
+        #expect(try store.templates().first?.text == "b\n")
+        #expect(TemplateLayer(path: "groups/sales.cfg") == .group("sales") && TemplateLayer(path: "other/x.cfg") == nil)
+        #expect(TemplateLayer(path: "models/.cfg") == nil && TemplateLayer(path: "defaults.cfg") == .defaults)
+    }
 }

@@ -73,6 +73,8 @@ public enum InventoryChange: Sendable, Hashable {
     case addGroup(InventoryGroup)
     case updateGroup(InventoryGroup)
     case removeGroup(name: String)
+    /// A new version of a template, when its text differs from the latest one (else nothing).
+    case saveTemplate(TemplateLayer, text: String)
 }
 
 /// Why a batch of changes was refused; nothing of it was written.
@@ -107,4 +109,8 @@ public protocol InventoryStore: Sendable {
     /// Every group, by name.
     func groups() throws -> [InventoryGroup]
     func group(named name: String) throws -> InventoryGroup?
+    /// The latest version of every template, in layer order.
+    func templates() throws -> [TemplateVersion]
+    /// Every version of one template, oldest first.
+    func versions(of layer: TemplateLayer) throws -> [TemplateVersion]
 }

@@ -31,6 +31,15 @@ public final class SQLiteInventory: InventoryStore {
                 table.column("variables", .text).notNull()
             }
         }
+        migrator.registerMigration("v2: templates with versions") { db in
+            try db.create(table: TemplateRow.databaseTableName) { table in
+                table.column("path", .text).notNull()
+                table.column("version", .integer).notNull()
+                table.column("text", .text).notNull()
+                table.column("saved", .double).notNull()
+                table.primaryKey(["path", "version"])
+            }
+        }
         return migrator
     }
 
@@ -59,6 +68,12 @@ public final class SQLiteInventory: InventoryStore {
                     let users = try DeviceRow.fetchAll(db).filter { $0.device.groups.contains(name) }.count
                     guard users == 0 else { throw InventoryError.groupInUse(name, devices: users) }
                     try GroupRow.deleteOne(db, key: name)
+                case .saveTemplate(let layer, let text):
+                    let latest = try TemplateRow.filter(Column("path") == layer.path).order(Column("version").desc)
+                        .fetchOne(db)
+                    guard latest?.text != text else { continue }
+                    try TemplateRow(path: layer.path, version: (latest?.version ?? 0) + 1, text: text,
+                                    saved: Date().timeIntervalSince1970).insert(db)
                 }
             }
         }
@@ -87,6 +102,21 @@ public final class SQLiteInventory: InventoryStore {
 
     public func group(named name: String) throws -> InventoryGroup? {
         try database.read { try GroupRow.fetchOne($0, key: name)?.group }
+    }
+
+    public func templates() throws -> [TemplateVersion] {
+        try database.read { db in
+            try TemplateRow.fetchAll(db, sql: """
+                SELECT t.* FROM template t
+                WHERE t.version = (SELECT MAX(version) FROM template WHERE path = t.path)
+                """)
+        }.compactMap(\.template).sorted { $0.layer < $1.layer }
+    }
+
+    public func versions(of layer: TemplateLayer) throws -> [TemplateVersion] {
+        try database.read { db in
+            try TemplateRow.filter(Column("path") == layer.path).order(Column("version")).fetchAll(db)
+        }.compactMap(\.template)
     }
 }
 
@@ -130,6 +160,18 @@ struct GroupRow: Codable, FetchableRecord, PersistableRecord {
 
     var group: InventoryGroup {
         InventoryGroup(name: name, variables: JSONText.decode([String: String].self, variables) ?? [:])
+    }
+}
+
+struct TemplateRow: Codable, FetchableRecord, PersistableRecord {
+    static let databaseTableName = "template"
+    var path: String
+    var version: Int
+    var text: String
+    var saved: Double
+
+    var template: TemplateVersion? {
+        TemplateLayer(path: path).map { TemplateVersion(layer: $0, version: version, text: text, saved: saved) }
     }
 }
 

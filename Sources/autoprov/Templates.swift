@@ -1,0 +1,142 @@
+import ArgumentParser
+import Foundation
+import ProvisioningCore
+import Storage
+
+/// `autoprov template …`: the layered templates devices' files will be rendered from, kept with every version.
+struct TemplateCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "template",
+        abstract: "Import, export and list the templates (every saved version is kept).",
+        subcommands: [Import.self, Export.self, List.self])
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Save the templates of a folder, all or nothing: a new version of each one whose text changed.",
+            discussion: """
+                The folder holds defaults.cfg (every phone), models/<model>.cfg (a catalog model; R7.3 spellings \\
+                are accepted), groups/<group>.cfg and devices/<mac>.cfg (a group or device in the inventory).
+                """)
+        @OptionGroup var store: InventoryOptions
+        @Argument(help: "The template folder.") var folder: String
+
+        func run() throws {
+            try reportingFailures {
+                let inventory = try store.open()
+                let found = try TemplateFolder.read(folder, inventory: inventory)
+                let latest = Dictionary(uniqueKeysWithValues: try inventory.templates().map { ($0.layer, $0.text) })
+                let saved = found.filter { latest[$0.layer] != $0.text }.count
+                try store.write(to: inventory, found.map { .saveTemplate($0.layer, text: $0.text) })
+                emit("\(folder): \(saved) saved, \(found.count - saved) unchanged\n")
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write the latest version of every template into a folder.")
+        @OptionGroup var store: InventoryOptions
+        @Argument(help: "The folder to write (made when missing).") var folder: String
+
+        func run() throws {
+            try reportingFailures {
+                let root = URL(fileURLWithPath: folder)
+                do {
+                    for template in try store.open().templates() {
+                        let file = root.appendingPathComponent(template.layer.path)
+                        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(),
+                                                                withIntermediateDirectories: true)
+                        try template.text.write(to: file, atomically: true, encoding: .utf8)
+                    }
+                } catch let failure as UsageFailure {
+                    throw failure
+                } catch {
+                    throw UsageFailure("\(folder): cannot write the templates (\(error))")
+                }
+            }
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List templates: latest version, when it was saved, lines.")
+        @OptionGroup var store: InventoryOptions
+        @Option(help: "Every version of this one template (e.g. groups/sales.cfg).") var history: String?
+
+        func run() throws {
+            try reportingFailures {
+                let inventory = try store.open()
+                let templates: [TemplateVersion]
+                if let history {
+                    guard let layer = TemplateLayer(path: history) else { throw UsageFailure("'\(history)' is not a template path") }
+                    templates = try inventory.versions(of: layer)
+                } else {
+                    templates = try inventory.templates()
+                }
+                var rows = [["TEMPLATE", "VERSION", "SAVED", "LINES"]]
+                for template in templates {
+                    rows.append([template.layer.path, String(template.version), timestamp(template.saved),
+                                 String(template.text.split(separator: "\n", omittingEmptySubsequences: true).count)])
+                }
+                emit(table(rows))
+            }
+        }
+    }
+}
+
+/// A template folder read whole: every problem is reported as `FILE: problem` before anything is saved.
+enum TemplateFolder {
+    static func read(_ folder: String, inventory: any InventoryStore) throws -> [(layer: TemplateLayer, text: String)] {
+        let root = URL(fileURLWithPath: folder)
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey],
+                                                          options: [.skipsHiddenFiles]) else {
+            throw UsageFailure("\(folder): cannot read the folder")
+        }
+        let groups = Set(try inventory.groups().map(\.name))
+        var found: [TemplateLayer: (text: String, file: String)] = [:]
+        var problems: [String] = []
+        for case let url as URL in walker {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+            let relative = String(url.standardizedFileURL.path.dropFirst(root.standardizedFileURL.path.count + 1))
+            let file = (folder as NSString).appendingPathComponent(relative)
+            guard let layer = TemplateLayer(path: relative) else {
+                problems.append("\(file): not a template place (defaults.cfg, models/<model>.cfg, groups/<group>.cfg, devices/<mac>.cfg)")
+                continue
+            }
+            var canonical = layer
+            switch layer {
+            case .defaults: break
+            case .model(let name):
+                guard let model = ModelCatalog.model(named: name) else {
+                    problems.append("\(file): '\(name)' is not a model autoprov knows")
+                    continue
+                }
+                canonical = .model(model.name)
+            case .group(let name):
+                guard groups.contains(name) else {
+                    problems.append("\(file): no group '\(name)' (add it with: autoprov group add \(name))")
+                    continue
+                }
+            case .device(let text):
+                guard let mac = try? MACAddress(text).canonical, try inventory.device(mac: mac) != nil else {
+                    problems.append("\(file): '\(text)' is not a device in the inventory")
+                    continue
+                }
+                canonical = .device(mac)
+            }
+            guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8)
+            else {
+                problems.append("\(file): cannot read it as UTF-8 text")
+                continue
+            }
+            if let other = found[canonical] {
+                problems.append("\(file): the same template as \(other.file)")
+                continue
+            }
+            found[canonical] = (text, file)
+        }
+        guard problems.isEmpty else {
+            FileHandle.standardError.write(Data((problems.sorted().joined(separator: "\n") + "\n").utf8))
+            throw UsageFailure("\(folder): \(problems.count) problem(s); nothing was saved")
+        }
+        return found.map { (layer: $0.key, text: $0.value.text) }.sorted { $0.layer < $1.layer }
+    }
+}
