@@ -9,7 +9,7 @@ struct DeviceCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "device",
         abstract: "Add, change, list and remove the devices autoprov writes files for.",
-        subcommands: [Add.self, Set.self, Unset.self, Remove.self, Show.self, List.self, Import.self, Export.self])
+        subcommands: [Add.self, Set.self, Unset.self, Remove.self, Show.self, List.self, Approve.self, Import.self, Export.self])
 
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a device (a password of its own is made for it).")
@@ -120,6 +120,28 @@ struct DeviceCommand: ParsableCommand {
 }
 
 extension DeviceCommand {
+    struct Approve: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Make pending devices active (all the MACs given, or none when one is unknown).")
+        @OptionGroup var store: InventoryOptions
+        @Argument(help: "MACs, one or more.") var macs: [String]
+
+        func run() throws {
+            try reportingFailures {
+                let inventory = try store.open()
+                var changes: [InventoryChange] = []
+                for mac in macs {
+                    var device = try Inventory.existing(mac, in: inventory)
+                    guard device.state != .active else { continue }
+                    device.state = .active
+                    changes.append(.updateDevice(device))
+                }
+                try store.write(to: inventory, changes)
+                emit("\(changes.count) approved, \(macs.count - changes.count) already active\n")
+            }
+        }
+    }
+
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add and change devices from a CSV file, all or nothing.",

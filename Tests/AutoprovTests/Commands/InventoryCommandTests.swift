@@ -149,4 +149,20 @@ struct InventoryCommandTests {
                     + "autoprov: error: \(bad.path): 2 problem(s); nothing was imported\n", "\(refused.stderr)")
         #expect(try await data.run(["device", "export", "--with-secrets"]).stdout == before)
     }
+
+    @Test("approve makes pending devices active; an unknown MAC among them approves none")
+    func approve() async throws {
+        let data = DataFolder()
+        try await data.run(["device", "add", "001565000001", "--model", "T46S", "--state", "pending"])
+        try await data.run(["device", "add", "001565000002", "--model", "T46S", "--state", "disabled"])
+        try await data.run(["device", "add", "001565000003", "--model", "T46S"])
+        let refused = try await data.run(["device", "approve", "001565000001", "0015650000ff"])
+        #expect(refused.status == 2 && refused.stderr.contains("no device 0015650000ff"), "\(refused.stderr)")
+        #expect(try await data.run(["device", "list", "--state", "pending", "--format", "csv"]).stdout.contains("001565000001"))
+        let approved = try await data.run(["device", "approve", "00:15:65:00:00:01", "001565000002", "001565000003"])
+        #expect(approved.stdout == "2 approved, 1 already active\n", "\(approved.stderr)")
+        #expect(try await data.run(["device", "list", "--state", "active", "--format", "csv"]).stdout
+                    == "mac,model,label,groups,state\r\n001565000001,T46S,,,active\r\n001565000002,T46S,,,active\r\n"
+                    + "001565000003,T46S,,,active\r\n")
+    }
 }
