@@ -40,15 +40,14 @@ struct TemplateCommand: ParsableCommand {
         func run() throws {
             try reportingFailures {
                 let root = URL(fileURLWithPath: folder)
+                let templates = try store.open().templates()
                 do {
-                    for template in try store.open().templates() {
+                    for template in templates {
                         let file = root.appendingPathComponent(template.layer.path)
                         try FileManager.default.createDirectory(at: file.deletingLastPathComponent(),
                                                                 withIntermediateDirectories: true)
                         try template.text.write(to: file, atomically: true, encoding: .utf8)
                     }
-                } catch let failure as UsageFailure {
-                    throw failure
                 } catch {
                     throw UsageFailure("\(folder): cannot write the templates (\(error))")
                 }
