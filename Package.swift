@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
     ],
     // Targets from the inside out; each may use only those above it (ARCHITECTURE.md, README "Architecture").
     targets: [
@@ -62,6 +63,12 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ] + tls + crypto
+        ),
+        // Inventory: templates (swift-mustache), rendering each device's files with provenance, template lint; uses
+        // Storage and Core.
+        .target(
+            name: "Inventory",
+            dependencies: ["ProvisioningCore", "Storage", .product(name: "Mustache", package: "swift-mustache")]
         ),
         // FileService: the one decision per request (S1-S5, R6.3 on the fly, uploads, cache, recording); knows no
         // protocol; uses Core and Storage.
@@ -168,6 +175,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .testTarget(name: "InventoryTests", dependencies: ["Inventory", "Storage", "ProvisioningCore"]),
         .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ProvisioningCore", "DHCP"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),

@@ -83,6 +83,11 @@ public struct ConfigFile: Sendable, Hashable {
         return result
     }
 
+    /// What a line other than the first is (R1.2, R1.3, R1.7, R2.2), for text that is not read from a whole file.
+    public static func kind(ofLine text: String) -> ConfigLine.Kind {
+        kind(of: text, isFirst: false)
+    }
+
     static func classify(_ text: String, number: Int, terminator: ConfigLine.LineTerminator) -> ConfigLine {
         ConfigLine(number: number, text: text, terminator: terminator, kind: kind(of: text, isFirst: number == 1))
     }
