@@ -70,11 +70,11 @@ let package = Package(
             name: "Inventory",
             dependencies: ["ProvisioningCore", "Storage", .product(name: "Mustache", package: "swift-mustache")]
         ),
-        // FileService: the one decision per request (S1-S5, R6.3 on the fly, uploads, cache, recording); knows no
-        // protocol; uses Core and Storage.
+        // FileService: the one decision per request (S1-S5, R6.3 on the fly, uploads, generated files, cache,
+        // recording); knows no protocol; uses Core, Storage and Inventory.
         .target(
             name: "FileService",
-            dependencies: ["ProvisioningCore", "Storage"] + nio + crypto
+            dependencies: ["ProvisioningCore", "Storage", "Inventory"] + nio + crypto
         ),
         // FastLoop: the epoll loops the HTTP and FTP fast paths run on (threads, SO_REUSEPORT, accept, drain).
         .target(
@@ -115,7 +115,7 @@ let package = Package(
         .executableTarget(
             name: "autoprov",
             dependencies: [
-                "ProvisioningCore", "Configuration", "FileService", "ProvisioningServer", "Storage",
+                "ProvisioningCore", "Configuration", "FileService", "ProvisioningServer", "Storage", "Inventory",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio
         ),

@@ -58,6 +58,9 @@ extension ServerConfiguration {
 
         [inventory]                    # devices and groups ('autoprov device', 'autoprov group')
         secret_variables = ["*password*", "*secret*", "*pin*"]   # masked in listings unless --with-secrets
+        server_url = ""                # {{server_url}} for render, resolve and template lint; empty: the HTTP listener's URL
+        # [inventory.variables]        # variables every template sees, below the device's and its groups'
+        # sip_server = "pbx.example.com"
 
         [encryption]                   # served files encrypted on the fly (R6.3); files on disk stay plain
         common_key = ""                # 16 or 32 characters: common CFG files go out encrypted with it

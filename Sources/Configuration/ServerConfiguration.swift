@@ -63,6 +63,13 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var tftpMaximumTransfersPerAddress = 256
     /// Variables whose values are secret (`[inventory] secret_variables`): masked in listings and exports.
     public var secretVariables = SecretVariables.defaultPatterns
+    /// Variables every template sees, below the device's and its groups' (`[inventory.variables]`).
+    public var inventoryVariables: [String: String] = [:]
+    /// What `{{server_url}}` is where no phone's request says (`render`, `resolve`, `template lint`); empty: the
+    /// HTTP listener's URL.
+    public var inventoryServerURL = ""
+    /// Who receives a generated file's secret lines (`[inventory] secrets`).
+    public var inventorySecrets = SecretsMode.device
     /// The built-in DHCP server, or nil (the default).
     public var dhcp: DHCPConfiguration?
 
@@ -171,6 +178,24 @@ extension ServerConfiguration {
         }
         if var inventory = try reader.table("inventory") {
             secretVariables = try inventory.strings("secret_variables") ?? secretVariables
+            inventoryServerURL = try inventory.string("server_url") ?? inventoryServerURL
+            if let mode = try inventory.string("secrets") {
+                guard let parsed = SecretsMode(rawValue: mode) else {
+                    throw ConfigurationError("inventory.secrets must be \"device\" or \"open\", not '\(mode)'")
+                }
+                inventorySecrets = parsed
+            }
+            if var variables = try inventory.table("variables") {
+                for name in variables.table.keys.sorted() {
+                    guard InventoryNames.isVariableName(name), !InventoryNames.builtInVariables.contains(name) else {
+                        throw ConfigurationError(
+                            "inventory.variables.\(name): not a variable name that may be set (a letter or '_', then "
+                                + "letters, digits and '_'; not \(InventoryNames.builtInVariables.sorted().joined(separator: ", ")))",
+                            code: .badValue)
+                    }
+                    inventoryVariables[name] = try variables.string(name)
+                }
+            }
             try inventory.finish()
         }
         if var dhcpTable = try reader.table("dhcp") { dhcp = try DHCPConfiguration.read(&dhcpTable) }
@@ -283,5 +308,17 @@ struct TableReader {
         if let unknown = table.keys.sorted().first {
             throw ConfigurationError("unknown key '\(qualified(unknown))'", code: .unknownKey)
         }
+    }
+}
+
+extension ServerConfiguration {
+    /// `{{server_url}}` where no request says it: `[inventory] server_url`, else the HTTP listener's URL (this host's
+    /// name for a wildcard address), else `http://localhost/`.
+    public var templateServerURL: String {
+        if !inventoryServerURL.isEmpty { return inventoryServerURL }
+        guard let http else { return "http://localhost/" }
+        var host = ["0.0.0.0", "::"].contains(http.host) ? ProcessInfo.processInfo.hostName : http.host
+        if host.contains(":") { host = "[\(host)]" }
+        return http.port == 80 ? "http://\(host)/" : "http://\(host):\(http.port)/"
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Inventory
 import NIOCore
 import NIOPosix
 import ProvisioningCore
@@ -115,9 +116,15 @@ public final class FileService: Sendable {
 
     /// Made once per loaded file, for the front-ends (see ``FilePreparer``).
     let prepare: FilePreparer?
+    /// The files templates generate (after uploads, before the root); nil without an inventory.
+    public let generated: GeneratedFiles?
+    /// Generated files as they go out, by server URL and name, until the inventory changes.
+    private let generatedCache = Mutex<[String: GeneratedEntry]>([:])
 
-    public init(settings: Settings, log: RequestLog?, metrics: ServerMetrics, prepare: FilePreparer? = nil) throws {
+    public init(settings: Settings, log: RequestLog?, metrics: ServerMetrics, prepare: FilePreparer? = nil,
+                generated: GeneratedFiles? = nil) throws {
         self.prepare = prepare
+        self.generated = generated
         let rootURL = URL(fileURLWithPath: settings.root).standardizedFileURL.resolvingSymlinksInPath()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: rootURL.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -248,6 +255,8 @@ public final class FileService: Sendable {
         // Uploads win over the root: a phone gets back what it uploaded (S4).
         var candidates: [Candidate] = []
         for (tree, key) in [(uploadTree, "u:" + path.path), (rootTree, "r:" + path.path)] {
+            // A generated file wins over a file of the same name in the root (`lint --data` names the one it hides).
+            if key.hasPrefix("r:"), candidates.isEmpty, let file = generatedFile(path, request) { return .answer(.file(file)) }
             var info = stat()
             guard stat(tree.path(of: path), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
             // S2 and S5 hold for the file that would be opened: a link out of the tree is refused, and a link into
@@ -268,6 +277,39 @@ public final class FileService: Sendable {
         }
         if candidates.isEmpty, let wrapped = securityFile(for: path) { return .answer(.file(wrapped)) }
         return candidates.isEmpty ? .answer(.notFound) : .load(candidates)
+    }
+
+    /// What a generated file comes to for this request: whole for its own device, or with `[inventory] secrets`
+    /// open; with its secret lines left out for anyone else. Encrypted like a root file when `[encryption]` says so.
+    private func generatedFile(_ path: RootRelativePath, _ request: FileRequest) -> ServedFile? {
+        guard let generated, !path.path.contains("/") else { return nil }
+        let serverURL = settings.templateServerURL
+        let key = serverURL + "|" + path.path
+        let entry: GeneratedEntry
+        if let cached = generatedCache.withLock({ $0[key] }) {
+            entry = cached
+        } else {
+            guard let file = generated.file(named: path.path, serverURL: serverURL) else { return nil }
+            let modified = generated.loaded
+            let served = { (bytes: [UInt8]) -> ServedFile in
+                let out = self.encryption.isOn ? self.encryption.served(bytes, path: path) : bytes
+                return ServedFile(contents: ByteBuffer(bytes: out), md5: Provisioning.md5(out), modified: modified,
+                                  contentType: "text/plain", prepare: self.prepare)
+            }
+            entry = GeneratedEntry(whole: served(file.bytes), redacted: file.holdsSecrets ? served(file.redactedBytes) : nil)
+            generatedCache.withLock { cache in
+                if cache.count >= 200_000 { cache.removeAll() }
+                cache[key] = entry
+            }
+        }
+        guard let redacted = entry.redacted, generated.secretsMode == .device else { return entry.whole }
+        return redacted
+    }
+
+    /// Called when the inventory changed: generated files are rendered anew, and no thread answers from before.
+    public func generatedFilesChanged() {
+        generatedCache.withLock { $0.removeAll() }
+        generation.add(1, ordering: .releasing)
     }
 
     /// `<name>_Security.enc` when `<name>.cfg` is in the root and autoprov encrypts it on the way out: its key,
@@ -373,6 +415,12 @@ public final class FileService: Sendable {
             path: request.path, result: result.rawValue, bytes: bytes, duration: seconds, userAgent: request.userAgent,
             certificate: request.certificateSubject))
     }
+}
+
+/// A generated file's bytes as they go out: whole, and without its secret lines when it has any.
+struct GeneratedEntry: Sendable {
+    var whole: ServedFile
+    var redacted: ServedFile?
 }
 
 /// A refused login: wait this long before saying so.

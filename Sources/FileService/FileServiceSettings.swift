@@ -24,6 +24,8 @@ extension FileService {
         /// How long a file answer is reused without a `stat` (nginx's `open_file_cache_valid`): an edit on disk is
         /// served within this, an upload at once.
         public var revalidateAfter: Duration = .seconds(1)
+        /// What `{{server_url}}` is in generated files.
+        public var templateServerURL = "http://localhost/"
 
         public init(root: String, data: String) {
             self.root = root

@@ -146,12 +146,13 @@ enum TagScanner {
             let triple = rest[open.upperBound...].hasPrefix("{")
             let closer = triple ? "}}}" : "}}"
             let bodyStart = triple ? rest.index(after: open.upperBound) : open.upperBound
-            guard let close = rest[bodyStart...].range(of: closer) else {
-                throw problem(line, "unclosed tag: '{{' without '\(closer)'")
+            // A tag ends on its own line: one that runs on is a tag left open.
+            let lineEnd = rest[bodyStart...].firstIndex(of: "\n") ?? rest.endIndex
+            guard let close = rest[bodyStart..<lineEnd].range(of: closer) else {
+                throw problem(line, "unclosed tag: '{{' without '\(closer)' on its line")
             }
             let body = rest[bodyStart..<close.lowerBound]
             let tagLine = line
-            line += body.filter { $0 == "\n" }.count
             result.marked += rest[open.lowerBound..<close.upperBound]
             rest = rest[close.upperBound...]
             let trimmed = body.trimmingSpaces()

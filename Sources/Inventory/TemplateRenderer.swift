@@ -157,11 +157,12 @@ public struct TemplateRenderer: Sendable {
             guard shown else { continue }
             reported.insert(tag.name)
             let known = InventoryNames.builtInVariables.contains(tag.name)
-            let message = known
-                ? "'{{\(tag.name)}}' has no value in this file (a model's common file has no device variables)"
+            let message = tag.name == "model"
+                ? "'{{model}}' renders empty: several models share this common file"
+                : known ? "'{{\(tag.name)}}' has no value in this file (a model's common file has no device variables)"
                 : "unknown variable '\(tag.name)': neither the device, its groups nor [inventory.variables] set it"
             problems.append(TemplateProblem(template: template.layer.path, line: tag.line, message: message,
-                                            device: device))
+                                            device: device, severity: tag.name == "model" ? .warning : .error))
         }
         return problems
     }

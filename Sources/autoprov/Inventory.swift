@@ -1,6 +1,7 @@
 import ArgumentParser
 import Configuration
 import Foundation
+import Inventory
 import ProvisioningCore
 import Storage
 
@@ -299,12 +300,32 @@ struct InventoryOptions: ParsableArguments {
         }
     }
 
-    func secrets() throws -> SecretVariables {
-        guard let config else { return SecretVariables() }
+    /// The configuration file's settings, or the defaults without one.
+    func settings() throws -> ServerConfiguration {
+        guard let config else { return ServerConfiguration() }
         do {
-            return SecretVariables(patterns: try ServerConfiguration.load(file: config).secretVariables)
+            return try ServerConfiguration.load(file: config)
         } catch {
             throw UsageFailure("\(error)")
+        }
+    }
+
+    func secrets() throws -> SecretVariables {
+        SecretVariables(patterns: try settings().secretVariables)
+    }
+
+    /// The inventory ready to render (with `replacing` in place of stored templates); templates that do not compile
+    /// are printed one per line, each as `TEMPLATE:LINE: problem`.
+    func snapshot(_ inventory: any InventoryStore, replacing: [TemplateLayer: String] = [:],
+                  naming: (TemplateProblem) -> String = \.description) throws -> InventorySnapshot {
+        let settings = try settings()
+        do {
+            return try InventorySnapshot.load(from: inventory, configVariables: settings.inventoryVariables,
+                                              secretVariables: SecretVariables(patterns: settings.secretVariables),
+                                              replacing: replacing)
+        } catch let refused as TemplateProblems {
+            FileHandle.standardError.write(Data((refused.problems.map(naming).joined(separator: "\n") + "\n").utf8))
+            throw UsageFailure("\(refused.problems.count) template problem(s)")
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Inventory
 import ProvisioningCore
 import Storage
 
@@ -8,7 +9,7 @@ struct TemplateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "template",
         abstract: "Import, export and list the templates (every saved version is kept).",
-        subcommands: [Import.self, Export.self, List.self])
+        subcommands: [Import.self, Export.self, List.self, Lint.self])
 
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -24,6 +25,22 @@ struct TemplateCommand: ParsableCommand {
             try reportingFailures {
                 let inventory = try store.open()
                 let found = try TemplateFolder.read(folder, inventory: inventory)
+                let files = Dictionary(uniqueKeysWithValues: found.map { ($0.layer.path, $0.file) })
+                // A problem is named by the file it is in, for templates of this folder.
+                let naming = { (problem: TemplateProblem) in
+                    var named = problem
+                    named.template = files[problem.template] ?? problem.template
+                    return named.description
+                }
+                let replacing = Dictionary(uniqueKeysWithValues: found.map { ($0.layer, $0.text) })
+                let snapshot = try store.snapshot(inventory, replacing: replacing, naming: naming)
+                let problems = snapshot.lint(serverURL: try store.settings().templateServerURL)
+                    .filter { files[$0.template] != nil }
+                let errors = problems.filter { $0.severity == .error }.count
+                if !problems.isEmpty {
+                    FileHandle.standardError.write(Data((problems.map(naming).joined(separator: "\n") + "\n").utf8))
+                }
+                if errors > 0 { throw UsageFailure("\(folder): \(errors) template error(s); nothing was saved") }
                 let latest = Dictionary(uniqueKeysWithValues: try inventory.templates().map { ($0.layer, $0.text) })
                 let saved = found.filter { latest[$0.layer] != $0.text }.count
                 try store.write(to: inventory, found.map { .saveTemplate($0.layer, text: $0.text) })
@@ -51,6 +68,29 @@ struct TemplateCommand: ParsableCommand {
                 } catch {
                     throw UsageFailure("\(folder): cannot write the templates (\(error))")
                 }
+            }
+        }
+    }
+
+    struct Lint: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check every template against every file it renders, as a save does.",
+            discussion: """
+                Prints TEMPLATE:LINE: problem (and the device when only its rendering shows it) for each problem: a tag \\
+                that does not parse, an unknown variable, a rendered line the phone would reject (the lint codes \\
+                of 'autoprov lint'). Exits 1 when any is an error.
+                """)
+        @OptionGroup var store: InventoryOptions
+
+        func run() throws {
+            try reportingFailures {
+                let snapshot = try store.snapshot(try store.open())
+                let problems = snapshot.lint(serverURL: try store.settings().templateServerURL)
+                for problem in problems { emit("\(problem)\n") }
+                let errors = problems.filter { $0.severity == .error }.count
+                emit("\(snapshot.renderer.templates.count) template(s), \(snapshot.devices.count) device(s): "
+                     + "\(errors) error(s), \(problems.count - errors) warning(s)\n")
+                if errors > 0 { throw ExitCode(1) }
             }
         }
     }
@@ -83,7 +123,7 @@ struct TemplateCommand: ParsableCommand {
 
 /// A template folder read whole: every problem is reported as `FILE: problem` before anything is saved.
 enum TemplateFolder {
-    static func read(_ folder: String, inventory: any InventoryStore) throws -> [(layer: TemplateLayer, text: String)] {
+    static func read(_ folder: String, inventory: any InventoryStore) throws -> [(layer: TemplateLayer, text: String, file: String)] {
         let root = URL(fileURLWithPath: folder)
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey],
                                                           options: [.skipsHiddenFiles]) else {
@@ -136,6 +176,6 @@ enum TemplateFolder {
             FileHandle.standardError.write(Data((problems.sorted().joined(separator: "\n") + "\n").utf8))
             throw UsageFailure("\(folder): \(problems.count) problem(s); nothing was saved")
         }
-        return found.map { (layer: $0.key, text: $0.value.text) }.sorted { $0.layer < $1.layer }
+        return found.map { (layer: $0.key, text: $0.value.text, file: $0.value.file) }.sorted { $0.layer < $1.layer }
     }
 }

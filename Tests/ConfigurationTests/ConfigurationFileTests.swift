@@ -44,6 +44,9 @@ struct ConfigurationTests {
             max_bytes = 1_048_576
             [inventory]
             secret_variables = ["*key*"]
+            server_url = "http://prov.example/"
+            [inventory.variables]
+            sip_server = "pbx.example"
             [[directory]]
             path = "T23G_1/"
             username = "user1"
@@ -61,6 +64,8 @@ struct ConfigurationTests {
         #expect(configuration.uploadPatterns == ["*-local.cfg", "*-contact.xml", "x.cfg"])
         #expect(configuration.uploadMaximumBytes == 1_048_576)
         #expect(configuration.secretVariables == ["*key*"])
+        #expect(configuration.inventoryVariables == ["sip_server": "pbx.example"])
+        #expect(configuration.templateServerURL == "http://prov.example/")
         #expect(ServerConfiguration().secretVariables == ["*password*", "*secret*", "*pin*"])
         #expect(configuration.directories == [
             DirectoryAccount(path: "T23G_1", username: "user1", password: "secret1"),
@@ -185,6 +190,8 @@ struct ConfigurationTests {
         ("[dhcp]\nscope = \"x\"", "unknown key 'dhcp.scope'"),
         ("[inventory]\nsecret_variable = [\"*key*\"]", "unknown key 'inventory.secret_variable'"),
         ("[inventory]\nsecret_variables = \"*key*\"", "inventory.secret_variables must be an array"),
+        ("[inventory.variables]\nmac = \"x\"", "inventory.variables.mac: not a variable name that may be set"),
+        ("[inventory.variables]\nfloor = 2", "inventory.variables.floor must be a string"),
         ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.2.20\"\nrelayed = true", "relayed needs subnet_mask"),
         ("[dhcp]\nenabled = true\ninterface = \"eth1\"\npool = \"192.0.2.10-192.0.3.20\"\nrelayed = true\nsubnet_mask = \"255.255.255.0\"",
          "not on one network"),

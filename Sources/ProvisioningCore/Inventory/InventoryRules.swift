@@ -54,3 +54,11 @@ public struct SecretVariables: Sendable, Hashable {
 
     public static let mask = "********"
 }
+
+/// Whether a file holding a secret goes out whole only to its own device (`[inventory] secrets`).
+public enum SecretsMode: String, Sendable, Hashable, CaseIterable {
+    /// Whole to a request authenticated as the device; anyone else gets it with the secret lines left out.
+    case device
+    /// Whole to anyone who asks, as other provisioning servers do.
+    case open
+}

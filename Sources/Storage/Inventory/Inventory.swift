@@ -113,4 +113,6 @@ public protocol InventoryStore: Sendable {
     func templates() throws -> [TemplateVersion]
     /// Every version of one template, oldest first.
     func versions(of layer: TemplateLayer) throws -> [TemplateVersion]
+    /// A number every write makes larger (from any process): a server rereads the inventory when it moves.
+    func revision() throws -> Int
 }

@@ -40,11 +40,20 @@ public final class SQLiteInventory: InventoryStore {
                 table.primaryKey(["path", "version"])
             }
         }
+        migrator.registerMigration("v3: a revision counted up by each write") { db in
+            try db.execute(sql: "CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
+            try db.execute(sql: "INSERT INTO revision (id, value) VALUES (1, 0)")
+        }
         return migrator
+    }
+
+    public func revision() throws -> Int {
+        try database.read { db in try Int.fetchOne(db, sql: "SELECT value FROM revision") ?? 0 }
     }
 
     public func apply(_ changes: [InventoryChange]) throws {
         try database.write { db in
+            if !changes.isEmpty { try db.execute(sql: "UPDATE revision SET value = value + 1") }
             for change in changes {
                 switch change {
                 case .addDevice(let device):

@@ -52,4 +52,75 @@ struct TemplateCommandTests {
                     == "#!version:1.0.0.1\nlocal_time.time_zone = +2\n")
         #expect(try await run(["template", "import", out.path]).stdout == "\(out.path): 0 saved, 4 unchanged\n")
     }
+
+    @Test("a save that would render a bad file is refused with FILE:LINE: problem and the device; render prints the files")
+    func lintAtSaveAndRender() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-render-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let data = work.appendingPathComponent("data").path
+        let config = work.appendingPathComponent("autoprov.toml")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        try "[inventory]\nserver_url = \"http://prov.example/\"\n[inventory.variables]\nsip_server = \"pbx.example\"\n"
+            .write(to: config, atomically: true, encoding: .utf8)
+        func run(_ arguments: [String]) async throws -> CommandRunner.Result {
+            try await CommandRunner.runOnOwnThread(arguments + ["--data", data, "--config", config.path])
+        }
+        let folder = work.appendingPathComponent("templates")
+        func write(_ files: [String: String]) throws {
+            for (path, text) in files {
+                let file = folder.appendingPathComponent(path)
+                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try text.write(to: file, atomically: true, encoding: .utf8)
+            }
+        }
+        _ = try await run(["group", "add", "sales", "--set", "floor=2"])
+        _ = try await run(["device", "add", "00156574b150", "--model", "T46S", "--group", "sales",
+                           "--set", "user=201", "--set", "sip_password=Zq8-secret"])
+        _ = try await run(["device", "add", "00156574b151", "--model", "T46S", "--group", "sales"])
+        try write(["defaults.cfg": "#!version:1.0.0.1\nauto_provision.server.url = {{server_url}}\n",
+                   "groups/sales.cfg": "#!version:1.0.0.1\naccount.1.sip_server.1.address = {{sip_server}}\n"
+                       + "account.1.user_name = {{user}}\naccount.1.password = {{sip_password}}\n{{#floor}}\nlabel = {{floor}\n{{/floor}}\n"])
+        // A tag that does not parse: the file and line, nothing saved.
+        let unparsed = try await run(["template", "import", folder.path])
+        #expect(unparsed.status == 2)
+        #expect(unparsed.stderr.contains("\(folder.path)/groups/sales.cfg:6: unclosed tag"), "\(unparsed.stderr)")
+        #expect(try await run(["template", "list"]).stdout == "TEMPLATE  VERSION  SAVED  LINES\n")
+
+        // A variable one device of the group does not have: refused, naming the line and that device.
+        try write(["groups/sales.cfg": "#!version:1.0.0.1\naccount.1.sip_server.1.address = {{sip_server}}\n"
+                       + "account.1.user_name = {{user}}\naccount.1.password = {{sip_password}}\n"])
+        let unknown = try await run(["template", "import", folder.path])
+        #expect(unknown.status == 2)
+        #expect(unknown.stderr.contains("\(folder.path)/groups/sales.cfg:3: unknown variable 'user': neither the device, "
+                                        + "its groups nor [inventory.variables] set it (device 00156574b151)"), "\(unknown.stderr)")
+        #expect(!unknown.stderr.contains("(device 00156574b150)"))
+        #expect(unknown.stderr.hasSuffix("\(folder.path): 2 template error(s); nothing was saved\n"), "\(unknown.stderr)")
+        #expect(try await run(["template", "list"]).stdout == "TEMPLATE  VERSION  SAVED  LINES\n")
+
+        _ = try await run(["device", "set", "00156574b151", "user=202", "sip_password=other-secret"])
+        #expect(try await run(["template", "import", folder.path]).stdout == "\(folder.path): 2 saved, 0 unchanged\n")
+        let lint = try await run(["template", "lint"])
+        #expect(lint.status == 0)
+        #expect(lint.stdout == "2 template(s), 2 device(s): 0 error(s), 0 warning(s)\n")
+
+        // What the phone is served, its secret line left out unless asked for.
+        let rendered = try await run(["render", "--mac", "00:15:65:74:B1:50"])
+        #expect(rendered.stdout == """
+            ==> y000000000066.cfg (from defaults.cfg) <==
+            #!version:1.0.0.1
+            auto_provision.server.url = http://prov.example/
+
+            ==> 00156574b150.cfg (from groups/sales.cfg) <==
+            #!version:1.0.0.1
+            account.1.sip_server.1.address = pbx.example
+            account.1.user_name = 201
+            # account.1.password left out: it holds a secret that only its own device receives
+
+            """, "\(rendered.stdout)\(rendered.stderr)")
+        let own = try await run(["render", "--mac", "00156574b150", "--file", "00156574b150.cfg", "--with-secrets"])
+        #expect(own.stdout.hasSuffix("account.1.user_name = 201\naccount.1.password = Zq8-secret\n"))
+        let missing = try await run(["render", "--mac", "00156574b150", "--file", "00156574b150.boot"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr.contains("they generate: y000000000066.cfg, 00156574b150.cfg"))
+    }
 }

@@ -1,0 +1,54 @@
+import Foundation
+import ProvisioningCore
+import Storage
+import Synchronization
+
+/// The files templates generate, as a server serves them: a snapshot of the store, reread when its revision moves
+/// (a write from the CLI or another process), rendered on request. The caller caches the bytes it sends.
+public final class GeneratedFiles: Sendable {
+    let store: any InventoryStore
+    let configVariables: [String: String]
+    let secretVariables: SecretVariables
+    public let secretsMode: SecretsMode
+    private let state: Mutex<State>
+
+    struct State {
+        var snapshot: InventorySnapshot
+        var revision: Int
+        var loaded: Date
+    }
+
+    public init(store: any InventoryStore, configVariables: [String: String] = [:],
+                secretVariables: SecretVariables = SecretVariables(), secretsMode: SecretsMode = .device) throws {
+        self.store = store
+        self.configVariables = configVariables
+        self.secretVariables = secretVariables
+        self.secretsMode = secretsMode
+        let revision = try store.revision()
+        let snapshot = try InventorySnapshot.load(from: store, configVariables: configVariables,
+                                                  secretVariables: secretVariables)
+        state = Mutex(State(snapshot: snapshot, revision: revision, loaded: Date()))
+    }
+
+    /// Rereads the store when its revision moved since the last read; true when it did. Templates that no longer
+    /// compile are thrown and the previous snapshot stays in use.
+    public func refresh() throws -> Bool {
+        let revision = try store.revision()
+        guard revision != state.withLock({ $0.revision }) else { return false }
+        let snapshot = try InventorySnapshot.load(from: store, configVariables: configVariables,
+                                                  secretVariables: secretVariables)
+        state.withLock { $0 = State(snapshot: snapshot, revision: revision, loaded: Date()) }
+        return true
+    }
+
+    /// The snapshot in use.
+    public var snapshot: InventorySnapshot { state.withLock { $0.snapshot } }
+
+    /// When the snapshot in use was read: the modification time of every file it generates.
+    public var loaded: Date { state.withLock { $0.loaded } }
+
+    /// The file templates generate under `name` (a top-level name), rendered now.
+    public func file(named name: String, serverURL: String) -> GeneratedFile? {
+        snapshot.file(named: name, serverURL: serverURL)
+    }
+}

@@ -1,0 +1,66 @@
+import ProvisioningCore
+import Storage
+
+/// The inventory as rendering needs it, read from a store at one moment: its devices by MAC, and a renderer over
+/// its groups and the latest templates (or templates about to be saved, to lint them first).
+public struct InventorySnapshot: Sendable {
+    public let devices: [String: InventoryDevice]
+    public let renderer: TemplateRenderer
+
+    public init(devices: [InventoryDevice], renderer: TemplateRenderer) {
+        self.devices = Dictionary(devices.map { ($0.mac, $0) }, uniquingKeysWith: { first, _ in first })
+        self.renderer = renderer
+    }
+
+    /// Reads the store; `replacing` puts template texts in place of the stored ones (a save being checked).
+    /// Templates that do not compile are thrown, every one of them.
+    public static func load(from store: any InventoryStore, configVariables: [String: String] = [:],
+                            secretVariables: SecretVariables = SecretVariables(),
+                            replacing: [TemplateLayer: String] = [:]) throws -> InventorySnapshot {
+        var texts = Dictionary(try store.templates().map { ($0.layer, $0.text) }, uniquingKeysWith: { _, last in last })
+        texts.merge(replacing) { _, new in new }
+        let compiled = try TemplateRenderer.compile(texts.map { TemplateVersion(layer: $0.key, version: 0, text: $0.value, saved: 0) })
+        let groups = Dictionary(try store.groups().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let renderer = TemplateRenderer(templates: compiled, groups: groups, configVariables: configVariables,
+                                        secretVariables: secretVariables)
+        return InventorySnapshot(devices: try store.devices(DeviceFilter()), renderer: renderer)
+    }
+
+    /// The generated file a phone asking for `name` gets, if templates make one: a device's `<mac>.cfg` or a
+    /// model's common CFG file.
+    public func file(named name: String, serverURL: String, lint: Bool = false) -> GeneratedFile? {
+        switch ProvisioningFileName(name).kind {
+        case .macConfig(let mac):
+            guard name == mac.canonical + ".cfg", let device = devices[mac.canonical] else { return nil }
+            return renderer.deviceFile(for: device, serverURL: serverURL, lint: lint)
+        case .commonConfig:
+            return renderer.commonFile(named: name, serverURL: serverURL, lint: lint)
+        default:
+            return nil
+        }
+    }
+
+    /// Every file templates generate for one device, in the order the phone asks for them (R3.3).
+    public func files(for device: InventoryDevice, serverURL: String, lint: Bool = false) -> [GeneratedFile] {
+        guard let model = ModelCatalog.model(named: device.model) else { return [] }
+        return [renderer.commonFile(named: model.commonConfigName, serverURL: serverURL, lint: lint),
+                renderer.deviceFile(for: device, serverURL: serverURL, lint: lint)].compactMap { $0 }
+    }
+
+    /// What lint finds in every generated file: each common file templates make, then each device's own file.
+    public func lint(serverURL: String) -> [TemplateProblem] {
+        var problems: [TemplateProblem] = []
+        var seen: Set<String> = []
+        for model in ModelCatalog.all where seen.insert(model.commonConfigName).inserted {
+            problems += renderer.commonFile(named: model.commonConfigName, serverURL: serverURL, lint: true)?.problems ?? []
+        }
+        // A common-file problem names the template and line once, whichever models share the template.
+        var unique: [TemplateProblem] = []
+        var reported: Set<TemplateProblem> = []
+        for problem in problems where reported.insert(problem).inserted { unique.append(problem) }
+        for mac in devices.keys.sorted() {
+            unique += renderer.deviceFile(for: devices[mac]!, serverURL: serverURL, lint: true)?.problems ?? []
+        }
+        return unique
+    }
+}
