@@ -108,7 +108,7 @@ let package = Package(
             name: "ProvisioningServer",
             dependencies: [
                 "ProvisioningCore", "Configuration", "FileService", "HTTP", "TFTP", "FTP", "SIP", "DHCP", "Storage",
-                "CLinuxShims",
+                "Inventory", "CLinuxShims",
             ] + nio + service + tls + crypto
         ),
         // autoprov: the CLI, one small command per subcommand.

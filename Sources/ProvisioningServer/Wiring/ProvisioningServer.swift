@@ -1,5 +1,6 @@
 import FileService
 import HTTP
+import Inventory
 import Configuration
 import Foundation
 import Logging
@@ -46,10 +47,24 @@ public struct ProvisioningServer: Sendable {
         let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger,
                                  identify: DeviceIdentity.fill)
         let metrics = ServerMetrics(droppedLogRecords: { log.dropped })
+        // The inventory's generated files, served after uploads and before the root.
+        let generated: GeneratedFiles
+        do {
+            generated = try GeneratedFiles(
+                store: try SQLiteInventory(path: dataDirectory.appendingPathComponent("inventory.sqlite").path),
+                configVariables: configuration.inventoryVariables,
+                secretVariables: SecretVariables(patterns: configuration.secretVariables),
+                secretsMode: configuration.inventorySecrets)
+        } catch let problems as TemplateProblems {
+            throw ListenError(description: "the stored templates do not compile; fix them with 'autoprov template "
+                              + "import':\n\(problems)")
+        }
         // With HTTP on, each file's HTTP head is made once, when the file is loaded.
         let service = try FileService(settings: configuration.fileServiceSettings, log: log, metrics: metrics,
                                       prepare: configuration.http != nil || configuration.https != nil
-                                          ? HTTPServer.filePreparer : nil)
+                                          ? HTTPServer.filePreparer : nil,
+                                      generated: generated)
+        let watcher = InventoryWatcher(generated: generated, service: service, logger: logger)
         var listeners: [(name: String, service: any Service)] = []
         // Connections per client address (S6), counted where they are accepted; HTTP and HTTPS share one count.
         let exempt = try configuration.connectionsExempt.map { text throws(ConfigurationError) in try AddressRange(text) }
@@ -140,7 +155,7 @@ public struct ProvisioningServer: Sendable {
         }
         // The request log first, so that it is stopped last, after every listener has drained.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: log), .init(service: ListenerGroup(listeners: listeners))],
+            services: [.init(service: log), .init(service: watcher), .init(service: ListenerGroup(listeners: listeners))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
@@ -278,6 +293,7 @@ extension ServerConfiguration {
         settings.uploadMaximumBytes = uploadMaximumBytes
         settings.encryptionCommonKey = encryptionCommonKey
         settings.encryptionKeysFile = encryptionKeysFile
+        settings.templateServerURL = templateServerURL
         return settings
     }
 }
