@@ -256,7 +256,7 @@ public final class FileService: Sendable {
         var candidates: [Candidate] = []
         for (tree, key) in [(uploadTree, "u:" + path.path), (rootTree, "r:" + path.path)] {
             // A generated file wins over a file of the same name in the root (`lint --data` names the one it hides).
-            if key.hasPrefix("r:"), candidates.isEmpty, let file = generatedFile(path, request) { return .answer(.file(file)) }
+            if key.hasPrefix("r:"), candidates.isEmpty, let answer = generatedAnswer(path, request) { return .answer(answer) }
             var info = stat()
             guard stat(tree.path(of: path), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
             // S2 and S5 hold for the file that would be opened: a link out of the tree is refused, and a link into
@@ -281,7 +281,7 @@ public final class FileService: Sendable {
 
     /// What a generated file comes to for this request: whole for its own device, or with `[inventory] secrets`
     /// open; with its secret lines left out for anyone else. Encrypted like a root file when `[encryption]` says so.
-    private func generatedFile(_ path: RootRelativePath, _ request: FileRequest) -> ServedFile? {
+    private func generatedAnswer(_ path: RootRelativePath, _ request: FileRequest) -> ReadAnswer? {
         guard let generated, !path.path.contains("/") else { return nil }
         let serverURL = settings.templateServerURL
         let key = serverURL + "|" + path.path
@@ -302,8 +302,15 @@ public final class FileService: Sendable {
                 cache[key] = entry
             }
         }
-        guard let redacted = entry.redacted, generated.secretsMode == .device else { return entry.whole }
-        return redacted
+        guard let redacted = entry.redacted, generated.secretsMode == .device else { return .file(entry.whole) }
+        let owner: String?
+        if case .macConfig(let mac) = ProvisioningFileName(path.path).kind { owner = mac.canonical } else { owner = nil }
+        switch deviceAuthentication(request, owner: owner, devices: generated.snapshot.devices) {
+        case .owner: return .file(entry.whole)
+        case .other: return .file(redacted)
+        case .challenge(let delay, let stale):
+            return .unauthorized(realm: FileService.deviceRealm, delay: delay, stale: stale)
+        }
     }
 
     /// Called when the inventory changed: generated files are rendered anew, and no thread answers from before.

@@ -65,12 +65,14 @@ extension FileService {
         return .success(path)
     }
 
-    /// An FTP login: anonymous (read only) when enabled, else an `[[ftp.user]]` or `[[directory]]` account. A
+    /// An FTP login: anonymous (read only) when enabled, else an `[[ftp.user]]` or `[[directory]]` account, or a
+    /// device of the inventory with its own password (its generated files then go out whole). A
     /// failure counts towards slowing down that address (S5); the refusal says how long to wait.
     public func login(username: String, password: String, client: String) -> Result<Login, LoginRefusal> {
         if settings.anonymousLogin, ["anonymous", "ftp"].contains(username.lowercased()) { return .success(.anonymous) }
         let accounts = settings.logins + settings.directories
-        if accounts.contains(where: { constantTimeEqual($0.username, username) && constantTimeEqual($0.password, password) }) {
+        if accounts.contains(where: { constantTimeEqual($0.username, username) && constantTimeEqual($0.password, password) })
+            || deviceLogin(username: username, password: password) {
             credentials.forgetFailures(client)
             return .success(.account)
         }

@@ -47,6 +47,14 @@ public final class GeneratedFiles: Sendable {
     /// When the snapshot in use was read: the modification time of every file it generates.
     public var loaded: Date { state.withLock { $0.loaded } }
 
+    /// How many devices' own files hold a secret line (what `secrets = "open"` hands to anyone who asks).
+    public func devicesWithSecrets(serverURL: String) -> Int {
+        let snapshot = snapshot
+        return snapshot.devices.values.filter {
+            snapshot.renderer.deviceFile(for: $0, serverURL: serverURL)?.holdsSecrets ?? false
+        }.count
+    }
+
     /// The file templates generate under `name` (a top-level name), rendered now.
     public func file(named name: String, serverURL: String) -> GeneratedFile? {
         snapshot.file(named: name, serverURL: serverURL)

@@ -4,7 +4,7 @@ import Storage
 import Testing
 
 /// Layers, variables, provenance and the lint of templates, rendered in process (the pure core of issue 14).
-@Suite("Template rendering: layer order, variable precedence, provenance, lint", .timeLimit(.minutes(1)))
+@Suite("Template rendering: layer order, variable precedence, provenance, lint", .timeLimit(.minutes(2)))
 struct TemplateRendererTests {
     let mac = "00156574b150"
 

@@ -10,9 +10,16 @@ struct InventoryWatcher: Service {
     let generated: GeneratedFiles
     let service: FileService
     let logger: Logger
+    let serverURL: String
     var interval: Duration = .seconds(1)
 
     func run() async throws {
+        if generated.secretsMode == .open {
+            let exposed = (try? await NIOThreadPool.singleton.runIfActive { generated.devicesWithSecrets(serverURL: serverURL) }) ?? 0
+            if exposed > 0 {
+                logger.warning("[inventory] secrets = \"open\": \(exposed) device(s) have secret lines served to anyone who asks for their files")
+            }
+        }
         // A drain does not wait for the next tick.
         await cancelWhenGracefulShutdown { await watch() }
     }

@@ -5,7 +5,9 @@ import ProvisioningCore
 /// row (`mac` and `model` required; `label`, `groups` with `;` between names in order, `state`; every other column a
 /// variable), then one device per row. A device already in the store is changed to what its row says; one whose row
 /// says what it already has is left alone, so importing an exported file changes nothing. A secret shown masked
-/// (`********`, an export without `--with-secrets`) keeps the value the store has.
+/// (`********`, an export without `--with-secrets`) keeps the value the store has. A `password` column (written by
+/// an export with `--with-secrets`) sets each device's own password; empty, the device keeps its own (or a new
+/// device gets a new one).
 public struct InventoryImport: Sendable {
     /// Every problem found, each `FILE:LINE: problem`; nothing is written when there is one.
     public struct Refusal: Error, Sendable, CustomStringConvertible {
@@ -22,6 +24,8 @@ public struct InventoryImport: Sendable {
     public private(set) var createdGroups: [String] = []
 
     static let fixedColumns = ["mac", "model", "label", "groups", "state"]
+    /// The device's own password (its user name is its MAC): exported only with secrets.
+    static let passwordColumn = "password"
 
     public init(_ table: CSVTable, file: String, store: any InventoryStore, secrets: SecretVariables,
                 newPassword: () -> String) throws {
@@ -32,7 +36,7 @@ public struct InventoryImport: Sendable {
         var seen = Set<String>()
         for name in names {
             if !seen.insert(name).inserted { problem(header.line, "column '\(name)' appears twice") }
-            if !InventoryImport.fixedColumns.contains(name) {
+            if !InventoryImport.fixedColumns.contains(name), name != InventoryImport.passwordColumn {
                 if InventoryNames.builtInVariables.contains(name) {
                     problem(header.line, "column '\(name)' is a built-in variable; it cannot be set")
                 } else if !InventoryNames.isVariableName(name) {
@@ -93,7 +97,7 @@ public struct InventoryImport: Sendable {
             for group in groups where !existingGroups.contains(group) && !newGroups.contains(group) { newGroups.append(group) }
             var variables: [String: String] = [:]
             var masked = false
-            for name in names where !InventoryImport.fixedColumns.contains(name) {
+            for name in names where !InventoryImport.fixedColumns.contains(name) && name != InventoryImport.passwordColumn {
                 guard let value = cells[name], !value.isEmpty else { continue }
                 if value == SecretVariables.mask, secrets.isSecret(name) {
                     guard let kept = existing?.variables[name] else {
@@ -108,8 +112,10 @@ public struct InventoryImport: Sendable {
             }
             if masked { continue }
             let label = cells["label"] ?? existing?.label ?? ""
+            let password = cells[InventoryImport.passwordColumn].flatMap { $0.isEmpty || $0 == SecretVariables.mask ? nil : $0 }
             if var device = existing {
                 let before = device
+                device.password = password ?? device.password
                 device.model = model
                 device.label = label
                 device.state = state
@@ -125,7 +131,7 @@ public struct InventoryImport: Sendable {
                 added += 1
                 deviceChanges.append(.addDevice(InventoryDevice(mac: mac, model: model, label: label, state: state,
                                                                 groups: groups, variables: variables,
-                                                                password: newPassword())))
+                                                                password: password ?? newPassword())))
             }
         }
         guard problems.isEmpty else { throw Refusal(problems: problems) }
@@ -133,12 +139,14 @@ public struct InventoryImport: Sendable {
         changes = newGroups.map { .addGroup(InventoryGroup(name: $0)) } + deviceChanges
     }
 
-    /// The devices as CSV in the layout ``InventoryImport`` reads; secrets masked unless `withSecrets`.
+    /// The devices as CSV in the layout ``InventoryImport`` reads; secrets masked unless `withSecrets`, which also
+    /// adds each device's own password (for the site's redirection service or activation codes).
     public static func csv(_ devices: [InventoryDevice], secrets: SecretVariables, withSecrets: Bool) -> String {
         let variables = Set(devices.flatMap(\.variables.keys)).sorted()
-        var rows = [fixedColumns + variables]
+        var rows = [fixedColumns + (withSecrets ? [passwordColumn] : []) + variables]
         for device in devices {
             rows.append([device.mac, device.model, device.label, device.groups.joined(separator: ";"), device.state.rawValue]
+                + (withSecrets ? [device.password] : [])
                 + variables.map { name in device.variables[name].map { secrets.shown(name, $0, withSecrets: withSecrets) } ?? "" })
         }
         return CSVTable.text(rows)

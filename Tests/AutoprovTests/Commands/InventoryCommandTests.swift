@@ -56,8 +56,10 @@ struct InventoryCommandTests {
         let pending = try await data.run(["device", "list", "--state", "pending", "--format", "csv"])
         #expect(pending.stdout == "mac,model,label,groups,state\r\n00156574b14f,T54W,,,pending\r\n", "\(pending.stdout)")
         let csv = try await data.run(["device", "list", "--group", "sales", "--format", "csv", "--with-secrets"])
-        #expect(csv.stdout == "mac,model,label,groups,state,ext,sip_password\r\n"
-                    + "00156574b150,T46S,Reception,sales,active,202,\"s3cret,\"\"x\"\"\"\r\n", "\(csv.stdout)")
+        // With secrets, the device's own password too (for a redirection service or activation codes).
+        #expect(csv.stdout == "mac,model,label,groups,state,password,ext,sip_password\r\n"
+                    + "00156574b150,T46S,Reception,sales,active,\(secret["password"] ?? "?"),202,\"s3cret,\"\"x\"\"\"\r\n",
+                "\(csv.stdout)")
         let json = try await data.run(["device", "list", "--model", "T46S", "--format", "json"])
         let parsed = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
         #expect(parsed?.first?["variables"] as? [String: String] == ["ext": "202", "sip_password": "********"])
@@ -148,6 +150,15 @@ struct InventoryCommandTests {
         #expect(refused.stderr == "\(bad.path):3: '0015650000' is not a MAC address\n\(bad.path):4: 'T99X' is not a model autoprov knows\n"
                     + "autoprov: error: \(bad.path): 2 problem(s); nothing was imported\n", "\(refused.stderr)")
         #expect(try await data.run(["device", "export", "--with-secrets"]).stdout == before)
+
+        // An export with secrets carries each device's own password to another inventory.
+        let copy = DataFolder()
+        try FileManager.default.createDirectory(at: copy.url, withIntermediateDirectories: true)
+        let carried = copy.url.appendingPathComponent("carried.csv")
+        try before.write(to: carried, atomically: true, encoding: .utf8)
+        #expect(try await copy.run(["device", "import", carried.path]).status == 0)
+        #expect(try await copy.run(["device", "export", "--with-secrets"]).stdout == before)
+        #expect(before.hasPrefix("mac,model,label,groups,state,password,"), "\(before)")
     }
 
     @Test("approve makes pending devices active; an unknown MAC among them approves none")

@@ -222,26 +222,15 @@ struct MutualTLSTests {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-mtls-\(UUID())")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
-        func openssl(_ arguments: [String]) throws {
-            let result = try Client.run("openssl", arguments, in: work)
-            #expect(result.status == 0, "\(arguments): \(result.stderr)")
-        }
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                     "-subj", "/CN=Phone CA", "-keyout", "ca.key", "-out", "ca.pem"])
-        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                     "-subj", "/CN=00156574b150", "-keyout", "phone.key", "-out", "phone.csr"])
-        try openssl(["x509", "-req", "-in", "phone.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                     "-days", "2", "-out", "phone.pem"])
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
-                     "-subj", "/CN=stranger", "-keyout", "other.key", "-out", "other.pem"])
-        let server = try ServerProcess(files: ["sip.cfg": sipFile],
-                                       configuration: "[https]\nclient_ca = \"\(work.appendingPathComponent("ca.pem").path)\"\n")
+        let ca = try TestCA(in: work)
+        try ca.issue("phone", subject: "/CN=00156574b150")
+        try ca.selfSigned("other", subject: "/CN=stranger")
+        let server = try ServerProcess(files: ["sip.cfg": sipFile], configuration: "[https]\nclient_ca = \"\(ca.pem.path)\"\n")
         let url = "\(server.https)/sip.cfg"
         #expect(try Client.run("curl", ["-s", "-k", url]).status != 0)
-        #expect(try Client.run("curl", ["-s", "-k", "--cert", work.appendingPathComponent("other.pem").path,
-                                        "--key", work.appendingPathComponent("other.key").path, url]).status != 0)
-        let accepted = try Client.curl(["--cert", work.appendingPathComponent("phone.pem").path,
-                                        "--key", work.appendingPathComponent("phone.key").path, url])
+        #expect(try Client.run("curl", ["-s", "-k", "--cert", ca.certificate("other").path, "--key", ca.key("other").path,
+                                        url]).status != 0)
+        let accepted = try Client.curl(["--cert", ca.certificate("phone").path, "--key", ca.key("phone").path, url])
         #expect(accepted.status == 200)
         #expect(accepted.body == sipFile)
         #expect(server.stop() == 0)

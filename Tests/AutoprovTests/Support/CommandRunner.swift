@@ -18,11 +18,7 @@ struct CommandRunner {
     /// ``run(_:in:timeout:)`` on a thread of its own: an async test waiting for many commands does not hold one
     /// of the few threads every other test runs on (with two cores, two waiting suites starved the rest).
     static func runOnOwnThread(_ arguments: [String], in directory: URL? = nil, timeout: Double = 120) async throws -> Result {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread {
-                continuation.resume(with: Swift.Result { try run(arguments, in: directory, timeout: timeout) })
-            }.start()
-        }
+        try await onOwnThread { try run(arguments, in: directory, timeout: timeout) }
     }
 
     /// Runs `autoprov` with `arguments`; past `timeout` seconds it is killed and ``ChildTimedOut`` is thrown.
@@ -74,5 +70,13 @@ final class FixtureTree {
 
     deinit {
         try? FileManager.default.removeItem(at: url)
+    }
+}
+
+/// Runs a blocking test body (servers, clients, waits) on a thread of its own, so that it does not hold one of the
+/// two threads every other test runs on.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Swift.Result { try body() }) }.start()
     }
 }
