@@ -291,6 +291,14 @@ struct InventoryOptions: ParsableArguments {
         }
     }
 
+    /// The inventory in the data folder when there is one (nil: nothing is made).
+    func openExisting() throws -> (any InventoryStore)? {
+        guard FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("inventory.sqlite")) else {
+            return nil
+        }
+        return try open()
+    }
+
     /// Writes a batch of changes; a refusal is the administrator's to fix (one line, exit 2).
     func write(to inventory: (any InventoryStore)? = nil, _ changes: [InventoryChange]) throws {
         do {

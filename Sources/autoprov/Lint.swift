@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Inventory
 import ProvisioningCore
+import Storage
 
 struct Lint: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -20,8 +22,41 @@ struct Lint: ParsableCommand {
 
     @OptionGroup var keyOptions: FileKeyOptions
 
+    @Option(help: "A data folder whose inventory's templates generate files: a root file they hide is warned about.")
+    var data: String?
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json
+    }
+
+    /// A warning for each file at the top of a root directory that a file the templates generate hides (`serve`
+    /// answers with the generated one).
+    func shadowed() throws -> [LintFinding] {
+        guard let data else { return [] }
+        let options = try InventoryOptions.parse(["--data", data])
+        guard let inventory = try options.openExisting() else { throw UsageFailure("\(data): no inventory in this data folder") }
+        let snapshot = try options.snapshot(inventory)
+        var generated: [String: GeneratedFile] = [:]
+        for model in ModelCatalog.all where generated[model.commonConfigName] == nil {
+            generated[model.commonConfigName] = snapshot.renderer.commonFile(named: model.commonConfigName, serverURL: "")
+        }
+        for device in snapshot.devices.values {
+            generated[device.mac + ".cfg"] = snapshot.renderer.deviceFile(for: device, serverURL: "")
+        }
+        var findings: [LintFinding] = []
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            for (name, file) in generated.sorted(by: { $0.key < $1.key }) {
+                let onDisk = (path as NSString).appendingPathComponent(name)
+                guard FileManager.default.fileExists(atPath: onDisk) else { continue }
+                findings.append(LintFinding(path: onDisk, Diagnostic(
+                    line: 1, column: 1, severity: .warning, code: "shadowed-by-template",
+                    message: "never served: the inventory's templates generate \(name) (from "
+                        + file.templates.map(\.path).joined(separator: ", ") + "), which serve sends instead")))
+            }
+        }
+        return findings
     }
 
     func run() throws {
@@ -31,6 +66,7 @@ struct Lint: ParsableCommand {
             for path in paths {
                 findings += try ProvisioningTree(path: path, keys: keyOptions.keys).lint()
             }
+            findings += try shadowed()
             errors = findings.filter { $0.severity == .error }.count
             let warnings = findings.count - errors
             if !findings.isEmpty {

@@ -1,19 +1,25 @@
 import FileService
 import Foundation
+import Inventory
 import ProvisioningCore
 import ProvisioningServer
 
 /// A provisioning root on disk, answering the phone's downloads for `resolve` the way the server will:
 /// nothing outside the root (S2), a missing file is missing (S1).
 struct ProvisioningRootDirectory {
-    let tree: ConfinedTree
+    /// The root on disk; nil when only generated files are served.
+    let tree: ConfinedTree?
     let serverRoot: ProvisioningURL
     /// Encrypted files are read with these keys (or the `_Security.enc` beside them), as the phone would.
     let keys: FileKeys
+    /// The file templates generate under a top-level name, which wins over the root's (as `serve` answers).
+    let generated: (String) -> GeneratedFile?
 
-    init(path: String, serverURL: ServerURLTemplate, mac: MACAddress, keys: FileKeys = FileKeys()) throws {
-        tree = ConfinedTree(directory: URL(fileURLWithPath: path))
+    init(path: String?, serverURL: ServerURLTemplate, mac: MACAddress, keys: FileKeys = FileKeys(),
+         generated: @escaping (String) -> GeneratedFile? = { _ in nil }) throws {
+        tree = path.map { ConfinedTree(directory: URL(fileURLWithPath: $0)) }
         self.keys = keys
+        self.generated = generated
         let expanded = serverURL.expanded(productName: "PN", mac: mac)
         do {
             serverRoot = try ProvisioningURL(expanded).resolving("/")
@@ -30,6 +36,8 @@ struct ProvisioningRootDirectory {
         do { checked = try RootRelativePath(relative) } catch {
             return .unreachable("refused by the server: \(error.description) (S2)")
         }
+        if !checked.path.contains("/"), let file = generated(checked.path) { return .found(file.bytes) }
+        guard let tree else { return .notFound }
         switch tree.read(checked) {
         case .file(let data):
             do {

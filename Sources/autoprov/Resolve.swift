@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Inventory
 import ProvisioningCore
+import Storage
 
 struct Resolve: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -14,11 +16,16 @@ struct Resolve: ParsableCommand {
             """
     )
 
-    @Option(help: "The provisioning root directory.")
-    var root: String
+    @Option(help: "The provisioning root directory (default: the --config file's root; without either, only the files templates generate).")
+    var root: String?
 
     @Option(help: "The phone's MAC address (00156574B150, 00:15:65:74:b1:50, 00-15-65-74-B1-50).")
     var mac: String
+
+    @OptionGroup var store: InventoryOptions
+
+    @Flag(help: "Print the values of settings that use a secret variable.")
+    var withSecrets = false
 
     @Option(help: "The phone's model (T46G, SIP-T46G, T19P_E2, W52P, ...).")
     var model: String?
@@ -48,9 +55,27 @@ struct Resolve: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let request = try makeRequest()
-            let directory = try ProvisioningRootDirectory(path: root, serverURL: request.serverURL, mac: request.mac,
-                                                          keys: keyOptions.keys)
+            // The inventory, when the data folder has one: its device gives the model, its templates the files.
+            let inventory = try store.openExisting()
+            let snapshot = try inventory.map { try store.snapshot($0) }
+            let canonical = (try? MACAddress(mac))?.canonical
+            let device = canonical.flatMap { snapshot?.devices[$0] }
+            // The config file's root when it is there; without one, only the generated files.
+            var configured: String? = try store.config != nil ? store.settings().root : nil
+            if let path = configured, !FileManager.default.fileExists(atPath: path) { configured = nil }
+            let rootPath = root ?? configured
+            guard rootPath != nil || device != nil else {
+                throw UsageFailure("give --root (or --config), or a --data folder whose inventory has \(canonical ?? mac)")
+            }
+            let serverURL = try store.settings().templateServerURL
+            var generatedFiles: [String: GeneratedFile] = [:]
+            let request = try makeRequest(root: rootPath, device: device)
+            let directory = try ProvisioningRootDirectory(path: rootPath, serverURL: request.serverURL, mac: request.mac,
+                                                          keys: keyOptions.keys) { name in
+                guard let snapshot, let file = snapshot.file(named: name, serverURL: serverURL) else { return nil }
+                generatedFiles[name] = file
+                return file
+            }
             let outcome: ProvisioningOutcome
             do {
                 outcome = try Provisioning.run(request) { directory.fetch($0) }
@@ -58,14 +83,15 @@ struct Resolve: ParsableCommand {
                 throw UsageFailure("\(error)")
             }
             if let state { try write(outcome.state, to: state) }
+            let provenance = ResolveProvenance(generated: generatedFiles, withSecrets: withSecrets)
             switch format {
-            case .json: emit(try ResolveOutput.json(outcome))
-            case .cfg: emit(ResolveOutput.cfg(outcome))
+            case .json: emit(try ResolveOutput.json(outcome, provenance: provenance))
+            case .cfg: emit(ResolveOutput.cfg(outcome, provenance: provenance))
             }
         }
     }
 
-    private func makeRequest() throws -> ProvisioningRequest {
+    private func makeRequest(root: String?, device: InventoryDevice?) throws -> ProvisioningRequest {
         let mac: MACAddress
         do { mac = try MACAddress(self.mac) } catch { throw UsageFailure("\(error)") }
         let phoneModel: PhoneModel
@@ -84,15 +110,22 @@ struct Resolve: ParsableCommand {
                 throw UsageFailure("the User-Agent names MAC \(reported) but --mac is \(mac)")
             }
             phoneModel = known
+        case (nil, nil):
+            guard let device, let known = ModelCatalog.model(named: device.model) else {
+                throw UsageFailure("give exactly one of --model and --user-agent (the inventory has no device \(mac))")
+            }
+            phoneModel = known
         default:
             throw UsageFailure("give exactly one of --model and --user-agent")
         }
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue,
-              FileManager.default.isReadableFile(atPath: root)
-        else { throw UsageFailure("\(root): not a readable directory") }
+        if let root {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue,
+                  FileManager.default.isReadableFile(atPath: root)
+            else { throw UsageFailure("\(root): not a readable directory") }
+        }
         return ProvisioningRequest(serverURL: ServerURLTemplate(url), mac: mac, model: phoneModel,
-                                   previous: try readState(), localFile: try readLocalFile(mac: mac))
+                                   previous: try readState(), localFile: try readLocalFile(mac: mac, root: root))
     }
 
     private func readState() throws -> PhoneState? {
@@ -107,9 +140,9 @@ struct Resolve: ParsableCommand {
         }
     }
 
-    private func readLocalFile(mac: MACAddress) throws -> StoredLocalFile? {
+    private func readLocalFile(mac: MACAddress, root: String?) throws -> StoredLocalFile? {
         let name = mac.canonical + "-local.cfg"
-        let path = local ?? (root as NSString).appendingPathComponent(name)
+        guard let path = local ?? root.map({ ($0 as NSString).appendingPathComponent(name) }) else { return nil }
         guard let data = FileManager.default.contents(atPath: path) else {
             if local != nil { throw UsageFailure("\(path): cannot read the MAC-local file") }
             return nil
@@ -128,28 +161,86 @@ struct Resolve: ParsableCommand {
     }
 }
 
-/// How `resolve` prints an outcome.
-enum ResolveOutput {
-    static func json(_ outcome: ProvisioningOutcome) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return String(decoding: try encoder.encode(outcome), as: UTF8.self) + "\n"
+/// Where the files and settings of a resolve came from: the generated files the phone was served, with each
+/// setting's template, line and variables.
+struct ResolveProvenance {
+    var generated: [String: GeneratedFile] = [:]
+    var withSecrets = false
+
+    /// `disk`, or `generated: defaults.cfg, models/T46S.cfg` (a file that was found).
+    func source(of file: TriedFile) -> String? {
+        guard file.status != .missing else { return nil }
+        guard let generated = generated[file.path] else { return "disk" }
+        return "generated: " + generated.templates.map(\.path).joined(separator: ", ")
     }
 
-    /// The effective configuration as a CFG file, keys sorted; factory defaults as comments.
-    static func cfg(_ outcome: ProvisioningOutcome) -> String {
+    /// The generated setting behind an effective one, when a generated file set it.
+    func origin(of setting: EffectiveSetting, key: String) -> GeneratedSetting? {
+        guard let file = setting.file, let generated = generated[file] else { return nil }
+        return generated.settings.first { $0.key == key }
+    }
+
+    /// `groups/sales.cfg:3, user from device`.
+    static func describe(_ origin: GeneratedSetting) -> String {
+        ([("\(origin.template.path):\(origin.line)")] + origin.variables.map { "\($0.name) from \($0.source.map(String.init(describing:)) ?? "nowhere (empty)")" })
+            .joined(separator: ", ")
+    }
+
+    func shown(_ value: String, _ origin: GeneratedSetting?) -> String {
+        origin?.isSecret == true && !withSecrets ? SecretVariables.mask : value
+    }
+}
+
+/// How `resolve` prints an outcome.
+enum ResolveOutput {
+    static func json(_ outcome: ProvisioningOutcome, provenance: ResolveProvenance = ResolveProvenance()) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard var object = try JSONSerialization.jsonObject(with: try encoder.encode(outcome)) as? [String: Any] else {
+            return String(decoding: try encoder.encode(outcome), as: UTF8.self) + "\n"
+        }
+        // Each file's source, and each generated setting's template, line and variables (secrets masked).
+        if var files = object["files"] as? [[String: Any]] {
+            for (index, file) in outcome.files.enumerated() where index < files.count {
+                if let source = provenance.source(of: file) { files[index]["source"] = source }
+            }
+            object["files"] = files
+        }
+        if var settings = object["settings"] as? [String: [String: Any]] {
+            for (key, setting) in outcome.settings {
+                guard let origin = provenance.origin(of: setting, key: key) else { continue }
+                settings[key]?["template"] = origin.template.path
+                settings[key]?["templateLine"] = origin.line
+                settings[key]?["variables"] = origin.variables.map {
+                    ["name": $0.name, "source": $0.source.map(String.init(describing:)) ?? "none"]
+                }
+                if let value = setting.value { settings[key]?["value"] = provenance.shown(value, origin) }
+            }
+            object["settings"] = settings
+        }
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// The effective configuration as a CFG file, keys sorted; factory defaults as comments; a setting from a
+    /// generated file follows a comment naming its template, line and variables.
+    static func cfg(_ outcome: ProvisioningOutcome, provenance: ResolveProvenance = ResolveProvenance()) -> String {
         var comments = [
             "autoprov resolve: \(outcome.mac) (\(outcome.model.name)), overwrite mode "
                 + (outcome.overwriteMode ? "on" : "off")
                 + (outcome.unchanged ? ", unchanged (MD5)" : "") + (outcome.rebootRequired ? ", reboot" : ""),
         ]
         for file in outcome.files {
+            let notes = [file.note, provenance.generated.isEmpty ? nil : provenance.source(of: file)].compactMap { $0 }
             comments.append("\(file.role.rawValue) \(file.path): \(file.status.rawValue)"
-                + (file.note.map { " (\($0))" } ?? ""))
+                + (notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))"))
         }
         var lines = ConfigFile.rendering([], comments: comments).serialized()
         for key in outcome.settings.keys.sorted() {
-            let text = outcome.settings[key]!.value.map { "\(key) = \($0)\n" } ?? "# \(key) = (factory default)\n"
+            let setting = outcome.settings[key]!
+            let origin = provenance.origin(of: setting, key: key)
+            if let origin { lines += Array("# \(key): \(ResolveProvenance.describe(origin))\n".utf8) }
+            let text = setting.value.map { "\(key) = \(provenance.shown($0, origin))\n" } ?? "# \(key) = (factory default)\n"
             lines += Array(text.utf8)
         }
         return String(decoding: lines, as: UTF8.self)

@@ -122,5 +122,49 @@ struct TemplateCommandTests {
         let missing = try await run(["render", "--mac", "00156574b150", "--file", "00156574b150.boot"])
         #expect(missing.status == 2)
         #expect(missing.stderr.contains("they generate: y000000000066.cfg, 00156574b150.cfg"))
+
+        // resolve from the data folder alone: the model from the inventory, each file's source, and each setting's
+        // template, line and variables with where their values came from; the secret masked.
+        let resolved = try await run(["resolve", "--mac", "00156574b150"])
+        #expect(resolved.status == 0, "\(resolved.stderr)")
+        #expect(resolved.stdout == """
+            #!version:1.0.0.1
+            # autoprov resolve: 00156574b150 (T46S), overwrite mode off
+            # mac-boot 00156574b150.boot: missing
+            # common-boot y000000000000.boot: missing
+            # common-cfg y000000000066.cfg: applied (generated: defaults.cfg)
+            # mac-cfg 00156574b150.cfg: applied (generated: groups/sales.cfg)
+            # account.1.password: groups/sales.cfg:4, sip_password from device
+            account.1.password = ********
+            # account.1.sip_server.1.address: groups/sales.cfg:2, sip_server from config
+            account.1.sip_server.1.address = pbx.example
+            # account.1.user_name: groups/sales.cfg:3, user from device
+            account.1.user_name = 201
+            # auto_provision.server.url: defaults.cfg:2, server_url from built-in
+            auto_provision.server.url = http://prov.example/
+
+            """, "\(resolved.stdout)")
+        // With a root on disk: a generated file hides the root's file of the same name; the others are the disk's.
+        let root = work.appendingPathComponent("root")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        try "#!version:1.0.0.1\nold = 1\n".write(to: root.appendingPathComponent("00156574b150.cfg"), atomically: true, encoding: .utf8)
+        try "#!version:1.0.0.1\nlocal = 1\n".write(to: root.appendingPathComponent("00156574b150-local.cfg"), atomically: true, encoding: .utf8)
+        let json = try await run(["resolve", "--mac", "00156574b150", "--root", root.path, "--format", "json", "--with-secrets"])
+        let object = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any]
+        let files = (object?["files"] as? [[String: Any]])?.map { "\($0["path"] ?? "") \($0["source"] ?? "-")" }
+        #expect(files == ["00156574b150.boot -", "y000000000000.boot -", "y000000000066.cfg generated: defaults.cfg",
+                          "00156574b150.cfg generated: groups/sales.cfg", "00156574b150-local.cfg disk"], "\(json.stdout)")
+        let settings = object?["settings"] as? [String: [String: Any]]
+        #expect(settings?["old"] == nil && settings?["account.1.user_name"]?["template"] as? String == "groups/sales.cfg")
+        #expect(settings?["account.1.password"]?["value"] as? String == "Zq8-secret")
+        #expect(settings?["account.1.password"]?["templateLine"] as? Int == 4)
+        #expect((settings?["account.1.user_name"]?["variables"] as? [[String: String]]) == [["name": "user", "source": "device"]])
+
+        // lint names the root's file that a generated one hides (a warning: exit 0).
+        let shadowing = try await CommandRunner.runOnOwnThread(["lint", root.path, "--data", data])
+        #expect(shadowing.status == 0)
+        #expect(shadowing.stdout == "\(root.path)/00156574b150.cfg:1:1: warning: never served: the inventory's templates "
+                    + "generate 00156574b150.cfg (from groups/sales.cfg), which serve sends instead [shadowed-by-template]\n",
+                "\(shadowing.stdout)")
     }
 }
