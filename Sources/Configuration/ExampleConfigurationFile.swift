@@ -59,6 +59,10 @@ extension ServerConfiguration {
         [inventory]                    # devices and groups ('autoprov device', 'autoprov group')
         secret_variables = ["*password*", "*secret*", "*pin*"]   # masked in listings unless --with-secrets
         server_url = ""                # {{server_url}} for render, resolve and template lint; empty: the HTTP listener's URL
+        secrets = "device"             # secret lines only to their own device; "open": to anyone
+        notify_on_change = false       # serve tells the devices a change reached (check-sync), by itself
+        notify_rate = 10               # ... this many a second
+        notify_port = 5060             # ... on this SIP port of the address serve last saw each at
         # [inventory.variables]        # variables every template sees, below the device's and its groups'
         # sip_server = "pbx.example.com"
 

@@ -70,6 +70,11 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var inventoryServerURL = ""
     /// Who receives a generated file's secret lines (`[inventory] secrets`).
     public var inventorySecrets = SecretsMode.device
+    /// Whether `serve` tells the devices a change reached (check-sync), by itself, `notifyRate` a second, on
+    /// `notifyPort` at the address the registry has for each.
+    public var notifyOnChange = false
+    public var notifyRate = 10
+    public var notifyPort = 5060
     /// The built-in DHCP server, or nil (the default).
     public var dhcp: DHCPConfiguration?
 
@@ -179,6 +184,12 @@ extension ServerConfiguration {
         if var inventory = try reader.table("inventory") {
             secretVariables = try inventory.strings("secret_variables") ?? secretVariables
             inventoryServerURL = try inventory.string("server_url") ?? inventoryServerURL
+            notifyOnChange = try inventory.boolean("notify_on_change") ?? notifyOnChange
+            notifyRate = try inventory.integer("notify_rate") ?? notifyRate
+            notifyPort = try inventory.integer("notify_port") ?? notifyPort
+            guard notifyRate > 0, (1...65535).contains(notifyPort) else {
+                throw ConfigurationError("inventory.notify_rate must be positive and inventory.notify_port a port number")
+            }
             if let mode = try inventory.string("secrets") {
                 guard let parsed = SecretsMode(rawValue: mode) else {
                     throw ConfigurationError("inventory.secrets must be \"device\" or \"open\", not '\(mode)'")

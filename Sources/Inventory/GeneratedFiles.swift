@@ -55,6 +55,16 @@ public final class GeneratedFiles: Sendable {
         }.count
     }
 
+    /// The devices whose generated files changed since each was last told (see ``InventorySnapshot/changes(since:serverURL:)``).
+    public func changes(serverURL: String) throws -> [ChangedDevice] {
+        snapshot.changes(since: try store.notified(), serverURL: serverURL)
+    }
+
+    /// Records devices as told of the files they have now (by their digests' text).
+    public func recordNotified(_ files: [String: String]) throws {
+        try store.recordNotified(files)
+    }
+
     /// The file templates generate under `name` (a top-level name), rendered now.
     public func file(named name: String, serverURL: String) -> GeneratedFile? {
         snapshot.file(named: name, serverURL: serverURL)

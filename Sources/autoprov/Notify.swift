@@ -1,6 +1,7 @@
 import ArgumentParser
 import Dispatch
 import Foundation
+import Inventory
 import ProvisioningCore
 import ProvisioningServer
 import Storage
@@ -26,10 +27,19 @@ struct Notify: ParsableCommand {
     @Flag(help: "Every device in the registry.")
     var all = false
 
-    @Option(help: "With --all: only devices of this model.")
+    @Flag(help: "The devices whose generated files changed since they were last told ('autoprov changes'); each that answers is recorded as told.")
+    var changed = false
+
+    @Option(help: "With --changed: autoprov.toml, for the templates' variables.")
+    var config: String?
+
+    @Option(help: "The SIP port of devices found in the registry.")
+    var sipPort = 5060
+
+    @Option(help: "With --all or --changed: only devices of this model.")
     var model: String?
 
-    @Option(help: "With --all: notifications started per second (N or N/s).")
+    @Option(help: "With --all or --changed: notifications started per second (N or N/s).")
     var rate = "10"
 
     /// `--rate` as a number.
@@ -54,16 +64,17 @@ struct Notify: ParsableCommand {
     var data = "autoprov-data"
 
     func validate() throws {
-        guard [to != nil, mac != nil, all].filter({ $0 }).count == 1 else {
-            throw ValidationError("give exactly one of --to, --mac and --all")
+        guard [to != nil, mac != nil, all, changed].filter({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --to, --mac, --all and --changed")
         }
+        guard (1...65535).contains(sipPort) else { throw ValidationError("--sip-port must be a port number") }
         guard timeout > 0, perSecond > 0 else { throw ValidationError("--timeout and --rate (N or N/s) must be positive") }
         guard (username == nil) == (password == nil) else { throw ValidationError("--username and --password go together") }
     }
 
     func run() throws {
         try reportingFailures {
-            if all {
+            if all || changed {
                 try notifyAll()
                 return
             }
@@ -76,7 +87,7 @@ struct Notify: ParsableCommand {
                 guard let device = try openLog(data).device(mac: canonical) else {
                     throw UsageFailure("\(canonical) is not in the device registry of \(data)")
                 }
-                target = Notify.uri(for: device)
+                target = uri(for: device)
             }
             switch try send(to: target) {
             case .answered(let status, let reason):
@@ -91,41 +102,51 @@ struct Notify: ParsableCommand {
 
     private func send(to target: String) throws -> CheckSyncNotifier.Outcome {
         do {
-            return try CheckSyncNotifier(target: target, reboot: reboot, username: username, password: password,
-                                         from: from, timeout: .milliseconds(Int64(timeout * 1000))).send()
+            return try notifier(to: target).send()
         } catch {
             throw UsageFailure(error.description)
         }
     }
 
-    /// Every known device, started at `rate` a second so that a fleet does not provision all at once.
+    private func notifier(to target: String) -> CheckSyncNotifier {
+        CheckSyncNotifier(target: target, reboot: reboot, username: username, password: password, from: from,
+                          timeout: .milliseconds(Int64(timeout * 1000)))
+    }
+
+    /// Every known device (or, with --changed, every changed one), started at `rate` a second so that a fleet does
+    /// not provision all at once.
     private func notifyAll() throws {
         var devices = try openLog(data).devices()
         if let model { devices = devices.filter { $0.model?.lowercased() == model.lowercased() } }
-        let tally = Mutex<[String: Int]>([:])
-        let group = DispatchGroup()
-        for (index, device) in devices.enumerated() {
-            if index > 0 { usleep(UInt32(1_000_000 / perSecond)) }
-            let target = Notify.uri(for: device)
-            DispatchQueue.global().async(group: group) {
-                let result: String
-                switch (try? self.send(to: target)) ?? .silent {
-                case .answered(let status, _) where (200..<300).contains(status): result = "answered"
-                case .answered: result = "refused"
-                case .silent: result = "silent"
-                }
-                tally.withLock { $0[result, default: 0] += 1 }
-                emit("\(device.mac) \(target): \(result)\n")
+        // With --changed: only the changed set, each recorded as told once it answers; a changed device the
+        // registry has no address for stays changed.
+        var changedSet: [String: ChangedDevice] = [:]
+        var inventory: (any InventoryStore)?
+        if changed {
+            let options = try InventoryOptions.parse(["--data", data] + (config.map { ["--config", $0] } ?? []))
+            let store = try options.open()
+            inventory = store
+            changedSet = Dictionary(uniqueKeysWithValues: try Changes.list(store, store: options).map { ($0.mac, $0) })
+            let known = Set(devices.map(\.mac))
+            for mac in changedSet.keys.sorted() where !known.contains(mac) {
+                emit("\(mac): no known address (never seen by serve); still changed\n")
             }
+            devices = devices.filter { changedSet[$0.mac] != nil }
         }
-        group.wait()
-        let counts = tally.withLock { $0 }
-        emit("\(devices.count) devices: \(counts["answered"] ?? 0) answered, \(counts["refused"] ?? 0) refused, "
-            + "\(counts["silent"] ?? 0) silent\n")
-        if (counts["answered"] ?? 0) != devices.count { throw ExitCode(1) }
+        let told = Mutex<[String: String]>([:])
+        let digests = changedSet.mapValues(\.digest.text)
+        let counts = PacedNotifier.notify(devices.map { ($0.mac, uri(for: $0)) }, perSecond: perSecond,
+                                          notifier: { self.notifier(to: $0) }) { mac, target, result in
+            if result == .answered, let digest = digests[mac] { told.withLock { $0[mac] = digest } }
+            emit("\(mac) \(target): \(result.rawValue)\n")
+        }
+        if let inventory { try inventory.recordNotified(told.withLock { $0 }) }
+        emit("\(devices.count) devices: \(counts[.answered] ?? 0) answered, \(counts[.refused] ?? 0) refused, "
+            + "\(counts[.silent] ?? 0) silent\n")
+        if (counts[.answered] ?? 0) != devices.count { throw ExitCode(1) }
     }
 
-    static func uri(for device: DeviceRecord) -> String {
-        device.address.contains(":") ? "sip:[\(device.address)]:5060" : "sip:\(device.address):5060"
+    func uri(for device: DeviceRecord) -> String {
+        PacedNotifier.uri(address: device.address, port: sipPort)
     }
 }

@@ -64,8 +64,10 @@ public struct ProvisioningServer: Sendable {
                                       prepare: configuration.http != nil || configuration.https != nil
                                           ? HTTPServer.filePreparer : nil,
                                       generated: generated)
-        let watcher = InventoryWatcher(generated: generated, service: service, logger: logger,
-                                       serverURL: configuration.templateServerURL)
+        let watcher = InventoryWatcher(
+            generated: generated, service: service, logger: logger, serverURL: configuration.templateServerURL,
+            notifications: configuration.notifyOnChange
+                ? .init(log: log, perSecond: configuration.notifyRate, port: configuration.notifyPort) : nil)
         var listeners: [(name: String, service: any Service)] = []
         // Connections per client address (S6), counted where they are accepted; HTTP and HTTPS share one count.
         let exempt = try configuration.connectionsExempt.map { text throws(ConfigurationError) in try AddressRange(text) }

@@ -115,4 +115,9 @@ public protocol InventoryStore: Sendable {
     func versions(of layer: TemplateLayer) throws -> [TemplateVersion]
     /// A number every write makes larger (from any process): a server rereads the inventory when it moves.
     func revision() throws -> Int
+    /// What each device was served when it was last told to provision (check-sync), by MAC: its generated files'
+    /// names and MD5s, as ``recordNotified(_:)`` was given them.
+    func notified() throws -> [String: String]
+    /// Records what these devices were served when they were told; not a change to the inventory (no revision).
+    func recordNotified(_ files: [String: String]) throws
 }

@@ -44,7 +44,25 @@ public final class SQLiteInventory: InventoryStore {
             try db.execute(sql: "CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL)")
             try db.execute(sql: "INSERT INTO revision (id, value) VALUES (1, 0)")
         }
+        migrator.registerMigration("v4: what each device was last told of") { db in
+            try db.execute(sql: "CREATE TABLE notified (mac TEXT PRIMARY KEY, files TEXT NOT NULL, time REAL NOT NULL)")
+        }
         return migrator
+    }
+
+    public func notified() throws -> [String: String] {
+        try database.read { db in
+            Dictionary(try Row.fetchAll(db, sql: "SELECT mac, files FROM notified").map { ($0["mac"] as String, $0["files"] as String) },
+                       uniquingKeysWith: { first, _ in first })
+        }
+    }
+
+    public func recordNotified(_ files: [String: String]) throws {
+        let now = Date().timeIntervalSince1970
+        try database.write { db in
+            let statement = try db.makeStatement(sql: "INSERT OR REPLACE INTO notified (mac, files, time) VALUES (?, ?, ?)")
+            for (mac, digest) in files { try statement.execute(arguments: [mac, digest, now]) }
+        }
     }
 
     public func revision() throws -> Int {
