@@ -68,7 +68,11 @@ let package = Package(
         // Storage and Core.
         .target(
             name: "Inventory",
-            dependencies: ["ProvisioningCore", "Storage", .product(name: "Mustache", package: "swift-mustache")]
+            dependencies: [
+                "ProvisioningCore", "Storage",
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // FileService: the one decision per request (S1-S5, R6.3 on the fly, uploads, generated files, cache,
         // recording); knows no protocol; uses Core, Storage and Inventory.

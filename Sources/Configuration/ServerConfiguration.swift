@@ -73,6 +73,10 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// Whether `serve` tells the devices a change reached (check-sync), by itself, `notifyRate` a second, on
     /// `notifyPort` at the address the registry has for each.
     public var notifyOnChange = false
+    /// Unknown phones added as pending, at most this many from one address (0: none are added).
+    public var pendingPerAddress = 100
+    /// OUIs and models whose unknown phones are added active (`[inventory] auto_approve`); empty: none.
+    public var autoApprove: [String] = []
     public var notifyRate = 10
     public var notifyPort = 5060
     /// The built-in DHCP server, or nil (the default).
@@ -185,6 +189,15 @@ extension ServerConfiguration {
             secretVariables = try inventory.strings("secret_variables") ?? secretVariables
             inventoryServerURL = try inventory.string("server_url") ?? inventoryServerURL
             notifyOnChange = try inventory.boolean("notify_on_change") ?? notifyOnChange
+            pendingPerAddress = try inventory.integer("pending_per_address") ?? pendingPerAddress
+            autoApprove = try inventory.strings("auto_approve") ?? autoApprove
+            for entry in autoApprove {
+                let hex = entry.filter { $0 != ":" && $0 != "-" }
+                guard ModelCatalog.model(named: entry) != nil || (hex.count == 6 && hex.allSatisfy(\.isHexDigit)) else {
+                    throw ConfigurationError("inventory.auto_approve: '\(entry)' is neither an OUI (00:15:65) nor a model autoprov knows")
+                }
+            }
+            guard pendingPerAddress >= 0 else { throw ConfigurationError("inventory.pending_per_address must be 0 or more") }
             notifyRate = try inventory.integer("notify_rate") ?? notifyRate
             notifyPort = try inventory.integer("notify_port") ?? notifyPort
             guard notifyRate > 0, (1...65535).contains(notifyPort) else {

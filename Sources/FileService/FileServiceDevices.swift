@@ -12,8 +12,10 @@ extension FileService {
             result: result, bytes: 0, duration: 0, mac: mac, model: model, firmware: firmware))
     }
 
-    /// Whether the root has a `<mac>.cfg` or `<mac>.boot`, or the device registry has seen the phone.
+    /// Whether the inventory has the phone, the root has a `<mac>.cfg` or `<mac>.boot`, or the device registry
+    /// has seen it.
     public func knows(mac: String) -> Bool {
+        if generated?.snapshot.devices[mac] != nil { return true }
         for name in ["\(mac).cfg", "\(mac).boot"] {
             if let path = try? RootRelativePath(name), rootTree.facts(path) != nil { return true }
         }

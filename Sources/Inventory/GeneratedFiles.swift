@@ -60,6 +60,15 @@ public final class GeneratedFiles: Sendable {
         snapshot.changes(since: try store.notified(), serverURL: serverURL)
     }
 
+    /// Adds devices the store does not have yet, each on its own (one the CLI added meanwhile is left as it is).
+    func add(_ devices: [InventoryDevice]) throws {
+        do {
+            try store.apply(devices.map { .addDevice($0) })
+        } catch InventoryError.deviceExists {
+            for device in devices { try? store.apply([.addDevice(device)]) }
+        }
+    }
+
     /// Records devices as told of the files they have now (by their digests' text).
     public func recordNotified(_ files: [String: String]) throws {
         try store.recordNotified(files)

@@ -18,11 +18,15 @@ public final class RequestLog: Service, Sendable {
     public let flushInterval: Duration
     /// Fills in a record's device (MAC, model, firmware) before it is written.
     let identify: (@Sendable (inout RequestRecord) -> Void)?
+    /// Told of each batch's records that name a device or a model, once identified (on the writer's thread).
+    let observe: (@Sendable ([RequestRecord]) -> Void)?
 
     /// Opens (creating and migrating) the database at `path`; `nil` for an in-memory database.
     public init(path: String?, logger: Logger, flushInterval: Duration = .milliseconds(20),
-                identify: (@Sendable (inout RequestRecord) -> Void)? = nil) throws {
+                identify: (@Sendable (inout RequestRecord) -> Void)? = nil,
+                observe: (@Sendable ([RequestRecord]) -> Void)? = nil) throws {
         self.identify = identify
+        self.observe = observe
         var configuration = Configuration()
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in

@@ -43,6 +43,10 @@ extension RequestLog {
                 identify(&batch[index])
             }
         }
+        if let observe {
+            let sightings = order.map { batch[$0] }.filter { $0.mac != nil || $0.model != nil }
+            if !sightings.isEmpty { observe(sightings) }
+        }
         var devices = pendingDevices.withLock { pending -> [String: DeviceUpdate] in
             for index in order {
                 guard let mac = batch[index].mac else { continue }

@@ -44,9 +44,6 @@ public struct ProvisioningServer: Sendable {
         }
         let dataDirectory = URL(fileURLWithPath: configuration.data)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-        let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger,
-                                 identify: DeviceIdentity.fill)
-        let metrics = ServerMetrics(droppedLogRecords: { log.dropped })
         // The inventory's generated files, served after uploads and before the root.
         let generated: GeneratedFiles
         do {
@@ -59,6 +56,12 @@ public struct ProvisioningServer: Sendable {
             throw ListenError(description: "the stored templates do not compile; fix them with 'autoprov template "
                               + "import':\n\(problems)")
         }
+        // Phones the inventory does not know are added as pending from what the request log identifies.
+        let pending = PendingDevices(generated: generated, perAddress: configuration.pendingPerAddress,
+                                     autoApprove: configuration.autoApprove, logger: logger)
+        let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger,
+                                 identify: DeviceIdentity.fill, observe: { pending.observe($0) })
+        let metrics = ServerMetrics(droppedLogRecords: { log.dropped })
         // With HTTP on, each file's HTTP head is made once, when the file is loaded.
         let service = try FileService(settings: configuration.fileServiceSettings, log: log, metrics: metrics,
                                       prepare: configuration.http != nil || configuration.https != nil
