@@ -261,11 +261,10 @@ struct GroupCommand: ParsableCommand {
             try reportingFailures {
                 let inventory = try store.open()
                 let secrets = try store.secrets()
-                let devices = try inventory.devices(DeviceFilter())
+                let counts = try inventory.deviceCounts()
                 var rows = [["GROUP", "DEVICES", "VARIABLES"]]
                 for group in try inventory.groups() {
-                    let count = devices.filter { $0.groups.contains(group.name) }.count
-                    rows.append([group.name, String(count), Inventory.variables(group.variables, secrets, withSecrets)])
+                    rows.append([group.name, String(counts[group.name] ?? 0), Inventory.variables(group.variables, secrets, withSecrets)])
                 }
                 emit(table(rows))
             }

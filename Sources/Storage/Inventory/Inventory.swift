@@ -113,6 +113,8 @@ public protocol InventoryStore: Sendable {
     func templates() throws -> [TemplateVersion]
     /// Every version of one template, oldest first.
     func versions(of layer: TemplateLayer) throws -> [TemplateVersion]
+    /// How many devices name each group (groups no device names are left out).
+    func deviceCounts() throws -> [String: Int]
     /// A number every write makes larger (from any process): a server rereads the inventory when it moves.
     func revision() throws -> Int
     /// What each device was served when it was last told to provision (check-sync), by MAC: its generated files'
