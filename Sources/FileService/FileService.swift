@@ -153,7 +153,8 @@ public final class FileService: Sendable {
         let now = ContinuousClock.now
         let generation = self.generation.load(ordering: .acquiring)
         if let hit = recent.withLock({ $0[key] }), hit.generation == generation {
-            if now - hit.checked < settings.revalidateAfter { return .answer(.file(hit.file)) }
+            // A generated file stands until the inventory changes, which moves the generation.
+            if hit.source.isEmpty || now - hit.checked < settings.revalidateAfter { return .answer(.file(hit.file)) }
             // Checked over a second ago: one `stat` of the file it came from says whether it still stands (the
             // path's confinement and credentials do not change while the server runs).
             var info = stat()
@@ -171,6 +172,9 @@ public final class FileService: Sendable {
         case .cached(let file, let from):
             answer = .file(file)
             origin = from
+        case .generated(let generated, let shareable):
+            answer = generated
+            origin = shareable ? .generated : nil
         case .load(let candidates):
             guard candidates.allSatisfy({ $0.identity.size <= limit }) else { return .load(PendingLoad(candidates: candidates)) }
             answer = .notFound
@@ -227,12 +231,18 @@ public final class FileService: Sendable {
         init(_ candidate: Candidate) {
             self.init(path: candidate.tree.path(of: candidate.path), identity: candidate.identity)
         }
+
+        /// A generated file: no file on disk to check, it stands until the generation moves.
+        static let generated = Origin(path: "", identity: FileIdentity(stat()))
     }
 
     private enum ReadPlan {
         case answer(ReadAnswer)
         /// A file in memory that `stat` says is unchanged.
         case cached(ServedFile, Origin)
+        /// A generated file's answer; shareable when every requester gets the same bytes (no secret lines, or
+        /// secrets open).
+        case generated(ReadAnswer, shareable: Bool)
         case load([Candidate])
     }
 
@@ -256,7 +266,9 @@ public final class FileService: Sendable {
         var candidates: [Candidate] = []
         for (tree, key) in [(uploadTree, "u:" + path.path), (rootTree, "r:" + path.path)] {
             // A generated file wins over a file of the same name in the root (`lint --data` names the one it hides).
-            if key.hasPrefix("r:"), candidates.isEmpty, let answer = generatedAnswer(path, request) { return .answer(answer) }
+            if key.hasPrefix("r:"), candidates.isEmpty, let generated = generatedAnswer(path, request) {
+                return .generated(generated.answer, shareable: generated.shareable)
+            }
             var info = stat()
             guard stat(tree.path(of: path), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
             // S2 and S5 hold for the file that would be opened: a link out of the tree is refused, and a link into
@@ -281,35 +293,41 @@ public final class FileService: Sendable {
 
     /// What a generated file comes to for this request: whole for its own device, or with `[inventory] secrets`
     /// open; with its secret lines left out for anyone else. Encrypted like a root file when `[encryption]` says so.
-    private func generatedAnswer(_ path: RootRelativePath, _ request: FileRequest) -> ReadAnswer? {
+    private func generatedAnswer(_ path: RootRelativePath, _ request: FileRequest)
+        -> (answer: ReadAnswer, shareable: Bool)? {
         guard let generated, !path.path.contains("/") else { return nil }
         let serverURL = settings.templateServerURL
         let key = serverURL + "|" + path.path
         let entry: GeneratedEntry
-        if let cached = generatedCache.withLock({ $0[key] }) {
+        let revision = generated.revision
+        if let cached = generatedCache.withLock({ $0[key] }), cached.revision == revision {
             entry = cached
         } else {
-            guard let file = generated.file(named: path.path, serverURL: serverURL) else { return nil }
+            // Rendered from the snapshot of the revision it is kept under: an entry rendered from the one before a
+            // change is never taken for the new one.
+            let (snapshot, revision) = generated.current
+            guard let file = snapshot.file(named: path.path, serverURL: serverURL) else { return nil }
             let modified = generated.loaded
             let served = { (bytes: [UInt8]) -> ServedFile in
                 let out = self.encryption.isOn ? self.encryption.served(bytes, path: path) : bytes
                 return ServedFile(contents: ByteBuffer(bytes: out), md5: Provisioning.md5(out), modified: modified,
                                   contentType: "text/plain", prepare: self.prepare)
             }
-            entry = GeneratedEntry(whole: served(file.bytes), redacted: file.holdsSecrets ? served(file.redactedBytes) : nil)
+            entry = GeneratedEntry(whole: served(file.bytes), redacted: file.holdsSecrets ? served(file.redactedBytes) : nil,
+                                   revision: revision)
             generatedCache.withLock { cache in
                 if cache.count >= 200_000 { cache.removeAll() }
                 cache[key] = entry
             }
         }
-        guard let redacted = entry.redacted, generated.secretsMode == .device else { return .file(entry.whole) }
+        guard let redacted = entry.redacted, generated.secretsMode == .device else { return (.file(entry.whole), true) }
         let owner: String?
         if case .macConfig(let mac) = ProvisioningFileName(path.path).kind { owner = mac.canonical } else { owner = nil }
         switch deviceAuthentication(request, owner: owner, devices: generated.snapshot.devices) {
-        case .owner: return .file(entry.whole)
-        case .other: return .file(redacted)
+        case .owner: return (.file(entry.whole), false)
+        case .other: return (.file(redacted), false)
         case .challenge(let delay, let stale):
-            return .unauthorized(realm: FileService.deviceRealm, delay: delay, stale: stale)
+            return (.unauthorized(realm: FileService.deviceRealm, delay: delay, stale: stale), false)
         }
     }
 
@@ -428,6 +446,8 @@ public final class FileService: Sendable {
 struct GeneratedEntry: Sendable {
     var whole: ServedFile
     var redacted: ServedFile?
+    /// The inventory revision it was rendered at.
+    var revision: Int
 }
 
 /// A refused login: wait this long before saying so.

@@ -11,6 +11,8 @@ public final class GeneratedFiles: Sendable {
     let secretVariables: SecretVariables
     public let secretsMode: SecretsMode
     private let state: Mutex<State>
+    /// The revision of the snapshot in use, read without the lock (on every request that renders).
+    private let currentRevision = Atomic<Int>(0)
 
     struct State {
         var snapshot: InventorySnapshot
@@ -28,6 +30,7 @@ public final class GeneratedFiles: Sendable {
         let snapshot = try InventorySnapshot.load(from: store, configVariables: configVariables,
                                                   secretVariables: secretVariables)
         state = Mutex(State(snapshot: snapshot, revision: revision, loaded: Date()))
+        currentRevision.store(revision, ordering: .releasing)
     }
 
     /// Rereads the store when its revision moved since the last read; true when it did. Templates that no longer
@@ -38,11 +41,18 @@ public final class GeneratedFiles: Sendable {
         let snapshot = try InventorySnapshot.load(from: store, configVariables: configVariables,
                                                   secretVariables: secretVariables)
         state.withLock { $0 = State(snapshot: snapshot, revision: revision, loaded: Date()) }
+        currentRevision.store(revision, ordering: .releasing)
         return true
     }
 
     /// The snapshot in use.
     public var snapshot: InventorySnapshot { state.withLock { $0.snapshot } }
+
+    /// The store's revision the snapshot in use was read at.
+    public var revision: Int { currentRevision.load(ordering: .acquiring) }
+
+    /// The snapshot in use and the revision it was read at, together.
+    public var current: (snapshot: InventorySnapshot, revision: Int) { state.withLock { ($0.snapshot, $0.revision) } }
 
     /// When the snapshot in use was read: the modification time of every file it generates.
     public var loaded: Date { state.withLock { $0.loaded } }
