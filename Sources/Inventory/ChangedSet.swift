@@ -55,8 +55,8 @@ extension InventorySnapshot {
                 }
                 if let md5 = common[name] ?? nil { files[name] = md5 }
             }
-            if let file = renderer.deviceFile(for: device, serverURL: serverURL) {
-                files[file.name] = Provisioning.md5(file.bytes)
+            for file in [renderer.deviceFile(for: device, serverURL: serverURL), renderer.bootFile(for: device, serverURL: serverURL)] {
+                if let file { files[file.name] = Provisioning.md5(file.bytes) }
             }
             digests[device.mac] = ServedDigest(files: files)
         }

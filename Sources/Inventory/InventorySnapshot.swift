@@ -35,15 +35,19 @@ public struct InventorySnapshot: Sendable {
             return renderer.deviceFile(for: device, serverURL: serverURL, lint: lint)
         case .commonConfig:
             return renderer.commonFile(named: name, serverURL: serverURL, lint: lint)
+        case .macBoot(let mac):
+            guard name == mac.canonical + ".boot", let device = devices[mac.canonical] else { return nil }
+            return renderer.bootFile(for: device, serverURL: serverURL)
         default:
             return nil
         }
     }
 
-    /// Every file templates generate for one device, in the order the phone asks for them (R3.3).
+    /// Every file templates generate for one device, in the order the phone asks for them (R3.1, R3.3).
     public func files(for device: InventoryDevice, serverURL: String, lint: Bool = false) -> [GeneratedFile] {
         guard let model = ModelCatalog.model(named: device.model) else { return [] }
-        return [renderer.commonFile(named: model.commonConfigName, serverURL: serverURL, lint: lint),
+        return [renderer.bootFile(for: device, serverURL: serverURL),
+                renderer.commonFile(named: model.commonConfigName, serverURL: serverURL, lint: lint),
                 renderer.deviceFile(for: device, serverURL: serverURL, lint: lint)].compactMap { $0 }
     }
 

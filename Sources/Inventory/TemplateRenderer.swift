@@ -28,6 +28,8 @@ public struct GeneratedFile: Sendable {
     public var templates: [TemplateLayer]
     public var settings: [GeneratedSetting]
     public var problems: [TemplateProblem]
+    /// Lines written after the header, before the settings: a boot file's includes and overwrite mode (R2).
+    public var bootLines: [String] = []
 
     /// The file as its own device receives it: the header, then each setting once, in the order keys first
     /// appear, with the value of the last layer that sets it (R4.1).
@@ -41,6 +43,7 @@ public struct GeneratedFile: Sendable {
 
     func serialized(redacting: Bool) -> [UInt8] {
         var text = ConfigFile.header + "\n"
+        for line in bootLines { text += line + "\n" }
         for setting in settings {
             if redacting, setting.isSecret {
                 text += "# \(setting.key) left out: it holds a secret that only its own device receives\n"
@@ -103,6 +106,24 @@ public struct TemplateRenderer: Sendable {
         return render(name: device.mac + ".cfg", layers: layers, scope: scope, models: [device.model], device: device.mac,
                       lint: lint)
     }
+
+    /// A device's `<mac>.boot` when its variable `boot` (its own, a group's or the configuration's) says so: `1` or
+    /// `on` (overwrite mode on, R2.4), `keep` (overwrite mode off); empty, `0` or `off`: no boot file. It includes
+    /// the model's common file and then `<mac>.cfg` (R2.2, R3.1).
+    public func bootFile(for device: InventoryDevice, serverURL: String) -> GeneratedFile? {
+        guard device.state == .active, let model = ModelCatalog.model(named: device.model) else { return nil }
+        let scope = VariableScope.device(device, groups: groups, config: configVariables, serverURL: serverURL)
+        guard let mode = scope.values[TemplateRenderer.bootVariable]?.value.lowercased(), !["", "0", "off"].contains(mode)
+        else { return nil }
+        return GeneratedFile(name: device.mac + ".boot", templates: [], settings: [], problems: [], bootLines: [
+            "include:config \"\(model.commonConfigName)\"",
+            "include:config \"\(device.mac).cfg\"",
+            "overwrite_mode = \(mode == "keep" ? 0 : 1)",
+        ])
+    }
+
+    /// The variable that puts a device in boot mode.
+    public static let bootVariable = "boot"
 
     func render(name: String, layers: [TemplateLayer], scope: VariableScope, models: [String], device: String?,
                 lint: Bool) -> GeneratedFile {

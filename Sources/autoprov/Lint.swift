@@ -42,6 +42,7 @@ struct Lint: ParsableCommand {
         }
         for device in snapshot.devices.values {
             generated[device.mac + ".cfg"] = snapshot.renderer.deviceFile(for: device, serverURL: "")
+            generated[device.mac + ".boot"] = snapshot.renderer.bootFile(for: device, serverURL: "")
         }
         var findings: [LintFinding] = []
         for path in paths {
@@ -53,7 +54,8 @@ struct Lint: ParsableCommand {
                 findings.append(LintFinding(path: onDisk, Diagnostic(
                     line: 1, column: 1, severity: .warning, code: "shadowed-by-template",
                     message: "never served: the inventory's templates generate \(name) (from "
-                        + file.templates.map(\.path).joined(separator: ", ") + "), which serve sends instead")))
+                        + (file.templates.isEmpty ? "the variable 'boot'" : file.templates.map(\.path).joined(separator: ", "))
+                        + "), which serve sends instead")))
             }
         }
         return findings

@@ -171,7 +171,7 @@ struct ResolveProvenance {
     func source(of file: TriedFile) -> String? {
         guard file.status != .missing else { return nil }
         guard let generated = generated[file.path] else { return "disk" }
-        return "generated: " + generated.templates.map(\.path).joined(separator: ", ")
+        return generated.templates.isEmpty ? "generated" : "generated: " + generated.templates.map(\.path).joined(separator: ", ")
     }
 
     /// The generated setting behind an effective one, when a generated file set it.

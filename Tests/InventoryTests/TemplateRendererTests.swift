@@ -178,4 +178,20 @@ struct TemplateRendererTests {
         #expect(file.problems[1].message.contains("[invalid-line]"))
         #expect(file.problems[2].message.contains("[overwrite-outside-boot]"))
     }
+
+    @Test("R2: the variable boot gives an active device a <mac>.boot including its common file, then <mac>.cfg")
+    func bootMode() throws {
+        let renderer = try renderer([.group("sales"): "a = 1\n"],
+                                    groups: [InventoryGroup(name: "sales", variables: ["boot": "1"])])
+        let boot = try #require(renderer.bootFile(for: device(groups: ["sales"]), serverURL: ""))
+        #expect(boot.name == "00156574b150.boot")
+        #expect(text(boot) == "#!version:1.0.0.1\ninclude:config \"y000000000066.cfg\"\ninclude:config \"00156574b150.cfg\"\n"
+            + "overwrite_mode = 1\n")
+        #expect(Linter().lint(path: boot.name, bytes: boot.bytes).isEmpty)
+        let keep = renderer.bootFile(for: device(groups: ["sales"], variables: ["boot": "keep"]), serverURL: "")
+        #expect(text(keep).hasSuffix("overwrite_mode = 0\n"))
+        #expect(renderer.bootFile(for: device(groups: ["sales"], variables: ["boot": "off"]), serverURL: "") == nil)
+        #expect(renderer.bootFile(for: device(), serverURL: "") == nil)
+        #expect(renderer.bootFile(for: device(groups: ["sales"], state: .pending), serverURL: "") == nil)
+    }
 }

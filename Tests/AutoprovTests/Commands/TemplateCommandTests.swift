@@ -167,4 +167,32 @@ struct TemplateCommandTests {
                     + "generate 00156574b150.cfg (from groups/sales.cfg), which serve sends instead [shadowed-by-template]\n",
                 "\(shadowing.stdout)")
     }
+
+    @Test("boot mode: the variable boot serves a generated <mac>.boot; resolve follows it and overwrite mode is on")
+    func bootMode() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-boot-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let data = work.appendingPathComponent("data").path
+        func run(_ arguments: [String]) async throws -> CommandRunner.Result {
+            try await CommandRunner.runOnOwnThread(arguments + ["--data", data])
+        }
+        let folder = work.appendingPathComponent("templates")
+        try FileManager.default.createDirectory(at: folder.appendingPathComponent("groups"), withIntermediateDirectories: true)
+        try "#!version:1.0.0.1\naccount.1.label = Sales\n".write(to: folder.appendingPathComponent("groups/sales.cfg"),
+                                                              atomically: true, encoding: .utf8)
+        _ = try await run(["group", "add", "sales"])
+        _ = try await run(["device", "add", "00156574b150", "--model", "T46S", "--group", "sales"])
+        _ = try await run(["template", "import", folder.path])
+        _ = try await run(["changes", "--acknowledge"])
+        #expect(try await run(["group", "set", "sales", "boot=1"]).status == 0)
+        let changes = try await run(["changes"])
+        #expect(changes.stdout.contains("00156574b150  T46S   changed  00156574b150.boot"), "\(changes.stdout)")
+        let resolved = try await run(["resolve", "--mac", "00156574b150"])
+        #expect(resolved.stdout.contains("overwrite mode on"), "\(resolved.stdout)")
+        #expect(resolved.stdout.contains("# mac-boot 00156574b150.boot: applied (generated)"), "\(resolved.stdout)")
+        #expect(resolved.stdout.contains("# include 00156574b150.cfg: applied (generated: groups/sales.cfg)"), "\(resolved.stdout)")
+        let file = try await run(["render", "--mac", "00156574b150", "--file", "00156574b150.boot"])
+        #expect(file.stdout == "#!version:1.0.0.1\ninclude:config \"y000000000066.cfg\"\ninclude:config \"00156574b150.cfg\"\n"
+            + "overwrite_mode = 1\n")
+    }
 }
