@@ -69,7 +69,7 @@ let package = Package(
         .target(
             name: "Inventory",
             dependencies: [
-                "ProvisioningCore", "Storage",
+                "ProvisioningCore", "Storage", "CLinuxShims",
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Logging", package: "swift-log"),
             ]

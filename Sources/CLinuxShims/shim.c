@@ -1,5 +1,6 @@
 #ifdef __linux__
 #define _GNU_SOURCE
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
@@ -21,4 +22,6 @@ int cepoll_accept(int fd, struct sockaddr *address, socklen_t *length) {
 }
 
 void clinux_name_thread(const char *name) { pthread_setname_np(pthread_self(), name); }
+
+void clinux_trim_memory(void) { malloc_trim(0); }
 #endif

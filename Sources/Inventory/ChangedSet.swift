@@ -41,26 +41,27 @@ public struct ChangedDevice: Sendable, Hashable {
 }
 
 extension InventorySnapshot {
-    /// What templates serve every device, rendered now. A model's common file is rendered once for all its devices.
+    /// What templates serve every device, rendered now, on every core. A model's common file is rendered once for
+    /// all its devices.
     public func servedDigests(serverURL: String) -> [String: ServedDigest] {
-        var common: [String: String?] = [:]
-        var digests: [String: ServedDigest] = [:]
-        digests.reserveCapacity(devices.count)
-        for device in devices.values {
+        var common: [String: String] = [:]
+        for model in ModelCatalog.all where common[model.commonConfigName] == nil {
+            if let file = renderer.commonFile(named: model.commonConfigName, serverURL: serverURL) {
+                common[model.commonConfigName] = Provisioning.md5(file.bytes)
+            }
+        }
+        let renderer = renderer
+        let digests = parallelMap(Array(devices.values)) { [common] device -> (String, ServedDigest) in
             var files: [String: String] = [:]
-            if let model = ModelCatalog.model(named: device.model) {
-                let name = model.commonConfigName
-                if common[name] == nil {
-                    common[name] = .some(renderer.commonFile(named: name, serverURL: serverURL).map { Provisioning.md5($0.bytes) })
-                }
-                if let md5 = common[name] ?? nil { files[name] = md5 }
+            if let name = ModelCatalog.model(named: device.model)?.commonConfigName, let md5 = common[name] {
+                files[name] = md5
             }
             for file in [renderer.deviceFile(for: device, serverURL: serverURL), renderer.bootFile(for: device, serverURL: serverURL)] {
                 if let file { files[file.name] = Provisioning.md5(file.bytes) }
             }
-            digests[device.mac] = ServedDigest(files: files)
+            return (device.mac, ServedDigest(files: files))
         }
-        return digests
+        return Dictionary(digests, uniquingKeysWith: { first, _ in first })
     }
 
     /// The devices whose generated files changed since each was last told (`notified`, as the store keeps it), by

@@ -81,30 +81,48 @@ public struct CompiledTemplate: Sendable {
     /// Every variable the template names, in sections or values.
     public var names: Set<String> { Set(tags.map(\.name)) }
 
-    /// The rendered lines, each with the template line it ends on (its newline's line).
+    /// The rendered lines, each with the template line it ends on (its newline's line). Read as bytes: the markers
+    /// and newlines are ASCII, so their byte positions are also the text's.
     func render(_ scope: VariableScope) -> [(text: Substring, line: Int)] {
         let output = marked.render(scope)
+        let utf8 = output.utf8
         var lines: [(text: Substring, line: Int)] = []
-        for raw in output.split(separator: "\n", omittingEmptySubsequences: false) {
+        var start = utf8.startIndex
+        while true {
+            let newline = utf8[start...].firstIndex(of: 0x0A) ?? utf8.endIndex
             // Every newline carries a marker; only the text after the last one has none: the template's last line.
-            guard let start = raw.firstIndex(of: Self.markStart) else {
-                if !raw.isEmpty { lines.append((raw, lineCount)) }
-                continue
-            }
-            var line = lineCount
-            var content = raw[..<start]
-            var rest = raw[start...]
-            // A rendered line may carry several markers (a section's lines that rendered empty); the last is its own.
-            while let open = rest.firstIndex(of: Self.markStart), let close = rest[open...].firstIndex(of: Self.markEnd) {
-                line = Int(rest[rest.index(after: open)..<close]) ?? line
-                let after = rest.index(after: close)
-                let next = rest[after...].firstIndex(of: Self.markStart) ?? rest.endIndex
-                if content.isEmpty { content = rest[after..<next] } else if after < next {
-                    content = Substring(String(content) + rest[after..<next])
+            var pieces: [Range<String.Index>] = []
+            var line: Int?
+            var cursor = start, pieceStart = start
+            while cursor < newline {
+                guard utf8[cursor] == 0x1F else {
+                    cursor = utf8.index(after: cursor)
+                    continue
                 }
-                rest = rest[next...]
+                if pieceStart < cursor { pieces.append(pieceStart..<cursor) }
+                var number = 0
+                cursor = utf8.index(after: cursor)
+                while cursor < newline, utf8[cursor] != 0x1E {
+                    number = number * 10 + Int(utf8[cursor] &- 0x30)
+                    cursor = utf8.index(after: cursor)
+                }
+                if cursor < newline { cursor = utf8.index(after: cursor) }
+                line = number
+                pieceStart = cursor
             }
-            lines.append((content, line))
+            if pieceStart < newline { pieces.append(pieceStart..<newline) }
+            let text: Substring = switch pieces.count {
+            case 0: ""
+            case 1: output[pieces[0]]
+            default: Substring(pieces.map { output[$0] }.joined())
+            }
+            if let line {
+                lines.append((text, line))
+            } else if !text.isEmpty {
+                lines.append((text, lineCount))
+            }
+            guard newline < utf8.endIndex else { break }
+            start = utf8.index(after: newline)
         }
         return lines
     }

@@ -1,4 +1,7 @@
 import Foundation
+#if os(Linux)
+import CLinuxShims
+#endif
 import ProvisioningCore
 import Storage
 import Synchronization
@@ -31,6 +34,15 @@ public final class GeneratedFiles: Sendable {
                                                   secretVariables: secretVariables)
         state = Mutex(State(snapshot: snapshot, revision: revision, loaded: Date()))
         currentRevision.store(revision, ordering: .releasing)
+        GeneratedFiles.returnFreedMemory()
+    }
+
+    /// Gives the system back what reading a large inventory left free (the rows, the decoded JSON, the snapshot
+    /// before): the allocator keeps it otherwise, and `serve` would stay as large as its largest read.
+    static func returnFreedMemory() {
+        #if os(Linux)
+        clinux_trim_memory()
+        #endif
     }
 
     /// Rereads the store when its revision moved since the last read; true when it did. Templates that no longer
@@ -42,6 +54,7 @@ public final class GeneratedFiles: Sendable {
                                                   secretVariables: secretVariables)
         state.withLock { $0 = State(snapshot: snapshot, revision: revision, loaded: Date()) }
         currentRevision.store(revision, ordering: .releasing)
+        GeneratedFiles.returnFreedMemory()
         return true
     }
 
@@ -59,10 +72,10 @@ public final class GeneratedFiles: Sendable {
 
     /// How many devices' own files hold a secret line (what `secrets = "open"` hands to anyone who asks).
     public func devicesWithSecrets(serverURL: String) -> Int {
-        let snapshot = snapshot
-        return snapshot.devices.values.filter {
-            snapshot.renderer.deviceFile(for: $0, serverURL: serverURL)?.holdsSecrets ?? false
-        }.count
+        let renderer = snapshot.renderer
+        return parallelMap(Array(snapshot.devices.values)) {
+            renderer.deviceFile(for: $0, serverURL: serverURL)?.holdsSecrets ?? false
+        }.filter { $0 }.count
     }
 
     /// The devices whose generated files changed since each was last told (see ``InventorySnapshot/changes(since:serverURL:)``).

@@ -62,9 +62,9 @@ public struct InventorySnapshot: Sendable {
         var unique: [TemplateProblem] = []
         var reported: Set<TemplateProblem> = []
         for problem in problems where reported.insert(problem).inserted { unique.append(problem) }
-        for mac in devices.keys.sorted() {
-            unique += renderer.deviceFile(for: devices[mac]!, serverURL: serverURL, lint: true)?.problems ?? []
-        }
-        return unique
+        let renderer = renderer
+        let sorted = devices.keys.sorted().compactMap { devices[$0] }
+        return unique + parallelMap(sorted) { renderer.deviceFile(for: $0, serverURL: serverURL, lint: true)?.problems ?? [] }
+            .flatMap { $0 }
     }
 }

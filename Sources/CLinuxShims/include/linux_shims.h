@@ -23,4 +23,6 @@ int cepoll_timerfd_arm(int fd, long long nanoseconds);
 int cepoll_accept(int fd, struct sockaddr *address, socklen_t *length);
 /// Names the calling thread (at most 15 characters are kept).
 void clinux_name_thread(const char *name);
+/// Gives the memory the allocator holds free back to the system (glibc's malloc_trim).
+void clinux_trim_memory(void);
 #endif

@@ -83,6 +83,29 @@ public struct ConfigFile: Sendable, Hashable {
         return result
     }
 
+    /// ``kind(of:isFirst:)`` for an ASCII line that is blank, a comment or a `key = value` (nil for anything
+    /// else, which the general reading takes).
+    static func asciiKind(_ bytes: UnsafeBufferPointer<UInt8>) -> ConfigLine.Kind? {
+        let space = UInt8(ascii: " "), tab = UInt8(ascii: "\t")
+        var start = 0, end = bytes.count
+        for byte in bytes where byte >= 0x80 { _ = byte; return nil }
+        while start < end, bytes[start] == space || bytes[start] == tab { start += 1 }
+        if start == end { return .blank }
+        if bytes[start] == UInt8(ascii: "#") { return .comment }
+        if bytes[start] == UInt8(ascii: "[") || bytes[start] == UInt8(ascii: "i") { return nil }
+        while bytes[end - 1] == space || bytes[end - 1] == tab { end -= 1 }
+        guard let equals = (start..<end).first(where: { bytes[$0] == UInt8(ascii: "=") }) else { return .invalid(.notASetting) }
+        var keyEnd = equals
+        while keyEnd > start, bytes[keyEnd - 1] == space || bytes[keyEnd - 1] == tab { keyEnd -= 1 }
+        if keyEnd == start { return .invalid(.emptyKey) }
+        let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<keyEnd]), as: UTF8.self)
+        if (start..<keyEnd).contains(where: { bytes[$0] == space || bytes[$0] == tab }) { return .invalid(.keyHasWhitespace(key)) }
+        var valueStart = equals + 1
+        while valueStart < end, bytes[valueStart] == space || bytes[valueStart] == tab { valueStart += 1 }
+        let value = String(decoding: UnsafeBufferPointer(rebasing: bytes[valueStart..<end]), as: UTF8.self)
+        return .setting(ConfigSetting(key: key, value: value, keyColumn: start + 1, valueColumn: valueStart + 1))
+    }
+
     /// What a line other than the first is (R1.2, R1.3, R1.7, R2.2), for text that is not read from a whole file.
     public static func kind(ofLine text: String) -> ConfigLine.Kind {
         kind(of: text, isFirst: false)
@@ -93,6 +116,9 @@ public struct ConfigFile: Sendable, Hashable {
     }
 
     static func kind(of text: String, isFirst: Bool) -> ConfigLine.Kind {
+        // Most lines are ASCII settings: read as bytes, where a column is a byte (rendering 100,000 devices' files
+        // classifies millions of lines).
+        if !isFirst, let kind = text.utf8.withContiguousStorageIfAvailable({ asciiKind($0) }) ?? nil { return kind }
         if isFirst, text.hasPrefix(header), text.dropFirst(header.count).trimmingSpaces().isEmpty {
             return .header
         }

@@ -89,11 +89,11 @@ public final class SQLiteInventory: InventoryStore {
             for change in changes {
                 switch change {
                 case .addDevice(let device):
-                    guard try DeviceRow.fetchOne(db, key: device.mac) == nil else { throw InventoryError.deviceExists(device.mac) }
+                    guard try !SQLiteInventory.hasDevice(device.mac, db) else { throw InventoryError.deviceExists(device.mac) }
                     try SQLiteInventory.checkGroups(device.groups, db)
                     try DeviceRow(device).insert(db)
                 case .updateDevice(let device):
-                    guard try DeviceRow.fetchOne(db, key: device.mac) != nil else { throw InventoryError.noSuchDevice(device.mac) }
+                    guard try SQLiteInventory.hasDevice(device.mac, db) else { throw InventoryError.noSuchDevice(device.mac) }
                     try SQLiteInventory.checkGroups(device.groups, db)
                     try DeviceRow(device).update(db)
                 case .removeDevice(let mac):
@@ -120,8 +120,16 @@ public final class SQLiteInventory: InventoryStore {
         }
     }
 
+    /// Throws for the first name that is not a group. Cached statements: an import of 100,000 devices asks this
+    /// 100,000 times.
     private static func checkGroups(_ names: [String], _ db: Database) throws {
-        for name in names where try GroupRow.fetchOne(db, key: name) == nil { throw InventoryError.noSuchGroup(name) }
+        let statement = try db.cachedStatement(sql: "SELECT 1 FROM \(GroupRow.databaseTableName) WHERE name = ?")
+        for name in names where try Int.fetchOne(statement, arguments: [name]) == nil { throw InventoryError.noSuchGroup(name) }
+    }
+
+    private static func hasDevice(_ mac: String, _ db: Database) throws -> Bool {
+        try Int.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM \(DeviceRow.databaseTableName) WHERE mac = ?"),
+                         arguments: [mac]) != nil
     }
 
     public func devices(_ filter: DeviceFilter) throws -> [InventoryDevice] {
