@@ -73,6 +73,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// Whether `serve` tells the devices a change reached (check-sync), by itself, `notifyRate` a second, on
     /// `notifyPort` at the address the registry has for each.
     public var notifyOnChange = false
+    /// Memory for generated files kept rendered, in MB (`[inventory] cache_mb`).
+    public var generatedCacheMB = 64
     /// Unknown phones added as pending, at most this many from one address (0: none are added).
     public var pendingPerAddress = 100
     /// OUIs and models whose unknown phones are added active (`[inventory] auto_approve`); empty: none.
@@ -189,6 +191,8 @@ extension ServerConfiguration {
             secretVariables = try inventory.strings("secret_variables") ?? secretVariables
             inventoryServerURL = try inventory.string("server_url") ?? inventoryServerURL
             notifyOnChange = try inventory.boolean("notify_on_change") ?? notifyOnChange
+            generatedCacheMB = try inventory.integer("cache_mb") ?? generatedCacheMB
+            guard generatedCacheMB >= 0 else { throw ConfigurationError("inventory.cache_mb must be 0 or more") }
             pendingPerAddress = try inventory.integer("pending_per_address") ?? pendingPerAddress
             autoApprove = try inventory.strings("auto_approve") ?? autoApprove
             for entry in autoApprove {

@@ -118,13 +118,20 @@ public final class FileService: Sendable {
     let prepare: FilePreparer?
     /// The files templates generate (after uploads, before the root); nil without an inventory.
     public let generated: GeneratedFiles?
-    /// Generated files as they go out, by server URL and name, until the inventory changes.
-    private let generatedCache = Mutex<[String: GeneratedEntry]>([:])
+    /// Generated files as they go out, by server URL and name, until the inventory changes, within
+    /// ``Settings/generatedCacheBytes``.
+    private let generatedCache = GeneratedCacheShards()
+    /// The literal ending of each upload pattern (`-local.cfg` for `$MAC-local.cfg`): a name that ends in none of
+    /// them can be no upload, and needs no look at the upload store.
+    private let uploadEndings: [String]
 
     public init(settings: Settings, log: RequestLog?, metrics: ServerMetrics, prepare: FilePreparer? = nil,
                 generated: GeneratedFiles? = nil) throws {
         self.prepare = prepare
         self.generated = generated
+        uploadEndings = settings.uploadPatterns.map { pattern in
+            String(pattern.reversed().prefix { $0 != "*" && $0 != "?" && $0 != "C" }.reversed())
+        }
         let rootURL = URL(fileURLWithPath: settings.root).standardizedFileURL.resolvingSymlinksInPath()
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: rootURL.path, isDirectory: &isDirectory), isDirectory.boolValue else {
@@ -152,9 +159,12 @@ public final class FileService: Sendable {
         let key = RecentKey(path: request.path, isPercentEncoded: request.isPercentEncoded)
         let now = ContinuousClock.now
         let generation = self.generation.load(ordering: .acquiring)
+        // A generated file: its own cache, not the threads' remembered answers (a fleet's worth of those would
+        // keep every rendered file alive past the cache's budget).
+        let quick = quickGenerated(request)
+        if let answer = quick.answer { return .answer(answer) }
         if let hit = recent.withLock({ $0[key] }), hit.generation == generation {
-            // A generated file stands until the inventory changes, which moves the generation.
-            if hit.source.isEmpty || now - hit.checked < settings.revalidateAfter { return .answer(.file(hit.file)) }
+            if now - hit.checked < settings.revalidateAfter { return .answer(.file(hit.file)) }
             // Checked over a second ago: one `stat` of the file it came from says whether it still stands (the
             // path's confinement and credentials do not change while the server runs).
             var info = stat()
@@ -166,15 +176,14 @@ public final class FileService: Sendable {
         }
         let answer: ReadAnswer
         var origin: Origin?
-        switch prepareRead(request) {
+        switch prepareRead(request, generatedChecked: quick.checked) {
         case .answer(let immediate):
             answer = immediate
         case .cached(let file, let from):
             answer = .file(file)
             origin = from
-        case .generated(let generated, let shareable):
+        case .generated(let generated):
             answer = generated
-            origin = shareable ? .generated : nil
         case .load(let candidates):
             guard candidates.allSatisfy({ $0.identity.size <= limit }) else { return .load(PendingLoad(candidates: candidates)) }
             answer = .notFound
@@ -232,17 +241,14 @@ public final class FileService: Sendable {
             self.init(path: candidate.tree.path(of: candidate.path), identity: candidate.identity)
         }
 
-        /// A generated file: no file on disk to check, it stands until the generation moves.
-        static let generated = Origin(path: "", identity: FileIdentity(stat()))
     }
 
     private enum ReadPlan {
         case answer(ReadAnswer)
         /// A file in memory that `stat` says is unchanged.
         case cached(ServedFile, Origin)
-        /// A generated file's answer; shareable when every requester gets the same bytes (no secret lines, or
-        /// secrets open).
-        case generated(ReadAnswer, shareable: Bool)
+        /// A generated file's answer.
+        case generated(ReadAnswer)
         case load([Candidate])
     }
 
@@ -255,7 +261,19 @@ public final class FileService: Sendable {
         var modifiedSeconds: Int
     }
 
-    private func prepareRead(_ request: FileRequest) -> ReadPlan {
+    /// A generated file's answer without the root's checks, when the name is one only the inventory can give:
+    /// top level, and no upload may take it (else the upload store is looked at first, by ``prepareRead``).
+    /// `checked`: the inventory was asked and has no such file.
+    private func quickGenerated(_ request: FileRequest) -> (answer: ReadAnswer?, checked: Bool) {
+        guard generated != nil, case .success(let path) = confine(request), !path.path.contains("/"),
+              !zip(uploadEndings, settings.uploadPatterns).contains(where: { ending, pattern in
+                  path.path.hasSuffix(ending) && Glob.matches(pattern: pattern, name: path.path)
+              })
+        else { return (nil, false) }
+        return (generatedAnswer(path, request), true)
+    }
+
+    private func prepareRead(_ request: FileRequest, generatedChecked: Bool = false) -> ReadPlan {
         let path: RootRelativePath
         switch confine(request) {
         case .success(let checked): path = checked
@@ -266,8 +284,8 @@ public final class FileService: Sendable {
         var candidates: [Candidate] = []
         for (tree, key) in [(uploadTree, "u:" + path.path), (rootTree, "r:" + path.path)] {
             // A generated file wins over a file of the same name in the root (`lint --data` names the one it hides).
-            if key.hasPrefix("r:"), candidates.isEmpty, let generated = generatedAnswer(path, request) {
-                return .generated(generated.answer, shareable: generated.shareable)
+            if key.hasPrefix("r:"), candidates.isEmpty, !generatedChecked, let generated = generatedAnswer(path, request) {
+                return .generated(generated)
             }
             var info = stat()
             guard stat(tree.path(of: path), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
@@ -293,14 +311,13 @@ public final class FileService: Sendable {
 
     /// What a generated file comes to for this request: whole for its own device, or with `[inventory] secrets`
     /// open; with its secret lines left out for anyone else. Encrypted like a root file when `[encryption]` says so.
-    private func generatedAnswer(_ path: RootRelativePath, _ request: FileRequest)
-        -> (answer: ReadAnswer, shareable: Bool)? {
+    private func generatedAnswer(_ path: RootRelativePath, _ request: FileRequest) -> ReadAnswer? {
         guard let generated, !path.path.contains("/") else { return nil }
         let serverURL = settings.templateServerURL
-        let key = serverURL + "|" + path.path
+        let key = path.path
         let entry: GeneratedEntry
         let revision = generated.revision
-        if let cached = generatedCache.withLock({ $0[key] }), cached.revision == revision {
+        if let cached = generatedCache.entry(key), cached.revision == revision {
             entry = cached
         } else {
             // Rendered from the snapshot of the revision it is kept under: an entry rendered from the one before a
@@ -315,25 +332,22 @@ public final class FileService: Sendable {
             }
             entry = GeneratedEntry(whole: served(file.bytes), redacted: file.holdsSecrets ? served(file.redactedBytes) : nil,
                                    revision: revision)
-            generatedCache.withLock { cache in
-                if cache.count >= 200_000 { cache.removeAll() }
-                cache[key] = entry
-            }
+            generatedCache.insert(entry, key: key, budget: settings.generatedCacheBytes)
         }
-        guard let redacted = entry.redacted, generated.secretsMode == .device else { return (.file(entry.whole), true) }
+        guard let redacted = entry.redacted, generated.secretsMode == .device else { return .file(entry.whole) }
         let owner: String?
         if case .macConfig(let mac) = ProvisioningFileName(path.path).kind { owner = mac.canonical } else { owner = nil }
         switch deviceAuthentication(request, owner: owner, devices: generated.snapshot.devices) {
-        case .owner: return (.file(entry.whole), false)
-        case .other: return (.file(redacted), false)
+        case .owner: return .file(entry.whole)
+        case .other: return .file(redacted)
         case .challenge(let delay, let stale):
-            return (.unauthorized(realm: FileService.deviceRealm, delay: delay, stale: stale), false)
+            return .unauthorized(realm: FileService.deviceRealm, delay: delay, stale: stale)
         }
     }
 
     /// Called when the inventory changed: generated files are rendered anew, and no thread answers from before.
     public func generatedFilesChanged() {
-        generatedCache.withLock { $0.removeAll() }
+        generatedCache.removeAll()
         generation.add(1, ordering: .releasing)
     }
 
@@ -448,6 +462,57 @@ struct GeneratedEntry: Sendable {
     var redacted: ServedFile?
     /// The inventory revision it was rendered at.
     var revision: Int
+
+    /// What keeping it costs, about: the bytes, and for each file its objects, strings and HTTP head (measured
+    /// at 100,000 devices).
+    var cost: Int {
+        [whole, redacted].compactMap { $0 }.reduce(0) { $0 + $1.contents.readableBytes + 1280 }
+    }
+}
+
+/// The generated files kept, in shards by name so that threads rarely wait on each other, each shard with its
+/// part of the budget.
+final class GeneratedCacheShards: Sendable {
+    private final class Shard: Sendable {
+        let cache = Mutex(GeneratedCache())
+    }
+
+    private let shards = (0..<16).map { _ in Shard() }
+
+    private func shard(_ key: String) -> Shard {
+        var hasher = Hasher()
+        hasher.combine(key)
+        return shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(shards.count))]
+    }
+
+    func entry(_ key: String) -> GeneratedEntry? {
+        shard(key).cache.withLock { $0.entries[key] }
+    }
+
+    func insert(_ entry: GeneratedEntry, key: String, budget: Int) {
+        let share = budget / shards.count
+        shard(key).cache.withLock { $0.insert(entry, key: key, budget: share) }
+    }
+
+    func removeAll() {
+        for shard in shards { shard.cache.withLock { $0 = GeneratedCache() } }
+    }
+}
+
+/// The generated files kept, and what they cost.
+struct GeneratedCache {
+    var entries: [String: GeneratedEntry] = [:]
+    var bytes = 0
+
+    /// Keeps an entry; at the budget, everything kept before is dropped for it (the files are rendered again).
+    mutating func insert(_ entry: GeneratedEntry, key: String, budget: Int) {
+        if bytes + entry.cost > budget {
+            entries.removeAll()
+            bytes = 0
+        }
+        if let old = entries.updateValue(entry, forKey: key) { bytes -= old.cost }
+        bytes += entry.cost
+    }
 }
 
 /// A refused login: wait this long before saying so.

@@ -26,6 +26,8 @@ extension FileService {
         public var revalidateAfter: Duration = .seconds(1)
         /// What `{{server_url}}` is in generated files.
         public var templateServerURL = "http://localhost/"
+        /// Memory for generated files kept rendered (beyond it they are rendered again on request).
+        public var generatedCacheBytes = 64 * 1024 * 1024
 
         public init(root: String, data: String) {
             self.root = root

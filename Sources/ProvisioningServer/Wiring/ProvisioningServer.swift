@@ -300,6 +300,7 @@ extension ServerConfiguration {
         settings.encryptionCommonKey = encryptionCommonKey
         settings.encryptionKeysFile = encryptionKeysFile
         settings.templateServerURL = templateServerURL
+        settings.generatedCacheBytes = generatedCacheMB * 1024 * 1024
         return settings
     }
 }

@@ -132,6 +132,17 @@ struct ServeGeneratedTests {
         }
     }
 
+    @Test("cache_mb = 0 keeps nothing rendered: every request renders the file again, byte for byte the same")
+    func noCache() async throws {
+        try await onOwnThread {
+            let server = try Self.start("cache_mb = 0\n")
+            for _ in 0..<3 {
+                #expect(try server.read("\(Self.mac).cfg", over: .tftp) == .file(Self.own(user: "201")))
+                #expect(try server.read("y000000000066.cfg", over: .http) == .file(Self.common))
+            }
+        }
+    }
+
     @Test("over HTTPS, a client certificate whose subject names the device's MAC proves it is the device")
     func clientCertificate() async throws {
         try await onOwnThread {
