@@ -28,6 +28,9 @@ public struct FileRequest: Sendable {
     public var credentials: Credentials?
     /// The subject of the client's TLS certificate, when it presented one.
     public var certificateSubject: String?
+    /// The URL the client reached the server on (`http://prov.example.com:8080/`), when the protocol says it (an
+    /// HTTP `Host`): generated files' `{{server_url}}`.
+    public var serverURL: String?
     /// Set once this request's Digest nonce count has been taken: a request may be checked more than once (a quick
     /// look, then a load), and only another request with the same count is a replay.
     let nonceCountTaken = NonceCountTaken()
@@ -54,4 +57,16 @@ public struct FileRequest: Sendable {
 /// Whether a request's Digest nonce count has been taken (shared by the copies of one ``FileRequest``).
 final class NonceCountTaken: Sendable {
     let value = Atomic<Bool>(false)
+}
+
+extension FileRequest {
+    /// `scheme://HOST/` for a `Host` header that is a plain host name or address with an optional port; nil for
+    /// anything else (which then falls back to the configured URL).
+    public static func serverURL(scheme: String, host: String?) -> String? {
+        guard let host, !host.isEmpty, host.utf8.count <= 255, host.utf8.allSatisfy({ byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || [UInt8(ascii: "."), UInt8(ascii: "-"), UInt8(ascii: ":"), UInt8(ascii: "["), UInt8(ascii: "]")].contains(byte)
+        }) else { return nil }
+        return "\(scheme)://\(host)/"
+    }
 }

@@ -313,8 +313,8 @@ public final class FileService: Sendable {
     /// open; with its secret lines left out for anyone else. Encrypted like a root file when `[encryption]` says so.
     private func generatedAnswer(_ path: RootRelativePath, _ request: FileRequest) -> ReadAnswer? {
         guard let generated, !path.path.contains("/") else { return nil }
-        let serverURL = settings.templateServerURL
-        let key = path.path
+        let serverURL = request.serverURL ?? settings.templateServerURL
+        let key = serverURL + "|" + path.path
         let entry: GeneratedEntry
         let revision = generated.revision
         if let cached = generatedCache.entry(key), cached.revision == revision {

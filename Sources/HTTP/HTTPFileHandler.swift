@@ -158,6 +158,7 @@ final class HTTPFileHandler: ChannelInboundHandler {
             client: client(context),
             userAgent: head.headers.first(name: "User-Agent"), credentials: HTTPExchange.credentials(head))
         if isTLS { request.certificateSubject = peerSubject(context) }
+        request.serverURL = FileRequest.serverURL(scheme: isTLS ? "https" : "http", host: head.headers.first(name: "Host"))
         return request
     }
 

@@ -4,6 +4,8 @@ struct FastRequestHead: Equatable {
     /// The request target up to `?` or `#`, still percent-encoded.
     var path: String
     var userAgent: String?
+    /// The `Host` header: which name and port the client reached the server on.
+    var host: String?
     var ifNoneMatch: String?
     var range: String?
     var authorization: String?
@@ -83,6 +85,7 @@ enum HTTPHeadScanner {
             guard let field = field(bytes, from: lineStart, to: end) else { return .handOff }
             switch field.name {
             case .userAgent: head.userAgent = field.value
+            case .host: head.host = field.value
             case .ifNoneMatch:
                 guard head.ifNoneMatch == nil else { return .handOff }
                 head.ifNoneMatch = field.value
@@ -110,7 +113,7 @@ enum HTTPHeadScanner {
     }
 
     enum FieldName {
-        case userAgent, ifNoneMatch, range, authorization, connection, contentLength, transferEncoding, expect, other
+        case userAgent, host, ifNoneMatch, range, authorization, connection, contentLength, transferEncoding, expect, other
     }
 
     /// A header field line `name: value` (RFC 9110 §5); nil when malformed (or folded, which RFC 9112 §5.2 obsoletes).
@@ -138,6 +141,7 @@ enum HTTPHeadScanner {
 
     private static func fieldName(_ name: UnsafeRawBufferPointer) -> FieldName {
         switch name.count {
+        case 4: if equalsIgnoringCase(name, "host") { return .host }
         case 5: if equalsIgnoringCase(name, "range") { return .range }
         case 6: if equalsIgnoringCase(name, "expect") { return .expect }
         case 10:

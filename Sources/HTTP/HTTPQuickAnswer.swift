@@ -21,8 +21,9 @@ enum HTTPQuickAnswer {
                                 isTLS: fileProtocol == .https, hasAuthorization: head.authorization != nil)
         else { return .handOff }
         let started = ContinuousClock.now
-        let request = FileRequest(fileProtocol, path: head.path, client: client,
+        var request = FileRequest(fileProtocol, path: head.path, client: client,
                                   userAgent: head.userAgent, certificateSubject: certificateSubject)
+        request.serverURL = FileRequest.serverURL(scheme: fileProtocol.rawValue, host: head.host)
         guard case .answer(let answer) = service.decide(request) else { return .handOff }
         if case .file(let file) = answer, keepAlive, head.ifNoneMatch == nil, head.range == nil {
             // The common case: the head and body prepared once per file.

@@ -16,7 +16,7 @@ struct HTTPHeadScannerTests {
             return
         }
         #expect(request == FastRequestHead(
-            isHead: false, path: "/T46/00156574b150.cfg", userAgent: "Yealink SIP-T46G 28.81.0.110",
+            isHead: false, path: "/T46/00156574b150.cfg", userAgent: "Yealink SIP-T46G 28.81.0.110", host: "x",
             ifNoneMatch: "\"abc\"", range: "bytes=0-9", authorization: nil, close: false, length: head.utf8.count))
     }
 

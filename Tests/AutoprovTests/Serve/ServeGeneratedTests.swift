@@ -14,8 +14,21 @@ struct ServeGeneratedTests {
         "groups/sales.cfg": "#!version:1.0.0.1\naccount.1.label = Sales {{floor}}\naccount.1.user_name = {{user}}\n"
             + "account.1.password = {{sip_password}}\n",
     ]
-    static let common = "#!version:1.0.0.1\nauto_provision.server.url = http://prov.example/\nlocal_time.time_zone = +1\n"
-        + "linekey.1.type = 15\n"
+    static let common = common(url: "http://prov.example/")
+    /// The common file as served when `{{server_url}}` is `url`.
+    static func common(url: String) -> String {
+        "#!version:1.0.0.1\nauto_provision.server.url = \(url)\nlocal_time.time_zone = +1\nlinekey.1.type = 15\n"
+    }
+
+    /// `{{server_url}}` as a request over `wire` renders it: the URL an HTTP client reached (its `Host`), else
+    /// `[inventory] server_url`.
+    static func common(over wire: Wire, of server: ServerProcess) -> String {
+        switch wire {
+        case .http: common(url: server.http + "/")
+        case .https: common(url: server.https + "/")
+        default: common
+        }
+    }
     static func own(user: String) -> String {
         "#!version:1.0.0.1\naccount.1.label = Sales 2\naccount.1.user_name = \(user)\n"
             + "# account.1.password left out: it holds a secret that only its own device receives\n"
@@ -62,7 +75,7 @@ struct ServeGeneratedTests {
             let server = try Self.start()
             let account = wire.carriesCredentials ? ServeLinkTests.phones : nil
             #expect(try server.read("\(Self.mac).cfg", over: wire, as: account) == .file(Self.own(user: "201")))
-            #expect(try server.read("y000000000066.cfg", over: wire, as: account) == .file(Self.common))
+            #expect(try server.read("y000000000066.cfg", over: wire, as: account) == .file(Self.common(over: wire, of: server)))
             // Files templates do not make still come from the root.
             #expect(try server.read("other.cfg", over: wire, as: account) == .file(sipFile))
             #expect(try server.read("00156574b152.cfg", over: wire, as: account).code != nil)
@@ -138,7 +151,7 @@ struct ServeGeneratedTests {
             let server = try Self.start("cache_mb = 0\n")
             for _ in 0..<3 {
                 #expect(try server.read("\(Self.mac).cfg", over: .tftp) == .file(Self.own(user: "201")))
-                #expect(try server.read("y000000000066.cfg", over: .http) == .file(Self.common))
+                #expect(try server.read("y000000000066.cfg", over: .http) == .file(Self.common(over: .http, of: server)))
             }
         }
     }
