@@ -321,6 +321,12 @@ struct NotifyCommandTests {
         let server = try ServerProcess(configuration: ServePnPTests.configuration)
         let run = try Sipp.run("pnp-phone.xml", against: server.pnpHostPort)
         #expect(run.status == 0, "\(run.errors)")
+        // The inventory has it too, as a pending W52P (its SUBSCRIBE named MAC, model and firmware).
+        #expect(eventually(within: 20) {
+            let pending = (try? CommandRunner.run(["device", "list", "--state", "pending", "--format", "csv",
+                                                   "--data", server.data.path]).stdout) ?? ""
+            return pending.contains("001565f4f9e1,W52P,seen at 127.0.0.1; firmware 25.81.0.10,,pending")
+        })
         #expect(server.stop() == 0)
         // The registry knows 001565f4f9e1 at 127.0.0.1; port 5060 may be anyone's here, so only the lookup is
         // checked: an unknown MAC is an error, a known one is tried (answered or not).
