@@ -127,6 +127,10 @@ struct ServeGeneratedTests {
                 #expect(!answer.description.contains("secret") && !"\(answer)".contains(Self.otherSecret))
                 if case .file(let text) = answer { #expect(!text.contains(Self.secret) && !text.contains(Self.otherSecret)) }
             }
+            // Nor does a secret reach the server's log or the request log.
+            #expect(server.stop() == 0)
+            let logged = try CommandRunner.run(["log", "--data", server.data.path, "--limit", "1000"]).stdout
+            #expect(!logged.isEmpty && !logged.contains(Self.secret) && !server.log.contains(Self.secret))
         }
     }
 
