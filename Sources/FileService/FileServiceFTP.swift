@@ -27,6 +27,10 @@ extension FileService {
         case .failure(let answer): return answer
         case .success(let path):
             if let uploaded = uploadTree.facts(path) { return .entry(uploaded) }
+            // A generated file: what RETR would send this session (its size after redaction or encryption).
+            if let path, !path.path.contains("/"), generated != nil, case .answer(.file(let file)) = decide(request) {
+                return .entry(ConfinedTree.Facts(isDirectory: false, size: file.contents.readableBytes, modified: file.modified))
+            }
             guard var facts = rootTree.facts(path) else { return .notFound }
             // A file encrypted on the way out is longer than on disk (padding): SIZE must say what RETR sends.
             if let path, !facts.isDirectory, encryption.key(for: path) != nil,

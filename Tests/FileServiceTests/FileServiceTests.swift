@@ -205,7 +205,7 @@ struct FileServiceTests {
 }
 
 /// The words every front-end records (request log, `/metrics` labels): derived once from the file service's answer.
-@Suite("Request results: one set of words for every protocol", .timeLimit(.minutes(1)))
+@Suite("Request results: one set of words for every protocol", .timeLimit(.minutes(2)))
 struct RequestResultTests {
     @Test("reads and writes map to the same words on every protocol; the words stay what the log already holds")
     func words() {

@@ -149,6 +149,19 @@ struct ServeGeneratedTests {
         }
     }
 
+    @Test("FTP SIZE says what RETR of a generated file sends: the redacted file to the site's account, the whole to the device")
+    func ftpSize() async throws {
+        try await onOwnThread {
+            let server = try Self.start()
+            let site = RawFTPClient(port: server.ftpPort)
+            #expect(site.login("phones", "pw") == 230)
+            #expect(site.send("SIZE \(Self.mac).cfg").text.hasPrefix("213 \(Self.own(user: "201").utf8.count)"))
+            let own = RawFTPClient(port: server.ftpPort)
+            #expect(own.login(Self.mac, try Self.password(Self.mac, data: server.data)) == 230)
+            #expect(own.send("SIZE \(Self.mac).cfg").text.hasPrefix("213 \(Self.whole.utf8.count)"))
+        }
+    }
+
     @Test("cache_mb = 0 keeps nothing rendered: every request renders the file again, byte for byte the same")
     func noCache() async throws {
         try await onOwnThread {

@@ -1,7 +1,7 @@
 import ProvisioningCore
 import Testing
 
-@Suite("CSV (RFC 4180) with line numbers", .timeLimit(.minutes(1)))
+@Suite("CSV (RFC 4180) with line numbers", .timeLimit(.minutes(2)))
 struct CSVTableTests {
     @Test("quoted fields with commas, doubled quotes and line breaks; CRLF or LF; a BOM; blank lines skipped")
     func parse() throws {

@@ -2,7 +2,7 @@ import ProvisioningCore
 import Testing
 
 /// R6.2 and R6.3 in one place: the key each file takes, and the name of the file that carries it.
-@Suite("File keys (R6.2) and _Security.enc names (R6.3)", .timeLimit(.minutes(1)))
+@Suite("File keys (R6.2) and _Security.enc names (R6.3)", .timeLimit(.minutes(2)))
 struct FileKeyRuleTests {
     static let mac = try! MACAddress("00:15:65:74:b1:50")
 

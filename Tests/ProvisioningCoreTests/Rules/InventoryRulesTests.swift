@@ -1,7 +1,7 @@
 import ProvisioningCore
 import Testing
 
-@Suite("Inventory names and secret variables", .timeLimit(.minutes(1)))
+@Suite("Inventory names and secret variables", .timeLimit(.minutes(2)))
 struct InventoryRulesTests {
     @Test("secret variables: shell patterns on the name, any case; the default catches passwords, secrets and PINs")
     func secrets() {

@@ -2,7 +2,7 @@ import ProvisioningCore
 import Testing
 
 /// S2 in one place: every rule a request path must meet before any file is looked at.
-@Suite("RootRelativePath (S2)", .timeLimit(.minutes(1)))
+@Suite("RootRelativePath (S2)", .timeLimit(.minutes(2)))
 struct RootRelativePathTests {
     @Test("accepted paths keep their segments; one leading slash is allowed", arguments: [
         ("00156574b150.cfg", ["00156574b150.cfg"]), ("/T46G/y000000000028.cfg", ["T46G", "y000000000028.cfg"]),
