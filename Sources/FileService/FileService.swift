@@ -120,10 +120,10 @@ public final class FileService: Sendable {
     public let generated: GeneratedFiles?
     /// Generated files as they go out, by server URL and name, until the inventory changes, within
     /// ``Settings/generatedCacheBytes``.
-    private let generatedCache = GeneratedCacheShards()
+    let generatedCache = GeneratedCacheShards()
     /// The literal ending of each upload pattern (`-local.cfg` for `$MAC-local.cfg`): a name that ends in none of
     /// them can be no upload, and needs no look at the upload store.
-    private let uploadEndings: [String]
+    let uploadEndings: [String]
 
     public init(settings: Settings, log: RequestLog?, metrics: ServerMetrics, prepare: FilePreparer? = nil,
                 generated: GeneratedFiles? = nil) throws {
@@ -261,18 +261,6 @@ public final class FileService: Sendable {
         var modifiedSeconds: Int
     }
 
-    /// A generated file's answer without the root's checks, when the name is one only the inventory can give:
-    /// top level, and no upload may take it (else the upload store is looked at first, by ``prepareRead``).
-    /// `checked`: the inventory was asked and has no such file.
-    private func quickGenerated(_ request: FileRequest) -> (answer: ReadAnswer?, checked: Bool) {
-        guard generated != nil, case .success(let path) = confine(request), !path.path.contains("/"),
-              !zip(uploadEndings, settings.uploadPatterns).contains(where: { ending, pattern in
-                  path.path.hasSuffix(ending) && Glob.matches(pattern: pattern, name: path.path)
-              })
-        else { return (nil, false) }
-        return (generatedAnswer(path, request), true)
-    }
-
     private func prepareRead(_ request: FileRequest, generatedChecked: Bool = false) -> ReadPlan {
         let path: RootRelativePath
         switch confine(request) {
@@ -307,48 +295,6 @@ public final class FileService: Sendable {
         }
         if candidates.isEmpty, let wrapped = securityFile(for: path) { return .answer(.file(wrapped)) }
         return candidates.isEmpty ? .answer(.notFound) : .load(candidates)
-    }
-
-    /// What a generated file comes to for this request: whole for its own device, or with `[inventory] secrets`
-    /// open; with its secret lines left out for anyone else. Encrypted like a root file when `[encryption]` says so.
-    private func generatedAnswer(_ path: RootRelativePath, _ request: FileRequest) -> ReadAnswer? {
-        guard let generated, !path.path.contains("/") else { return nil }
-        let serverURL = request.serverURL ?? settings.templateServerURL
-        let key = serverURL + "|" + path.path
-        let entry: GeneratedEntry
-        let revision = generated.revision
-        if let cached = generatedCache.entry(key), cached.revision == revision {
-            entry = cached
-        } else {
-            // Rendered from the snapshot of the revision it is kept under: an entry rendered from the one before a
-            // change is never taken for the new one.
-            let (snapshot, revision) = generated.current
-            guard let file = snapshot.file(named: path.path, serverURL: serverURL) else { return nil }
-            let modified = generated.loaded
-            let served = { (bytes: [UInt8]) -> ServedFile in
-                let out = self.encryption.isOn ? self.encryption.served(bytes, path: path) : bytes
-                return ServedFile(contents: ByteBuffer(bytes: out), md5: Provisioning.md5(out), modified: modified,
-                                  contentType: "text/plain", prepare: self.prepare)
-            }
-            entry = GeneratedEntry(whole: served(file.bytes), redacted: file.holdsSecrets ? served(file.redactedBytes) : nil,
-                                   revision: revision)
-            generatedCache.insert(entry, key: key, budget: settings.generatedCacheBytes)
-        }
-        guard let redacted = entry.redacted, generated.secretsMode == .device else { return .file(entry.whole) }
-        let owner: String?
-        if case .macConfig(let mac) = ProvisioningFileName(path.path).kind { owner = mac.canonical } else { owner = nil }
-        switch deviceAuthentication(request, owner: owner, devices: generated.snapshot.devices) {
-        case .owner: return .file(entry.whole)
-        case .other: return .file(redacted)
-        case .challenge(let delay, let stale):
-            return .unauthorized(realm: FileService.deviceRealm, delay: delay, stale: stale)
-        }
-    }
-
-    /// Called when the inventory changed: generated files are rendered anew, and no thread answers from before.
-    public func generatedFilesChanged() {
-        generatedCache.removeAll()
-        generation.add(1, ordering: .releasing)
     }
 
     /// `<name>_Security.enc` when `<name>.cfg` is in the root and autoprov encrypts it on the way out: its key,
@@ -453,65 +399,6 @@ public final class FileService: Sendable {
             time: Date().timeIntervalSince1970, protocolName: request.protocolName, client: request.client,
             path: request.path, result: result.rawValue, bytes: bytes, duration: seconds, userAgent: request.userAgent,
             certificate: request.certificateSubject))
-    }
-}
-
-/// A generated file's bytes as they go out: whole, and without its secret lines when it has any.
-struct GeneratedEntry: Sendable {
-    var whole: ServedFile
-    var redacted: ServedFile?
-    /// The inventory revision it was rendered at.
-    var revision: Int
-
-    /// What keeping it costs, about: the bytes, and for each file its objects, strings and HTTP head (measured
-    /// at 100,000 devices).
-    var cost: Int {
-        [whole, redacted].compactMap { $0 }.reduce(0) { $0 + $1.contents.readableBytes + 1280 }
-    }
-}
-
-/// The generated files kept, in shards by name so that threads rarely wait on each other, each shard with its
-/// part of the budget.
-final class GeneratedCacheShards: Sendable {
-    private final class Shard: Sendable {
-        let cache = Mutex(GeneratedCache())
-    }
-
-    private let shards = (0..<16).map { _ in Shard() }
-
-    private func shard(_ key: String) -> Shard {
-        var hasher = Hasher()
-        hasher.combine(key)
-        return shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(shards.count))]
-    }
-
-    func entry(_ key: String) -> GeneratedEntry? {
-        shard(key).cache.withLock { $0.entries[key] }
-    }
-
-    func insert(_ entry: GeneratedEntry, key: String, budget: Int) {
-        let share = budget / shards.count
-        shard(key).cache.withLock { $0.insert(entry, key: key, budget: share) }
-    }
-
-    func removeAll() {
-        for shard in shards { shard.cache.withLock { $0 = GeneratedCache() } }
-    }
-}
-
-/// The generated files kept, and what they cost.
-struct GeneratedCache {
-    var entries: [String: GeneratedEntry] = [:]
-    var bytes = 0
-
-    /// Keeps an entry; at the budget, everything kept before is dropped for it (the files are rendered again).
-    mutating func insert(_ entry: GeneratedEntry, key: String, budget: Int) {
-        if bytes + entry.cost > budget {
-            entries.removeAll()
-            bytes = 0
-        }
-        if let old = entries.updateValue(entry, forKey: key) { bytes -= old.cost }
-        bytes += entry.cost
     }
 }
 
