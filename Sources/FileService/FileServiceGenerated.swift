@@ -32,9 +32,8 @@ extension FileService {
         } else {
             // Rendered from the snapshot of the revision it is kept under: an entry rendered from the one before a
             // change is never taken for the new one.
-            let (snapshot, revision) = generated.current
+            let (snapshot, revision, modified) = generated.current
             guard let file = snapshot.file(named: path.path, serverURL: serverURL) else { return nil }
-            let modified = generated.loaded
             let served = { (bytes: [UInt8]) -> ServedFile in
                 let out = self.encryption.isOn ? self.encryption.served(bytes, path: path) : bytes
                 return ServedFile(contents: ByteBuffer(bytes: out), md5: Provisioning.md5(out), modified: modified,

@@ -64,11 +64,11 @@ public final class GeneratedFiles: Sendable {
     /// The store's revision the snapshot in use was read at.
     public var revision: Int { currentRevision.load(ordering: .acquiring) }
 
-    /// The snapshot in use and the revision it was read at, together.
-    public var current: (snapshot: InventorySnapshot, revision: Int) { state.withLock { ($0.snapshot, $0.revision) } }
-
-    /// When the snapshot in use was read: the modification time of every file it generates.
-    public var loaded: Date { state.withLock { $0.loaded } }
+    /// The snapshot in use, the revision it was read at, and when (the modification time of every file it
+    /// generates), together.
+    public var current: (snapshot: InventorySnapshot, revision: Int, loaded: Date) {
+        state.withLock { ($0.snapshot, $0.revision, $0.loaded) }
+    }
 
     /// How many devices' own files hold a secret line (what `secrets = "open"` hands to anyone who asks).
     public func devicesWithSecrets(serverURL: String) -> Int {
@@ -95,10 +95,5 @@ public final class GeneratedFiles: Sendable {
     /// Records devices as told of the files they have now (by their digests' text).
     public func recordNotified(_ files: [String: String]) throws {
         try store.recordNotified(files)
-    }
-
-    /// The file templates generate under `name` (a top-level name), rendered now.
-    public func file(named name: String, serverURL: String) -> GeneratedFile? {
-        snapshot.file(named: name, serverURL: serverURL)
     }
 }

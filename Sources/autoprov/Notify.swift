@@ -5,7 +5,6 @@ import Inventory
 import ProvisioningCore
 import ProvisioningServer
 import Storage
-import Synchronization
 
 struct Notify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -133,14 +132,12 @@ struct Notify: ParsableCommand {
             }
             devices = devices.filter { changedSet[$0.mac] != nil }
         }
-        let told = Mutex<[String: String]>([:])
-        let digests = changedSet.mapValues(\.digest.text)
-        let counts = PacedNotifier.notify(devices.map { ($0.mac, uri(for: $0)) }, perSecond: perSecond,
-                                          notifier: { self.notifier(to: $0) }) { mac, target, result in
-            if result == .answered, let digest = digests[mac] { told.withLock { $0[mac] = digest } }
+        let (counts, told) = PacedNotifier.notify(devices.map { ($0.mac, uri(for: $0)) },
+                                                  digests: changedSet.mapValues(\.digest.text), perSecond: perSecond,
+                                                  notifier: { self.notifier(to: $0) }) { mac, target, result in
             emit("\(mac) \(target): \(result.rawValue)\n")
         }
-        if let inventory { try inventory.recordNotified(told.withLock { $0 }) }
+        if let inventory { try inventory.recordNotified(told) }
         emit("\(devices.count) devices: \(counts[.answered] ?? 0) answered, \(counts[.refused] ?? 0) refused, "
             + "\(counts[.silent] ?? 0) silent\n")
         if (counts[.answered] ?? 0) != devices.count { throw ExitCode(1) }

@@ -35,6 +35,20 @@ public enum PacedNotifier {
         return tally.withLock { $0 }
     }
 
+    /// ``notify(_:perSecond:notifier:done:)`` for devices of the changed set: also returns, for each device that
+    /// answered, its entry of `digests` (what it was served), to record as told.
+    public static func notify(_ targets: [(mac: String, uri: String)], digests: [String: String], perSecond: Double,
+                              notifier: @escaping @Sendable (String) -> CheckSyncNotifier,
+                              done: @escaping @Sendable (_ mac: String, _ uri: String, Result) -> Void)
+        -> (counts: [Result: Int], told: [String: String]) {
+        let told = Mutex<[String: String]>([:])
+        let counts = notify(targets, perSecond: perSecond, notifier: notifier) { mac, uri, result in
+            if result == .answered, let digest = digests[mac] { told.withLock { $0[mac] = digest } }
+            done(mac, uri, result)
+        }
+        return (counts, told.withLock { $0 })
+    }
+
     /// `sip:ADDRESS:PORT` for a device of the registry (brackets for IPv6).
     public static func uri(address: String, port: Int) -> String {
         address.contains(":") ? "sip:[\(address)]:\(port)" : "sip:\(address):\(port)"

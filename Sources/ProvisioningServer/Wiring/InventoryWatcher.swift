@@ -5,7 +5,6 @@ import Logging
 import NIOPosix
 import ServiceLifecycle
 import Storage
-import Synchronization
 
 /// Rereads the inventory once a second when its revision moved (a write from the CLI or another process), so that
 /// the next request gets the files the change renders, and no thread answers with one from before it. With
@@ -83,12 +82,11 @@ struct InventoryWatcher: Service {
                     let digests = Dictionary(uniqueKeysWithValues: changed.map { ($0.mac, $0.digest.text) })
                     let targets = try notifications.log.devices().filter { digests[$0.mac] != nil }
                         .map { (mac: $0.mac, uri: PacedNotifier.uri(address: $0.address, port: notifications.port)) }
-                    let told = Mutex<[String: String]>([:])
-                    let counts = PacedNotifier.notify(targets, perSecond: Double(notifications.perSecond),
-                                                      notifier: { CheckSyncNotifier(target: $0, reboot: false) }) { mac, _, result in
-                        if result == .answered { told.withLock { $0[mac] = digests[mac] } }
-                    }
-                    try generated.recordNotified(told.withLock { $0 })
+                    let (counts, told) = PacedNotifier.notify(targets, digests: digests,
+                                                              perSecond: Double(notifications.perSecond),
+                                                              notifier: { CheckSyncNotifier(target: $0, reboot: false) },
+                                                              done: { _, _, _ in })
+                    try generated.recordNotified(told)
                     logger.notice("check-sync sent to the devices the change reached", metadata: [
                         "changed": "\(changed.count)", "unknown-address": "\(changed.count - targets.count)",
                         "answered": "\(counts[.answered] ?? 0)", "refused": "\(counts[.refused] ?? 0)",
