@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Inventory
 import NIOCore
@@ -21,27 +22,66 @@ public enum ReadAnswer: Sendable {
 }
 
 /// A file ready to send: the bytes are shared, never copied per request. A class, so that handing a cached file
-/// around costs one reference count, not one per field.
+/// around costs one reference count, not one per field. Kept small, since a fleet's worth of them stays in memory:
+/// the contents and what a front-end prepared share one allocation, and the MD5 is kept as its 16 bytes.
 public final class ServedFile: Sendable {
     public let contents: ByteBuffer
-    /// MD5 of the contents, hex (the ETag, S3).
-    public let md5: String
+    /// What a front-end made of this file once, through the file service's ``FilePreparer`` (the HTTP side: its
+    /// serialized `200 OK` head, so that a cached file costs one write), in the same allocation as the contents;
+    /// nil without one.
+    public let prepared: ByteBuffer?
     public let modified: Date
     public let contentType: String
-    /// The quoted ETag.
-    public let etag: String
-    /// What a front-end made of this file once (an object, so that taking it back is a class cast), through the file service's ``FilePreparer`` (the HTTP side keeps
-    /// its serialized `200 OK` head here, so a cached file costs one write); nil without one.
-    public let prepared: (any AnyObject & Sendable)?
+    private let digest: (UInt64, UInt64)
 
-    init(contents: ByteBuffer, md5: String, modified: Date, contentType: String, prepare: FilePreparer?) {
-        self.contents = contents
-        self.md5 = md5
+    /// `bytes` are copied once, after what `prepare` makes of them.
+    init(bytes: [UInt8], modified: Date, contentType: String, prepare: FilePreparer?) {
+        var words = (UInt64(0), UInt64(0))
+        for (index, byte) in Insecure.MD5.hash(data: bytes).enumerated() {
+            if index < 8 { words.0 = words.0 << 8 | UInt64(byte) } else { words.1 = words.1 << 8 | UInt64(byte) }
+        }
+        digest = words
         self.modified = modified
         self.contentType = contentType
-        let etag = "\"\(md5)\""
-        self.etag = etag
-        prepared = prepare?(Facts(size: contents.readableBytes, etag: etag, modified: modified, contentType: contentType))
+        let head = prepare?(Facts(size: bytes.count, etag: ServedFile.hex(words, quoted: true), modified: modified,
+                                  contentType: contentType))
+        var buffer = ByteBufferAllocator().buffer(capacity: (head?.readableBytes ?? 0) + bytes.count)
+        if var head { buffer.writeBuffer(&head) }
+        let headBytes = buffer.readableBytes
+        buffer.writeBytes(bytes)
+        prepared = head == nil ? nil : buffer.getSlice(at: 0, length: headBytes)
+        contents = buffer.getSlice(at: headBytes, length: bytes.count)!
+    }
+
+    /// MD5 of the contents, hex (S3).
+    public var md5: String { ServedFile.hex(digest, quoted: false) }
+
+    /// The quoted ETag (S3).
+    public var etag: String { ServedFile.hex(digest, quoted: true) }
+
+    /// What keeping it costs, about: its one allocation of bytes (a power of two) and its objects.
+    var cost: Int {
+        let bytes = contents.readableBytes + (prepared?.readableBytes ?? 0)
+        return (bytes <= 1 ? 1 : 1 << (Int.bitWidth - (bytes - 1).leadingZeroBitCount)) + 160
+    }
+
+    private static func hex(_ words: (UInt64, UInt64), quoted: Bool) -> String {
+        String(unsafeUninitializedCapacity: quoted ? 34 : 32) { out in
+            var index = 0
+            func put(_ byte: UInt8) {
+                out[index] = byte
+                index += 1
+            }
+            if quoted { put(UInt8(ascii: "\"")) }
+            for word in [words.0, words.1] {
+                for shift in stride(from: 60, through: 0, by: -4) {
+                    let nibble = UInt8(truncatingIfNeeded: word >> UInt64(shift)) & 0xF
+                    put(nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10)
+                }
+            }
+            if quoted { put(UInt8(ascii: "\"")) }
+            return index
+        }
     }
 
     /// What a ``FilePreparer`` is told of this file.
@@ -59,8 +99,9 @@ public final class ServedFile: Sendable {
 }
 
 /// Called once for each file the service loads, before any front-end sends it; what it returns rides along as
-/// ``ServedFile/prepared``. The file service knows no protocol: a front-end brings its own.
-public typealias FilePreparer = @Sendable (ServedFile.Facts) -> any AnyObject & Sendable
+/// ``ServedFile/prepared``, bytes kept with the file's own. The file service knows no protocol: a front-end brings
+/// its own.
+public typealias FilePreparer = @Sendable (ServedFile.Facts) -> ByteBuffer
 
 /// What a read comes to on the calling thread (``FileService/decide(_:readingUpTo:)``).
 public enum ReadDecision: Sendable {
@@ -307,7 +348,7 @@ public final class FileService: Sendable {
               let key = encryption.encryptingKey(start: start, path: secured)
         else { return nil }
         let bytes = CompatibilityEncryption.securityFile(for: key)
-        return ServedFile(contents: ByteBuffer(bytes: bytes), md5: Provisioning.md5(bytes), modified: facts.modified,
+        return ServedFile(bytes: bytes, modified: facts.modified,
                           contentType: "application/octet-stream", prepare: prepare)
     }
 
@@ -340,7 +381,7 @@ public final class FileService: Sendable {
         let modified = Date(timeIntervalSince1970: TimeInterval(candidate.modifiedSeconds))
         let bytes = encryption.isOn && candidate.key.hasPrefix("r:")
             ? encryption.served(Array(data), path: candidate.path) : Array(data)
-        return ServedFile(contents: ByteBuffer(bytes: bytes), md5: Provisioning.md5(bytes), modified: modified,
+        return ServedFile(bytes: bytes, modified: modified,
                           contentType: FileService.contentType(for: candidate.path.path), prepare: prepare)
     }
 

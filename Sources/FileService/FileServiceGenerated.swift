@@ -36,8 +36,7 @@ extension FileService {
             guard let file = snapshot.file(named: path.path, serverURL: serverURL) else { return nil }
             let served = { (bytes: [UInt8]) -> ServedFile in
                 let out = self.encryption.isOn ? self.encryption.served(bytes, path: path) : bytes
-                return ServedFile(contents: ByteBuffer(bytes: out), md5: Provisioning.md5(out), modified: modified,
-                                  contentType: "text/plain", prepare: self.prepare)
+                return ServedFile(bytes: out, modified: modified, contentType: "text/plain", prepare: self.prepare)
             }
             entry = GeneratedEntry(whole: served(file.bytes), redacted: file.holdsSecrets ? served(file.redactedBytes) : nil,
                                    revision: revision)
@@ -68,11 +67,8 @@ struct GeneratedEntry: Sendable {
     /// The inventory revision it was rendered at.
     var revision: Int
 
-    /// What keeping it costs, about: the bytes, and for each file its objects, strings and HTTP head (measured
-    /// at 100,000 devices).
-    var cost: Int {
-        [whole, redacted].compactMap { $0 }.reduce(0) { $0 + $1.contents.readableBytes + 1280 }
-    }
+    /// What keeping it costs, about: its files, and its key and place in the table.
+    var cost: Int { whole.cost + (redacted?.cost ?? 0) + 128 }
 }
 
 /// The generated files kept, in shards by name so that threads rarely wait on each other, each shard with its

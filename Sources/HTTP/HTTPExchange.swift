@@ -38,9 +38,8 @@ enum HTTPExchange {
         case .file(let file):
             let etag = file.etag
             var reply = HTTPReply(status: .ok, result: .ok)
-            let prepared = HTTPFileHead.of(file)
-            reply.headers = prepared.headers
-            reply.serializedHead = prepared.serialized
+            reply.headers = HTTPFileHead.headers(file.facts)
+            reply.serializedHead = HTTPFileHead.serialized(file)
             if let match = head.headers.first(name: "If-None-Match"),
                match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag || $0 == "*" }) {
                 reply.status = .notModified
@@ -192,7 +191,7 @@ enum HTTPExchange {
         return (start, min(end, size - 1))
     }
 
-    /// An IMF-fixdate (RFC 9110 §5.6.7), computed without a formatter (it is made once per cached file).
+    /// An IMF-fixdate (RFC 9110 §5.6.7), computed without a formatter.
     static func httpDate(_ date: Date) -> String {
         let seconds = Int(date.timeIntervalSince1970.rounded(.down))
         let days = seconds >= 0 ? seconds / 86400 : (seconds - 86399) / 86400

@@ -27,7 +27,7 @@ enum HTTPQuickAnswer {
         guard case .answer(let answer) = service.decide(request) else { return .handOff }
         if case .file(let file) = answer, keepAlive, head.ifNoneMatch == nil, head.range == nil {
             // The common case: the head and body prepared once per file.
-            emit(HTTPFileHead.of(file).serialized)
+            emit(HTTPFileHead.serialized(file))
             if !head.isHead { emit(file.contents) }
             service.record(request, result: .ok, bytes: head.isHead ? 0 : file.contents.readableBytes,
                            seconds: (ContinuousClock.now - started).seconds)

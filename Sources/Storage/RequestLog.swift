@@ -31,7 +31,7 @@ public final class RequestLog: Service, Sendable {
         configuration.busyMode = .timeout(5)
         configuration.prepareDatabase { db in
             // WAL with NORMAL sync: a crash loses at most the last batches, never the file; far fewer fsyncs.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -32768")
+            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192")
         }
         if let path {
             database = try DatabaseQueue(path: path, configuration: configuration)

@@ -187,18 +187,15 @@ struct FileServiceTests {
     func preparerHook() async throws {
         let fixture = try Fixture()
         let calls = Mutex<[Int]>([])
-        final class Prepared: Sendable {
-            let text: String
-            init(_ text: String) { self.text = text }
-        }
         let service = try fixture.service { facts in
             calls.withLock { $0.append(facts.size) }
-            return Prepared("prepared \(facts.etag)")
+            return ByteBuffer(string: "prepared \(facts.etag)")
         }
         let request = FileRequest(.http, path: "/common.cfg", client: "192.0.2.1")
         for _ in 0..<3 {
             guard case .file(let file) = await service.read(request) else { Issue.record("not read"); return }
-            #expect((file.prepared as? Prepared)?.text == "prepared \(file.etag)")
+            #expect(file.prepared.map { String(buffer: $0) } == "prepared \(file.etag)")
+            #expect(file.md5 == Provisioning.md5(Array(file.contents.readableBytesView)))
         }
         #expect(calls.withLock { $0 } == [39])
     }
