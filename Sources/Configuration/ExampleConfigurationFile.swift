@@ -65,7 +65,7 @@ extension ServerConfiguration {
         notify_port = 5060             # ... on this SIP port of the address serve last saw each at
         pending_per_address = 100      # unknown phones added as pending, at most this many per address (0: none)
         auto_approve = []              # OUIs ("00:15:65") or models whose unknown phones are added active
-        cache_mb = 64                  # memory for generated files kept rendered; the rest are rendered on request
+        cache_mb = 96                  # memory for generated files kept rendered; the rest are rendered on request
         # [inventory.variables]        # variables every template sees, below the device's and its groups'
         # sip_server = "pbx.example.com"
 

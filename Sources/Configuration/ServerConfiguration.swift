@@ -74,7 +74,7 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// `notifyPort` at the address the registry has for each.
     public var notifyOnChange = false
     /// Memory for generated files kept rendered, in MB (`[inventory] cache_mb`).
-    public var generatedCacheMB = 64
+    public var generatedCacheMB = 96
     /// Unknown phones added as pending, at most this many from one address (0: none are added).
     public var pendingPerAddress = 100
     /// OUIs and models whose unknown phones are added active (`[inventory] auto_approve`); empty: none.

@@ -11,9 +11,10 @@ extension FileService {
     /// top level, and no upload may take it (else the upload store is looked at first, by ``prepareRead``).
     /// `checked`: the inventory was asked and has no such file.
     func quickGenerated(_ request: FileRequest) -> (answer: ReadAnswer?, checked: Bool) {
-        guard generated != nil, case .success(let path) = confine(request), !path.path.contains("/"),
+        guard generated != nil, case .success(let path) = confine(request), path.segments.count == 1,
               !zip(uploadEndings, settings.uploadPatterns).contains(where: { ending, pattern in
-                  path.path.hasSuffix(ending) && Glob.matches(pattern: pattern, name: path.path)
+                  path.segments[0].utf8.reversed().starts(with: ending.utf8.reversed())
+                      && Glob.matches(pattern: pattern, name: path.segments[0])
               })
         else { return (nil, false) }
         return (generatedAnswer(path, request), true)
@@ -22,29 +23,29 @@ extension FileService {
     /// What a generated file comes to for this request: whole for its own device, or with `[inventory] secrets`
     /// open; with its secret lines left out for anyone else. Encrypted like a root file when `[encryption]` says so.
     func generatedAnswer(_ path: RootRelativePath, _ request: FileRequest) -> ReadAnswer? {
-        guard let generated, !path.path.contains("/") else { return nil }
+        guard let generated, path.segments.count == 1 else { return nil }
+        let name = path.segments[0]
         let serverURL = request.serverURL ?? settings.templateServerURL
-        let key = serverURL + "|" + path.path
         let entry: GeneratedEntry
         let revision = generated.revision
-        if let cached = generatedCache.entry(key), cached.revision == revision {
+        if let cached = generatedCache.entry(name, serverURL: serverURL), cached.revision == revision {
             entry = cached
         } else {
             // Rendered from the snapshot of the revision it is kept under: an entry rendered from the one before a
             // change is never taken for the new one.
             let (snapshot, revision, modified) = generated.current
-            guard let file = snapshot.file(named: path.path, serverURL: serverURL) else { return nil }
+            guard let file = snapshot.file(named: name, serverURL: serverURL) else { return nil }
             let served = { (bytes: [UInt8]) -> ServedFile in
                 let out = self.encryption.isOn ? self.encryption.served(bytes, path: path) : bytes
                 return ServedFile(bytes: out, modified: modified, contentType: "text/plain", prepare: self.prepare)
             }
             entry = GeneratedEntry(whole: served(file.bytes), redacted: file.holdsSecrets ? served(file.redactedBytes) : nil,
                                    revision: revision)
-            generatedCache.insert(entry, key: key, budget: settings.generatedCacheBytes)
+            generatedCache.insert(entry, name: name, serverURL: serverURL, budget: settings.generatedCacheBytes)
         }
         guard let redacted = entry.redacted, generated.secretsMode == .device else { return .file(entry.whole) }
         let owner: String?
-        if case .macConfig(let mac) = ProvisioningFileName(path.path).kind { owner = mac.canonical } else { owner = nil }
+        if case .macConfig(let mac) = ProvisioningFileName(name).kind { owner = mac.canonical } else { owner = nil }
         switch deviceAuthentication(request, owner: owner, devices: generated.snapshot.devices) {
         case .owner: return .file(entry.whole)
         case .other: return .file(redacted)
@@ -80,19 +81,19 @@ final class GeneratedCacheShards: Sendable {
 
     private let shards = (0..<16).map { _ in Shard() }
 
-    private func shard(_ key: String) -> Shard {
+    private func shard(_ name: String) -> Shard {
         var hasher = Hasher()
-        hasher.combine(key)
+        hasher.combine(name)
         return shards[Int(UInt(bitPattern: hasher.finalize()) % UInt(shards.count))]
     }
 
-    func entry(_ key: String) -> GeneratedEntry? {
-        shard(key).cache.withLock { $0.entries[key] }
+    func entry(_ name: String, serverURL: String) -> GeneratedEntry? {
+        shard(name).cache.withLock { $0.entries[serverURL]?[name] }
     }
 
-    func insert(_ entry: GeneratedEntry, key: String, budget: Int) {
+    func insert(_ entry: GeneratedEntry, name: String, serverURL: String, budget: Int) {
         let share = budget / shards.count
-        shard(key).cache.withLock { $0.insert(entry, key: key, budget: share) }
+        shard(name).cache.withLock { $0.insert(entry, name: name, serverURL: serverURL, budget: share) }
     }
 
     func removeAll() {
@@ -100,18 +101,18 @@ final class GeneratedCacheShards: Sendable {
     }
 }
 
-/// The generated files kept, and what they cost.
+/// The generated files kept, by the server URL they were rendered for (one, mostly) and name, and what they cost.
 struct GeneratedCache {
-    var entries: [String: GeneratedEntry] = [:]
+    var entries: [String: [String: GeneratedEntry]] = [:]
     var bytes = 0
 
     /// Keeps an entry; at the budget, everything kept before is dropped for it (the files are rendered again).
-    mutating func insert(_ entry: GeneratedEntry, key: String, budget: Int) {
+    mutating func insert(_ entry: GeneratedEntry, name: String, serverURL: String, budget: Int) {
         if bytes + entry.cost > budget {
             entries.removeAll()
             bytes = 0
         }
-        if let old = entries.updateValue(entry, forKey: key) { bytes -= old.cost }
+        if let old = entries[serverURL, default: [:]].updateValue(entry, forKey: name) { bytes -= old.cost }
         bytes += entry.cost
     }
 }

@@ -27,7 +27,7 @@ extension FileService {
         /// What `{{server_url}}` is in generated files.
         public var templateServerURL = "http://localhost/"
         /// Memory for generated files kept rendered (beyond it they are rendered again on request).
-        public var generatedCacheBytes = 64 * 1024 * 1024
+        public var generatedCacheBytes = 96 * 1024 * 1024
 
         public init(root: String, data: String) {
             self.root = root

@@ -46,7 +46,7 @@ public final class PendingDevices: Sendable {
                     }
                     continue
                 }
-                guard known[mac] == nil, !state.added.contains(mac),
+                guard known.index(forKey: mac) == nil, !state.added.contains(mac),
                       let found = model ?? state.modelByAddress[record.client]
                 else { continue }
                 guard state.addedByAddress[record.client, default: 0] < perAddress else {

@@ -28,7 +28,7 @@ public struct RootRelativePath: Sendable, Hashable {
             if segment.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
                 throw .controlCharacter
             }
-            if segment.contains("\\") { throw .backslash }
+            if segment.utf8.contains(UInt8(ascii: "\\")) { throw .backslash }
         }
         self.segments = segments.map(String.init)
     }
