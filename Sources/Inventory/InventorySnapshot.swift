@@ -51,6 +51,43 @@ public struct InventorySnapshot: Sendable {
                 renderer.deviceFile(for: device, serverURL: serverURL, lint: lint)].compactMap { $0 }
     }
 
+    /// What lint finds in the files of the devices a batch of device and group changes touches, rendered as they
+    /// would be after it (template saves are checked by their own command): a device or group saved without a
+    /// variable its templates name, or with a value that makes a line the phone rejects, is refused like a template.
+    public func problems(after changes: [InventoryChange], serverURL: String) -> [TemplateProblem] {
+        var devices = self.devices
+        var renderer = renderer
+        var touched: Set<String> = []
+        var touchedGroups: Set<String> = []
+        for change in changes {
+            switch change {
+            case .addDevice(let device), .updateDevice(let device):
+                devices[device.mac] = device
+                touched.insert(device.mac)
+            case .removeDevice(let mac):
+                devices[mac] = nil
+                touched.remove(mac)
+            case .addGroup(let group), .updateGroup(let group):
+                renderer.groups[group.name] = group
+                touchedGroups.insert(group.name)
+            case .removeGroup(let name):
+                renderer.groups[name] = nil
+                touchedGroups.insert(name)
+            case .saveTemplate:
+                break
+            }
+        }
+        if !touchedGroups.isEmpty {
+            for device in devices.values where device.groups.contains(where: touchedGroups.contains) {
+                touched.insert(device.mac)
+            }
+        }
+        let checked = touched.sorted().compactMap { devices[$0] }
+        let after = renderer
+        return parallelMap(checked) { after.deviceFile(for: $0, serverURL: serverURL, lint: true)?.problems ?? [] }
+            .flatMap { $0 }
+    }
+
     /// What lint finds in every generated file: each common file templates make, then each device's own file.
     public func lint(serverURL: String) -> [TemplateProblem] {
         var problems: [TemplateProblem] = []

@@ -298,10 +298,22 @@ struct InventoryOptions: ParsableArguments {
         return try open()
     }
 
-    /// Writes a batch of changes; a refusal is the administrator's to fix (one line, exit 2).
+    /// Writes a batch of changes; a refusal is the administrator's to fix (one line, exit 2). Device and group
+    /// changes that would give a device a file with a lint error under the stored templates are refused, each
+    /// problem printed as `TEMPLATE:LINE: problem (device MAC)`; nothing is written.
     func write(to inventory: (any InventoryStore)? = nil, _ changes: [InventoryChange]) throws {
+        let inventory = try inventory ?? open()
+        let templated = changes.contains { if case .saveTemplate = $0 { false } else { true } }
+        if templated, try !inventory.templates().isEmpty {
+            let problems = try snapshot(inventory).problems(after: changes, serverURL: try settings().templateServerURL)
+            let errors = problems.filter { $0.severity == .error }
+            if !errors.isEmpty {
+                FileHandle.standardError.write(Data((errors.map(\.description).joined(separator: "\n") + "\n").utf8))
+                throw UsageFailure("\(errors.count) template error(s) for the devices this changes; nothing was saved")
+            }
+        }
         do {
-            try (inventory ?? open()).apply(changes)
+            try inventory.apply(changes)
         } catch let refusal as InventoryError {
             throw UsageFailure("\(refusal)")
         }

@@ -168,6 +168,56 @@ struct TemplateCommandTests {
                 "\(shadowing.stdout)")
     }
 
+    @Test("device and group writes are linted against the stored templates: refused with TEMPLATE:LINE and the device, nothing saved")
+    func lintAtDeviceSave() async throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-devlint-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: work) }
+        let data = work.appendingPathComponent("data").path
+        let config = work.appendingPathComponent("autoprov.toml")
+        try FileManager.default.createDirectory(at: work.appendingPathComponent("templates/groups"), withIntermediateDirectories: true)
+        try "[inventory]\n[inventory.variables]\nsip_server = \"pbx.example\"\n".write(to: config, atomically: true, encoding: .utf8)
+        func run(_ arguments: [String], config: URL = config) async throws -> CommandRunner.Result {
+            try await CommandRunner.runOnOwnThread(arguments + ["--data", data, "--config", config.path])
+        }
+        try "#!version:1.0.0.1\naccount.1.sip_server.1.address = {{sip_server}}\naccount.1.user_name = {{user}}\n"
+            .write(to: work.appendingPathComponent("templates/groups/sales.cfg"), atomically: true, encoding: .utf8)
+        _ = try await run(["group", "add", "sales"])
+        _ = try await run(["device", "add", "00156574b150", "--model", "T46S", "--group", "sales", "--set", "user=201"])
+        #expect(try await run(["template", "import", work.appendingPathComponent("templates").path]).status == 0)
+
+        // R1 via the templates (S3): a device that would be served a file naming a variable nobody sets.
+        let unset = try await run(["device", "unset", "00156574b150", "user"])
+        #expect(unset.status == 2)
+        #expect(unset.stderr.contains("groups/sales.cfg:3: unknown variable 'user': neither the device, its groups nor "
+                                      + "[inventory.variables] set it (device 00156574b150)"), "\(unset.stderr)")
+        #expect(unset.stderr.contains("1 template error(s) for the devices this changes; nothing was saved"))
+        #expect(try await run(["device", "show", "00156574b150"]).stdout.contains("user      201\n"))
+
+        let added = try await run(["device", "add", "00156574b151", "--model", "T46S", "--group", "sales"])
+        #expect(added.status == 2 && added.stderr.contains("(device 00156574b151)"), "\(added.stderr)")
+        #expect(try await run(["device", "show", "00156574b151"]).status == 2)
+        let csv = work.appendingPathComponent("more.csv")
+        try "mac,model,label,groups,state,user\n00156574b152,T46S,,sales,active,\n".write(to: csv, atomically: true, encoding: .utf8)
+        let imported = try await run(["device", "import", csv.path])
+        #expect(imported.status == 2 && imported.stderr.contains("(device 00156574b152)"), "\(imported.stderr)")
+        #expect(try await run(["device", "list", "--format", "csv"]).stdout.split(separator: "\r\n").count == 2)
+
+        // A group variable makes it whole: group writes are checked for their members the same way.
+        #expect(try await run(["group", "set", "sales", "user=shared"]).status == 0)
+        #expect(try await run(["device", "add", "00156574b151", "--model", "T46S", "--group", "sales"]).status == 0)
+        let groupUnset = try await run(["group", "set", "sales", "user="])
+        #expect(groupUnset.status == 2 && groupUnset.stderr.contains("(device 00156574b151)"), "\(groupUnset.stderr)")
+        #expect(!groupUnset.stderr.contains("(device 00156574b150)"))
+
+        // Without the configuration's variable, what is stored no longer renders: template lint says so, exit 1.
+        let bare = work.appendingPathComponent("bare.toml")
+        try "[inventory]\n".write(to: bare, atomically: true, encoding: .utf8)
+        let lint = try await run(["template", "lint"], config: bare)
+        #expect(lint.status == 1, "\(lint.stdout)\(lint.stderr)")
+        #expect(lint.stdout.contains("groups/sales.cfg:2: unknown variable 'sip_server'"), "\(lint.stdout)")
+        #expect(lint.stdout.hasSuffix("1 template(s), 2 device(s): 2 error(s), 0 warning(s)\n"), "\(lint.stdout)")
+    }
+
     @Test("boot mode: the variable boot serves a generated <mac>.boot; resolve follows it and overwrite mode is on")
     func bootMode() async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-boot-\(UUID().uuidString)")
