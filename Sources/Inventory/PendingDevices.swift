@@ -5,8 +5,9 @@ import Storage
 import Synchronization
 
 /// Phones that ask for files but are not in the inventory: each is added as `pending` (or `active` when
-/// `auto_approve` names its OUI or model) once its model is known, once per MAC, and at most `perAddress` from one
-/// source address, so that a flood of invented MACs cannot fill the store.
+/// `auto_approve` names its OUI or model) once both its MAC (a request, or the DHCP lease of the address it asks
+/// from) and its model are known, once per MAC, and at most `perAddress` from one source address, so that a flood
+/// of invented MACs cannot fill the store.
 public final class PendingDevices: Sendable {
     let generated: GeneratedFiles
     let perAddress: Int
@@ -19,6 +20,9 @@ public final class PendingDevices: Sendable {
         /// The model the latest common-file request from an address named: a TFTP phone asks for its common file
         /// (which says its model) before `<mac>.cfg` (which says its MAC).
         var modelByAddress: [String: String] = [:]
+        /// The MAC the latest DHCP lease gave each address: DHCP names a phone's MAC but not its model, and the
+        /// common file it asks for next from that address names the model.
+        var macByAddress: [String: String] = [:]
         var added: Set<String> = []
         var addedByAddress: [String: Int] = [:]
         var warned: Set<String> = []
@@ -39,7 +43,11 @@ public final class PendingDevices: Sendable {
         state.withLock { state in
             for record in records {
                 let model = record.model.flatMap { ModelCatalog.model(named: $0)?.name }
-                guard let mac = record.mac else {
+                if record.protocolName == "dhcp", record.result == "acknowledged", let mac = record.mac {
+                    if state.macByAddress.count > 100_000 { state.macByAddress.removeAll() }
+                    state.macByAddress[record.client] = mac
+                }
+                guard let mac = record.mac ?? (model == nil ? nil : state.macByAddress[record.client]) else {
                     if let model {
                         if state.modelByAddress.count > 100_000 { state.modelByAddress.removeAll() }
                         state.modelByAddress[record.client] = model

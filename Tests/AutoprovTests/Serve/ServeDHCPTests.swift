@@ -129,7 +129,7 @@ final class DHCPLab {
 
     /// Starts `autoprov serve` with only DHCP, in the server's namespace; returns once it listens (or has exited).
     @discardableResult
-    func startServer(pool: String = "192.0.2.10-192.0.2.250", extra: String = "") throws -> Bool {
+    func startServer(pool: String = "192.0.2.10-192.0.2.250", extra: String = "", http: String = "off") throws -> Bool {
         let file = directory.appendingPathComponent("autoprov.toml")
         try DHCPLab.configuration(pool: pool, interface: serverInterface, extra: extra)
             .write(to: file, atomically: true, encoding: .utf8)
@@ -140,7 +140,7 @@ final class DHCPLab {
         process.arguments = ["ip", "netns", "exec", serverSpace, CommandRunner.binary.path, "serve", "--config", file.path,
                              "--root", directory.appendingPathComponent("root").path,
                              "--data", directory.appendingPathComponent("data").path,
-                             "--tftp", "off", "--http", "off", "--https", "off", "--ftp", "off", "--pnp", "off"]
+                             "--tftp", "off", "--http", http, "--https", "off", "--ftp", "off", "--pnp", "off"]
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle
@@ -249,6 +249,40 @@ struct ServeDHCPTests {
         let log = try CommandRunner.run(["log", "--data", lab.directory.appendingPathComponent("data").path])
         #expect(log.stdout.contains("dhcp") && log.stdout.contains("(udhcp \(version))") && log.stdout.contains("acknowledged"),
                 "\(log.stdout)")
+    }
+
+    @Test("a phone the inventory does not know: its lease names its MAC, the common file it asks for next its model; it is added pending")
+    func pendingFromLease() throws {
+        let lab = try DHCPLab()
+        #expect(try lab.startServer(http: "192.0.2.1:8080"), "\(lab.log)")
+        let script = lab.directory.appendingPathComponent("bind.sh")
+        // The phone takes the address it was offered, as a phone does (a plain udhcpc script only reports it).
+        try "#!/bin/sh\n[ \"$1\" = bound ] && ip addr add \"$ip/24\" dev \"$interface\"\nexit 0\n"
+            .write(to: script, atomically: true, encoding: .utf8)
+        chmod(script.path, 0o755)
+        let udhcpc = try lab.client(["busybox", "udhcpc", "-i", lab.clientInterface, "-f", "-q", "-n", "-t", "3", "-T", "1",
+                                     "-s", script.path])
+        #expect(udhcpc.status == 0, "\(udhcpc.stderr)\n\(lab.log)")
+        let link = try lab.client(["ip", "-br", "link", "show", lab.clientInterface]).stdout.split(separator: " ")
+            .filter { !$0.isEmpty }
+        let mac = try #require(link.count > 2 ? link[2].replacingOccurrences(of: ":", with: "").lowercased() : nil)
+        let address = try lab.client(["ip", "-br", "-4", "addr", "show", lab.clientInterface]).stdout
+            .split(separator: " ").first { $0.contains("/") }.map { String($0.split(separator: "/")[0]) }
+        #expect(address.map(ServeDHCPTests.inPool) == true, "\(address ?? "no address")")
+        // A T46S's common file (R7.1), no User-Agent: only the lease can say whose request it is.
+        let fetched = try lab.client(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-A", "", "--max-time", "10",
+                                      "http://192.0.2.1:8080/y000000000066.cfg"])
+        #expect(fetched.stdout == "404", "\(fetched.stdout)\(fetched.stderr)")
+        let data = lab.directory.appendingPathComponent("data").path
+        var pending = ""
+        let deadline = Date().addingTimeInterval(20)
+        while Date() < deadline {
+            pending = try CommandRunner.run(["device", "list", "--state", "pending", "--format", "csv", "--data", data]).stdout
+            if pending.contains(mac) { break }
+            usleep(100_000)
+        }
+        #expect(pending.contains("\(mac),T46S,seen at \(address ?? "?"),,pending"), "\(pending)\n\(lab.log)")
+        #expect(lab.stopServer() == 0)
     }
 
     @Test("eight udhcpc clients at once, each on its own MAC (macvlan), get eight distinct leases with option 66")
