@@ -31,6 +31,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
+        // The admin listener only; its default traits (swift-configuration, full Foundation) are not needed.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
     ],
     // Targets from the inside out; each may use only those above it (ARCHITECTURE.md, README "Architecture").
     targets: [
@@ -55,9 +57,9 @@ let package = Package(
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ] + nio + service
         ),
-        // Configuration: autoprov.toml (TOML subset), every settings type, TLS certificates; uses Core and DHCP values.
+        // Settings: autoprov.toml (TOML subset), every settings type, TLS certificates; uses Core and DHCP values.
         .target(
-            name: "Configuration",
+            name: "Settings",
             dependencies: [
                 "ProvisioningCore", "DHCP",
                 .product(name: "X509", package: "swift-certificates"),
@@ -106,22 +108,31 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ] + nio + service + tls
         ),
+        // Admin: the administrators' listener (Hummingbird, not a phone path): the REST API /api/v1 and its OpenAPI
+        // document, bearer tokens; over the same Inventory and Storage calls as the CLI.
+        .target(
+            name: "Admin",
+            dependencies: [
+                "ProvisioningCore", "Storage", "Inventory",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ] + service + crypto
+        ),
         // ProvisioningServer: the PnP responder, the DHCP listener, the check-sync client, and the wiring that builds
         // every listener from the configuration into one ServiceGroup; uses everything above.
         .target(
             name: "ProvisioningServer",
             dependencies: [
-                "ProvisioningCore", "Configuration", "FileService", "HTTP", "TFTP", "FTP", "SIP", "DHCP", "Storage",
-                "Inventory", "CLinuxShims",
+                "ProvisioningCore", "Settings", "FileService", "HTTP", "TFTP", "FTP", "SIP", "DHCP", "Storage",
+                "Inventory", "Admin", "CLinuxShims",
             ] + nio + service + tls + crypto
         ),
         // autoprov: the CLI, one small command per subcommand.
         .executableTarget(
             name: "autoprov",
             dependencies: [
-                "ProvisioningCore", "Configuration", "FileService", "ProvisioningServer", "Storage", "Inventory",
+                "ProvisioningCore", "Settings", "FileService", "ProvisioningServer", "Storage", "Inventory", "Admin",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ] + nio
+            ] + nio + crypto
         ),
         // Load clients and ceilings that scripts/bench and the DHCP tests run.
         .executableTarget(
@@ -145,7 +156,7 @@ let package = Package(
         .testTarget(
             name: "ServerTests",
             dependencies: [
-                "ProvisioningServer", "Configuration", "FileService", "DHCP", "Storage", "ProvisioningCore",
+                "ProvisioningServer", "Settings", "FileService", "DHCP", "Storage", "ProvisioningCore",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -180,7 +191,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "Storage", "ProvisioningCore"]),
-        .testTarget(name: "ConfigurationTests", dependencies: ["Configuration", "ProvisioningCore", "DHCP"]),
+        .testTarget(name: "SettingsTests", dependencies: ["Settings", "ProvisioningCore", "DHCP"]),
         .testTarget(name: "SIPTests", dependencies: ["SIP"]),
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(

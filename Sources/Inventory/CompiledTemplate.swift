@@ -13,13 +13,21 @@ public struct TemplateProblem: Error, Sendable, Hashable, CustomStringConvertibl
     public var message: String
     public var device: String?
     public var severity: Diagnostic.Severity
+    /// What kind of problem: `template-syntax`, `unknown-variable`, or the lint code of the rendered line the phone
+    /// would reject (`invalid-line`, …).
+    public var code: String
+    /// The column in the template line, when a lint finding gives one (1 otherwise).
+    public var column: Int
 
-    public init(template: String, line: Int, message: String, device: String? = nil, severity: Diagnostic.Severity = .error) {
+    public init(template: String, line: Int, message: String, device: String? = nil, severity: Diagnostic.Severity = .error,
+                code: String = "template-syntax", column: Int = 1) {
         self.template = template
         self.line = line
         self.message = message
         self.device = device
         self.severity = severity
+        self.code = code
+        self.column = column
     }
 
     public var description: String {

@@ -183,7 +183,8 @@ public struct TemplateRenderer: Sendable {
                 : known ? "'{{\(tag.name)}}' has no value in this file (a model's common file has no device variables)"
                 : "unknown variable '\(tag.name)': neither the device, its groups nor [inventory.variables] set it"
             problems.append(TemplateProblem(template: template.layer.path, line: tag.line, message: message,
-                                            device: device, severity: tag.name == "model" ? .warning : .error))
+                                            device: device, severity: tag.name == "model" ? .warning : .error,
+                                            code: known ? "variable-without-value" : "unknown-variable"))
         }
         return problems
     }
@@ -198,7 +199,7 @@ public struct TemplateRenderer: Sendable {
             guard finding.line > 1 else { return nil }
             return TemplateProblem(template: layer.path, line: body[finding.line - 2].line,
                                    message: "\(finding.message) [\(finding.code)]", device: device,
-                                   severity: finding.severity)
+                                   severity: finding.severity, code: finding.code)
         }
     }
 }

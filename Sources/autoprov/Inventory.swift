@@ -1,5 +1,5 @@
 import ArgumentParser
-import Configuration
+import Settings
 import Foundation
 import Inventory
 import ProvisioningCore
@@ -298,24 +298,23 @@ struct InventoryOptions: ParsableArguments {
         return try open()
     }
 
-    /// Writes a batch of changes; a refusal is the administrator's to fix (one line, exit 2). Device and group
-    /// changes that would give a device a file with a lint error under the stored templates are refused, each
-    /// problem printed as `TEMPLATE:LINE: problem (device MAC)`; nothing is written.
+    /// Writes a batch of changes through the ``InventoryEditor`` every front-end uses; a refusal is the
+    /// administrator's to fix: one line (exit 2), after each template problem as `TEMPLATE:LINE: problem (device MAC)`.
     func write(to inventory: (any InventoryStore)? = nil, _ changes: [InventoryChange]) throws {
-        let inventory = try inventory ?? open()
-        let templated = changes.contains { if case .saveTemplate = $0 { false } else { true } }
-        if templated, try !inventory.templates().isEmpty {
-            let problems = try snapshot(inventory).problems(after: changes, serverURL: try settings().templateServerURL)
-            let errors = problems.filter { $0.severity == .error }
-            if !errors.isEmpty {
-                FileHandle.standardError.write(Data((errors.map(\.description).joined(separator: "\n") + "\n").utf8))
-                throw UsageFailure("\(errors.count) template error(s) for the devices this changes; nothing was saved")
-            }
-        }
+        let settings = try settings()
+        let editor = InventoryEditor(store: try inventory ?? open(), configVariables: settings.inventoryVariables,
+                                     secretVariables: SecretVariables(patterns: settings.secretVariables),
+                                     serverURL: settings.templateServerURL)
         do {
-            try inventory.apply(changes)
-        } catch let refusal as InventoryError {
+            try editor.apply(changes)
+        } catch InventoryEditor.Refusal.inventory(let refusal) {
             throw UsageFailure("\(refusal)")
+        } catch InventoryEditor.Refusal.templates(let errors) {
+            FileHandle.standardError.write(Data((errors.map(\.description).joined(separator: "\n") + "\n").utf8))
+            throw UsageFailure("\(errors.count) template error(s) for the devices this changes; nothing was saved")
+        } catch let refused as TemplateProblems {
+            FileHandle.standardError.write(Data((refused.problems.map(\.description).joined(separator: "\n") + "\n").utf8))
+            throw UsageFailure("\(refused.problems.count) template problem(s)")
         }
     }
 
@@ -370,9 +369,7 @@ enum Inventory {
     }
 
     static func groups(_ names: [String]) throws -> [String] {
-        for name in names where !InventoryNames.isGroupName(name) {
-            throw UsageFailure("'\(name)' is not a group name: letters, digits, '.', '_' and '-', starting with a letter or digit")
-        }
+        if let problem = names.lazy.compactMap(InventoryNames.groupNameProblem).first { throw UsageFailure(problem) }
         guard Swift.Set(names).count == names.count else { throw UsageFailure("a group is named twice") }
         return names
     }
@@ -383,12 +380,7 @@ enum Inventory {
         for text in texts {
             guard let equals = text.firstIndex(of: "=") else { throw UsageFailure("'\(text)' is not NAME=VALUE") }
             let name = String(text[..<equals]), value = String(text[text.index(after: equals)...])
-            guard InventoryNames.isVariableName(name) else {
-                throw UsageFailure("'\(name)' is not a variable name: a letter or '_', then letters, digits and '_'")
-            }
-            guard !InventoryNames.builtInVariables.contains(name) else {
-                throw UsageFailure("'\(name)' is a built-in variable; it cannot be set")
-            }
+            if let problem = InventoryNames.variableNameProblem(name) { throw UsageFailure(problem) }
             guard result.updateValue(value, forKey: name) == nil else { throw UsageFailure("'\(name)' is set twice") }
         }
         return result

@@ -1,4 +1,4 @@
-import Configuration
+import Settings
 import ArgumentParser
 import Foundation
 import Logging
@@ -36,6 +36,9 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "FTP and FTPS listener, HOST:PORT or off.")
     var ftp: String?
 
+    @Option(help: "The admin listener (REST API), HOST:PORT or off.")
+    var admin: String?
+
     @Option(help: "SIP Plug-and-Play responder (UDP), HOST:PORT or off.")
     var pnp: String?
 
@@ -62,6 +65,7 @@ struct Serve: AsyncParsableCommand {
             if let https { configuration.https = try .parse(https) }
             if let ftp { configuration.ftp = try .parse(ftp) }
             if let pnp { configuration.pnp = try .parse(pnp) }
+            if let admin { configuration.admin = try .parse(admin) }
         } catch {
             fail("\(error)")
         }
@@ -76,8 +80,10 @@ struct Serve: AsyncParsableCommand {
             try await server.run { listener in
                 let host = listener.address.ipAddress ?? "?"
                 let port = listener.address.port.map(String.init) ?? "?"
-                emit("autoprov: \(listener.name) listening on \(host.contains(":") ? "[\(host)]" : host):\(port); "
-                    + "give phones \(listener.phoneURL)\n")
+                let bound = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
+                emit(listener.name == "admin"
+                    ? "autoprov: admin listening on \(bound); the API is \(listener.phoneURL) (not for phones)\n"
+                    : "autoprov: \(listener.name) listening on \(bound); give phones \(listener.phoneURL)\n")
             }
         } catch {
             fail("\(error)")

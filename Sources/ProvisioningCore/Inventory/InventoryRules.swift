@@ -22,6 +22,19 @@ public enum InventoryNames {
         return name.utf8.allSatisfy { isLetter($0) || isDigit($0) || [UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "-")].contains($0) }
     }
 
+    /// Why a name cannot be a variable a device or group sets; nil when it can.
+    public static func variableNameProblem(_ name: String) -> String? {
+        if !isVariableName(name) { return "'\(name)' is not a variable name: a letter or '_', then letters, digits and '_'" }
+        if builtInVariables.contains(name) { return "'\(name)' is a built-in variable; it cannot be set" }
+        return nil
+    }
+
+    /// Why a name cannot be a group's; nil when it can.
+    public static func groupNameProblem(_ name: String) -> String? {
+        isGroupName(name) ? nil
+            : "'\(name)' is not a group name: letters, digits, '.', '_' and '-', starting with a letter or digit"
+    }
+
     private static func isLetter(_ byte: UInt8) -> Bool { (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) }
     private static func isDigit(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) }
 

@@ -1,7 +1,7 @@
 // DHCPListener/: the built-in DHCP server's socket and lease persistence around the DHCP target's responder.
 #if os(Linux)
 import FileService
-import Configuration
+import Settings
 import CLinuxShims
 import DHCP
 import Foundation

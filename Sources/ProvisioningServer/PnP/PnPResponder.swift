@@ -1,5 +1,5 @@
 import FileService
-import Configuration
+import Settings
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,7 +1,8 @@
+import Admin
 import FileService
 import HTTP
 import Inventory
-import Configuration
+import Settings
 import Foundation
 import Logging
 import NIOCore
@@ -158,6 +159,19 @@ public struct ProvisioningServer: Sendable {
             #else
             throw ListenError(description: "the built-in DHCP server runs on Linux only")
             #endif
+        }
+        if let address = configuration.admin {
+            // The same store as the file service's inventory, for the API's reads and writes.
+            let store = try SQLiteInventory(path: dataDirectory.appendingPathComponent("inventory.sqlite").path)
+            let editor = InventoryEditor(store: store, configVariables: configuration.inventoryVariables,
+                                         secretVariables: SecretVariables(patterns: configuration.secretVariables),
+                                         serverURL: configuration.templateServerURL)
+            let admin = AdminServer(editor: editor, tokens: store, logger: logger)
+            listeners.append(("admin", ListenerService(name: "admin", address: address, logger: logger) {
+                try await admin.run(host: address.host, port: address.port) { bound in
+                    onListening(Listener(name: "admin", address: bound, phoneURL: ProvisioningServer.url("http", bound) + "api/v1/"))
+                }
+            }))
         }
         // The request log first, so that it is stopped last, after every listener has drained.
         let group = ServiceGroup(configuration: .init(

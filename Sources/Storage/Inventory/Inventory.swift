@@ -1,3 +1,5 @@
+import ProvisioningCore
+
 // Inventory/: devices and groups, and the store protocol with its SQLite implementation.
 /// A phone the inventory knows, by its MAC: what it is, what it is called, whether it is served, the groups whose
 /// templates and variables apply to it (in order), and its own variables.
@@ -52,16 +54,31 @@ public struct DeviceFilter: Sendable, Hashable {
     public var group: String?
     public var model: String?
     public var state: InventoryDevice.State?
+    /// Text the MAC (any spelling), the label or a variable's value contains, any case; secret variables' values are
+    /// never searched (a search must not tell what a secret holds).
+    public var text: String?
+    public var secrets: SecretVariables
 
-    public init(group: String? = nil, model: String? = nil, state: InventoryDevice.State? = nil) {
+    public init(group: String? = nil, model: String? = nil, state: InventoryDevice.State? = nil, text: String? = nil,
+                secrets: SecretVariables = SecretVariables()) {
         self.group = group
         self.model = model
         self.state = state
+        self.text = text
+        self.secrets = secrets
     }
 
     public func matches(_ device: InventoryDevice) -> Bool {
         (group.map { device.groups.contains($0) } ?? true) && (model.map { device.model == $0 } ?? true)
-            && (state.map { device.state == $0 } ?? true)
+            && (state.map { device.state == $0 } ?? true) && (text.map { matches(device, text: $0) } ?? true)
+    }
+
+    private func matches(_ device: InventoryDevice, text: String) -> Bool {
+        let wanted = text.lowercased()
+        let bare = wanted.filter { $0 != ":" && $0 != "-" && $0 != "." }
+        if !bare.isEmpty, device.mac.contains(bare) { return true }
+        if device.label.lowercased().contains(wanted) { return true }
+        return device.variables.contains { name, value in !secrets.isSecret(name) && value.lowercased().contains(wanted) }
     }
 }
 
@@ -105,6 +122,8 @@ public protocol InventoryStore: Sendable {
     func apply(_ changes: [InventoryChange]) throws
     /// The devices a filter matches, by MAC.
     func devices(_ filter: DeviceFilter) throws -> [InventoryDevice]
+    /// A page of them: at most `limit`, by MAC, each after `after` (the last MAC of the page before).
+    func devices(_ filter: DeviceFilter, after: String?, limit: Int) throws -> [InventoryDevice]
     func device(mac: String) throws -> InventoryDevice?
     /// Every group, by name.
     func groups() throws -> [InventoryGroup]

@@ -144,7 +144,7 @@ struct ServeLifecycleTests {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try FileManager.default.setAttributes([.posixPermissions: 0o777], ofItemAtPath: directory.path)
         defer { try? FileManager.default.removeItem(at: directory) }
-        let arguments = ["serve", "--root", directory.appendingPathComponent("p").path, "--data",
+        let arguments = ["serve", "--admin", "off", "--root", directory.appendingPathComponent("p").path, "--data",
                          directory.appendingPathComponent("d").path, "--tftp", "off", "--https", "off", "--ftp", "off",
                          "--http", "127.0.0.1:\(port)"]
         let result: CommandRunner.Result
@@ -165,7 +165,7 @@ struct ServeLifecycleTests {
         let first = try ServerProcess(files: ["sip.cfg": sipFile])
         let directory = first.directory
         let second = try CommandRunner.run([
-            "serve", "--root", first.root.path, "--data", directory.appendingPathComponent("second").path,
+            "serve", "--admin", "off", "--root", first.root.path, "--data", directory.appendingPathComponent("second").path,
             "--tftp", "off", "--https", "off", "--ftp", "off", "--http", "127.0.0.1:\(first.httpPort)"])
         #expect(second.status != 0)
         #expect(second.stderr.contains("already in use"), "\(second.stderr)")
@@ -179,7 +179,7 @@ struct ServeLifecycleTests {
         let ports = [("TFTP", first.tftpPort), ("HTTP", first.httpPort), ("HTTPS", first.httpsPort), ("FTP", first.ftpPort)]
         // Each listener alone, then all of them as the same configuration would start them.
         for (name, port) in ports {
-            var arguments = ["serve", "--root", first.root.path, "--data", first.directory.appendingPathComponent("second").path,
+            var arguments = ["serve", "--admin", "off", "--root", first.root.path, "--data", first.directory.appendingPathComponent("second").path,
                              "--pnp", "off"]
             for (other, _) in ports where other != name { arguments += ["--\(other.lowercased())", "off"] }
             arguments += ["--\(name.lowercased())", "127.0.0.1:\(port)"]
@@ -188,7 +188,7 @@ struct ServeLifecycleTests {
             #expect(second.stderr.contains("\(name) on 127.0.0.1:\(port)") && second.stderr.contains("already in use"),
                     "\(name): \(second.stderr)")
         }
-        let all = try CommandRunner.run(["serve", "--root", first.root.path, "--data",
+        let all = try CommandRunner.run(["serve", "--admin", "off", "--root", first.root.path, "--data",
                                          first.directory.appendingPathComponent("third").path, "--pnp", "off"]
                                         + ports.flatMap { ["--\($0.0.lowercased())", "127.0.0.1:\($0.1)"] }, timeout: 30)
         #expect(all.status != 0)
@@ -230,7 +230,7 @@ struct ServeLifecycleTests {
         server.stop()
         let second = Process()
         second.executableURL = CommandRunner.binary
-        second.arguments = ["serve", "--root", server.root.path, "--data", server.data.path, "--tftp", "off",
+        second.arguments = ["serve", "--admin", "off", "--root", server.root.path, "--data", server.data.path, "--tftp", "off",
                             "--https", "off", "--ftp", "off", "--http", "127.0.0.1:0"]
         let output = server.directory.appendingPathComponent("second.out")
         _ = FileManager.default.createFile(atPath: output.path, contents: nil)
@@ -255,11 +255,11 @@ struct ServeLifecycleTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("autoprov.toml")
         try "root = \"p\"\n[tftp]\nlisten = 0.0.0.0:69\n".write(to: file, atomically: true, encoding: .utf8)
-        let syntax = try CommandRunner.run(["serve", "--config", file.path])
+        let syntax = try CommandRunner.run(["serve", "--admin", "off", "--config", file.path])
         #expect(syntax.status == 2)
         #expect(syntax.stderr.contains("autoprov.toml:3:"), "\(syntax.stderr)")
         try "root = \"p\"\n[tftp]\nlisen = \"0.0.0.0:69\"\n".write(to: file, atomically: true, encoding: .utf8)
-        let unknown = try CommandRunner.run(["serve", "--config", file.path])
+        let unknown = try CommandRunner.run(["serve", "--admin", "off", "--config", file.path])
         #expect(unknown.status == 2)
         #expect(unknown.stderr.contains("unknown key 'tftp.lisen'"), "\(unknown.stderr)")
     }

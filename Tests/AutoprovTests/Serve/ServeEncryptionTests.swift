@@ -123,7 +123,7 @@ struct ServeEncryptionTests {
                                          ("[encryption]\ncommon_key = \"short\"\n", "encryption.common_key")] {
             let file = directory.appendingPathComponent("c.toml")
             try configuration.write(to: file, atomically: true, encoding: .utf8)
-            let result = try CommandRunner.run(["serve", "--config", file.path, "--root", directory.appendingPathComponent("r").path,
+            let result = try CommandRunner.run(["serve", "--admin", "off", "--config", file.path, "--root", directory.appendingPathComponent("r").path,
                                                 "--data", directory.appendingPathComponent("d").path, "--tftp", "off",
                                                 "--https", "off", "--ftp", "off", "--pnp", "off", "--http", "127.0.0.1:0"])
             #expect(result.status != 0)

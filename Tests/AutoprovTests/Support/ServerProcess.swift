@@ -15,6 +15,7 @@ final class ServerProcess {
     private(set) var httpsPort = 0
     private(set) var ftpPort = 0
     private(set) var pnpPort = 0
+    private(set) var adminPort = 0
 
     var root: URL { directory.appendingPathComponent("provisioning") }
     var data: URL { directory.appendingPathComponent("data") }
@@ -37,7 +38,7 @@ final class ServerProcess {
         process.executableURL = CommandRunner.binary
         process.arguments = ["serve", "--config", config.path, "--root", root.path, "--data", data.path,
                              "--tftp", "127.0.0.1:0", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0",
-                             "--ftp", "127.0.0.1:0", "--pnp", "127.0.0.1:0"] + arguments
+                             "--ftp", "127.0.0.1:0", "--pnp", "127.0.0.1:0", "--admin", "127.0.0.1:0"] + arguments
         process.standardOutput = handle
         process.standardError = handle
         try prepare(directory)
@@ -90,10 +91,10 @@ final class ServerProcess {
                 ports[String(name)] = Int(line[range.upperBound...].prefix(while: \.isNumber)) ?? 0
             }
             (tftpPort, httpPort, httpsPort) = (ports["TFTP"] ?? 0, ports["HTTP"] ?? 0, ports["HTTPS"] ?? 0)
-            (ftpPort, pnpPort) = (ports["FTP"] ?? 0, ports["PnP"] ?? 0)
+            (ftpPort, pnpPort, adminPort) = (ports["FTP"] ?? 0, ports["PnP"] ?? 0, ports["admin"] ?? 0)
             // A listener turned off by the test's own arguments is not waited for.
             let off = Set(zip(arguments, arguments.dropFirst()).filter { $0.1 == "off" }.map { $0.0 })
-            let wanted = ["TFTP", "HTTP", "HTTPS", "FTP", "PnP"].filter { !off.contains("--\($0.lowercased())") }
+            let wanted = ["TFTP", "HTTP", "HTTPS", "FTP", "PnP", "admin"].filter { !off.contains("--\($0.lowercased())") }
             if wanted.allSatisfy({ (ports[$0] ?? 0) > 0 }) { return }
             if !process.isRunning { break }
             usleep(50_000)

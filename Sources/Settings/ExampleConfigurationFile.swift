@@ -17,6 +17,9 @@ extension ServerConfiguration {
         private_key = ""
         client_ca = ""                 # PEM bundle; when set, clients must present a certificate it signed
 
+        [admin]
+        listen = "127.0.0.1:8090"      # the REST API (/api/v1, bearer tokens: 'autoprov admin token create'); "off"
+
         [ftp]
         listen = "0.0.0.0:21"          # FTP, and explicit FTPS (AUTH TLS) with the HTTPS certificate
         passive_ports = "50000-50100"  # data connections (PASV/EPSV); open them in the firewall

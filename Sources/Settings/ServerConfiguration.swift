@@ -23,6 +23,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var ftpAnonymous = false
     /// FTP accounts (`[[ftp.user]]`); `[[directory]]` accounts may log in too.
     public var ftpUsers: [DirectoryAccount] = []
+    /// The admin listener (REST API under `/api/v1`), or nil when `off`: administrators only, never a phone's port.
+    public var admin: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8090)
     /// The SIP Plug-and-Play responder (UDP), or nil when disabled.
     public var pnp: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 5060)
     /// Interfaces on which to join 224.0.1.75; empty: the one the system picks.
@@ -143,6 +145,10 @@ extension ServerConfiguration {
         if var httpTable = try reader.table("http") {
             if let listen = try httpTable.string("listen") { http = try ListenAddress.parse(listen) }
             try httpTable.finish()
+        }
+        if var adminTable = try reader.table("admin") {
+            if let listen = try adminTable.string("listen") { admin = try ListenAddress.parse(listen) }
+            try adminTable.finish()
         }
         if var httpsTable = try reader.table("https") {
             if let listen = try httpsTable.string("listen") { https = try ListenAddress.parse(listen) }

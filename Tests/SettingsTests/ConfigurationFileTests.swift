@@ -2,7 +2,7 @@ import DHCP
 import Foundation
 import ProvisioningCore
 import Testing
-@testable import Configuration
+@testable import Settings
 
 @Suite("Configuration file", .timeLimit(.minutes(2)))
 struct ConfigurationTests {

@@ -1,0 +1,92 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// An error as the API says it: `{"error": {"code": "...", "message": "..."}}` with its status.
+struct APIError: HTTPResponseError {
+    let status: HTTPResponse.Status
+    let code: String
+    let message: String
+    /// More for the client: a lint refusal's diagnostics.
+    var diagnostics: [APIDiagnostic] = []
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        var headers: HTTPFields = [.contentType: "application/json"]
+        if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"autoprov\"" }
+        let body = APIErrorBody(error: .init(code: code, message: message),
+                                diagnostics: diagnostics.isEmpty ? nil : diagnostics)
+        return Response(status: status, headers: headers, body: .init(byteBuffer: try APIJSON.buffer(body)))
+    }
+
+    static func badRequest(_ message: String) -> APIError { APIError(status: .badRequest, code: "bad-request", message: message) }
+    static func notFound(_ message: String) -> APIError { APIError(status: .notFound, code: "not-found", message: message) }
+    static func conflict(_ message: String) -> APIError { APIError(status: .conflict, code: "conflict", message: message) }
+    static let unauthorized = APIError(status: .unauthorized, code: "unauthorized",
+                                       message: "send Authorization: Bearer TOKEN (autoprov admin token create)")
+    static let forbidden = APIError(status: .forbidden, code: "forbidden", message: "this token may only read")
+}
+
+/// An error's JSON.
+private struct APIErrorBody: Encodable {
+    struct Inner: Encodable {
+        let code: String
+        let message: String
+    }
+    let error: Inner
+    let diagnostics: [APIDiagnostic]?
+}
+
+/// A lint problem as the API reports it.
+struct APIDiagnostic: Encodable, Sendable {
+    let path: String
+    let line: Int
+    let column: Int
+    let severity: String
+    let code: String
+    let message: String
+    let device: String?
+}
+
+/// Every error leaves the API in its one shape: the router's own (no such route, body too large) and any other
+/// failure (500, logged, its text not shown).
+struct APIErrorMiddleware: RouterMiddleware {
+    typealias Context = AdminContext
+    let logger: Logger
+
+    func handle(_ request: Request, context: AdminContext,
+                next: (Request, AdminContext) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            let codes: [HTTPResponse.Status: String] = [
+                .notFound: "not-found", .methodNotAllowed: "method-not-allowed", .contentTooLarge: "too-large",
+                .badRequest: "bad-request", .unauthorized: "unauthorized", .forbidden: "forbidden",
+            ]
+            let message = error.body ?? (error.status == .notFound ? "no such resource: \(request.uri.path)"
+                                                                    : error.status.reasonPhrase)
+            throw APIError(status: error.status, code: codes[error.status] ?? "error", message: message)
+        } catch let error as any HTTPResponseError where error.status.code < 500 {
+            throw APIError(status: error.status, code: error.status == .contentTooLarge ? "too-large" : "bad-request",
+                           message: error.status.reasonPhrase)
+        } catch {
+            logger.error("admin API request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            throw APIError(status: .internalServerError, code: "internal", message: "the server failed; see its log")
+        }
+    }
+}
+
+/// JSON as the API writes it: keys sorted, so that the same state always gives the same bytes.
+enum APIJSON {
+    static func buffer(_ value: some Encodable) throws -> ByteBuffer {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return ByteBuffer(bytes: try encoder.encode(value))
+    }
+
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: try buffer(value)))
+    }
+}

@@ -1,0 +1,16 @@
+import Hummingbird
+import Storage
+
+/// A request on the admin listener, and who is asking once its token said so.
+public struct AdminContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// The role of the request's token; nil until ``BearerAuthentication`` has checked it.
+    public var role: AdminRole?
+
+    public init(source: Source) {
+        coreContext = .init(source: source)
+    }
+
+    /// Bodies larger than this are refused (413) before they are read whole.
+    public var maxUploadSize: Int { APIRequestBody.maximumBytes }
+}

@@ -1,0 +1,47 @@
+// Admin: the administrators' listener, apart from the phones' ports (Hummingbird): the REST API under /api/v1 with
+// its OpenAPI document, bearer tokens; over the same Inventory and Storage calls as the CLI.
+import Hummingbird
+import Inventory
+import Logging
+import NIOCore
+import Storage
+
+/// The admin listener: `/api/v1` (JSON, bearer tokens) and its OpenAPI document. Phones' listeners never answer
+/// these paths; this one answers nothing else.
+public struct AdminServer: Sendable {
+    let editor: InventoryEditor
+    let tokens: any AdminTokenStore
+    let logger: Logger
+
+    public init(editor: InventoryEditor, tokens: any AdminTokenStore, logger: Logger) {
+        self.editor = editor
+        self.tokens = tokens
+        self.logger = logger
+    }
+
+    /// The routes, for a listener or a test.
+    public func router() -> Router<AdminContext> {
+        let router = Router(context: AdminContext.self)
+        router.add(middleware: APIErrorMiddleware(logger: logger))
+        let api = router.group("api/v1")
+        api.get("openapi.json") { _, _ in
+            Response(status: .ok, headers: [.contentType: "application/json"],
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+        }
+        let authenticated = api.group().add(middleware: BearerAuthentication(tokens: tokens))
+        DevicesAPI(editor: editor).register(on: authenticated)
+        return router
+    }
+
+    /// Serves on `host:port` until the service group shuts down; `onListening` is told the bound address.
+    public func run(host: String, port: Int, onListening: @escaping @Sendable (SocketAddress) -> Void) async throws {
+        let application = Application(
+            router: router(),
+            configuration: .init(address: .hostname(host, port: port), serverName: "autoprov"),
+            onServerRunning: { channel in
+                if let address = channel.localAddress { onListening(address) }
+            },
+            logger: logger)
+        try await application.run()
+    }
+}

@@ -1,0 +1,46 @@
+import Crypto
+import Foundation
+import Hummingbird
+import Storage
+
+/// `Authorization: Bearer TOKEN`: the token's SHA-256 must be a stored token's (only digests are kept); a read token
+/// may only read (403 on anything else).
+struct BearerAuthentication: RouterMiddleware {
+    typealias Context = AdminContext
+    let tokens: any AdminTokenStore
+
+    func handle(_ request: Request, context: AdminContext,
+                next: (Request, AdminContext) async throws -> Response) async throws -> Response {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+              let token = try tokens.token(digest: BearerAuthentication.digest(String(header.dropFirst(7))))
+        else { throw APIError.unauthorized }
+        if token.role == .read, request.method != .get, request.method != .head { throw APIError.forbidden }
+        var context = context
+        context.role = token.role
+        return try await next(request, context)
+    }
+
+    /// What is stored of a token: its SHA-256, hex. Tokens are 256 random bits, so a fast hash is enough.
+    static func digest(_ token: String) -> String {
+        SHA256.hash(data: Array(token.utf8)).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+}
+
+/// API tokens as `autoprov admin token create` makes them.
+public enum AdminTokens {
+    /// 256 random bits, base64url without padding, after `autoprov_`.
+    public static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let base64 = Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+        return "autoprov_" + base64
+    }
+
+    /// What is stored of a token.
+    public static func digest(_ token: String) -> String { BearerAuthentication.digest(token) }
+}

@@ -1,0 +1,225 @@
+import Foundation
+import Testing
+
+/// The admin listener's REST API (`/api/v1`), over real HTTP with curl against the real binary.
+@Suite("autoprov serve: the admin REST API (/api/v1) with bearer tokens", .timeLimit(.minutes(3)))
+struct ServeAdminAPITests {
+    /// A server with a write and a read token, a group and a template that names a device variable.
+    struct Admin {
+        let server: ServerProcess
+        let write: String
+        let read: String
+        var base: String { "http://127.0.0.1:\(server.adminPort)/api/v1" }
+
+        init() throws {
+            var tokens: [String] = []
+            server = try ServerProcess(prepare: { directory in
+                let data = directory.appendingPathComponent("data").path
+                for (name, role) in [("deploy", "write"), ("viewer", "read")] {
+                    let made = try CommandRunner.run(["admin", "token", "create", "--name", name, "--role", role, "--data", data])
+                    tokens.append(made.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+                }
+                _ = try CommandRunner.run(["group", "add", "sales", "--data", data])
+            })
+            (write, read) = (tokens[0], tokens[1])
+        }
+
+        /// status and body of one request; `token` nil sends none.
+        func call(_ method: String, _ path: String, token: String?, body: String? = nil) throws -> (status: Int, body: String) {
+            var arguments = ["-X", method, base + path]
+            if let token { arguments += ["-H", "Authorization: Bearer \(token)"] }
+            if let body { arguments += ["-H", "Content-Type: application/json", "--data-binary", body] }
+            let result = try Client.curl(arguments)
+            return (result.status, result.body)
+        }
+
+        func json(_ method: String, _ path: String, token: String?, body: String? = nil) throws -> (status: Int, object: [String: Any]) {
+            let (status, text) = try call(method, path, token: token, body: body)
+            let object = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? ["unparsed": text]
+            return (status, object)
+        }
+    }
+
+    static func errorCode(_ object: [String: Any]) -> String? { (object["error"] as? [String: Any])?["code"] as? String }
+
+    @Test("tokens: none or unknown is 401 with a Bearer challenge, a read token may not write nor see secrets, a revoked one stops at once")
+    func tokens() throws {
+        let admin = try Admin()
+        let bare = try Client.run("curl", ["-s", "-i", "-m", "15", admin.base + "/devices"])
+        #expect(bare.stdout.hasPrefix("HTTP/1.1 401"), "\(bare.stdout)")
+        #expect(bare.stdout.contains("WWW-Authenticate: Bearer realm=\"autoprov\""))
+        #expect(Self.errorCode(try admin.json("GET", "/devices", token: nil).object) == "unauthorized")
+        #expect(try admin.json("GET", "/devices", token: "autoprov_guessed").status == 401)
+        #expect(try admin.json("GET", "/devices", token: admin.read).status == 200)
+        let written = try admin.json("PUT", "/devices/00156574b150", token: admin.read, body: #"{"model":"T46S"}"#)
+        #expect(written.status == 403 && Self.errorCode(written.object) == "forbidden", "\(written)")
+        #expect(try admin.json("GET", "/devices/00156574b150", token: admin.read).status == 404)
+        #expect(try admin.json("PUT", "/devices/00156574b150", token: admin.write, body: #"{"model":"T46S"}"#).status == 201)
+        #expect(try admin.json("GET", "/devices/00156574b150?secrets=true", token: admin.read).status == 403)
+
+        let revoked = try CommandRunner.run(["admin", "token", "revoke", "viewer", "--data", admin.server.data.path])
+        #expect(revoked.status == 0, "\(revoked.stderr)")
+        #expect(try admin.json("GET", "/devices", token: admin.read).status == 401)
+        let listed = try CommandRunner.run(["admin", "token", "list", "--data", admin.server.data.path]).stdout
+        #expect(listed.contains("deploy  write") && !listed.contains("viewer") && !listed.contains(admin.write), "\(listed)")
+        // Only the token's digest is stored: its text appears nowhere in the data folder.
+        let stored = try Client.run("grep", ["-rl", admin.write, admin.server.data.path])
+        #expect(stored.stdout.isEmpty, "\(stored.stdout)")
+        #expect(admin.server.stop() == 0)
+    }
+
+    @Test("devices: PUT creates and replaces, GET masks secrets unless a write token asks, PATCH merges, DELETE removes, approve activates")
+    func devices() throws {
+        let admin = try Admin()
+        let body = #"{"model":"SIP-T46S","label":"Desk 1","groups":["sales"],"variables":{"ext":"201","sip_password":"Zq8-secret"}}"#
+        let created = try admin.json("PUT", "/devices/00:15:65:74:B1:50", token: admin.write, body: body)
+        #expect(created.status == 201, "\(created)")
+        #expect(created.object["mac"] as? String == "00156574b150" && created.object["model"] as? String == "T46S")
+        #expect((created.object["variables"] as? [String: String]) == ["ext": "201", "sip_password": "********"])
+        #expect(created.object["password"] as? String == "********")
+        // The CLI sees what the API wrote: one store, one set of calls.
+        let shown = try CommandRunner.run(["device", "show", "00156574b150", "--with-secrets", "--data", admin.server.data.path])
+        #expect(shown.stdout.contains("sip_password  Zq8-secret"), "\(shown.stdout)")
+        let password = try #require(shown.stdout.split(separator: "\n").first { $0.hasPrefix("password") }?
+            .split(separator: " ").last.map(String.init))
+
+        let open = try admin.json("GET", "/devices/00156574b150?secrets=true", token: admin.write).object
+        #expect((open["variables"] as? [String: String])?["sip_password"] == "Zq8-secret" && open["password"] as? String == password)
+        // What GET gave (masked) PUT back keeps the secrets.
+        let masked = try admin.call("GET", "/devices/00156574b150", token: admin.write).body
+            .replacingOccurrences(of: "Desk 1", with: "Desk 2")
+        #expect(try admin.json("PUT", "/devices/00156574b150", token: admin.write, body: masked).status == 200)
+        let kept = try admin.json("GET", "/devices/00156574b150?secrets=true", token: admin.write).object
+        #expect(kept["label"] as? String == "Desk 2" && (kept["variables"] as? [String: String])?["sip_password"] == "Zq8-secret")
+        #expect(kept["password"] as? String == password)
+
+        let patched = try admin.json("PATCH", "/devices/00156574b150", token: admin.write,
+                                     body: #"{"variables":{"ext":null,"floor":"2"},"state":"disabled"}"#)
+        #expect(patched.status == 200, "\(patched)")
+        #expect((patched.object["variables"] as? [String: String]) == ["floor": "2", "sip_password": "********"])
+        #expect(patched.object["state"] as? String == "disabled")
+
+        _ = try CommandRunner.run(["device", "add", "00156574b151", "--model", "T54W", "--data", admin.server.data.path])
+        _ = try admin.json("PATCH", "/devices/00156574b151", token: admin.write, body: #"{"state":"pending"}"#)
+        let approved = try admin.json("POST", "/devices/00156574b151/approve", token: admin.write)
+        #expect(approved.status == 200 && approved.object["state"] as? String == "active", "\(approved)")
+
+        #expect(try admin.call("DELETE", "/devices/00156574b151", token: admin.write).status == 204)
+        #expect(try admin.json("GET", "/devices/00156574b151", token: admin.write).status == 404)
+        #expect(try admin.json("DELETE", "/devices/00156574b151", token: admin.write).status == 404)
+        #expect(admin.server.stop() == 0)
+    }
+
+    @Test("the device list: filters by model, group, state and text (never a secret's value), cursor pages of limit")
+    func list() throws {
+        let admin = try Admin()
+        for index in 0..<5 {
+            let model = index % 2 == 0 ? "T46S" : "T54W"
+            let groups = index < 2 ? #"["sales"]"# : "[]"
+            let body = #"{"model":"\#(model)","label":"Desk \#(index)","groups":\#(groups),"variables":{"ext":"20\#(index)","pin":"4242"}}"#
+            #expect(try admin.json("PUT", "/devices/00156574b15\(index)", token: admin.write, body: body).status == 201)
+        }
+        func macs(_ query: String) throws -> (macs: [String], next: String?) {
+            let page = try admin.json("GET", "/devices" + query, token: admin.read)
+            #expect(page.status == 200, "\(query): \(page)")
+            let devices = page.object["devices"] as? [[String: Any]] ?? []
+            return (devices.compactMap { $0["mac"] as? String }.map { String($0.suffix(1)) }, page.object["next"] as? String)
+        }
+        #expect(try macs("").macs == ["0", "1", "2", "3", "4"])
+        #expect(try macs("?model=T54W").macs == ["1", "3"])
+        #expect(try macs("?group=sales").macs == ["0", "1"])
+        #expect(try macs("?q=desk%203").macs == ["3"])
+        #expect(try macs("?q=00:15:65:74:B1:54").macs == ["4"])
+        #expect(try macs("?q=202").macs == ["2"])
+        #expect(try macs("?q=4242").macs == [], "a secret's value is never searched")
+        #expect(try macs("?state=pending").macs == [])
+        let first = try macs("?limit=2")
+        #expect(first.macs == ["0", "1"] && first.next == "00156574b151")
+        let second = try macs("?limit=2&cursor=\(first.next ?? "")")
+        #expect(second.macs == ["2", "3"] && second.next == "00156574b153")
+        let last = try macs("?limit=2&cursor=00156574b153")
+        #expect(last.macs == ["4"] && last.next == nil)
+        for query in ["?limit=0", "?limit=1001", "?state=gone", "?model=Nokia", "?cursor=nonsense"] {
+            let refused = try admin.json("GET", "/devices" + query, token: admin.read)
+            #expect(refused.status == 400 && Self.errorCode(refused.object) == "bad-request", "\(query): \(refused)")
+        }
+        #expect(admin.server.stop() == 0)
+    }
+
+    @Test("errors: 400 names the field, 404, 409, 413 and 422 (an unknown group; a lint refusal with diagnostics); nothing half-written")
+    func errors() throws {
+        let admin = try Admin()
+        func refused(_ method: String, _ path: String, _ body: String?, status: Int, code: String, message: String? = nil) throws {
+            let answer = try admin.json(method, path, token: admin.write, body: body)
+            #expect(answer.status == status && Self.errorCode(answer.object) == code, "\(method) \(path): \(answer)")
+            if let message {
+                let said = (answer.object["error"] as? [String: Any])?["message"] as? String ?? ""
+                #expect(said.contains(message), "\(said)")
+            }
+        }
+        try refused("PUT", "/devices/00156574b150", #"{"model":"T46S","lable":"typo"}"#, status: 400, code: "bad-request",
+                    message: "lable: not a field of this body")
+        try refused("PUT", "/devices/00156574b150", #"{"label":"no model"}"#, status: 400, code: "bad-request", message: "model: required")
+        try refused("PUT", "/devices/00156574b150", #"{"model":"T46S","variables":{"ext":201}}"#, status: 400,
+                    code: "bad-request", message: "variables.ext: must be a string")
+        try refused("PUT", "/devices/00156574b150", #"{"model":"T46S","variables":{"mac":"x"}}"#, status: 400,
+                    code: "bad-request", message: "built-in variable")
+        try refused("PUT", "/devices/not-a-mac", #"{"model":"T46S"}"#, status: 400, code: "bad-request", message: "mac:")
+        try refused("PUT", "/devices/00156574b150", "[1, 2", status: 400, code: "bad-request", message: "not a JSON object")
+        try refused("PUT", "/devices/00156574b150", #"{"model":"T46S","groups":["nosuch"]}"#, status: 422,
+                    code: "unknown-reference", message: "no group 'nosuch'")
+        try refused("GET", "/nothing-here", nil, status: 404, code: "not-found")
+        let large = #"{"model":"T46S","label":""# + String(repeating: "x", count: 1_100_000) + #""}"#
+        let file = admin.server.directory.appendingPathComponent("large.json")
+        try large.write(to: file, atomically: true, encoding: .utf8)
+        let tooLarge = try Client.curl(["-X", "PUT", admin.base + "/devices/00156574b150", "-H", "Authorization: Bearer \(admin.write)",
+                                        "--data-binary", "@\(file.path)"])
+        #expect(tooLarge.status == 413, "\(tooLarge.status) \(tooLarge.body.prefix(200))")
+        #expect(try admin.json("GET", "/devices/00156574b150", token: admin.write).status == 404, "nothing was written")
+
+        // A device its group's template needs a variable for: refused with the template's line and the device.
+        let templates = admin.server.directory.appendingPathComponent("templates/groups")
+        try FileManager.default.createDirectory(at: templates, withIntermediateDirectories: true)
+        try "#!version:1.0.0.1\naccount.1.user_name = {{ext}}\n"
+            .write(to: templates.appendingPathComponent("sales.cfg"), atomically: true, encoding: .utf8)
+        let imported = try CommandRunner.run(["template", "import", templates.deletingLastPathComponent().path,
+                                              "--data", admin.server.data.path])
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let lint = try admin.json("PUT", "/devices/00156574b150", token: admin.write, body: #"{"model":"T46S","groups":["sales"]}"#)
+        #expect(lint.status == 422 && Self.errorCode(lint.object) == "lint", "\(lint)")
+        let diagnostic = (lint.object["diagnostics"] as? [[String: Any]])?.first
+        #expect(diagnostic?["path"] as? String == "groups/sales.cfg" && diagnostic?["line"] as? Int == 2)
+        #expect(diagnostic?["code"] as? String == "unknown-variable" && diagnostic?["device"] as? String == "00156574b150")
+        #expect(try admin.json("GET", "/devices/00156574b150", token: admin.write).status == 404, "nothing was written")
+        let fixed = try admin.json("PUT", "/devices/00156574b150", token: admin.write,
+                                   body: #"{"model":"T46S","groups":["sales"],"variables":{"ext":"201"}}"#)
+        #expect(fixed.status == 201, "\(fixed)")
+
+        // Groups: the one in use cannot go (409); a new one is created (201), listed with its device count.
+        try refused("DELETE", "/groups/sales", nil, status: 409, code: "conflict", message: "used by 1 device")
+        #expect(try admin.json("PUT", "/groups/floor2", token: admin.write, body: #"{"variables":{"floor":"2"}}"#).status == 201)
+        let groups = try admin.json("GET", "/groups", token: admin.read).object["groups"] as? [[String: Any]] ?? []
+        #expect(groups.map { "\($0["name"] ?? "") \($0["devices"] ?? "")" } == ["floor2 0", "sales 1"], "\(groups)")
+        #expect(try admin.call("DELETE", "/groups/floor2", token: admin.write).status == 204)
+        #expect(admin.server.stop() == 0)
+    }
+
+    @Test("the OpenAPI 3.1 document is served without a token and is a valid document (openapi-spec-validator)")
+    func openAPIDocument() throws {
+        let admin = try Admin()
+        let document = try Client.curl([admin.base + "/openapi.json"])
+        #expect(document.status == 200)
+        let file = admin.server.directory.appendingPathComponent("openapi.json")
+        try document.body.write(to: file, atomically: true, encoding: .utf8)
+        let validated = try Client.run("python3", ["-c", """
+            import json, sys
+            from openapi_spec_validator import validate
+            spec = json.load(open(sys.argv[1]))
+            validate(spec)
+            print(spec["openapi"], sorted(spec["paths"]))
+            """, file.path])
+        #expect(validated.status == 0, "\(validated.stderr)")
+        #expect(validated.stdout.contains("3.1.0") && validated.stdout.contains("/devices/{mac}"), "\(validated.stdout)")
+        #expect(admin.server.stop() == 0)
+    }
+}
