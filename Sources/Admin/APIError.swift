@@ -86,6 +86,13 @@ enum APIJSON {
         return ByteBuffer(bytes: try encoder.encode(value))
     }
 
+    /// A time as the API writes it: RFC 3339, UTC, whole seconds.
+    static func time(_ seconds: Double) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: seconds.rounded(.down)))
+    }
+
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: try buffer(value)))
     }

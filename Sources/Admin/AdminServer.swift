@@ -30,6 +30,7 @@ public struct AdminServer: Sendable {
         }
         let authenticated = api.group().add(middleware: BearerAuthentication(tokens: tokens))
         DevicesAPI(editor: editor).register(on: authenticated)
+        TemplatesAPI(editor: editor).register(on: authenticated)
         return router
     }
 

@@ -219,7 +219,7 @@ struct DevicesAPI {
             try editor.apply(changes)
         } catch InventoryEditor.Refusal.inventory(let refusal) {
             switch refusal {
-            case .noSuchDevice, .noSuchGroup: throw APIError(status: .unprocessableContent, code: "unknown-reference",
+            case .noSuchDevice, .noSuchGroup, .noSuchTemplate: throw APIError(status: .unprocessableContent, code: "unknown-reference",
                                                              message: "\(refusal)")
             case .deviceExists, .groupExists, .groupInUse: throw APIError.conflict("\(refusal)")
             }

@@ -23,7 +23,8 @@ public struct InventoryEditor: Sendable {
     public enum Refusal: Error, Sendable, CustomStringConvertible {
         /// The store refused it (no such device, a group in use, …).
         case inventory(InventoryError)
-        /// The devices it touches would be served files with these errors (each names its template, line and device).
+        /// The devices it touches would be served files with these problems (each names its template, line and
+        /// device); at least one is an error.
         case templates([TemplateProblem])
 
         public var description: String {
@@ -40,10 +41,61 @@ public struct InventoryEditor: Sendable {
                                    replacing: replacing)
     }
 
+    /// Why a template place cannot be saved: a model not in the catalog, a group or device not in the inventory.
+    public struct PlaceRefusal: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// The place as it is stored: a model by its catalog name (R7.3 spellings accepted), a device by its canonical
+    /// MAC; a group or device must be in the inventory.
+    public func canonical(_ layer: TemplateLayer) throws -> TemplateLayer {
+        switch layer {
+        case .defaults:
+            return layer
+        case .model(let name):
+            guard let model = ModelCatalog.model(named: name) else { throw PlaceRefusal(description: "'\(name)' is not a model autoprov knows") }
+            return .model(model.name)
+        case .group(let name):
+            guard try store.group(named: name) != nil else {
+                throw PlaceRefusal(description: "no group '\(name)' (add it with: autoprov group add \(name))")
+            }
+            return layer
+        case .device(let text):
+            guard let mac = try? MACAddress(text).canonical, try store.device(mac: mac) != nil else {
+                throw PlaceRefusal(description: "'\(text)' is not a device in the inventory")
+            }
+            return .device(mac)
+        }
+    }
+
+    /// Saves templates (canonical places) after checking them as they would be served: each must compile, and no
+    /// file any device gets from them may have a lint error. Refused with every problem of these templates
+    /// (warnings too) when any is an error; else saved, and their warnings returned. How many versions were saved:
+    /// a text equal to the latest saves nothing.
+    public func saveTemplates(_ texts: [TemplateLayer: String]) throws -> (saved: Int, warnings: [TemplateProblem]) {
+        let problems: [TemplateProblem]
+        do {
+            problems = try snapshot(replacing: texts).lint(serverURL: serverURL)
+                .filter { problem in texts.keys.contains { $0.path == problem.template } }
+        } catch let refused as TemplateProblems {
+            throw Refusal.templates(refused.problems)
+        }
+        if problems.contains(where: { $0.severity == .error }) { throw Refusal.templates(problems) }
+        let latest = Dictionary(try store.templates().map { ($0.layer, $0.text) }, uniquingKeysWith: { _, last in last })
+        let saved = texts.filter { latest[$0.key] != $0.value }.count
+        try apply(texts.sorted { $0.key < $1.key }.map { .saveTemplate($0.key, text: $0.value) })
+        return (saved, problems)
+    }
+
     /// Checks a batch of device and group changes against the stored templates, then writes it. Template saves in the
     /// batch are not checked here: their command lints the folder they come from first.
     public func apply(_ changes: [InventoryChange]) throws {
-        let touchesDevices = changes.contains { if case .saveTemplate = $0 { false } else { true } }
+        let touchesDevices = changes.contains {
+            switch $0 {
+            case .saveTemplate, .removeTemplate: false
+            default: true
+            }
+        }
         if touchesDevices, try !store.templates().isEmpty {
             let errors = try snapshot().problems(after: changes, serverURL: serverURL).filter { $0.severity == .error }
             if !errors.isEmpty { throw Refusal.templates(errors) }

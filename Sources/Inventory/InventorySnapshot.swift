@@ -73,7 +73,7 @@ public struct InventorySnapshot: Sendable {
             case .removeGroup(let name):
                 renderer.groups[name] = nil
                 touchedGroups.insert(name)
-            case .saveTemplate:
+            case .saveTemplate, .removeTemplate:
                 break
             }
         }

@@ -301,10 +301,7 @@ struct InventoryOptions: ParsableArguments {
     /// Writes a batch of changes through the ``InventoryEditor`` every front-end uses; a refusal is the
     /// administrator's to fix: one line (exit 2), after each template problem as `TEMPLATE:LINE: problem (device MAC)`.
     func write(to inventory: (any InventoryStore)? = nil, _ changes: [InventoryChange]) throws {
-        let settings = try settings()
-        let editor = InventoryEditor(store: try inventory ?? open(), configVariables: settings.inventoryVariables,
-                                     secretVariables: SecretVariables(patterns: settings.secretVariables),
-                                     serverURL: settings.templateServerURL)
+        let editor = try editor(inventory)
         do {
             try editor.apply(changes)
         } catch InventoryEditor.Refusal.inventory(let refusal) {
@@ -316,6 +313,14 @@ struct InventoryOptions: ParsableArguments {
             FileHandle.standardError.write(Data((refused.problems.map(\.description).joined(separator: "\n") + "\n").utf8))
             throw UsageFailure("\(refused.problems.count) template problem(s)")
         }
+    }
+
+    /// The writer every front-end shares, over this data folder and configuration.
+    func editor(_ inventory: (any InventoryStore)? = nil) throws -> InventoryEditor {
+        let settings = try settings()
+        return InventoryEditor(store: try inventory ?? open(), configVariables: settings.inventoryVariables,
+                               secretVariables: SecretVariables(patterns: settings.secretVariables),
+                               serverURL: settings.templateServerURL)
     }
 
     /// The configuration file's settings, or the defaults without one.

@@ -23,8 +23,8 @@ struct TemplateCommand: ParsableCommand {
 
         func run() throws {
             try reportingFailures {
-                let inventory = try store.open()
-                let found = try TemplateFolder.read(folder, inventory: inventory)
+                let editor = try store.editor()
+                let found = try TemplateFolder.read(folder, editor: editor)
                 let files = Dictionary(uniqueKeysWithValues: found.map { ($0.layer.path, $0.file) })
                 // A problem is named by the file it is in, for templates of this folder.
                 let naming = { (problem: TemplateProblem) in
@@ -32,18 +32,18 @@ struct TemplateCommand: ParsableCommand {
                     named.template = files[problem.template] ?? problem.template
                     return named.description
                 }
-                let replacing = Dictionary(uniqueKeysWithValues: found.map { ($0.layer, $0.text) })
-                let snapshot = try store.snapshot(inventory, replacing: replacing, naming: naming)
-                let problems = snapshot.lint(serverURL: try store.settings().templateServerURL)
-                    .filter { files[$0.template] != nil }
-                let errors = problems.filter { $0.severity == .error }.count
-                if !problems.isEmpty {
+                let saved: Int
+                do {
+                    let outcome = try editor.saveTemplates(Dictionary(uniqueKeysWithValues: found.map { ($0.layer, $0.text) }))
+                    if !outcome.warnings.isEmpty {
+                        FileHandle.standardError.write(Data((outcome.warnings.map(naming).joined(separator: "\n") + "\n").utf8))
+                    }
+                    saved = outcome.saved
+                } catch InventoryEditor.Refusal.templates(let problems) {
                     FileHandle.standardError.write(Data((problems.map(naming).joined(separator: "\n") + "\n").utf8))
+                    let errors = problems.filter { $0.severity == .error }.count
+                    throw UsageFailure("\(folder): \(errors) template error(s); nothing was saved")
                 }
-                if errors > 0 { throw UsageFailure("\(folder): \(errors) template error(s); nothing was saved") }
-                let latest = Dictionary(uniqueKeysWithValues: try inventory.templates().map { ($0.layer, $0.text) })
-                let saved = found.filter { latest[$0.layer] != $0.text }.count
-                try store.write(to: inventory, found.map { .saveTemplate($0.layer, text: $0.text) })
                 emit("\(folder): \(saved) saved, \(found.count - saved) unchanged\n")
             }
         }
@@ -123,13 +123,12 @@ struct TemplateCommand: ParsableCommand {
 
 /// A template folder read whole: every problem is reported as `FILE: problem` before anything is saved.
 enum TemplateFolder {
-    static func read(_ folder: String, inventory: any InventoryStore) throws -> [(layer: TemplateLayer, text: String, file: String)] {
+    static func read(_ folder: String, editor: InventoryEditor) throws -> [(layer: TemplateLayer, text: String, file: String)] {
         let root = URL(fileURLWithPath: folder)
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey],
                                                           options: [.skipsHiddenFiles]) else {
             throw UsageFailure("\(folder): cannot read the folder")
         }
-        let groups = Set(try inventory.groups().map(\.name))
         var found: [TemplateLayer: (text: String, file: String)] = [:]
         var problems: [String] = []
         for case let url as URL in walker {
@@ -140,26 +139,12 @@ enum TemplateFolder {
                 problems.append("\(file): not a template place (defaults.cfg, models/<model>.cfg, groups/<group>.cfg, devices/<mac>.cfg)")
                 continue
             }
-            var canonical = layer
-            switch layer {
-            case .defaults: break
-            case .model(let name):
-                guard let model = ModelCatalog.model(named: name) else {
-                    problems.append("\(file): '\(name)' is not a model autoprov knows")
-                    continue
-                }
-                canonical = .model(model.name)
-            case .group(let name):
-                guard groups.contains(name) else {
-                    problems.append("\(file): no group '\(name)' (add it with: autoprov group add \(name))")
-                    continue
-                }
-            case .device(let text):
-                guard let mac = try? MACAddress(text).canonical, try inventory.device(mac: mac) != nil else {
-                    problems.append("\(file): '\(text)' is not a device in the inventory")
-                    continue
-                }
-                canonical = .device(mac)
+            let canonical: TemplateLayer
+            do {
+                canonical = try editor.canonical(layer)
+            } catch let refused as InventoryEditor.PlaceRefusal {
+                problems.append("\(file): \(refused)")
+                continue
             }
             guard let data = FileManager.default.contents(atPath: url.path), let text = String(data: data, encoding: .utf8)
             else {

@@ -92,6 +92,8 @@ public enum InventoryChange: Sendable, Hashable {
     case removeGroup(name: String)
     /// A new version of a template, when its text differs from the latest one (else nothing).
     case saveTemplate(TemplateLayer, text: String)
+    /// The template stops applying; its versions are kept, the last one marked removed.
+    case removeTemplate(TemplateLayer)
 }
 
 /// Why a batch of changes was refused; nothing of it was written.
@@ -102,6 +104,7 @@ public enum InventoryError: Error, Sendable, Hashable, CustomStringConvertible {
     case noSuchGroup(String)
     /// A group that devices still name cannot be removed.
     case groupInUse(String, devices: Int)
+    case noSuchTemplate(String)
 
     public var description: String {
         switch self {
@@ -109,6 +112,7 @@ public enum InventoryError: Error, Sendable, Hashable, CustomStringConvertible {
         case .noSuchDevice(let mac): "no device \(mac) in the inventory"
         case .groupExists(let name): "group '\(name)' already exists"
         case .noSuchGroup(let name): "no group '\(name)' (add it with: autoprov group add \(name))"
+        case .noSuchTemplate(let path): "no template \(path)"
         case .groupInUse(let name, let devices): "group '\(name)' is used by \(devices) device(s); take them out first"
         }
     }

@@ -48,6 +48,9 @@ public final class SQLiteInventory: InventoryStore {
             try db.execute(sql: "CREATE TABLE notified (mac TEXT PRIMARY KEY, files TEXT NOT NULL, time REAL NOT NULL)")
         }
         registerAdminMigrations(&migrator)
+        migrator.registerMigration("v6: removed templates keep their versions") { db in
+            try db.execute(sql: "ALTER TABLE template ADD COLUMN removed INTEGER NOT NULL DEFAULT 0")
+        }
         return migrator
     }
 
@@ -113,9 +116,15 @@ public final class SQLiteInventory: InventoryStore {
                 case .saveTemplate(let layer, let text):
                     let latest = try TemplateRow.filter(Column("path") == layer.path).order(Column("version").desc)
                         .fetchOne(db)
-                    guard latest?.text != text else { continue }
+                    guard latest?.text != text || latest?.removed == true else { continue }
                     try TemplateRow(path: layer.path, version: (latest?.version ?? 0) + 1, text: text,
-                                    saved: Date().timeIntervalSince1970).insert(db)
+                                    saved: Date().timeIntervalSince1970, removed: false).insert(db)
+                case .removeTemplate(let layer):
+                    let latest = try TemplateRow.filter(Column("path") == layer.path).order(Column("version").desc)
+                        .fetchOne(db)
+                    guard let latest, !latest.removed else { throw InventoryError.noSuchTemplate(layer.path) }
+                    try TemplateRow(path: layer.path, version: latest.version + 1, text: "",
+                                    saved: Date().timeIntervalSince1970, removed: true).insert(db)
                 }
             }
         }
@@ -182,7 +191,7 @@ public final class SQLiteInventory: InventoryStore {
         try database.read { db in
             try TemplateRow.fetchAll(db, sql: """
                 SELECT t.* FROM template t
-                WHERE t.version = (SELECT MAX(version) FROM template WHERE path = t.path)
+                WHERE t.version = (SELECT MAX(version) FROM template WHERE path = t.path) AND t.removed = 0
                 """)
         }.compactMap(\.template).sorted { $0.layer < $1.layer }
     }
@@ -243,9 +252,10 @@ struct TemplateRow: Codable, FetchableRecord, PersistableRecord {
     var version: Int
     var text: String
     var saved: Double
+    var removed: Bool
 
     var template: TemplateVersion? {
-        TemplateLayer(path: path).map { TemplateVersion(layer: $0, version: version, text: text, saved: saved) }
+        TemplateLayer(path: path).map { TemplateVersion(layer: $0, version: version, text: text, saved: saved, removed: removed) }
     }
 }
 

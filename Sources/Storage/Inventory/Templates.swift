@@ -58,11 +58,14 @@ public struct TemplateVersion: Sendable, Hashable {
     public var text: String
     /// Seconds since 1970 (UTC).
     public var saved: Double
+    /// This version removed the template (its text is empty); a later save brings it back.
+    public var removed: Bool
 
-    public init(layer: TemplateLayer, version: Int, text: String, saved: Double) {
+    public init(layer: TemplateLayer, version: Int, text: String, saved: Double, removed: Bool = false) {
         self.layer = layer
         self.version = version
         self.text = text
         self.saved = saved
+        self.removed = removed
     }
 }

@@ -204,6 +204,55 @@ struct ServeAdminAPITests {
         #expect(admin.server.stop() == 0)
     }
 
+    @Test("templates: PUT saves a version or is refused (422) with diagnostics at their line; versions, removal with history kept")
+    func templates() throws {
+        let admin = try Admin()
+        #expect(try admin.json("PUT", "/devices/00156574b150", token: admin.write,
+                               body: #"{"model":"T46S","groups":["sales"],"variables":{"ext":"201"}}"#).status == 201)
+        let first = try admin.json("PUT", "/templates/groups/sales.cfg", token: admin.write,
+                                   body: ##"{"text":"#!version:1.0.0.1\naccount.1.user_name = {{ext}}\n"}"##)
+        #expect(first.status == 201 && first.object["version"] as? Int == 1, "\(first)")
+        // An unclosed tag, and a variable the group's device does not have: each at its line, nothing saved.
+        let bad = try admin.json("PUT", "/templates/groups/sales.cfg", token: admin.write,
+                                 body: ##"{"text":"#!version:1.0.0.1\naccount.1.user_name = {{ext}\n"}"##)
+        #expect(bad.status == 422 && Self.errorCode(bad.object) == "lint", "\(bad)")
+        let syntax = (bad.object["diagnostics"] as? [[String: Any]])?.first
+        #expect(syntax?["line"] as? Int == 2 && syntax?["code"] as? String == "template-syntax", "\(String(describing: syntax))")
+        let unknown = try admin.json("PUT", "/templates/groups/sales.cfg", token: admin.write,
+                                     body: ##"{"text":"#!version:1.0.0.1\naccount.1.user_name = {{ext}}\naccount.1.label = {{desk}}\n"}"##)
+        let variable = (unknown.object["diagnostics"] as? [[String: Any]])?.first
+        #expect(unknown.status == 422 && variable?["line"] as? Int == 3 && variable?["device"] as? String == "00156574b150",
+                "\(unknown)")
+        let second = try admin.json("PUT", "/templates/groups/sales.cfg", token: admin.write,
+                                    body: ##"{"text":"#!version:1.0.0.1\naccount.1.user_name = {{ext}}\naccount.1.label = Desk\n"}"##)
+        #expect(second.status == 200 && second.object["version"] as? Int == 2, "\(second)")
+        // A model by any R7.3 spelling is stored under its catalog name; the CLI lists what the API saved.
+        #expect(try admin.json("PUT", "/templates/models/SIP-T46S.cfg", token: admin.write,
+                               body: ##"{"text":"#!version:1.0.0.1\nlinekey.1.type = 15\n"}"##).status == 201)
+        let listed = try CommandRunner.run(["template", "list", "--data", admin.server.data.path]).stdout
+        let rows = listed.split(separator: "\n").map { $0.split(separator: " ").prefix(2).joined(separator: " ") }
+        #expect(rows.contains("groups/sales.cfg 2") && rows.contains("models/T46S.cfg 1"), "\(listed)")
+        let all = try admin.json("GET", "/templates", token: admin.read).object["templates"] as? [[String: Any]] ?? []
+        #expect(all.compactMap { $0["path"] as? String } == ["models/T46S.cfg", "groups/sales.cfg"], "\(all)")
+        let latest = try admin.json("GET", "/templates/groups/sales.cfg", token: admin.read).object
+        #expect((latest["text"] as? String)?.hasSuffix("account.1.label = Desk\n") == true)
+
+        #expect(try admin.call("DELETE", "/templates/groups/sales.cfg", token: admin.write).status == 204)
+        #expect(try admin.json("GET", "/templates/groups/sales.cfg", token: admin.read).status == 404)
+        let versions = try admin.json("GET", "/templates/groups/sales.cfg/versions", token: admin.read)
+            .object["versions"] as? [[String: Any]] ?? []
+        #expect(versions.map { "\($0["version"] as? Int ?? 0) \($0["removed"] as? Bool ?? false)" } == ["1 false", "2 false", "3 true"],
+                "\(versions)")
+        // Removed: the device's own file is no longer generated.
+        let rendered = try CommandRunner.run(["render", "--mac", "00156574b150", "--data", admin.server.data.path])
+        #expect(!rendered.stdout.contains("00156574b150.cfg"), "\(rendered.stdout)")
+        #expect(try admin.json("DELETE", "/templates/groups/sales.cfg", token: admin.write).status == 404)
+        #expect(try admin.json("PUT", "/templates/groups/nosuch.cfg", token: admin.write, body: ##"{"text":""}"##).status == 404)
+        #expect(try admin.json("GET", "/templates/elsewhere/x.cfg", token: admin.read).status == 400)
+        #expect(try admin.json("PUT", "/templates/defaults.cfg", token: admin.read, body: ##"{"text":""}"##).status == 403)
+        #expect(admin.server.stop() == 0)
+    }
+
     @Test("the OpenAPI 3.1 document is served without a token and is a valid document (openapi-spec-validator)")
     func openAPIDocument() throws {
         let admin = try Admin()
