@@ -17,21 +17,14 @@ struct TemplatesAPI {
         let lines: Int
     }
 
+    /// A version; a save's answer adds its lint warnings as `diagnostics`.
     struct Shown: Encodable {
         let path: String
         let version: Int
         let saved: String
         let text: String
         let removed: Bool
-    }
-
-    struct Saved: Encodable {
-        let path: String
-        let version: Int
-        let saved: String
-        let text: String
-        let removed: Bool
-        let diagnostics: [APIDiagnostic]
+        var diagnostics: [APIDiagnostic]?
     }
 
     func register(on group: RouterGroup<AdminContext>) {
@@ -85,9 +78,9 @@ struct TemplatesAPI {
         guard let latest = try store.templates().first(where: { $0.layer == layer }) else {
             throw APIError.notFound("\(InventoryError.noSuchTemplate(layer.path))")
         }
-        return try APIJSON.response(Saved(path: latest.layer.path, version: latest.version, saved: APIJSON.time(latest.saved),
-                                          text: latest.text, removed: false, diagnostics: warnings.map(APIDiagnostic.init)),
-                                    status: existed ? .ok : .created)
+        var shown = TemplatesAPI.shown(latest)
+        shown.diagnostics = warnings.map(APIDiagnostic.init)
+        return try APIJSON.response(shown, status: existed ? .ok : .created)
     }
 
     /// The template stops applying; its versions stay, the last marked removed.
