@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Inventory
 import Logging
 
 /// An error as the API says it: `{"error": {"code": "...", "message": "..."}}` with its status.
@@ -68,6 +69,10 @@ struct APIErrorMiddleware: RouterMiddleware {
             let message = error.body ?? (error.status == .notFound ? "no such resource: \(request.uri.path)"
                                                                     : error.status.reasonPhrase)
             throw APIError(status: error.status, code: codes[error.status] ?? "error", message: message)
+        } catch let problems as TemplateProblems {
+            throw APIError(status: .unprocessableContent, code: "lint",
+                           message: "the stored templates do not compile; fix them first",
+                           diagnostics: problems.problems.map(APIDiagnostic.init))
         } catch let error as any HTTPResponseError where error.status.code < 500 {
             throw APIError(status: error.status, code: error.status == .contentTooLarge ? "too-large" : "bad-request",
                            message: error.status.reasonPhrase)

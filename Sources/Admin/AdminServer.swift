@@ -11,11 +11,14 @@ import Storage
 public struct AdminServer: Sendable {
     let editor: InventoryEditor
     let tokens: any AdminTokenStore
+    /// The request log, for `/requests`; nil without one.
+    let log: RequestLog?
     let logger: Logger
 
-    public init(editor: InventoryEditor, tokens: any AdminTokenStore, logger: Logger) {
+    public init(editor: InventoryEditor, tokens: any AdminTokenStore, log: RequestLog?, logger: Logger) {
         self.editor = editor
         self.tokens = tokens
+        self.log = log
         self.logger = logger
     }
 
@@ -31,6 +34,7 @@ public struct AdminServer: Sendable {
         let authenticated = api.group().add(middleware: BearerAuthentication(tokens: tokens))
         DevicesAPI(editor: editor).register(on: authenticated)
         TemplatesAPI(editor: editor).register(on: authenticated)
+        PhoneViewAPI(editor: editor, log: log).register(on: authenticated)
         return router
     }
 

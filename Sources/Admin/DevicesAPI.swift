@@ -190,15 +190,8 @@ struct DevicesAPI {
         Dictionary(uniqueKeysWithValues: variables.map { ($0, editor.secretVariables.shown($0, $1, withSecrets: false)) })
     }
 
-    /// `?secrets=true`, which only a write token may ask.
     private func secretsWanted(_ request: Request, _ context: AdminContext) throws -> Bool {
-        guard let text = request.uri.queryParameters.get("secrets") else { return false }
-        guard text == "true" || text == "false" else { throw APIError.badRequest("secrets: true or false") }
-        guard text == "true" else { return false }
-        guard context.role == .write else {
-            throw APIError(status: .forbidden, code: "forbidden", message: "secrets: only a write token may ask for them")
-        }
-        return true
+        try APISecrets.wanted(request, context)
     }
 
     private func existing(_ context: AdminContext) throws -> InventoryDevice {
@@ -277,5 +270,18 @@ extension APIDiagnostic {
     init(_ problem: TemplateProblem) {
         self.init(path: problem.template, line: problem.line, column: problem.column, severity: "\(problem.severity)",
                   code: problem.code, message: problem.message, device: problem.device)
+    }
+}
+
+/// `?secrets=true`, which only a write token may ask.
+enum APISecrets {
+    static func wanted(_ request: Request, _ context: AdminContext) throws -> Bool {
+        guard let text = request.uri.queryParameters.get("secrets") else { return false }
+        guard text == "true" || text == "false" else { throw APIError.badRequest("secrets: true or false") }
+        guard text == "true" else { return false }
+        guard context.role == .write else {
+            throw APIError(status: .forbidden, code: "forbidden", message: "secrets: only a write token may ask for them")
+        }
+        return true
     }
 }

@@ -815,6 +815,211 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/devices/{mac}/files": {
+      "parameters": [
+        {
+          "name": "mac",
+          "in": "path",
+          "required": true,
+          "description": "The device's MAC, any common spelling.",
+          "schema": {
+            "type": "string"
+          }
+        }
+      ],
+      "get": {
+        "operationId": "listDeviceFiles",
+        "summary": "The files templates generate for the device, in the order it asks for them.",
+        "responses": {
+          "200": {
+            "description": "The files.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/FileList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          }
+        }
+      }
+    },
+    "/devices/{mac}/files/{name}": {
+      "parameters": [
+        {
+          "name": "mac",
+          "in": "path",
+          "required": true,
+          "description": "The device's MAC, any common spelling.",
+          "schema": {
+            "type": "string"
+          }
+        },
+        {
+          "name": "name",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          },
+          "description": "A generated file's name (00156574b150.cfg, y000000000066.cfg, 00156574b150.boot)."
+        }
+      ],
+      "get": {
+        "operationId": "getDeviceFile",
+        "summary": "The file's bytes as served; ETag is their MD5. Secret lines are left out unless a write token asks.",
+        "parameters": [
+          {
+            "name": "secrets",
+            "in": "query",
+            "required": false,
+            "description": "true: secret lines included (write tokens only).",
+            "schema": {
+              "type": "string",
+              "enum": [
+                "true",
+                "false"
+              ]
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The bytes.",
+            "headers": {
+              "ETag": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "The MD5 of the bytes, quoted."
+              }
+            },
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          }
+        }
+      }
+    },
+    "/requests": {
+      "get": {
+        "operationId": "listRequests",
+        "summary": "The request log, newest first.",
+        "parameters": [
+          {
+            "name": "mac",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "protocol",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string",
+              "enum": [
+                "tftp",
+                "http",
+                "https",
+                "ftp",
+                "sip-pnp",
+                "dhcp"
+              ]
+            }
+          },
+          {
+            "name": "since",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            },
+            "description": "RFC 3339 time or seconds since 1970."
+          },
+          {
+            "name": "limit",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "integer",
+              "minimum": 1,
+              "maximum": 1000,
+              "default": 100
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Requests.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/RequestList"
+                }
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          }
+        }
+      }
+    },
+    "/changes": {
+      "get": {
+        "operationId": "listChanges",
+        "summary": "Devices whose generated files changed since they were last told (autoprov changes).",
+        "responses": {
+          "200": {
+            "description": "The changed devices.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ChangeList"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -1231,6 +1436,148 @@ enum OpenAPIDocument {
             "type": "array",
             "items": {
               "$ref": "#/components/schemas/Template"
+            }
+          }
+        }
+      },
+      "FileList": {
+        "type": "object",
+        "required": [
+          "files"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "files": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "name",
+                "templates",
+                "md5",
+                "bytes",
+                "holdsSecrets"
+              ],
+              "additionalProperties": false,
+              "properties": {
+                "name": {
+                  "type": "string"
+                },
+                "templates": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  }
+                },
+                "md5": {
+                  "type": "string",
+                  "pattern": "^[0-9a-f]{32}$"
+                },
+                "bytes": {
+                  "type": "integer",
+                  "minimum": 0
+                },
+                "holdsSecrets": {
+                  "type": "boolean"
+                }
+              }
+            }
+          }
+        }
+      },
+      "RequestList": {
+        "type": "object",
+        "required": [
+          "requests"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "requests": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "time",
+                "protocol",
+                "client",
+                "path",
+                "result",
+                "bytes",
+                "seconds"
+              ],
+              "additionalProperties": false,
+              "properties": {
+                "time": {
+                  "type": "string",
+                  "format": "date-time"
+                },
+                "protocol": {
+                  "type": "string"
+                },
+                "client": {
+                  "type": "string"
+                },
+                "path": {
+                  "type": "string"
+                },
+                "result": {
+                  "type": "string"
+                },
+                "bytes": {
+                  "type": "integer"
+                },
+                "seconds": {
+                  "type": "number"
+                },
+                "mac": {
+                  "type": "string"
+                },
+                "model": {
+                  "type": "string"
+                },
+                "firmware": {
+                  "type": "string"
+                }
+              }
+            }
+          }
+        }
+      },
+      "ChangeList": {
+        "type": "object",
+        "required": [
+          "devices"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "devices": {
+            "type": "array",
+            "items": {
+              "type": "object",
+              "required": [
+                "mac",
+                "model",
+                "new",
+                "files"
+              ],
+              "additionalProperties": false,
+              "properties": {
+                "mac": {
+                  "type": "string"
+                },
+                "model": {
+                  "type": "string"
+                },
+                "new": {
+                  "type": "boolean"
+                },
+                "files": {
+                  "type": "array",
+                  "items": {
+                    "type": "string"
+                  }
+                }
+              }
             }
           }
         }

@@ -180,11 +180,15 @@ public final class RequestLog: Service, Sendable {
         try database.read { try DeviceRecord.fetchOne($0, key: mac) }
     }
 
-    /// The latest requests, newest first, optionally for one MAC.
-    public func requests(mac: String? = nil, limit: Int = 50) throws -> [RequestRecord] {
+    /// The latest requests, newest first, optionally for one MAC, over one protocol, or since a time (seconds
+    /// since 1970).
+    public func requests(mac: String? = nil, protocolName: String? = nil, since: Double? = nil,
+                         limit: Int = 50) throws -> [RequestRecord] {
         try database.read { db in
             var request = RequestRecord.order(Column("id").desc).limit(limit)
             if let mac { request = request.filter(Column("mac") == mac) }
+            if let protocolName { request = request.filter(Column("protocolName") == protocolName) }
+            if let since { request = request.filter(Column("time") >= since) }
             return try request.fetchAll(db)
         }
     }

@@ -253,6 +253,70 @@ struct ServeAdminAPITests {
         #expect(admin.server.stop() == 0)
     }
 
+    @Test("what a phone gets: its files as served (ETag the MD5 the phone sees), secrets only on request; the request log; the changed set")
+    func phoneView() throws {
+        let admin = try Admin()
+        let templates = admin.server.directory.appendingPathComponent("templates")
+        try FileManager.default.createDirectory(at: templates.appendingPathComponent("groups"), withIntermediateDirectories: true)
+        try "#!version:1.0.0.1\nlocal_time.ntp_server1 = pool.ntp.org\n"
+            .write(to: templates.appendingPathComponent("defaults.cfg"), atomically: true, encoding: .utf8)
+        try "#!version:1.0.0.1\naccount.1.user_name = {{ext}}\naccount.1.password = {{sip_password}}\n"
+            .write(to: templates.appendingPathComponent("groups/sales.cfg"), atomically: true, encoding: .utf8)
+        #expect(try admin.json("PUT", "/devices/00156574b150", token: admin.write,
+                               body: #"{"model":"T46S","groups":["sales"],"variables":{"ext":"201","sip_password":"Zq8-secret"}}"#).status == 201)
+        #expect(try CommandRunner.run(["template", "import", templates.path, "--data", admin.server.data.path]).status == 0)
+
+        let listed = try admin.json("GET", "/devices/00156574b150/files", token: admin.read).object["files"] as? [[String: Any]] ?? []
+        #expect(listed.compactMap { $0["name"] as? String } == ["y000000000066.cfg", "00156574b150.cfg"], "\(listed)")
+        #expect(listed.last?["holdsSecrets"] as? Bool == true)
+        let redacted = try Client.run("curl", ["-s", "-i", "-m", "15", "-H", "Authorization: Bearer \(admin.read)",
+                                               admin.base + "/devices/00156574b150/files/00156574b150.cfg"]).stdout
+        #expect(redacted.hasPrefix("HTTP/1.1 200") && redacted.contains("account.1.user_name = 201")
+                && !redacted.contains("Zq8-secret"), "\(redacted)")
+        let whole = try admin.call("GET", "/devices/00156574b150/files/00156574b150.cfg?secrets=true", token: admin.write)
+        #expect(whole.status == 200 && whole.body.contains("account.1.password = Zq8-secret"), "\(whole)")
+        #expect(try admin.call("GET", "/devices/00156574b150/files/00156574b150.cfg?secrets=true", token: admin.read).status == 403)
+        #expect(try admin.call("GET", "/devices/00156574b150/files/other.cfg", token: admin.read).status == 404)
+
+        // The phone itself, with its own credentials, is served the same bytes under the ETag the API names.
+        let secrets = try admin.json("GET", "/devices/00156574b150?secrets=true", token: admin.write).object
+        let password = try #require(secrets["password"] as? String)
+        // The server sees a change made elsewhere within a second.
+        // (curl --digest shows the 401 challenge's head before the answer's.)
+        var phone = ""
+        for _ in 0..<100 where !phone.contains("HTTP/1.1 200") {
+            phone = try Client.run("curl", ["-s", "-i", "-m", "15", "--digest", "-u", "00156574b150:\(password)",
+                                            "http://127.0.0.1:\(admin.server.httpPort)/00156574b150.cfg"]).stdout
+            if !phone.contains("HTTP/1.1 200") { usleep(100_000) }
+        }
+        let api = try Client.run("curl", ["-s", "-i", "-m", "15", "-H", "Authorization: Bearer \(admin.write)",
+                                          admin.base + "/devices/00156574b150/files/00156574b150.cfg?secrets=true"]).stdout
+        func etag(_ response: String) -> String? {
+            response.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") }.map { String($0.dropFirst(5)).trimmingCharacters(in: .whitespaces) }
+        }
+        #expect(etag(phone) != nil && etag(phone) == etag(api), "\(phone)\n\(api)")
+        #expect(phone.hasSuffix(whole.body), "\(phone)")
+
+        // The request log has the phone's download (written within a moment); filters narrow it.
+        var logged: [[String: Any]] = []
+        for _ in 0..<100 where logged.first?["result"] as? String != "ok" {
+            logged = try admin.json("GET", "/requests?mac=00:15:65:74:B1:50&protocol=http", token: admin.read)
+                .object["requests"] as? [[String: Any]] ?? []
+            if logged.first?["result"] as? String != "ok" { usleep(100_000) }
+        }
+        #expect(logged.first?["path"] as? String == "/00156574b150.cfg" && logged.first?["result"] as? String == "ok", "\(logged)")
+        #expect((try admin.json("GET", "/requests?protocol=tftp", token: admin.read).object["requests"] as? [Any])?.isEmpty == true)
+        #expect(try admin.json("GET", "/requests?since=yesterday", token: admin.read).status == 400)
+        let future = try admin.json("GET", "/requests?since=2100-01-01T00:00:00Z", token: admin.read)
+        #expect((future.object["requests"] as? [Any])?.isEmpty == true, "\(future)")
+
+        // Never told: the device is new in the changed set, with both its files.
+        let changes = try admin.json("GET", "/changes", token: admin.read).object["devices"] as? [[String: Any]] ?? []
+        #expect(changes.count == 1 && changes.first?["new"] as? Bool == true
+                && Set(changes.first?["files"] as? [String] ?? []) == ["y000000000066.cfg", "00156574b150.cfg"], "\(changes)")
+        #expect(admin.server.stop() == 0)
+    }
+
     @Test("the OpenAPI 3.1 document is served without a token and is a valid document (openapi-spec-validator)")
     func openAPIDocument() throws {
         let admin = try Admin()
