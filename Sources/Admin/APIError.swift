@@ -11,10 +11,13 @@ struct APIError: HTTPResponseError {
     let message: String
     /// More for the client: a lint refusal's diagnostics.
     var diagnostics: [APIDiagnostic] = []
+    /// The methods a path has, for a 405.
+    var allow: [String] = []
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"autoprov\"" }
+        if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
         let body = APIErrorBody(error: .init(code: code, message: message),
                                 diagnostics: diagnostics.isEmpty ? nil : diagnostics)
         return Response(status: status, headers: headers, body: .init(byteBuffer: try APIJSON.buffer(body)))
@@ -61,6 +64,15 @@ struct APIErrorMiddleware: RouterMiddleware {
             return try await next(request, context)
         } catch let error as APIError {
             throw error
+        } catch let error as HTTPError where error.status == .notFound {
+            // A documented path with another method: 405, naming the methods it has.
+            let path = String(request.uri.path.dropFirst("/api/v1".count))
+            if request.uri.path.hasPrefix("/api/v1/"), let methods = OpenAPIDocument.methods(for: path) {
+                throw APIError(status: .methodNotAllowed, code: "method-not-allowed",
+                               message: "\(request.method) is not allowed here; \(methods.joined(separator: ", ")) are",
+                               allow: methods)
+            }
+            throw APIError.notFound("no such resource: \(request.uri.path)")
         } catch let error as HTTPError {
             let codes: [HTTPResponse.Status: String] = [
                 .notFound: "not-found", .methodNotAllowed: "method-not-allowed", .contentTooLarge: "too-large",

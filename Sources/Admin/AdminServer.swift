@@ -29,7 +29,7 @@ public struct AdminServer: Sendable {
         let api = router.group("api/v1")
         api.get("openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
-                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.json)))
+                     body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.served)))
         }
         let authenticated = api.group().add(middleware: BearerAuthentication(tokens: tokens))
         DevicesAPI(editor: editor).register(on: authenticated)

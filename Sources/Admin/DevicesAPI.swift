@@ -66,7 +66,10 @@ struct DevicesAPI {
         let query = request.uri.queryParameters
         var filter = DeviceFilter(secrets: editor.secretVariables)
         filter.model = try query.get("model").map(DevicesAPI.model)
-        filter.group = query.get("group")
+        if let group = query.get("group") {
+            if let problem = InventoryNames.groupNameProblem(group) { throw APIError.badRequest("group: \(problem)") }
+            filter.group = group
+        }
         if let state = query.get("state") {
             guard let parsed = InventoryDevice.State(rawValue: state) else {
                 throw APIError.badRequest("state: one of \(InventoryDevice.State.allCases.map(\.rawValue).joined(separator: ", "))")
@@ -97,11 +100,11 @@ struct DevicesAPI {
     /// Creates the device, or replaces what it is (model, label, state, groups, variables); a secret sent back as
     /// `********` keeps its stored value, so what GET gave can be PUT back.
     func put(_ request: Request, _ context: AdminContext) async throws -> Response {
-        let mac = try DevicesAPI.mac(try context.parameters.require("mac"))
+        let mac = try DevicesAPI.mac(try DevicesAPI.parameter(context, "mac"))
         let body = try await APIRequestBody(request, allowed: ["mac", "model", "label", "state", "groups", "variables", "username", "password"])
         guard let model = try body.string("model") else { throw APIError.badRequest("model: required") }
         if let sent = try body.string("mac"), (try? MACAddress(sent).canonical) != mac {
-            throw APIError.badRequest("mac: \(sent) is not the device of this URL (\(mac))")
+            throw APIError.conflict("mac: \(sent) is not the device of this URL (\(mac))")
         }
         let old = try store.device(mac: mac)
         var device = InventoryDevice(mac: mac, model: try DevicesAPI.model(model), password: old?.password ?? InventoryNames.newPassword())
@@ -166,10 +169,14 @@ struct DevicesAPI {
     }
 
     func putGroup(_ request: Request, _ context: AdminContext) async throws -> Response {
-        let name = try context.parameters.require("name")
+        let name = try DevicesAPI.parameter(context, "name")
         if let problem = InventoryNames.groupNameProblem(name) { throw APIError.badRequest("name: \(problem)") }
         let body = try await APIRequestBody(request, allowed: ["name", "variables", "devices"])
-        if let sent = try body.string("name"), sent != name { throw APIError.badRequest("name: \(sent) is not the group of this URL") }
+        // What GET gave may be PUT back: its device count is read only, but must be one.
+        if body.has("devices"), !APIRequestBody.isInteger(body.fields["devices"]) {
+            throw APIError.badRequest("devices: must be an integer (it is not written)")
+        }
+        if let sent = try body.string("name"), sent != name { throw APIError.conflict("name: \(sent) is not the group of this URL") }
         let old = try store.group(named: name)
         let group = InventoryGroup(name: name, variables: try DevicesAPI.assigned(
             try body.variables("variables", nulls: false) ?? [:], old: old?.variables ?? [:], secrets: editor.secretVariables))
@@ -195,13 +202,13 @@ struct DevicesAPI {
     }
 
     private func existing(_ context: AdminContext) throws -> InventoryDevice {
-        let mac = try DevicesAPI.mac(try context.parameters.require("mac"))
+        let mac = try DevicesAPI.mac(try DevicesAPI.parameter(context, "mac"))
         guard let device = try store.device(mac: mac) else { throw APIError.notFound("\(InventoryError.noSuchDevice(mac))") }
         return device
     }
 
     private func existingGroup(_ context: AdminContext) throws -> InventoryGroup {
-        let name = try context.parameters.require("name")
+        let name = try DevicesAPI.parameter(context, "name")
         guard let group = try store.group(named: name) else { throw APIError.notFound("no group '\(name)'") }
         return group
     }
@@ -212,8 +219,7 @@ struct DevicesAPI {
             try editor.apply(changes)
         } catch InventoryEditor.Refusal.inventory(let refusal) {
             switch refusal {
-            case .noSuchDevice, .noSuchGroup, .noSuchTemplate: throw APIError(status: .unprocessableContent, code: "unknown-reference",
-                                                             message: "\(refusal)")
+            case .noSuchDevice, .noSuchGroup, .noSuchTemplate: throw APIError.conflict("\(refusal)")
             case .deviceExists, .groupExists, .groupInUse: throw APIError.conflict("\(refusal)")
             }
         } catch InventoryEditor.Refusal.templates(let problems) {
@@ -228,6 +234,12 @@ struct DevicesAPI {
 
     static func mac(_ text: String) throws -> String {
         do { return try MACAddress(text).canonical } catch { throw APIError.badRequest("mac: '\(text)': \(error)") }
+    }
+
+    /// A path parameter as sent, percent-decoded (`00%3A15%3A…` is `00:15:…`).
+    static func parameter(_ context: AdminContext, _ name: String) throws -> String {
+        let raw = try context.parameters.require(name)
+        return raw.removingPercentEncoding ?? raw
     }
 
     static func model(_ text: String) throws -> String {

@@ -1,6 +1,41 @@
 /// The OpenAPI 3.1 document of `/api/v1`, served at `/api/v1/openapi.json`: every operation, parameter, body and
 /// error the API has. The API tests validate it and check live responses against it.
+import Foundation
+import ProvisioningCore
+
 enum OpenAPIDocument {
+    /// The document as served: the model lists are the catalog's names.
+    static let served: String = {
+        let names = ModelCatalog.all.map(\.name).sorted()
+        return json.replacingOccurrences(of: #""__MODELS__""#, with: names.map { "\"\($0)\"" }.joined(separator: ", "))
+    }()
+
+    /// The documented paths as patterns, with their methods: a request on a path that exists with an undocumented
+    /// method is answered 405 with `Allow`, not 404.
+    static let routes: [(pattern: [String], methods: [String])] = {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any],
+              let paths = object["paths"] as? [String: [String: Any]]
+        else { return [] }
+        return paths.map { path, item in
+            (path.split(separator: "/").map(String.init),
+             item.keys.filter { $0 != "parameters" }.map { $0.uppercased() }.sorted())
+        }
+    }()
+
+    /// The methods documented for a path under `/api/v1` (nil: no such path).
+    static func methods(for path: String) -> [String]? {
+        let parts = path.split(separator: "/").map(String.init)
+        let found = routes.filter { route in
+            route.pattern.count == parts.count && zip(route.pattern, parts).allSatisfy { pattern, part in
+                pattern == part || (pattern.hasPrefix("{") && pattern.hasSuffix("}"))
+            }
+        }
+        // The most literal match names the path (`/templates/defaults.cfg/versions`, not `{kind}/{name}`).
+        let literal = { (route: (pattern: [String], methods: [String])) in route.pattern.filter { !$0.hasPrefix("{") }.count }
+        guard let best = found.map(literal).max() else { return nil }
+        return Array(Set(found.filter { literal($0) == best }.flatMap(\.methods))).sorted()
+    }
+
     static let json = #"""
 {
   "openapi": "3.1.0",
@@ -49,7 +84,10 @@ enum OpenAPIDocument {
             "in": "query",
             "required": false,
             "schema": {
-              "type": "string"
+              "type": "string",
+              "enum": [
+                "__MODELS__"
+              ]
             },
             "description": "A catalog model (T46S)."
           },
@@ -58,7 +96,8 @@ enum OpenAPIDocument {
             "in": "query",
             "required": false,
             "schema": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
             }
           },
           {
@@ -99,7 +138,8 @@ enum OpenAPIDocument {
             "in": "query",
             "required": false,
             "schema": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
             },
             "description": "The next field of the page before."
           },
@@ -148,7 +188,8 @@ enum OpenAPIDocument {
           "required": true,
           "description": "The device's MAC, any common spelling (00156574b150, 00:15:65:74:B1:50).",
           "schema": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
           }
         }
       ],
@@ -290,6 +331,9 @@ enum OpenAPIDocument {
           },
           "422": {
             "$ref": "#/components/responses/Unprocessable"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
           }
         }
       },
@@ -323,7 +367,8 @@ enum OpenAPIDocument {
           "required": true,
           "description": "The device's MAC, any common spelling (00156574b150, 00:15:65:74:B1:50).",
           "schema": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
           }
         }
       ],
@@ -388,7 +433,8 @@ enum OpenAPIDocument {
           "required": true,
           "description": "The group's name.",
           "schema": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
           }
         }
       ],
@@ -462,6 +508,9 @@ enum OpenAPIDocument {
           },
           "422": {
             "$ref": "#/components/responses/Unprocessable"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
           }
         }
       },
@@ -585,6 +634,9 @@ enum OpenAPIDocument {
           },
           "422": {
             "$ref": "#/components/responses/Unprocessable"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
           }
         }
       },
@@ -714,6 +766,9 @@ enum OpenAPIDocument {
           },
           "422": {
             "$ref": "#/components/responses/Unprocessable"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
           }
         }
       },
@@ -758,7 +813,8 @@ enum OpenAPIDocument {
           "in": "path",
           "required": true,
           "schema": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^/]+\\.cfg$"
           },
           "description": "The file: <model>.cfg (R7.3 spellings accepted), <group>.cfg or <mac>.cfg."
         }
@@ -785,7 +841,8 @@ enum OpenAPIDocument {
           "in": "path",
           "required": true,
           "schema": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[^/]+\\.cfg$"
           },
           "description": "The file: <model>.cfg (R7.3 spellings accepted), <group>.cfg or <mac>.cfg."
         }
@@ -824,7 +881,8 @@ enum OpenAPIDocument {
           "required": true,
           "description": "The device's MAC, any common spelling.",
           "schema": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
           }
         }
       ],
@@ -862,7 +920,8 @@ enum OpenAPIDocument {
           "required": true,
           "description": "The device's MAC, any common spelling.",
           "schema": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
           }
         },
         {
@@ -937,7 +996,8 @@ enum OpenAPIDocument {
             "in": "query",
             "required": false,
             "schema": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
             }
           },
           {
@@ -961,7 +1021,8 @@ enum OpenAPIDocument {
             "in": "query",
             "required": false,
             "schema": {
-              "type": "string"
+              "type": "string",
+              "pattern": "^([0-9]{1,12}(\\.[0-9]+)?|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(Z|[+-][0-9]{2}:[0-9]{2}))$"
             },
             "description": "RFC 3339 time or seconds since 1970."
           },
@@ -1116,10 +1177,16 @@ enum OpenAPIDocument {
         "additionalProperties": false,
         "properties": {
           "mac": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$",
+            "description": "When sent, the device of the URL (409 otherwise)."
           },
           "model": {
-            "type": "string"
+            "type": "string",
+            "enum": [
+              "__MODELS__"
+            ],
+            "description": "A catalog model (R7.3 spellings such as SIP-T46S are accepted too)."
           },
           "label": {
             "type": "string"
@@ -1135,17 +1202,36 @@ enum OpenAPIDocument {
           "groups": {
             "type": "array",
             "items": {
-              "type": "string"
-            }
+              "type": "string",
+              "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+            },
+            "uniqueItems": true
           },
           "variables": {
-            "$ref": "#/components/schemas/Variables"
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            },
+            "propertyNames": {
+              "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+              "not": {
+                "enum": [
+                  "mac",
+                  "MAC",
+                  "model",
+                  "label",
+                  "server_url"
+                ]
+              }
+            }
           },
           "username": {
             "type": "string"
           },
           "password": {
-            "type": "string"
+            "type": "string",
+            "minLength": 1,
+            "description": "The device's own password; ******** keeps it."
           }
         }
       },
@@ -1154,7 +1240,11 @@ enum OpenAPIDocument {
         "additionalProperties": false,
         "properties": {
           "model": {
-            "type": "string"
+            "type": "string",
+            "enum": [
+              "__MODELS__"
+            ],
+            "description": "A catalog model (R7.3 spellings such as SIP-T46S are accepted too)."
           },
           "label": {
             "type": "string"
@@ -1170,8 +1260,10 @@ enum OpenAPIDocument {
           "groups": {
             "type": "array",
             "items": {
-              "type": "string"
-            }
+              "type": "string",
+              "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+            },
+            "uniqueItems": true
           },
           "variables": {
             "type": "object",
@@ -1180,6 +1272,18 @@ enum OpenAPIDocument {
                 "string",
                 "null"
               ]
+            },
+            "propertyNames": {
+              "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+              "not": {
+                "enum": [
+                  "mac",
+                  "MAC",
+                  "model",
+                  "label",
+                  "server_url"
+                ]
+              }
             }
           }
         }
@@ -1210,10 +1314,27 @@ enum OpenAPIDocument {
         "additionalProperties": false,
         "properties": {
           "name": {
-            "type": "string"
+            "type": "string",
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$",
+            "description": "When sent, the group of the URL (409 otherwise)."
           },
           "variables": {
-            "$ref": "#/components/schemas/Variables"
+            "type": "object",
+            "additionalProperties": {
+              "type": "string"
+            },
+            "propertyNames": {
+              "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
+              "not": {
+                "enum": [
+                  "mac",
+                  "MAC",
+                  "model",
+                  "label",
+                  "server_url"
+                ]
+              }
+            }
           },
           "devices": {
             "type": "integer"
@@ -1384,7 +1505,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "path": {
-            "type": "string"
+            "type": "string",
+            "description": "When sent, the template of the URL (409 otherwise)."
           }
         }
       },
@@ -1625,7 +1747,7 @@ enum OpenAPIDocument {
         }
       },
       "Conflict": {
-        "description": "The change conflicts with what is stored (a group still in use).",
+        "description": "The change conflicts with what is stored: a group that does not exist or is still in use, a body naming another device or group than its URL.",
         "content": {
           "application/json": {
             "schema": {
@@ -1645,7 +1767,17 @@ enum OpenAPIDocument {
         }
       },
       "Unprocessable": {
-        "description": "Refused: a group that does not exist, or files the templates would render with lint errors (diagnostics).",
+        "description": "Refused: files the templates would render with errors (diagnostics), or stored templates that do not compile.",
+        "content": {
+          "application/json": {
+            "schema": {
+              "$ref": "#/components/schemas/Error"
+            }
+          }
+        }
+      },
+      "MethodNotAllowed": {
+        "description": "The path exists; the method does not (Allow names those that do).",
         "content": {
           "application/json": {
             "schema": {

@@ -58,7 +58,7 @@ struct PhoneViewAPI {
     /// as anyone else receives it, unless a write token asks with `?secrets=true`.
     func file(_ request: Request, _ context: AdminContext) throws -> Response {
         let (device, snapshot) = try deviceAndSnapshot(context)
-        let name = try context.parameters.require("name")
+        let name = try DevicesAPI.parameter(context, "name")
         guard let file = snapshot.files(for: device, serverURL: editor.serverURL).first(where: { $0.name == name }) else {
             throw APIError.notFound("templates generate no \(name) for \(device.mac)")
         }
@@ -78,8 +78,7 @@ struct PhoneViewAPI {
         }
         var since: Double?
         if let text = query.get("since") {
-            let formatter = ISO8601DateFormatter()
-            guard let value = Double(text) ?? formatter.date(from: text)?.timeIntervalSince1970 else {
+            guard let value = Double(text) ?? PhoneViewAPI.time(text) else {
                 throw APIError.badRequest("since: an RFC 3339 time (2026-12-06T10:00:00Z) or seconds since 1970")
             }
             since = value
@@ -105,8 +104,26 @@ struct PhoneViewAPI {
         }])
     }
 
+    /// An RFC 3339 time, `YYYY-MM-DDTHH:MM:SS` with `Z` or an offset; fields past their range roll over (the 31st
+    /// of February is the 3rd of March), as the document's pattern admits them.
+    static func time(_ text: String) -> Double? {
+        let pattern = #/^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(Z|([+-])(\d{2}):(\d{2}))$/#
+        guard let match = text.wholeMatch(of: pattern) else { return nil }
+        var components = DateComponents()
+        (components.year, components.month, components.day) = (Int(match.1), Int(match.2), Int(match.3))
+        (components.hour, components.minute, components.second) = (Int(match.4), Int(match.5), Int(match.6))
+        var offset = 0
+        if let sign = match.8, let hours = Int(match.9 ?? ""), let minutes = Int(match.10 ?? "") {
+            offset = (sign == "-" ? -1 : 1) * (hours * 3600 + minutes * 60)
+        }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = TimeZone(identifier: "UTC")!
+        guard let date = calendar.date(from: components) else { return nil }
+        return date.timeIntervalSince1970 - Double(offset)
+    }
+
     private func deviceAndSnapshot(_ context: AdminContext) throws -> (InventoryDevice, InventorySnapshot) {
-        let mac = try DevicesAPI.mac(try context.parameters.require("mac"))
+        let mac = try DevicesAPI.mac(try DevicesAPI.parameter(context, "mac"))
         let snapshot = try editor.snapshot()
         guard let device = snapshot.devices[mac] else { throw APIError.notFound("\(InventoryError.noSuchDevice(mac))") }
         return (device, snapshot)

@@ -44,7 +44,7 @@ struct TemplatesAPI {
 
     /// `templates/PATH` (the latest version) or `templates/PATH/versions` (every one, oldest first).
     func get(_ context: AdminContext) throws -> Response {
-        var parts = context.parameters.getCatchAll().map(String.init)
+        var parts = context.parameters.getCatchAll().map { String($0).removingPercentEncoding ?? String($0) }
         let versions = parts.last == "versions" && parts.count > 1
         if versions { parts.removeLast() }
         let layer = try place(parts.joined(separator: "/"))
@@ -62,9 +62,12 @@ struct TemplatesAPI {
     /// Saves a new version (`{"text": "..."}`): 201 for a template that was not there, 200 otherwise (a text equal to
     /// the latest saves nothing); lint warnings come back as diagnostics.
     func put(_ request: Request, _ context: AdminContext) async throws -> Response {
-        let layer = try place(context.parameters.getCatchAll().joined(separator: "/"))
+        let layer = try writable(context)
         let body = try await APIRequestBody(request, allowed: ["text", "path"])
         guard let text = try body.string("text") else { throw APIError.badRequest("text: required") }
+        if let sent = try body.string("path"), sent != layer.path, (try? place(sent)) != layer {
+            throw APIError.conflict("path: \(sent) is not the template of this URL (\(layer.path))")
+        }
         let existed = try store.templates().contains { $0.layer == layer }
         let warnings: [TemplateProblem]
         do {
@@ -85,13 +88,23 @@ struct TemplatesAPI {
 
     /// The template stops applying; its versions stay, the last marked removed.
     func delete(_ context: AdminContext) throws -> Response {
-        let layer = try place(context.parameters.getCatchAll().joined(separator: "/"))
+        let layer = try writable(context)
         do {
             try editor.apply([.removeTemplate(layer)])
         } catch InventoryEditor.Refusal.inventory(let refusal) {
             throw APIError.notFound("\(refusal)")
         }
         return Response(status: .noContent)
+    }
+
+    /// The template the URL names; `…/versions` may only be read.
+    private func writable(_ context: AdminContext) throws -> TemplateLayer {
+        let parts = context.parameters.getCatchAll().map { String($0).removingPercentEncoding ?? String($0) }
+        if parts.count > 1, parts.last == "versions" {
+            throw APIError(status: .methodNotAllowed, code: "method-not-allowed", message: "versions may only be read",
+                           allow: ["GET"])
+        }
+        return try place(parts.joined(separator: "/"))
     }
 
     /// A template place from the URL, as stored (a model by its catalog name, a device by its canonical MAC).

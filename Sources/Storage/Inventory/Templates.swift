@@ -23,9 +23,10 @@ public enum TemplateLayer: Sendable, Hashable, Comparable, CustomStringConvertib
     /// The layer a stored path names (as ``path`` writes it).
     public init?(path: String) {
         if path == "defaults.cfg" { self = .defaults; return }
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts[1].hasSuffix(".cfg"), parts[1].count > 4 else { return nil }
-        let name = String(parts[1].dropLast(4))
+        // Split by bytes: a character that combines with the '/' before it (an emoji modifier) must not hide it.
+        let parts = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
+        guard parts.count == 2, parts[1].utf8.count > 4, parts[1].utf8.suffix(4).elementsEqual(".cfg".utf8) else { return nil }
+        let name = String(decoding: parts[1].utf8.dropLast(4), as: UTF8.self)
         switch parts[0] {
         case "models": self = .model(name)
         case "groups": self = .group(name)
