@@ -13,12 +13,17 @@ public struct AdminServer: Sendable {
     let tokens: any AdminTokenStore
     /// The request log, for `/requests`; nil without one.
     let log: RequestLog?
+    /// The server's check-sync, for `/check-sync`.
+    let checkSync: any CheckSyncSender
+    let jobs = CheckSyncJobs()
     let logger: Logger
 
-    public init(editor: InventoryEditor, tokens: any AdminTokenStore, log: RequestLog?, logger: Logger) {
+    public init(editor: InventoryEditor, tokens: any AdminTokenStore, log: RequestLog?, checkSync: any CheckSyncSender,
+                logger: Logger) {
         self.editor = editor
         self.tokens = tokens
         self.log = log
+        self.checkSync = checkSync
         self.logger = logger
     }
 
@@ -35,6 +40,7 @@ public struct AdminServer: Sendable {
         DevicesAPI(editor: editor).register(on: authenticated)
         TemplatesAPI(editor: editor).register(on: authenticated)
         PhoneViewAPI(editor: editor, log: log).register(on: authenticated)
+        CheckSyncAPI(editor: editor, sender: checkSync, jobs: jobs).register(on: authenticated)
         return router
     }
 

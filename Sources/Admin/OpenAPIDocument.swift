@@ -1081,6 +1081,94 @@ enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/check-sync": {
+      "post": {
+        "operationId": "checkSync",
+        "summary": "Tells devices to check for new files (SIP NOTIFY check-sync), paced: by MAC, the changed set, or a filter. Runs as a job.",
+        "requestBody": {
+          "required": true,
+          "content": {
+            "application/json": {
+              "schema": {
+                "$ref": "#/components/schemas/CheckSyncInput"
+              }
+            }
+          }
+        },
+        "responses": {
+          "202": {
+            "description": "The job, started.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Job"
+                }
+              }
+            },
+            "headers": {
+              "Location": {
+                "schema": {
+                  "type": "string"
+                },
+                "description": "The job's URL."
+              }
+            }
+          },
+          "400": {
+            "$ref": "#/components/responses/BadRequest"
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "403": {
+            "$ref": "#/components/responses/Forbidden"
+          },
+          "409": {
+            "$ref": "#/components/responses/Conflict"
+          },
+          "413": {
+            "$ref": "#/components/responses/TooLarge"
+          },
+          "422": {
+            "$ref": "#/components/responses/Unprocessable"
+          }
+        }
+      }
+    },
+    "/jobs/{id}": {
+      "parameters": [
+        {
+          "name": "id",
+          "in": "path",
+          "required": true,
+          "schema": {
+            "type": "string"
+          }
+        }
+      ],
+      "get": {
+        "operationId": "getJob",
+        "summary": "A check-sync job: how many devices answered, refused or stayed silent so far.",
+        "responses": {
+          "200": {
+            "description": "The job.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Job"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Unauthorized"
+          },
+          "404": {
+            "$ref": "#/components/responses/NotFound"
+          }
+        }
+      }
     }
   },
   "components": {
@@ -1701,6 +1789,136 @@ enum OpenAPIDocument {
                 }
               }
             }
+          }
+        }
+      },
+      "CheckSyncInput": {
+        "type": "object",
+        "additionalProperties": false,
+        "description": "Exactly one of macs, changed and filter.",
+        "oneOf": [
+          {
+            "required": [
+              "macs"
+            ]
+          },
+          {
+            "required": [
+              "changed"
+            ]
+          },
+          {
+            "required": [
+              "filter"
+            ]
+          }
+        ],
+        "properties": {
+          "macs": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+              "type": "string",
+              "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
+            },
+            "description": "Devices of the inventory."
+          },
+          "changed": {
+            "type": "boolean",
+            "const": true,
+            "description": "The devices whose files changed since they were last told; those that answer are recorded as told."
+          },
+          "filter": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+              "model": {
+                "type": "string",
+                "enum": [
+                  "__MODELS__"
+                ]
+              },
+              "group": {
+                "type": "string",
+                "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+              },
+              "state": {
+                "type": "string",
+                "enum": [
+                  "active",
+                  "pending",
+                  "disabled"
+                ]
+              },
+              "q": {
+                "type": "string"
+              }
+            }
+          },
+          "rate": {
+            "type": "number",
+            "maximum": 1000,
+            "description": "Notifications a second ([inventory] notify_rate by default).",
+            "minimum": 0.1
+          },
+          "reboot": {
+            "type": "boolean",
+            "description": "Ask for a reboot too (check-sync;reboot=true)."
+          }
+        }
+      },
+      "Job": {
+        "type": "object",
+        "required": [
+          "id",
+          "state",
+          "devices",
+          "unknownAddress",
+          "answered",
+          "refused",
+          "silent",
+          "started"
+        ],
+        "additionalProperties": false,
+        "properties": {
+          "id": {
+            "type": "string"
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "running",
+              "done"
+            ]
+          },
+          "devices": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "unknownAddress": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "Devices the registry has no address for: not notified."
+          },
+          "answered": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "refused": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "silent": {
+            "type": "integer",
+            "minimum": 0
+          },
+          "started": {
+            "type": "string",
+            "format": "date-time"
+          },
+          "finished": {
+            "type": "string",
+            "format": "date-time"
           }
         }
       }

@@ -166,7 +166,8 @@ public struct ProvisioningServer: Sendable {
             let editor = InventoryEditor(store: store, configVariables: configuration.inventoryVariables,
                                          secretVariables: SecretVariables(patterns: configuration.secretVariables),
                                          serverURL: configuration.templateServerURL)
-            let admin = AdminServer(editor: editor, tokens: store, log: log, logger: logger)
+            let checkSync = ServerCheckSync(log: log, port: configuration.notifyPort, defaultRate: Double(configuration.notifyRate))
+            let admin = AdminServer(editor: editor, tokens: store, log: log, checkSync: checkSync, logger: logger)
             listeners.append(("admin", ListenerService(name: "admin", address: address, logger: logger) {
                 try await admin.run(host: address.host, port: address.port) { bound in
                     onListening(Listener(name: "admin", address: bound, phoneURL: ProvisioningServer.url("http", bound) + "api/v1/"))
