@@ -108,12 +108,18 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ] + nio + service + tls
         ),
+        // Resolution: what a phone ends up with (the phone's algorithm over a root and the generated files) with the
+        // provenance of each file and setting, for `resolve` and the admin API; uses FileService, Inventory, Core.
+        .target(
+            name: "Resolution",
+            dependencies: ["ProvisioningCore", "FileService", "Inventory"]
+        ),
         // Admin: the administrators' listener (Hummingbird, not a phone path): the REST API /api/v1 and its OpenAPI
         // document, bearer tokens; over the same Inventory and Storage calls as the CLI.
         .target(
             name: "Admin",
             dependencies: [
-                "ProvisioningCore", "Storage", "Inventory",
+                "ProvisioningCore", "Storage", "Inventory", "Resolution",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ] + service + crypto
         ),
@@ -130,7 +136,7 @@ let package = Package(
         .executableTarget(
             name: "autoprov",
             dependencies: [
-                "ProvisioningCore", "Settings", "FileService", "ProvisioningServer", "Storage", "Inventory", "Admin",
+                "ProvisioningCore", "Settings", "FileService", "ProvisioningServer", "Storage", "Inventory", "Admin", "Resolution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio + crypto
         ),

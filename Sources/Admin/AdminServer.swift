@@ -15,11 +15,14 @@ public struct AdminServer: Sendable {
     let log: RequestLog?
     /// The server's check-sync, for `/check-sync`.
     let checkSync: any CheckSyncSender
+    /// The provisioning root, for `/resolve`.
+    let root: String?
     let jobs = CheckSyncJobs()
     let logger: Logger
 
     public init(editor: InventoryEditor, tokens: any AdminTokenStore, log: RequestLog?, checkSync: any CheckSyncSender,
-                logger: Logger) {
+                root: String?, logger: Logger) {
+        self.root = root
         self.editor = editor
         self.tokens = tokens
         self.log = log
@@ -39,7 +42,7 @@ public struct AdminServer: Sendable {
         let authenticated = api.group().add(middleware: BearerAuthentication(tokens: tokens))
         DevicesAPI(editor: editor).register(on: authenticated)
         TemplatesAPI(editor: editor).register(on: authenticated)
-        PhoneViewAPI(editor: editor, log: log).register(on: authenticated)
+        PhoneViewAPI(editor: editor, log: log, root: root).register(on: authenticated)
         CheckSyncAPI(editor: editor, sender: checkSync, jobs: jobs).register(on: authenticated)
         return router
     }

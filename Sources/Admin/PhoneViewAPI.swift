@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Inventory
 import ProvisioningCore
+import Resolution
 import Storage
 
 /// What a phone gets and what happened: a device's generated files as it is served them, the request log, and the
@@ -9,6 +10,8 @@ import Storage
 struct PhoneViewAPI {
     let editor: InventoryEditor
     let log: RequestLog?
+    /// The provisioning root `serve` serves, for `/resolve`; nil: the generated files alone.
+    let root: String?
 
     struct File: Encodable {
         let name: String
@@ -41,6 +44,7 @@ struct PhoneViewAPI {
     func register(on group: RouterGroup<AdminContext>) {
         group.get("devices/:mac/files") { _, context in try self.files(context) }
         group.get("devices/:mac/files/:name") { request, context in try self.file(request, context) }
+        group.get("devices/:mac/resolve") { request, context in try self.resolve(request, context) }
         group.get("requests") { request, _ in try self.requests(request) }
         group.get("changes") { _, _ in try self.changes() }
     }
@@ -66,6 +70,27 @@ struct PhoneViewAPI {
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8",
                                                .eTag: "\"\(Provisioning.md5(bytes))\""],
                         body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    /// The phone's algorithm over the root and the generated files, as `autoprov resolve --format json` prints it:
+    /// each file's source, each setting's template line and variables (secrets masked unless a write token asks).
+    func resolve(_ request: Request, _ context: AdminContext) throws -> Response {
+        let (device, snapshot) = try deviceAndSnapshot(context)
+        guard let model = ModelCatalog.model(named: device.model), let mac = try? MACAddress(device.mac) else {
+            throw APIError.notFound("\(device.mac): its model \(device.model) is not in the catalog")
+        }
+        let phone = ProvisioningRequest(serverURL: ServerURLTemplate("tftp://autoprov.invalid/"), mac: mac, model: model)
+        let withSecrets = try APISecrets.wanted(request, context)
+        let (outcome, provenance): (ProvisioningOutcome, ResolveProvenance)
+        do {
+            (outcome, provenance) = try DeviceResolution.run(
+                phone, root: root.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }, snapshot: snapshot,
+                serverURL: editor.serverURL, withSecrets: withSecrets)
+        } catch {
+            throw APIError(status: .unprocessableContent, code: "resolve", message: "\(error)")
+        }
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: try ResolveOutput.json(outcome, provenance: provenance))))
     }
 
     /// The request log, newest first: `mac`, `protocol`, `since` (RFC 3339 or seconds since 1970), `limit` ≤ 1000.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import ProvisioningCore
+import Resolution
 
 /// `--common-key` and `--mac-key` for `lint` and `resolve`: encrypted files are read as the phone reads them (R6.2).
 struct FileKeyOptions: ParsableArguments {
@@ -21,34 +22,3 @@ struct FileKeyOptions: ParsableArguments {
     }
 }
 
-/// The keys for reading encrypted configuration files.
-struct FileKeys {
-    var common: AESKey?
-    var mac: AESKey?
-
-    /// A file's plain bytes: as they are when plain; else decrypted with the key R6.2 names for it (`<mac>.cfg` and
-    /// `<mac>-local.cfg`: the MAC key; others: the common key), or with the key in `<name>_Security.enc` beside it.
-    func plaintext(_ bytes: [UInt8], file: URL) throws -> [UInt8] {
-        guard !CompatibilityEncryption.looksPlain(bytes) else { return bytes }
-        let macFile = switch ProvisioningFileName(file.lastPathComponent).kind.encryptionKey {
-        case .device?: true
-        default: false
-        }
-        var key = macFile ? mac : common
-        if key == nil {
-            let beside = file.deletingLastPathComponent().appendingPathComponent(securityFileName(for: file))
-            if let wrapped = FileManager.default.contents(atPath: beside.path) {
-                key = try CompatibilityEncryption.key(fromSecurityFile: Array(wrapped))
-            }
-        }
-        guard let key else {
-            throw UsageFailure("\(file.path): encrypted; give \(macFile ? "--mac-key" : "--common-key"), "
-                + "or put \(securityFileName(for: file)) beside it")
-        }
-        do {
-            return try CompatibilityEncryption.decryptFile(bytes, key: key)
-        } catch {
-            throw UsageFailure("\(file.path): \(error)")
-        }
-    }
-}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inventory
 import ProvisioningCore
+import Resolution
 import Storage
 
 struct Lint: ParsableCommand {
@@ -154,7 +155,12 @@ struct ProvisioningTree {
             guard let checked = try? RootRelativePath(relativePath) else { return false }
             return FileManager.default.fileExists(atPath: (root as NSString).appendingPathComponent(checked.path))
         })
-        let bytes = try keys.plaintext(Array(data), file: URL(fileURLWithPath: file))
+        let bytes: [UInt8]
+        do {
+            bytes = try keys.plaintext(Array(data), file: URL(fileURLWithPath: file))
+        } catch let unreadable as ResolveError {
+            throw UsageFailure(unreadable.description)
+        }
         return linter.lint(path: relative, bytes: bytes).map { LintFinding(path: file, $0) }
     }
 }

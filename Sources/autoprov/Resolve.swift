@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Inventory
 import ProvisioningCore
+import Resolution
 import Storage
 
 struct Resolve: ParsableCommand {
@@ -68,22 +69,16 @@ struct Resolve: ParsableCommand {
                 throw UsageFailure("give --root (or --config), or a --data folder whose inventory has \(canonical ?? mac)")
             }
             let serverURL = try store.settings().templateServerURL
-            var generatedFiles: [String: GeneratedFile] = [:]
             let request = try makeRequest(root: rootPath, device: device)
-            let directory = try ProvisioningRootDirectory(path: rootPath, serverURL: request.serverURL, mac: request.mac,
-                                                          keys: keyOptions.keys) { name in
-                guard let snapshot, let file = snapshot.file(named: name, serverURL: serverURL) else { return nil }
-                generatedFiles[name] = file
-                return file
-            }
-            let outcome: ProvisioningOutcome
+            let (outcome, provenance): (ProvisioningOutcome, ResolveProvenance)
             do {
-                outcome = try Provisioning.run(request) { directory.fetch($0) }
+                (outcome, provenance) = try DeviceResolution.run(request, root: rootPath, keys: keyOptions.keys,
+                                                                 snapshot: snapshot, serverURL: serverURL,
+                                                                 withSecrets: withSecrets)
             } catch {
                 throw UsageFailure("\(error)")
             }
             if let state { try write(outcome.state, to: state) }
-            let provenance = ResolveProvenance(generated: generatedFiles, withSecrets: withSecrets)
             switch format {
             case .json: emit(try ResolveOutput.json(outcome, provenance: provenance))
             case .cfg: emit(ResolveOutput.cfg(outcome, provenance: provenance))
@@ -161,88 +156,3 @@ struct Resolve: ParsableCommand {
     }
 }
 
-/// Where the files and settings of a resolve came from: the generated files the phone was served, with each
-/// setting's template, line and variables.
-struct ResolveProvenance {
-    var generated: [String: GeneratedFile] = [:]
-    var withSecrets = false
-
-    /// `disk`, or `generated: defaults.cfg, models/T46S.cfg` (a file that was found).
-    func source(of file: TriedFile) -> String? {
-        guard file.status != .missing else { return nil }
-        guard let generated = generated[file.path] else { return "disk" }
-        return generated.templates.isEmpty ? "generated" : "generated: " + generated.templates.map(\.path).joined(separator: ", ")
-    }
-
-    /// The generated setting behind an effective one, when a generated file set it.
-    func origin(of setting: EffectiveSetting, key: String) -> GeneratedSetting? {
-        guard let file = setting.file, let generated = generated[file] else { return nil }
-        return generated.settings.first { $0.key == key }
-    }
-
-    /// `groups/sales.cfg:3, user from device`.
-    static func describe(_ origin: GeneratedSetting) -> String {
-        ([("\(origin.template.path):\(origin.line)")] + origin.variables.map { "\($0.name) from \($0.source.map(String.init(describing:)) ?? "nowhere (empty)")" })
-            .joined(separator: ", ")
-    }
-
-    func shown(_ value: String, _ origin: GeneratedSetting?) -> String {
-        origin?.isSecret == true && !withSecrets ? SecretVariables.mask : value
-    }
-}
-
-/// How `resolve` prints an outcome.
-enum ResolveOutput {
-    static func json(_ outcome: ProvisioningOutcome, provenance: ResolveProvenance = ResolveProvenance()) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard var object = try JSONSerialization.jsonObject(with: try encoder.encode(outcome)) as? [String: Any] else {
-            return String(decoding: try encoder.encode(outcome), as: UTF8.self) + "\n"
-        }
-        // Each file's source, and each generated setting's template, line and variables (secrets masked).
-        if var files = object["files"] as? [[String: Any]] {
-            for (index, file) in outcome.files.enumerated() where index < files.count {
-                if let source = provenance.source(of: file) { files[index]["source"] = source }
-            }
-            object["files"] = files
-        }
-        if var settings = object["settings"] as? [String: [String: Any]] {
-            for (key, setting) in outcome.settings {
-                guard let origin = provenance.origin(of: setting, key: key) else { continue }
-                settings[key]?["template"] = origin.template.path
-                settings[key]?["templateLine"] = origin.line
-                settings[key]?["variables"] = origin.variables.map {
-                    ["name": $0.name, "source": $0.source.map(String.init(describing:)) ?? "none"]
-                }
-                if let value = setting.value { settings[key]?["value"] = provenance.shown(value, origin) }
-            }
-            object["settings"] = settings
-        }
-        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
-        return String(decoding: data, as: UTF8.self) + "\n"
-    }
-
-    /// The effective configuration as a CFG file, keys sorted; factory defaults as comments; a setting from a
-    /// generated file follows a comment naming its template, line and variables.
-    static func cfg(_ outcome: ProvisioningOutcome, provenance: ResolveProvenance = ResolveProvenance()) -> String {
-        var comments = [
-            "autoprov resolve: \(outcome.mac) (\(outcome.model.name)), overwrite mode "
-                + (outcome.overwriteMode ? "on" : "off")
-                + (outcome.unchanged ? ", unchanged (MD5)" : "") + (outcome.rebootRequired ? ", reboot" : ""),
-        ]
-        for file in outcome.files {
-            let notes = [file.note, provenance.generated.isEmpty ? nil : provenance.source(of: file)].compactMap { $0 }
-            comments.append("\(file.role.rawValue) \(file.path): \(file.status.rawValue)"
-                + (notes.isEmpty ? "" : " (\(notes.joined(separator: "; ")))"))
-        }
-        var lines = ConfigFile.rendering([], comments: comments).serialized()
-        for key in outcome.settings.keys.sorted() {
-            let setting = outcome.settings[key]!
-            let origin = provenance.origin(of: setting, key: key)
-            if let origin { lines += Array("# \(key): \(ResolveProvenance.describe(origin))\n".utf8) }
-            let text = setting.value.map { "\(key) = \(provenance.shown($0, origin))\n" } ?? "# \(key) = (factory default)\n"
-            lines += Array(text.utf8)
-        }
-        return String(decoding: lines, as: UTF8.self)
-    }
-}

@@ -322,6 +322,39 @@ struct ServeAdminAPITests {
         #expect(admin.server.stop() == 0)
     }
 
+    @Test("resolve: the API answers with the JSON of 'autoprov resolve --format json' for the same root and inventory")
+    func resolve() throws {
+        let admin = try Admin(configuration: "[inventory]\nserver_url = \"http://prov.example/\"\n")
+        // The model's common file on disk; the device's own file generated from its group's template.
+        try admin.server.write("y000000000066.cfg", "#!version:1.0.0.1\naccount.1.sip_server.1.address = pbx.example\n")
+        #expect(try admin.json("PUT", "/devices/00156574b150", token: admin.write,
+                               body: #"{"model":"T46S","groups":["sales"],"variables":{"ext":"201","sip_password":"Zq8"}}"#).status == 201)
+        let templates = admin.server.directory.appendingPathComponent("templates/groups")
+        try FileManager.default.createDirectory(at: templates, withIntermediateDirectories: true)
+        try "#!version:1.0.0.1\naccount.1.user_name = {{ext}}\naccount.1.password = {{sip_password}}\n"
+            .write(to: templates.appendingPathComponent("sales.cfg"), atomically: true, encoding: .utf8)
+        #expect(try CommandRunner.run(["template", "import", templates.deletingLastPathComponent().path,
+                                       "--data", admin.server.data.path]).status == 0)
+        let config = admin.server.directory.appendingPathComponent("autoprov.toml").path
+        for (query, token, flags) in [("", admin.read, [String]()), ("?secrets=true", admin.write, ["--with-secrets"])] {
+            let api = try admin.call("GET", "/devices/00156574b150/resolve" + query, token: token)
+            #expect(api.status == 200, "\(api)")
+            let cli = try CommandRunner.run(["resolve", "--mac", "00156574b150", "--root", admin.server.root.path, "--format", "json",
+                                             "--data", admin.server.data.path, "--config", config] + flags)
+            #expect(cli.status == 0, "\(cli.stderr)")
+            let fromAPI = try JSONSerialization.jsonObject(with: Data(api.body.utf8)) as? NSDictionary
+            let fromCLI = try JSONSerialization.jsonObject(with: Data(cli.stdout.utf8)) as? NSDictionary
+            #expect(fromAPI != nil && fromAPI == fromCLI, "\(api.body)\n\(cli.stdout)")
+            let settings = fromAPI?["settings"] as? [String: [String: Any]]
+            #expect(settings?["account.1.sip_server.1.address"]?["value"] as? String == "pbx.example")
+            #expect(settings?["account.1.password"]?["value"] as? String == (token == admin.write ? "Zq8" : "********"))
+            #expect(settings?["account.1.user_name"]?["template"] as? String == "groups/sales.cfg")
+        }
+        #expect(try admin.json("GET", "/devices/00156574b150/resolve?secrets=true", token: admin.read).status == 403)
+        #expect(try admin.json("GET", "/devices/00156574b1ff/resolve", token: admin.read).status == 404)
+        #expect(admin.server.stop() == 0)
+    }
+
     @Test("check-sync: a job tells the devices asked for (sipp as the phone, at the registry's address), counts grow to done")
     func checkSync() async throws {
         try await onOwnThread {

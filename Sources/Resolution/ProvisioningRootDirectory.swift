@@ -2,21 +2,20 @@ import FileService
 import Foundation
 import Inventory
 import ProvisioningCore
-import ProvisioningServer
 
 /// A provisioning root on disk, answering the phone's downloads for `resolve` the way the server will:
 /// nothing outside the root (S2), a missing file is missing (S1).
-struct ProvisioningRootDirectory {
+public struct ProvisioningRootDirectory: Sendable {
     /// The root on disk; nil when only generated files are served.
-    let tree: ConfinedTree?
-    let serverRoot: ProvisioningURL
+    public let tree: ConfinedTree?
+    public let serverRoot: ProvisioningURL
     /// Encrypted files are read with these keys (or the `_Security.enc` beside them), as the phone would.
-    let keys: FileKeys
+    public let keys: FileKeys
     /// The file templates generate under a top-level name, which wins over the root's (as `serve` answers).
-    let generated: (String) -> GeneratedFile?
+    public let generated: @Sendable (String) -> GeneratedFile?
 
-    init(path: String?, serverURL: ServerURLTemplate, mac: MACAddress, keys: FileKeys = FileKeys(),
-         generated: @escaping (String) -> GeneratedFile? = { _ in nil }) throws {
+    public init(path: String?, serverURL: ServerURLTemplate, mac: MACAddress, keys: FileKeys = FileKeys(),
+                generated: @escaping @Sendable (String) -> GeneratedFile? = { _ in nil }) throws {
         tree = path.map { ConfinedTree(directory: URL(fileURLWithPath: $0)) }
         self.keys = keys
         self.generated = generated
@@ -24,11 +23,11 @@ struct ProvisioningRootDirectory {
         do {
             serverRoot = try ProvisioningURL(expanded).resolving("/")
         } catch {
-            throw UsageFailure("\(error)")
+            throw ResolveError("\(error)")
         }
     }
 
-    func fetch(_ url: ProvisioningURL) -> FetchResult {
+    public func fetch(_ url: ProvisioningURL) -> FetchResult {
         guard let relative = url.path(relativeTo: serverRoot) else {
             return .unreachable("on another server; resolve reads only --root")
         }
