@@ -7,8 +7,12 @@ public struct AdminContext: RequestContext {
     /// The role of the request's token; nil until ``BearerAuthentication`` has checked it.
     public var role: AdminRole?
 
+    /// The client's address, for slowing down its failed logins.
+    public let client: String
+
     public init(source: Source) {
         coreContext = .init(source: source)
+        client = source.channel.remoteAddress?.ipAddress ?? "?"
     }
 
     /// Bodies larger than this are refused (413) before they are read whole.

@@ -4,6 +4,7 @@ import Hummingbird
 import Inventory
 import Logging
 import NIOCore
+import ProvisioningCore
 import Storage
 
 /// The admin listener: `/api/v1` (JSON, bearer tokens) and its OpenAPI document. Phones' listeners never answer
@@ -18,6 +19,7 @@ public struct AdminServer: Sendable {
     /// The provisioning root, for `/resolve`.
     let root: String?
     let jobs = CheckSyncJobs()
+    let failures = FailedLogins()
     let logger: Logger
 
     public init(editor: InventoryEditor, tokens: any AdminTokenStore, log: RequestLog?, checkSync: any CheckSyncSender,
@@ -39,7 +41,7 @@ public struct AdminServer: Sendable {
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.served)))
         }
-        let authenticated = api.group().add(middleware: BearerAuthentication(tokens: tokens))
+        let authenticated = api.group().add(middleware: BearerAuthentication(tokens: tokens, failures: failures))
         DevicesAPI(editor: editor).register(on: authenticated)
         TemplatesAPI(editor: editor).register(on: authenticated)
         PhoneViewAPI(editor: editor, log: log, root: root).register(on: authenticated)

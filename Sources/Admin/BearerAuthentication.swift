@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Hummingbird
+import ProvisioningCore
 import Storage
 
 /// `Authorization: Bearer TOKEN`: the token's SHA-256 must be a stored token's (only digests are kept); a read token
@@ -8,12 +9,18 @@ import Storage
 struct BearerAuthentication: RouterMiddleware {
     typealias Context = AdminContext
     let tokens: any AdminTokenStore
+    /// Wrong tokens from one address are answered ever more slowly (S5), so that guessing one takes forever.
+    let failures: FailedLogins
 
     func handle(_ request: Request, context: AdminContext,
                 next: (Request, AdminContext) async throws -> Response) async throws -> Response {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
-              let token = try tokens.token(digest: BearerAuthentication.digest(String(header.dropFirst(7))))
-        else { throw APIError.unauthorized }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else { throw APIError.unauthorized }
+        guard let token = try tokens.token(digest: BearerAuthentication.digest(String(header.dropFirst(7)))) else {
+            let delay = failures.failed(context.client)
+            if delay > .zero { try await Task.sleep(for: delay) }
+            throw APIError.unauthorized
+        }
+        failures.forget(context.client)
         if token.role == .read, request.method != .get, request.method != .head { throw APIError.forbidden }
         var context = context
         context.role = token.role

@@ -21,7 +21,7 @@ final class CredentialChecker: Sendable {
 
     let directories: [DirectoryAccount]
     private let secret = SymmetricKey(size: .bits256)
-    private let failures = Mutex<[String: (count: Int, last: ContinuousClock.Instant)]>([:])
+    private let failures = FailedLogins()
     /// The highest nonce count accepted on each nonce still in its lifetime (RFC 7616 §3.4: no replays).
     private let nonceCounts = Mutex<[String: (count: UInt64, firstSeen: Double)]>([:])
     /// How long a digest nonce is good for.
@@ -84,26 +84,16 @@ final class CredentialChecker: Sendable {
         return .challenge(delay: failed(request.client), stale: false)
     }
 
-    /// Counts a failure and returns how long to wait before answering: nothing for the first three, then
-    /// doubling from 250 ms up to 8 s, forgotten after five quiet minutes.
+    /// Counts a failure and returns how long to wait before answering (``FailedLogins``).
     func failed(_ client: String, now: ContinuousClock.Instant = .now) -> Duration {
-        let count = failures.withLock { table -> Int in
-            var entry = table[client] ?? (0, now)
-            if now - entry.last > .seconds(300) { entry.count = 0 }
-            entry.count += 1
-            entry.last = now
-            table[client] = entry
-            if table.count > 100_000 { table = table.filter { now - $0.value.last < .seconds(300) } }
-            return entry.count
-        }
-        guard count > 3 else { return .zero }
-        metrics?.event("auth-delayed")
-        return min(.milliseconds(250) * (1 << min(count - 4, 5)), .seconds(8))
+        let delay = failures.failed(client, now: now)
+        if delay > .zero { metrics?.event("auth-delayed") }
+        return delay
     }
 
     /// A success from this address: earlier failures no longer slow it down.
     func forgetFailures(_ client: String) {
-        failures.withLock { _ = $0.removeValue(forKey: client) }
+        failures.forget(client)
     }
 
     // MARK: Digest (RFC 7616)

@@ -42,7 +42,7 @@ struct ServeAdminAPITests {
 
     static func errorCode(_ object: [String: Any]) -> String? { (object["error"] as? [String: Any])?["code"] as? String }
 
-    @Test("tokens: none or unknown is 401 with a Bearer challenge, a read token may not write nor see secrets, a revoked one stops at once")
+    @Test("tokens: none or unknown is 401 with a Bearer challenge, guessing is slowed down, a read token may not write nor see secrets, a revoked one stops at once")
     func tokens() throws {
         let admin = try Admin()
         let bare = try Client.run("curl", ["-s", "-i", "-m", "15", admin.base + "/devices"])
@@ -56,6 +56,18 @@ struct ServeAdminAPITests {
         #expect(try admin.json("GET", "/devices/00156574b150", token: admin.read).status == 404)
         #expect(try admin.json("PUT", "/devices/00156574b150", token: admin.write, body: #"{"model":"T46S"}"#).status == 201)
         #expect(try admin.json("GET", "/devices/00156574b150?secrets=true", token: admin.read).status == 403)
+
+        // Guessing is slowed down (S5): from the fourth wrong token in a row, answers wait 250 ms, doubling; the
+        // eighth waits 4 s, twice what this client gives it. The right token still gets in at once, and resets the
+        // count (the read token's requests above did).
+        for attempt in 1...7 {
+            #expect(try admin.json("GET", "/devices", token: "autoprov_guess\(attempt)").status == 401)
+        }
+        let slowed = try Client.run("curl", ["-s", "-o", "/dev/null", "-m", "2", "-H", "Authorization: Bearer autoprov_guess8",
+                                             admin.base + "/devices"])
+        #expect(slowed.status == 28, "curl's own time-out: the eighth guess is held back (\(slowed.status))")
+        #expect(try admin.json("GET", "/devices", token: admin.write).status == 200)
+        #expect(try admin.json("GET", "/devices", token: "autoprov_after").status == 401)
 
         let revoked = try CommandRunner.run(["admin", "token", "revoke", "viewer", "--data", admin.server.data.path])
         #expect(revoked.status == 0, "\(revoked.stderr)")
