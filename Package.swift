@@ -119,7 +119,7 @@ let package = Package(
         .target(
             name: "Admin",
             dependencies: [
-                "ProvisioningCore", "Storage", "Inventory", "Resolution",
+                "ProvisioningCore", "Storage", "Inventory", "Resolution", "FileService",
                 .product(name: "Hummingbird", package: "hummingbird"),
             ] + service + crypto
         ),

@@ -1,5 +1,6 @@
 // Admin: the administrators' listener, apart from the phones' ports (Hummingbird): the REST API under /api/v1 with
 // its OpenAPI document, bearer tokens; over the same Inventory and Storage calls as the CLI.
+import FileService
 import Hummingbird
 import Inventory
 import Logging
@@ -18,13 +19,16 @@ public struct AdminServer: Sendable {
     let checkSync: any CheckSyncSender
     /// The provisioning root, for `/resolve`.
     let root: String?
+    /// Phones' uploads, for `/uploads`.
+    let uploads: UploadStore?
     let jobs = CheckSyncJobs()
     let failures = FailedLogins()
     let logger: Logger
 
     public init(editor: InventoryEditor, tokens: any AdminTokenStore, log: RequestLog?, checkSync: any CheckSyncSender,
-                root: String?, logger: Logger) {
+                root: String?, uploads: UploadStore?, logger: Logger) {
         self.root = root
+        self.uploads = uploads
         self.editor = editor
         self.tokens = tokens
         self.log = log
@@ -46,6 +50,7 @@ public struct AdminServer: Sendable {
         TemplatesAPI(editor: editor).register(on: authenticated)
         PhoneViewAPI(editor: editor, log: log, root: root).register(on: authenticated)
         CheckSyncAPI(editor: editor, sender: checkSync, jobs: jobs).register(on: authenticated)
+        UploadsAPI(uploads: uploads, store: editor.store).register(on: authenticated)
         return router
     }
 

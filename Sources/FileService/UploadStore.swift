@@ -66,6 +66,28 @@ public struct UploadStore: Sendable {
         }
     }
 
+    /// A version of an uploaded file: `current`, or an earlier one by the time it was replaced (its id).
+    public struct Version: Sendable, Hashable {
+        public var id: String
+        /// When it was stored (current) or replaced (earlier), seconds since 1970.
+        public var time: Double
+        public var url: URL
+    }
+
+    /// The versions kept of a path, oldest first, the current one last.
+    public func versions(of path: String) -> [Version] {
+        let folder = versionsDirectory.appendingPathComponent(path)
+        var found = ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted().map { name in
+            Version(id: name, time: Double(name.prefix { $0 != "-" }) ?? 0, url: folder.appendingPathComponent(name))
+        }
+        let current = url(for: path)
+        if let attributes = try? FileManager.default.attributesOfItem(atPath: current.path) {
+            let modified = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+            found.append(Version(id: "current", time: modified, url: current))
+        }
+        return found
+    }
+
     /// Hard-links the current version into `.versions/<path>/<time>` and trims old versions.
     private func keepPreviousVersion(of target: URL, path: String) {
         guard FileManager.default.fileExists(atPath: target.path) else { return }

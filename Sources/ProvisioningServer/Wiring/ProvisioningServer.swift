@@ -168,7 +168,7 @@ public struct ProvisioningServer: Sendable {
                                          serverURL: configuration.templateServerURL)
             let checkSync = ServerCheckSync(log: log, port: configuration.notifyPort, defaultRate: Double(configuration.notifyRate))
             let admin = AdminServer(editor: editor, tokens: store, log: log, checkSync: checkSync,
-                                    root: configuration.root, logger: logger)
+                                    root: configuration.root, uploads: service.uploads, logger: logger)
             listeners.append(("admin", ListenerService(name: "admin", address: address, logger: logger) {
                 try await admin.run(host: address.host, port: address.port) { bound in
                     onListening(Listener(name: "admin", address: bound, phoneURL: ProvisioningServer.url("http", bound) + "api/v1/"))

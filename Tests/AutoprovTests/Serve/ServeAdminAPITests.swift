@@ -367,6 +367,38 @@ struct ServeAdminAPITests {
         #expect(admin.server.stop() == 0)
     }
 
+    @Test("uploads: the versions of the phone's <mac>-local.cfg, each readable, and a per-key diff between two")
+    func uploads() throws {
+        let admin = try Admin(configuration: "[uploads]\nallow = [\"*-local.cfg\"]\n")
+        let local = admin.server.directory.appendingPathComponent("local.cfg")
+        let url = "\(admin.server.http)/00156574b150-local.cfg"
+        try "#!version:1.0.0.1\nlang.gui = English\nphone_setting.backlight_time = 60\n".write(to: local, atomically: true, encoding: .utf8)
+        #expect(try Client.curl(["-T", local.path, url]).status == 201)
+        try "#!version:1.0.0.1\nlang.gui = German\nfeatures.dnd.enable = 1\n".write(to: local, atomically: true, encoding: .utf8)
+        #expect(try Client.curl(["-T", local.path, url]).status == 204)
+
+        let listed = try admin.json("GET", "/devices/00:15:65:74:B1:50/uploads", token: admin.read).object["uploads"] as? [[String: Any]] ?? []
+        #expect(listed.count == 2 && listed.last?["version"] as? String == "current", "\(listed)")
+        let first = try #require(listed.first?["version"] as? String)
+        let old = try admin.call("GET", "/devices/00156574b150/uploads/\(first)", token: admin.read)
+        #expect(old.status == 200 && old.body.contains("lang.gui = English"), "\(old)")
+        let diff = try admin.json("GET", "/devices/00156574b150/uploads/current/diff", token: admin.read).object
+        func keys(_ name: String) -> [String] { (diff[name] as? [[String: Any]] ?? []).compactMap { $0["key"] as? String } }
+        #expect(diff["from"] as? String == first && keys("added") == ["features.dnd.enable"]
+                && keys("removed") == ["phone_setting.backlight_time"] && keys("changed") == ["lang.gui"], "\(diff)")
+        let changed = (diff["changed"] as? [[String: Any]])?.first
+        #expect(changed?["from"] as? String == "English" && changed?["to"] as? String == "German")
+        let back = try admin.json("GET", "/devices/00156574b150/uploads/\(first)/diff?against=current", token: admin.read).object
+        #expect((back["added"] as? [[String: Any]])?.first?["key"] as? String == "phone_setting.backlight_time", "\(back)")
+        #expect(try admin.json("GET", "/devices/00156574b150/uploads/\(first)/diff", token: admin.read).status == 404)
+        #expect(try admin.json("GET", "/devices/00156574b150/uploads/nosuch", token: admin.read).status == 404)
+        // A phone may upload before it is added; a MAC with neither is not found.
+        #expect(try admin.json("GET", "/devices/00156574b151/uploads", token: admin.read).status == 404)
+        #expect(try admin.json("PUT", "/devices/00156574b151", token: admin.write, body: #"{"model":"T46S"}"#).status == 201)
+        #expect((try admin.json("GET", "/devices/00156574b151/uploads", token: admin.read).object["uploads"] as? [Any])?.isEmpty == true)
+        #expect(admin.server.stop() == 0)
+    }
+
     @Test("check-sync: a job tells the devices asked for (sipp as the phone, at the registry's address), counts grow to done")
     func checkSync() async throws {
         try await onOwnThread {
