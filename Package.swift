@@ -121,6 +121,7 @@ let package = Package(
             dependencies: [
                 "ProvisioningCore", "Storage", "Inventory", "Resolution", "FileService",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
             ] + service + crypto
         ),
         // ProvisioningServer: the PnP responder, the DHCP listener, the check-sync client, and the wiring that builds

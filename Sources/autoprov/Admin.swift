@@ -7,8 +7,90 @@ import Storage
 struct AdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "admin",
-        abstract: "API tokens for the admin listener (the REST API under /api/v1).",
-        subcommands: [Token.self])
+        abstract: "Accounts and API tokens for the admin listener (the REST API under /api/v1).",
+        subcommands: [User.self, Token.self])
+
+    struct User: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add, list and remove administrators' accounts (PBKDF2-SHA256, 600,000 rounds, a salt each).",
+            subcommands: [Add.self, List.self, Remove.self])
+
+        struct Add: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Add an account; the password is asked on the terminal (twice) or read from --password-file.")
+            @OptionGroup var store: InventoryOptions
+            @Argument(help: "Its name.") var name: String
+            @Option(help: "read (everything but secrets) or write.") var role: AdminRole = .read
+            @Option(help: "A file whose first line is the password.") var passwordFile: String?
+
+            func run() throws {
+                try reportingFailures {
+                    guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "._-@".contains($0) })
+                    else { throw UsageFailure("an account name is 1 to 64 letters, digits, '.', '_', '-' or '@'") }
+                    let password = try readPassword()
+                    guard password.count >= 8 else { throw UsageFailure("the password must have at least 8 characters") }
+                    guard let accounts = try store.open() as? any AdminUserStore else { throw UsageFailure("this store keeps no accounts") }
+                    do {
+                        try accounts.addUser(try AdminPasswords.account(name: name, role: role, password: password))
+                    } catch let refused as AdminUserError {
+                        throw UsageFailure("\(refused)")
+                    }
+                    emit("account \(name) added (\(role.rawValue))\n")
+                }
+            }
+
+            private func readPassword() throws -> String {
+                if let passwordFile {
+                    guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                        throw UsageFailure("\(passwordFile): cannot read the password file")
+                    }
+                    return String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+                }
+                guard isatty(STDIN_FILENO) == 1 else {
+                    return readLine(strippingNewline: true) ?? ""
+                }
+                let first = String(cString: getpass("Password: "))
+                let second = String(cString: getpass("Again: "))
+                guard first == second else { throw UsageFailure("the two passwords differ") }
+                return first
+            }
+        }
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "List accounts: name, role, created (never a hash).")
+            @OptionGroup var store: InventoryOptions
+
+            func run() throws {
+                try reportingFailures {
+                    guard let accounts = try store.open() as? any AdminUserStore else { return }
+                    let formatter = ISO8601DateFormatter()
+                    var text = "NAME  ROLE  CREATED\n"
+                    for user in try accounts.users() {
+                        text += "\(user.name)  \(user.role.rawValue)  "
+                            + formatter.string(from: Date(timeIntervalSince1970: user.created)) + "\n"
+                    }
+                    emit(text)
+                }
+            }
+        }
+
+        struct Remove: ParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove an account.")
+            @OptionGroup var store: InventoryOptions
+            @Argument(help: "The account's name.") var name: String
+
+            func run() throws {
+                try reportingFailures {
+                    guard let accounts = try store.open() as? any AdminUserStore else { return }
+                    do {
+                        try accounts.removeUser(named: name)
+                    } catch let refused as AdminUserError {
+                        throw UsageFailure("\(refused)")
+                    }
+                }
+            }
+        }
+    }
 
     struct Token: ParsableCommand {
         static let configuration = CommandConfiguration(

@@ -51,6 +51,7 @@ public final class SQLiteInventory: InventoryStore {
         migrator.registerMigration("v6: removed templates keep their versions") { db in
             try db.execute(sql: "ALTER TABLE template ADD COLUMN removed INTEGER NOT NULL DEFAULT 0")
         }
+        registerUserMigrations(&migrator)
         return migrator
     }
 
