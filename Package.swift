@@ -138,6 +138,7 @@ let package = Package(
             name: "autoprov",
             dependencies: [
                 "ProvisioningCore", "Settings", "FileService", "ProvisioningServer", "Storage", "Inventory", "Admin", "Resolution",
+                "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio + crypto
         ),

@@ -24,4 +24,5 @@ int cepoll_accept(int fd, struct sockaddr *address, socklen_t *length) {
 void clinux_name_thread(const char *name) { pthread_setname_np(pthread_self(), name); }
 
 void clinux_trim_memory(void) { malloc_trim(0); }
+int clinux_limit_arenas(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
 #endif

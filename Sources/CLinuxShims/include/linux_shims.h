@@ -25,4 +25,7 @@ int cepoll_accept(int fd, struct sockaddr *address, socklen_t *length);
 void clinux_name_thread(const char *name);
 /// Gives the memory the allocator holds free back to the system (glibc's malloc_trim).
 void clinux_trim_memory(void);
+/// At most `arenas` malloc arenas (glibc makes up to 8 a core, and a fleet's files rendered on every thread
+/// leave each of them holding freed memory); 0 when it cannot be set.
+int clinux_limit_arenas(int arenas);
 #endif
