@@ -48,7 +48,7 @@ public struct AdminServer: Sendable {
         let authenticated = api.group().add(middleware: BearerAuthentication(tokens: tokens, failures: failures))
         DevicesAPI(editor: editor).register(on: authenticated)
         TemplatesAPI(editor: editor).register(on: authenticated)
-        PhoneViewAPI(editor: editor, log: log, root: root).register(on: authenticated)
+        PhoneViewAPI(editor: editor, log: log, root: root, uploads: uploads).register(on: authenticated)
         CheckSyncAPI(editor: editor, sender: checkSync, jobs: jobs).register(on: authenticated)
         UploadsAPI(uploads: uploads, store: editor.store).register(on: authenticated)
         return router

@@ -1,3 +1,4 @@
+import FileService
 import Foundation
 import Hummingbird
 import Inventory
@@ -12,6 +13,8 @@ struct PhoneViewAPI {
     let log: RequestLog?
     /// The provisioning root `serve` serves, for `/resolve`; nil: the generated files alone.
     let root: String?
+    /// Phones' uploads: the MAC-local file `/resolve` applies last is the one the phone uploaded (S4).
+    let uploads: UploadStore?
 
     struct File: Encodable {
         let name: String
@@ -79,7 +82,15 @@ struct PhoneViewAPI {
         guard let model = ModelCatalog.model(named: device.model), let mac = try? MACAddress(device.mac) else {
             throw APIError.notFound("\(device.mac): its model \(device.model) is not in the catalog")
         }
-        let phone = ProvisioningRequest(serverURL: ServerURLTemplate("tftp://autoprov.invalid/"), mac: mac, model: model)
+        // The MAC-local file as serve answers for it: the phone's upload, else the root's.
+        let localName = "\(mac.canonical)-local.cfg"
+        let localURL = [uploads?.url(for: localName), root.map { URL(fileURLWithPath: $0).appendingPathComponent(localName) }]
+            .compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0.path) }
+        let local = localURL.flatMap { try? Data(contentsOf: $0) }.map {
+            StoredLocalFile(name: localName, file: ConfigFile(bytes: Array($0)))
+        }
+        let phone = ProvisioningRequest(serverURL: ServerURLTemplate("tftp://autoprov.invalid/"), mac: mac, model: model,
+                                        localFile: local)
         let withSecrets = try APISecrets.wanted(request, context)
         let (outcome, provenance): (ProvisioningOutcome, ResolveProvenance)
         do {

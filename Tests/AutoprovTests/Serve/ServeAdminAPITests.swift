@@ -392,6 +392,11 @@ struct ServeAdminAPITests {
         #expect((back["added"] as? [[String: Any]])?.first?["key"] as? String == "phone_setting.backlight_time", "\(back)")
         #expect(try admin.json("GET", "/devices/00156574b150/uploads/\(first)/diff", token: admin.read).status == 404)
         #expect(try admin.json("GET", "/devices/00156574b150/uploads/nosuch", token: admin.read).status == 404)
+        // resolve applies the MAC-local file the phone uploaded, as serve answers for it (S4).
+        #expect(try admin.json("PUT", "/devices/00156574b150", token: admin.write, body: #"{"model":"T46S"}"#).status == 201)
+        let resolved = try admin.json("GET", "/devices/00156574b150/resolve", token: admin.read).object
+        let localFile = (resolved["files"] as? [[String: Any]])?.first { $0["path"] as? String == "00156574b150-local.cfg" }
+        #expect(localFile != nil && localFile?["status"] as? String != "missing", "\(resolved)")
         // A phone may upload before it is added; a MAC with neither is not found.
         #expect(try admin.json("GET", "/devices/00156574b151/uploads", token: admin.read).status == 404)
         #expect(try admin.json("PUT", "/devices/00156574b151", token: admin.write, body: #"{"model":"T46S"}"#).status == 201)
