@@ -86,7 +86,7 @@ struct DevicesAPI {
         // One more than asked: whether there is a next page.
         let found = try store.devices(filter, after: cursor, limit: limit + 1)
         let page = found.prefix(limit)
-        let withSecrets = try secretsWanted(request, context)
+        let withSecrets = try APISecrets.wanted(request, context)
         return try APIJSON.response(Page(
             devices: page.map { Shown($0, secrets: editor.secretVariables, withSecrets: withSecrets) },
             next: found.count > limit ? page.last?.mac : nil))
@@ -94,7 +94,7 @@ struct DevicesAPI {
 
     func show(_ request: Request, _ context: AdminContext) throws -> Response {
         try APIJSON.response(Shown(try existing(context), secrets: editor.secretVariables,
-                                   withSecrets: try secretsWanted(request, context)))
+                                   withSecrets: try APISecrets.wanted(request, context)))
     }
 
     /// Creates the device, or replaces what it is (model, label, state, groups, variables); a secret sent back as
@@ -195,10 +195,6 @@ struct DevicesAPI {
 
     private func masked(_ variables: [String: String]) -> [String: String] {
         Dictionary(uniqueKeysWithValues: variables.map { ($0, editor.secretVariables.shown($0, $1, withSecrets: false)) })
-    }
-
-    private func secretsWanted(_ request: Request, _ context: AdminContext) throws -> Bool {
-        try APISecrets.wanted(request, context)
     }
 
     private func existing(_ context: AdminContext) throws -> InventoryDevice {

@@ -44,16 +44,8 @@ enum OpenAPIDocument {
     "version": "1",
     "description": "The inventory of Yealink phones autoprov provisions: devices and groups, over the same calls as the autoprov CLI. Every operation but this document needs Authorization: Bearer TOKEN (autoprov admin token create); read tokens may only read."
   },
-  "servers": [
-    {
-      "url": "/api/v1"
-    }
-  ],
-  "security": [
-    {
-      "bearer": []
-    }
-  ],
+  "servers": [{"url": "/api/v1"}],
+  "security": [{"bearer": []}],
   "paths": {
     "/openapi.json": {
       "get": {
@@ -61,16 +53,7 @@ enum OpenAPIDocument {
         "summary": "This document.",
         "security": [],
         "responses": {
-          "200": {
-            "description": "The OpenAPI document.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "type": "object"
-                }
-              }
-            }
-          }
+          "200": {"description": "The OpenAPI document.", "content": {"application/json": {"schema": {"type": "object"}}}}
         }
       }
     },
@@ -83,55 +66,33 @@ enum OpenAPIDocument {
             "name": "model",
             "in": "query",
             "required": false,
-            "schema": {
-              "type": "string",
-              "enum": [
-                "__MODELS__"
-              ]
-            },
+            "schema": {"type": "string", "enum": ["__MODELS__"]},
             "description": "A catalog model (T46S)."
           },
           {
             "name": "group",
             "in": "query",
             "required": false,
-            "schema": {
-              "type": "string",
-              "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-            }
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
           },
           {
             "name": "state",
             "in": "query",
             "required": false,
-            "schema": {
-              "type": "string",
-              "enum": [
-                "active",
-                "pending",
-                "disabled"
-              ]
-            }
+            "schema": {"type": "string", "enum": ["active", "pending", "disabled"]}
           },
           {
             "name": "q",
             "in": "query",
             "required": false,
-            "schema": {
-              "type": "string"
-            },
+            "schema": {"type": "string"},
             "description": "Text in the MAC, the label or a variable's value (secret values are not searched)."
           },
           {
             "name": "limit",
             "in": "query",
             "required": false,
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 1000,
-              "default": 100
-            }
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}
           },
           {
             "name": "cursor",
@@ -143,264 +104,102 @@ enum OpenAPIDocument {
             },
             "description": "The next field of the page before."
           },
-          {
-            "name": "secrets",
-            "in": "query",
-            "required": false,
-            "description": "true: secret variables and the device password in clear (write tokens only).",
-            "schema": {
-              "type": "string",
-              "enum": [
-                "true",
-                "false"
-              ]
-            }
-          }
+          {"$ref": "#/components/parameters/Secrets"}
         ],
         "responses": {
           "200": {
             "description": "A page of devices.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/DevicePage"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DevicePage"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"}
         }
       }
     },
     "/devices/{mac}": {
-      "parameters": [
-        {
-          "name": "mac",
-          "in": "path",
-          "required": true,
-          "description": "The device's MAC, any common spelling (00156574b150, 00:15:65:74:B1:50).",
-          "schema": {
-            "type": "string",
-            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
-          }
-        }
-      ],
+      "parameters": [{"$ref": "#/components/parameters/Mac"}],
       "get": {
         "operationId": "getDevice",
         "summary": "One device.",
-        "parameters": [
-          {
-            "name": "secrets",
-            "in": "query",
-            "required": false,
-            "description": "true: secret variables and the device password in clear (write tokens only).",
-            "schema": {
-              "type": "string",
-              "enum": [
-                "true",
-                "false"
-              ]
-            }
-          }
-        ],
+        "parameters": [{"$ref": "#/components/parameters/Secrets"}],
         "responses": {
           "200": {
             "description": "The device.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Device"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Device"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       },
       "put": {
         "operationId": "putDevice",
         "summary": "Creates the device or replaces what it is; a secret sent back as ******** keeps its value.",
-        "requestBody": {
-          "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/DeviceInput"
-              }
-            }
-          }
-        },
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DeviceInput"}}}},
         "responses": {
           "200": {
             "description": "Replaced.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Device"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Device"}}}
           },
           "201": {
             "description": "Created.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Device"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Device"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          },
-          "413": {
-            "$ref": "#/components/responses/TooLarge"
-          },
-          "422": {
-            "$ref": "#/components/responses/Unprocessable"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "413": {"$ref": "#/components/responses/TooLarge"},
+          "422": {"$ref": "#/components/responses/Unprocessable"}
         }
       },
       "patch": {
         "operationId": "patchDevice",
         "summary": "Changes what the body names; a variable set to null is removed (RFC 7396).",
-        "requestBody": {
-          "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/DevicePatch"
-              }
-            }
-          }
-        },
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/DevicePatch"}}}},
         "responses": {
           "200": {
             "description": "Changed.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Device"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Device"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "413": {
-            "$ref": "#/components/responses/TooLarge"
-          },
-          "422": {
-            "$ref": "#/components/responses/Unprocessable"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "413": {"$ref": "#/components/responses/TooLarge"},
+          "422": {"$ref": "#/components/responses/Unprocessable"},
+          "409": {"$ref": "#/components/responses/Conflict"}
         }
       },
       "delete": {
         "operationId": "deleteDevice",
         "summary": "Removes the device.",
         "responses": {
-          "204": {
-            "description": "Removed."
-          },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "204": {"description": "Removed."},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     },
     "/devices/{mac}/approve": {
-      "parameters": [
-        {
-          "name": "mac",
-          "in": "path",
-          "required": true,
-          "description": "The device's MAC, any common spelling (00156574b150, 00:15:65:74:B1:50).",
-          "schema": {
-            "type": "string",
-            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
-          }
-        }
-      ],
+      "parameters": [{"$ref": "#/components/parameters/Mac"}],
       "post": {
         "operationId": "approveDevice",
         "summary": "A pending device becomes active (autoprov device approve).",
         "responses": {
           "200": {
             "description": "The device.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Device"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Device"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "422": {
-            "$ref": "#/components/responses/Unprocessable"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "422": {"$ref": "#/components/responses/Unprocessable"}
         }
       }
     },
@@ -411,17 +210,9 @@ enum OpenAPIDocument {
         "responses": {
           "200": {
             "description": "The groups.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/GroupList"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GroupList"}}}
           },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          }
+          "401": {"$ref": "#/components/responses/Unauthorized"}
         }
       }
     },
@@ -432,10 +223,7 @@ enum OpenAPIDocument {
           "in": "path",
           "required": true,
           "description": "The group's name.",
-          "schema": {
-            "type": "string",
-            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-          }
+          "schema": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"}
         }
       ],
       "get": {
@@ -444,95 +232,42 @@ enum OpenAPIDocument {
         "responses": {
           "200": {
             "description": "The group.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Group"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Group"}}}
           },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       },
       "put": {
         "operationId": "putGroup",
         "summary": "Creates the group or replaces its variables.",
-        "requestBody": {
-          "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/GroupInput"
-              }
-            }
-          }
-        },
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/GroupInput"}}}},
         "responses": {
           "200": {
             "description": "Replaced.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Group"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Group"}}}
           },
           "201": {
             "description": "Created.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Group"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Group"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "413": {
-            "$ref": "#/components/responses/TooLarge"
-          },
-          "422": {
-            "$ref": "#/components/responses/Unprocessable"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "413": {"$ref": "#/components/responses/TooLarge"},
+          "422": {"$ref": "#/components/responses/Unprocessable"},
+          "409": {"$ref": "#/components/responses/Conflict"}
         }
       },
       "delete": {
         "operationId": "deleteGroup",
         "summary": "Removes a group no device names.",
         "responses": {
-          "204": {
-            "description": "Removed."
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          }
+          "204": {"description": "Removed."},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"}
         }
       }
     },
@@ -543,17 +278,9 @@ enum OpenAPIDocument {
         "responses": {
           "200": {
             "description": "The templates.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/TemplateList"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TemplateList"}}}
           },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          }
+          "401": {"$ref": "#/components/responses/Unauthorized"}
         }
       }
     },
@@ -564,23 +291,11 @@ enum OpenAPIDocument {
         "responses": {
           "200": {
             "description": "The template.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Template"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Template"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       },
       "put": {
@@ -588,77 +303,35 @@ enum OpenAPIDocument {
         "summary": "Saves a new version, checked as template import checks it: refused (422, diagnostics at their lines) when a file it renders for any device would have a lint error.",
         "requestBody": {
           "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/TemplateInput"
-              }
-            }
-          }
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TemplateInput"}}}
         },
         "responses": {
           "200": {
             "description": "Saved (or unchanged).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/SavedTemplate"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SavedTemplate"}}}
           },
           "201": {
             "description": "Created.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/SavedTemplate"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SavedTemplate"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "413": {
-            "$ref": "#/components/responses/TooLarge"
-          },
-          "422": {
-            "$ref": "#/components/responses/Unprocessable"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "413": {"$ref": "#/components/responses/TooLarge"},
+          "422": {"$ref": "#/components/responses/Unprocessable"},
+          "409": {"$ref": "#/components/responses/Conflict"}
         }
       },
       "delete": {
         "operationId": "deleteDefaultsTemplate",
         "summary": "The template stops applying; its versions are kept.",
         "responses": {
-          "204": {
-            "description": "Removed."
-          },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "204": {"description": "Removed."},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     },
@@ -669,23 +342,11 @@ enum OpenAPIDocument {
         "responses": {
           "200": {
             "description": "The versions.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/TemplateVersions"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TemplateVersions"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     },
@@ -696,23 +357,11 @@ enum OpenAPIDocument {
         "responses": {
           "200": {
             "description": "The template.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Template"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Template"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       },
       "put": {
@@ -720,130 +369,56 @@ enum OpenAPIDocument {
         "summary": "Saves a new version, checked as template import checks it: refused (422, diagnostics at their lines) when a file it renders for any device would have a lint error.",
         "requestBody": {
           "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/TemplateInput"
-              }
-            }
-          }
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TemplateInput"}}}
         },
         "responses": {
           "200": {
             "description": "Saved (or unchanged).",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/SavedTemplate"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SavedTemplate"}}}
           },
           "201": {
             "description": "Created.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/SavedTemplate"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SavedTemplate"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "413": {
-            "$ref": "#/components/responses/TooLarge"
-          },
-          "422": {
-            "$ref": "#/components/responses/Unprocessable"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "413": {"$ref": "#/components/responses/TooLarge"},
+          "422": {"$ref": "#/components/responses/Unprocessable"},
+          "409": {"$ref": "#/components/responses/Conflict"}
         }
       },
       "delete": {
         "operationId": "deleteTemplate",
         "summary": "The template stops applying; its versions are kept.",
         "responses": {
-          "204": {
-            "description": "Removed."
-          },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "204": {"description": "Removed."},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       },
       "parameters": [
-        {
-          "name": "kind",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "enum": [
-              "models",
-              "groups",
-              "devices"
-            ]
-          },
-          "description": "models, groups or devices."
-        },
+        {"$ref": "#/components/parameters/TemplateKind"},
         {
           "name": "name",
           "in": "path",
           "required": true,
-          "schema": {
-            "type": "string",
-            "pattern": "^[^/]+\\.cfg$"
-          },
+          "schema": {"type": "string", "pattern": "^[^/]+\\.cfg$"},
           "description": "The file: <model>.cfg (R7.3 spellings accepted), <group>.cfg or <mac>.cfg."
         }
       ]
     },
     "/templates/{kind}/{name}/versions": {
       "parameters": [
-        {
-          "name": "kind",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "enum": [
-              "models",
-              "groups",
-              "devices"
-            ]
-          },
-          "description": "models, groups or devices."
-        },
+        {"$ref": "#/components/parameters/TemplateKind"},
         {
           "name": "name",
           "in": "path",
           "required": true,
-          "schema": {
-            "type": "string",
-            "pattern": "^[^/]+\\.cfg$"
-          },
+          "schema": {"type": "string", "pattern": "^[^/]+\\.cfg$"},
           "description": "The file: <model>.cfg (R7.3 spellings accepted), <group>.cfg or <mac>.cfg."
         }
       ],
@@ -853,136 +428,55 @@ enum OpenAPIDocument {
         "responses": {
           "200": {
             "description": "The versions.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/TemplateVersions"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/TemplateVersions"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     },
     "/devices/{mac}/files": {
-      "parameters": [
-        {
-          "name": "mac",
-          "in": "path",
-          "required": true,
-          "description": "The device's MAC, any common spelling.",
-          "schema": {
-            "type": "string",
-            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
-          }
-        }
-      ],
+      "parameters": [{"$ref": "#/components/parameters/Mac"}],
       "get": {
         "operationId": "listDeviceFiles",
         "summary": "The files templates generate for the device, in the order it asks for them.",
         "responses": {
           "200": {
             "description": "The files.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/FileList"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/FileList"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     },
     "/devices/{mac}/files/{name}": {
       "parameters": [
-        {
-          "name": "mac",
-          "in": "path",
-          "required": true,
-          "description": "The device's MAC, any common spelling.",
-          "schema": {
-            "type": "string",
-            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
-          }
-        },
+        {"$ref": "#/components/parameters/Mac"},
         {
           "name": "name",
           "in": "path",
           "required": true,
-          "schema": {
-            "type": "string"
-          },
+          "schema": {"type": "string"},
           "description": "A generated file's name (00156574b150.cfg, y000000000066.cfg, 00156574b150.boot)."
         }
       ],
       "get": {
         "operationId": "getDeviceFile",
         "summary": "The file's bytes as served; ETag is their MD5. Secret lines are left out unless a write token asks.",
-        "parameters": [
-          {
-            "name": "secrets",
-            "in": "query",
-            "required": false,
-            "description": "true: secret lines included (write tokens only).",
-            "schema": {
-              "type": "string",
-              "enum": [
-                "true",
-                "false"
-              ]
-            }
-          }
-        ],
+        "parameters": [{"$ref": "#/components/parameters/Secrets"}],
         "responses": {
           "200": {
             "description": "The bytes.",
-            "headers": {
-              "ETag": {
-                "schema": {
-                  "type": "string"
-                },
-                "description": "The MD5 of the bytes, quoted."
-              }
-            },
-            "content": {
-              "text/plain": {
-                "schema": {
-                  "type": "string"
-                }
-              }
-            }
+            "headers": {"ETag": {"schema": {"type": "string"}, "description": "The MD5 of the bytes, quoted."}},
+            "content": {"text/plain": {"schema": {"type": "string"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     },
@@ -991,30 +485,12 @@ enum OpenAPIDocument {
         "operationId": "listRequests",
         "summary": "The request log, newest first.",
         "parameters": [
-          {
-            "name": "mac",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
-            }
-          },
+          {"$ref": "#/components/parameters/MacFilter"},
           {
             "name": "protocol",
             "in": "query",
             "required": false,
-            "schema": {
-              "type": "string",
-              "enum": [
-                "tftp",
-                "http",
-                "https",
-                "ftp",
-                "sip-pnp",
-                "dhcp"
-              ]
-            }
+            "schema": {"type": "string", "enum": ["tftp", "http", "https", "ftp", "sip-pnp", "dhcp"]}
           },
           {
             "name": "since",
@@ -1030,31 +506,16 @@ enum OpenAPIDocument {
             "name": "limit",
             "in": "query",
             "required": false,
-            "schema": {
-              "type": "integer",
-              "minimum": 1,
-              "maximum": 1000,
-              "default": 100
-            }
+            "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}
           }
         ],
         "responses": {
           "200": {
             "description": "Requests.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/RequestList"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/RequestList"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"}
         }
       }
     },
@@ -1065,20 +526,10 @@ enum OpenAPIDocument {
         "responses": {
           "200": {
             "description": "The changed devices.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/ChangeList"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ChangeList"}}}
           },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "422": {
-            "$ref": "#/components/responses/Unprocessable"
-          }
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "422": {"$ref": "#/components/responses/Unprocessable"}
         }
       }
     },
@@ -1088,118 +539,44 @@ enum OpenAPIDocument {
         "summary": "Tells devices to check for new files (SIP NOTIFY check-sync), paced: by MAC, the changed set, or a filter. Runs as a job.",
         "requestBody": {
           "required": true,
-          "content": {
-            "application/json": {
-              "schema": {
-                "$ref": "#/components/schemas/CheckSyncInput"
-              }
-            }
-          }
+          "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CheckSyncInput"}}}
         },
         "responses": {
           "202": {
             "description": "The job, started.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Job"
-                }
-              }
-            },
-            "headers": {
-              "Location": {
-                "schema": {
-                  "type": "string"
-                },
-                "description": "The job's URL."
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}},
+            "headers": {"Location": {"schema": {"type": "string"}, "description": "The job's URL."}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "409": {
-            "$ref": "#/components/responses/Conflict"
-          },
-          "413": {
-            "$ref": "#/components/responses/TooLarge"
-          },
-          "422": {
-            "$ref": "#/components/responses/Unprocessable"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "413": {"$ref": "#/components/responses/TooLarge"},
+          "422": {"$ref": "#/components/responses/Unprocessable"}
         }
       }
     },
     "/jobs/{id}": {
-      "parameters": [
-        {
-          "name": "id",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string"
-          }
-        }
-      ],
+      "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
       "get": {
         "operationId": "getJob",
         "summary": "A check-sync job: how many devices answered, refused or stayed silent so far.",
         "responses": {
           "200": {
             "description": "The job.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/Job"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}
           },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     },
     "/devices/{mac}/resolve": {
-      "parameters": [
-        {
-          "name": "mac",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
-          }
-        }
-      ],
+      "parameters": [{"$ref": "#/components/parameters/Mac"}],
       "get": {
         "operationId": "resolveDevice",
         "summary": "The phone's algorithm over the root and the generated files: the JSON of autoprov resolve --format json (each file's source, each setting's template line and variables).",
-        "parameters": [
-          {
-            "name": "secrets",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "enum": [
-                "true",
-                "false"
-              ]
-            },
-            "description": "true: secret values in clear (write tokens only)."
-          }
-        ],
+        "parameters": [{"$ref": "#/components/parameters/Secrets"}],
         "responses": {
           "200": {
             "description": "What the phone ends up with.",
@@ -1207,277 +584,102 @@ enum OpenAPIDocument {
               "application/json": {
                 "schema": {
                   "type": "object",
-                  "required": [
-                    "files",
-                    "settings"
-                  ],
-                  "properties": {
-                    "files": {
-                      "type": "array",
-                      "items": {
-                        "type": "object"
-                      }
-                    },
-                    "settings": {
-                      "type": "object"
-                    }
-                  }
+                  "required": ["files", "settings"],
+                  "properties": {"files": {"type": "array", "items": {"type": "object"}}, "settings": {"type": "object"}}
                 }
               }
             }
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "403": {
-            "$ref": "#/components/responses/Forbidden"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          },
-          "422": {
-            "$ref": "#/components/responses/Unprocessable"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "422": {"$ref": "#/components/responses/Unprocessable"}
         }
       }
     },
     "/devices/{mac}/uploads": {
-      "parameters": [
-        {
-          "name": "mac",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
-          }
-        }
-      ],
+      "parameters": [{"$ref": "#/components/parameters/Mac"}],
       "get": {
         "operationId": "listUploads",
         "summary": "The versions of the phone's uploaded <mac>-local.cfg, oldest first, current last.",
         "responses": {
           "200": {
             "description": "The versions.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/UploadList"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UploadList"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     },
     "/devices/{mac}/uploads/{version}": {
-      "parameters": [
-        {
-          "name": "mac",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
-          }
-        },
-        {
-          "name": "version",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string"
-          },
-          "description": "current, or an earlier version's id."
-        }
-      ],
+      "parameters": [{"$ref": "#/components/parameters/Mac"}, {"$ref": "#/components/parameters/UploadVersion"}],
       "get": {
         "operationId": "getUpload",
         "summary": "One version's bytes (ETag: their MD5).",
         "responses": {
-          "200": {
-            "description": "The bytes.",
-            "content": {
-              "text/plain": {
-                "schema": {
-                  "type": "string"
-                }
-              }
-            }
-          },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "200": {"description": "The bytes.", "content": {"text/plain": {"schema": {"type": "string"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     },
     "/devices/{mac}/uploads/{version}/diff": {
-      "parameters": [
-        {
-          "name": "mac",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string",
-            "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
-          }
-        },
-        {
-          "name": "version",
-          "in": "path",
-          "required": true,
-          "schema": {
-            "type": "string"
-          },
-          "description": "current, or an earlier version's id."
-        }
-      ],
+      "parameters": [{"$ref": "#/components/parameters/Mac"}, {"$ref": "#/components/parameters/UploadVersion"}],
       "get": {
         "operationId": "diffUpload",
         "summary": "Per key: what this version added, removed and changed against another (the one before by default).",
-        "parameters": [
-          {
-            "name": "against",
-            "in": "query",
-            "required": false,
-            "schema": {
-              "type": "string"
-            }
-          }
-        ],
+        "parameters": [{"name": "against", "in": "query", "required": false, "schema": {"type": "string"}}],
         "responses": {
           "200": {
             "description": "The differences.",
-            "content": {
-              "application/json": {
-                "schema": {
-                  "$ref": "#/components/schemas/UploadDiff"
-                }
-              }
-            }
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UploadDiff"}}}
           },
-          "400": {
-            "$ref": "#/components/responses/BadRequest"
-          },
-          "401": {
-            "$ref": "#/components/responses/Unauthorized"
-          },
-          "404": {
-            "$ref": "#/components/responses/NotFound"
-          }
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"}
         }
       }
     }
   },
   "components": {
-    "securitySchemes": {
-      "bearer": {
-        "type": "http",
-        "scheme": "bearer",
-        "description": "A token from autoprov admin token create."
-      }
-    },
+    "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "A token from autoprov admin token create."}},
     "schemas": {
       "Variables": {
         "type": "object",
-        "additionalProperties": {
-          "type": "string"
-        },
+        "additionalProperties": {"type": "string"},
         "description": "Name to value; secret variables show as ********."
       },
       "Device": {
         "type": "object",
-        "required": [
-          "mac",
-          "model",
-          "label",
-          "state",
-          "groups",
-          "variables",
-          "username",
-          "password"
-        ],
+        "required": ["mac", "model", "label", "state", "groups", "variables", "username", "password"],
         "additionalProperties": false,
         "properties": {
-          "mac": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{12}$"
-          },
-          "model": {
-            "type": "string"
-          },
-          "label": {
-            "type": "string"
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "active",
-              "pending",
-              "disabled"
-            ]
-          },
-          "groups": {
-            "type": "array",
-            "items": {
-              "type": "string"
-            }
-          },
-          "variables": {
-            "$ref": "#/components/schemas/Variables"
-          },
-          "username": {
-            "type": "string",
-            "description": "The device's own user name for HTTP and FTP (its MAC)."
-          },
-          "password": {
-            "type": "string",
-            "description": "The device's own password; ******** unless secrets=true."
-          }
+          "mac": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+          "model": {"type": "string"},
+          "label": {"type": "string"},
+          "state": {"type": "string", "enum": ["active", "pending", "disabled"]},
+          "groups": {"type": "array", "items": {"type": "string"}},
+          "variables": {"$ref": "#/components/schemas/Variables"},
+          "username": {"type": "string", "description": "The device's own user name for HTTP and FTP (its MAC)."},
+          "password": {"type": "string", "description": "The device's own password; ******** unless secrets=true."}
         }
       },
       "DevicePage": {
         "type": "object",
-        "required": [
-          "devices"
-        ],
+        "required": ["devices"],
         "additionalProperties": false,
         "properties": {
-          "devices": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Device"
-            }
-          },
-          "next": {
-            "type": "string",
-            "description": "The cursor of the next page; absent on the last."
-          }
+          "devices": {"type": "array", "items": {"$ref": "#/components/schemas/Device"}},
+          "next": {"type": "string", "description": "The cursor of the next page; absent on the last."}
         }
       },
       "DeviceInput": {
         "type": "object",
-        "required": [
-          "model"
-        ],
+        "required": ["model"],
         "additionalProperties": false,
         "properties": {
           "mac": {
@@ -1487,56 +689,23 @@ enum OpenAPIDocument {
           },
           "model": {
             "type": "string",
-            "enum": [
-              "__MODELS__"
-            ],
+            "enum": ["__MODELS__"],
             "description": "A catalog model (R7.3 spellings such as SIP-T46S are accepted too)."
           },
-          "label": {
-            "type": "string"
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "active",
-              "pending",
-              "disabled"
-            ]
-          },
+          "label": {"type": "string"},
+          "state": {"type": "string", "enum": ["active", "pending", "disabled"]},
           "groups": {
             "type": "array",
-            "items": {
-              "type": "string",
-              "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-            },
+            "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
             "uniqueItems": true
           },
           "variables": {
             "type": "object",
-            "additionalProperties": {
-              "type": "string"
-            },
-            "propertyNames": {
-              "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
-              "not": {
-                "enum": [
-                  "mac",
-                  "MAC",
-                  "model",
-                  "label",
-                  "server_url"
-                ]
-              }
-            }
+            "additionalProperties": {"type": "string"},
+            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "not": {"enum": ["mac", "MAC", "model", "label", "server_url"]}}
           },
-          "username": {
-            "type": "string"
-          },
-          "password": {
-            "type": "string",
-            "minLength": 1,
-            "description": "The device's own password; ******** keeps it."
-          }
+          "username": {"type": "string"},
+          "password": {"type": "string", "minLength": 1, "description": "The device's own password; ******** keeps it."}
         }
       },
       "DevicePatch": {
@@ -1545,72 +714,31 @@ enum OpenAPIDocument {
         "properties": {
           "model": {
             "type": "string",
-            "enum": [
-              "__MODELS__"
-            ],
+            "enum": ["__MODELS__"],
             "description": "A catalog model (R7.3 spellings such as SIP-T46S are accepted too)."
           },
-          "label": {
-            "type": "string"
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "active",
-              "pending",
-              "disabled"
-            ]
-          },
+          "label": {"type": "string"},
+          "state": {"type": "string", "enum": ["active", "pending", "disabled"]},
           "groups": {
             "type": "array",
-            "items": {
-              "type": "string",
-              "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-            },
+            "items": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
             "uniqueItems": true
           },
           "variables": {
             "type": "object",
-            "additionalProperties": {
-              "type": [
-                "string",
-                "null"
-              ]
-            },
-            "propertyNames": {
-              "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
-              "not": {
-                "enum": [
-                  "mac",
-                  "MAC",
-                  "model",
-                  "label",
-                  "server_url"
-                ]
-              }
-            }
+            "additionalProperties": {"type": ["string", "null"]},
+            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "not": {"enum": ["mac", "MAC", "model", "label", "server_url"]}}
           }
         }
       },
       "Group": {
         "type": "object",
-        "required": [
-          "name",
-          "variables",
-          "devices"
-        ],
+        "required": ["name", "variables", "devices"],
         "additionalProperties": false,
         "properties": {
-          "name": {
-            "type": "string"
-          },
-          "variables": {
-            "$ref": "#/components/schemas/Variables"
-          },
-          "devices": {
-            "type": "integer",
-            "minimum": 0
-          }
+          "name": {"type": "string"},
+          "variables": {"$ref": "#/components/schemas/Variables"},
+          "devices": {"type": "integer", "minimum": 0}
         }
       },
       "GroupInput": {
@@ -1624,228 +752,100 @@ enum OpenAPIDocument {
           },
           "variables": {
             "type": "object",
-            "additionalProperties": {
-              "type": "string"
-            },
-            "propertyNames": {
-              "pattern": "^[A-Za-z_][A-Za-z0-9_]*$",
-              "not": {
-                "enum": [
-                  "mac",
-                  "MAC",
-                  "model",
-                  "label",
-                  "server_url"
-                ]
-              }
-            }
+            "additionalProperties": {"type": "string"},
+            "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "not": {"enum": ["mac", "MAC", "model", "label", "server_url"]}}
           },
-          "devices": {
-            "type": "integer"
-          }
+          "devices": {"type": "integer"}
         }
       },
       "GroupList": {
         "type": "object",
-        "required": [
-          "groups"
-        ],
+        "required": ["groups"],
         "additionalProperties": false,
-        "properties": {
-          "groups": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Group"
-            }
-          }
-        }
+        "properties": {"groups": {"type": "array", "items": {"$ref": "#/components/schemas/Group"}}}
       },
       "Diagnostic": {
         "type": "object",
-        "required": [
-          "path",
-          "line",
-          "column",
-          "severity",
-          "code",
-          "message"
-        ],
+        "required": ["path", "line", "column", "severity", "code", "message"],
         "additionalProperties": false,
         "properties": {
-          "path": {
-            "type": "string"
-          },
-          "line": {
-            "type": "integer"
-          },
-          "column": {
-            "type": "integer"
-          },
-          "severity": {
-            "type": "string",
-            "enum": [
-              "error",
-              "warning"
-            ]
-          },
-          "code": {
-            "type": "string"
-          },
-          "message": {
-            "type": "string"
-          },
-          "device": {
-            "type": "string"
-          }
+          "path": {"type": "string"},
+          "line": {"type": "integer"},
+          "column": {"type": "integer"},
+          "severity": {"type": "string", "enum": ["error", "warning"]},
+          "code": {"type": "string"},
+          "message": {"type": "string"},
+          "device": {"type": "string"}
         }
       },
       "Error": {
         "type": "object",
-        "required": [
-          "error"
-        ],
+        "required": ["error"],
         "additionalProperties": false,
         "properties": {
           "error": {
             "type": "object",
-            "required": [
-              "code",
-              "message"
-            ],
+            "required": ["code", "message"],
             "additionalProperties": false,
-            "properties": {
-              "code": {
-                "type": "string"
-              },
-              "message": {
-                "type": "string"
-              }
-            }
+            "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
           },
-          "diagnostics": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Diagnostic"
-            }
-          }
+          "diagnostics": {"type": "array", "items": {"$ref": "#/components/schemas/Diagnostic"}}
         }
       },
       "Template": {
         "type": "object",
-        "required": [
-          "path",
-          "version",
-          "saved",
-          "text",
-          "removed"
-        ],
+        "required": ["path", "version", "saved", "text", "removed"],
         "additionalProperties": false,
         "properties": {
-          "path": {
-            "type": "string"
-          },
-          "version": {
-            "type": "integer",
-            "minimum": 1
-          },
-          "saved": {
-            "type": "string",
-            "format": "date-time"
-          },
-          "text": {
-            "type": "string"
-          },
-          "removed": {
-            "type": "boolean"
-          }
+          "path": {"type": "string"},
+          "version": {"type": "integer", "minimum": 1},
+          "saved": {"type": "string", "format": "date-time"},
+          "text": {"type": "string"},
+          "removed": {"type": "boolean"}
         }
       },
       "SavedTemplate": {
         "type": "object",
-        "required": [
-          "path",
-          "version",
-          "saved",
-          "text",
-          "removed",
-          "diagnostics"
-        ],
+        "required": ["path", "version", "saved", "text", "removed", "diagnostics"],
         "additionalProperties": false,
         "properties": {
-          "path": {
-            "type": "string"
-          },
-          "version": {
-            "type": "integer",
-            "minimum": 1
-          },
-          "saved": {
-            "type": "string",
-            "format": "date-time"
-          },
-          "text": {
-            "type": "string"
-          },
-          "removed": {
-            "type": "boolean"
-          },
+          "path": {"type": "string"},
+          "version": {"type": "integer", "minimum": 1},
+          "saved": {"type": "string", "format": "date-time"},
+          "text": {"type": "string"},
+          "removed": {"type": "boolean"},
           "diagnostics": {
             "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Diagnostic"
-            },
+            "items": {"$ref": "#/components/schemas/Diagnostic"},
             "description": "Lint warnings; errors refuse the save."
           }
         }
       },
       "TemplateInput": {
         "type": "object",
-        "required": [
-          "text"
-        ],
+        "required": ["text"],
         "additionalProperties": false,
         "properties": {
-          "text": {
-            "type": "string"
-          },
-          "path": {
-            "type": "string",
-            "description": "When sent, the template of the URL (409 otherwise)."
-          }
+          "text": {"type": "string"},
+          "path": {"type": "string", "description": "When sent, the template of the URL (409 otherwise)."}
         }
       },
       "TemplateList": {
         "type": "object",
-        "required": [
-          "templates"
-        ],
+        "required": ["templates"],
         "additionalProperties": false,
         "properties": {
           "templates": {
             "type": "array",
             "items": {
               "type": "object",
-              "required": [
-                "path",
-                "version",
-                "saved",
-                "lines"
-              ],
+              "required": ["path", "version", "saved", "lines"],
               "additionalProperties": false,
               "properties": {
-                "path": {
-                  "type": "string"
-                },
-                "version": {
-                  "type": "integer"
-                },
-                "saved": {
-                  "type": "string",
-                  "format": "date-time"
-                },
-                "lines": {
-                  "type": "integer"
-                }
+                "path": {"type": "string"},
+                "version": {"type": "integer"},
+                "saved": {"type": "string", "format": "date-time"},
+                "lines": {"type": "integer"}
               }
             }
           }
@@ -1853,59 +853,27 @@ enum OpenAPIDocument {
       },
       "TemplateVersions": {
         "type": "object",
-        "required": [
-          "versions"
-        ],
+        "required": ["versions"],
         "additionalProperties": false,
-        "properties": {
-          "versions": {
-            "type": "array",
-            "items": {
-              "$ref": "#/components/schemas/Template"
-            }
-          }
-        }
+        "properties": {"versions": {"type": "array", "items": {"$ref": "#/components/schemas/Template"}}}
       },
       "FileList": {
         "type": "object",
-        "required": [
-          "files"
-        ],
+        "required": ["files"],
         "additionalProperties": false,
         "properties": {
           "files": {
             "type": "array",
             "items": {
               "type": "object",
-              "required": [
-                "name",
-                "templates",
-                "md5",
-                "bytes",
-                "holdsSecrets"
-              ],
+              "required": ["name", "templates", "md5", "bytes", "holdsSecrets"],
               "additionalProperties": false,
               "properties": {
-                "name": {
-                  "type": "string"
-                },
-                "templates": {
-                  "type": "array",
-                  "items": {
-                    "type": "string"
-                  }
-                },
-                "md5": {
-                  "type": "string",
-                  "pattern": "^[0-9a-f]{32}$"
-                },
-                "bytes": {
-                  "type": "integer",
-                  "minimum": 0
-                },
-                "holdsSecrets": {
-                  "type": "boolean"
-                }
+                "name": {"type": "string"},
+                "templates": {"type": "array", "items": {"type": "string"}},
+                "md5": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                "bytes": {"type": "integer", "minimum": 0},
+                "holdsSecrets": {"type": "boolean"}
               }
             }
           }
@@ -1913,57 +881,26 @@ enum OpenAPIDocument {
       },
       "RequestList": {
         "type": "object",
-        "required": [
-          "requests"
-        ],
+        "required": ["requests"],
         "additionalProperties": false,
         "properties": {
           "requests": {
             "type": "array",
             "items": {
               "type": "object",
-              "required": [
-                "time",
-                "protocol",
-                "client",
-                "path",
-                "result",
-                "bytes",
-                "seconds"
-              ],
+              "required": ["time", "protocol", "client", "path", "result", "bytes", "seconds"],
               "additionalProperties": false,
               "properties": {
-                "time": {
-                  "type": "string",
-                  "format": "date-time"
-                },
-                "protocol": {
-                  "type": "string"
-                },
-                "client": {
-                  "type": "string"
-                },
-                "path": {
-                  "type": "string"
-                },
-                "result": {
-                  "type": "string"
-                },
-                "bytes": {
-                  "type": "integer"
-                },
-                "seconds": {
-                  "type": "number"
-                },
-                "mac": {
-                  "type": "string"
-                },
-                "model": {
-                  "type": "string"
-                },
-                "firmware": {
-                  "type": "string"
-                }
+                "time": {"type": "string", "format": "date-time"},
+                "protocol": {"type": "string"},
+                "client": {"type": "string"},
+                "path": {"type": "string"},
+                "result": {"type": "string"},
+                "bytes": {"type": "integer"},
+                "seconds": {"type": "number"},
+                "mac": {"type": "string"},
+                "model": {"type": "string"},
+                "firmware": {"type": "string"}
               }
             }
           }
@@ -1971,38 +908,20 @@ enum OpenAPIDocument {
       },
       "ChangeList": {
         "type": "object",
-        "required": [
-          "devices"
-        ],
+        "required": ["devices"],
         "additionalProperties": false,
         "properties": {
           "devices": {
             "type": "array",
             "items": {
               "type": "object",
-              "required": [
-                "mac",
-                "model",
-                "new",
-                "files"
-              ],
+              "required": ["mac", "model", "new", "files"],
               "additionalProperties": false,
               "properties": {
-                "mac": {
-                  "type": "string"
-                },
-                "model": {
-                  "type": "string"
-                },
-                "new": {
-                  "type": "boolean"
-                },
-                "files": {
-                  "type": "array",
-                  "items": {
-                    "type": "string"
-                  }
-                }
+                "mac": {"type": "string"},
+                "model": {"type": "string"},
+                "new": {"type": "boolean"},
+                "files": {"type": "array", "items": {"type": "string"}}
               }
             }
           }
@@ -2012,23 +931,7 @@ enum OpenAPIDocument {
         "type": "object",
         "additionalProperties": false,
         "description": "Exactly one of macs, changed and filter.",
-        "oneOf": [
-          {
-            "required": [
-              "macs"
-            ]
-          },
-          {
-            "required": [
-              "changed"
-            ]
-          },
-          {
-            "required": [
-              "filter"
-            ]
-          }
-        ],
+        "oneOf": [{"required": ["macs"]}, {"required": ["changed"]}, {"required": ["filter"]}],
         "properties": {
           "macs": {
             "type": "array",
@@ -2048,27 +951,10 @@ enum OpenAPIDocument {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-              "model": {
-                "type": "string",
-                "enum": [
-                  "__MODELS__"
-                ]
-              },
-              "group": {
-                "type": "string",
-                "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
-              },
-              "state": {
-                "type": "string",
-                "enum": [
-                  "active",
-                  "pending",
-                  "disabled"
-                ]
-              },
-              "q": {
-                "type": "string"
-              }
+              "model": {"type": "string", "enum": ["__MODELS__"]},
+              "group": {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"},
+              "state": {"type": "string", "enum": ["active", "pending", "disabled"]},
+              "q": {"type": "string"}
             }
           },
           "rate": {
@@ -2077,99 +963,41 @@ enum OpenAPIDocument {
             "description": "Notifications a second ([inventory] notify_rate by default).",
             "minimum": 0.1
           },
-          "reboot": {
-            "type": "boolean",
-            "description": "Ask for a reboot too (check-sync;reboot=true)."
-          }
+          "reboot": {"type": "boolean", "description": "Ask for a reboot too (check-sync;reboot=true)."}
         }
       },
       "Job": {
         "type": "object",
-        "required": [
-          "id",
-          "state",
-          "devices",
-          "unknownAddress",
-          "answered",
-          "refused",
-          "silent",
-          "started"
-        ],
+        "required": ["id", "state", "devices", "unknownAddress", "answered", "refused", "silent", "started"],
         "additionalProperties": false,
         "properties": {
-          "id": {
-            "type": "string"
-          },
-          "state": {
-            "type": "string",
-            "enum": [
-              "running",
-              "done"
-            ]
-          },
-          "devices": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "unknownAddress": {
-            "type": "integer",
-            "minimum": 0,
-            "description": "Devices the registry has no address for: not notified."
-          },
-          "answered": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "refused": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "silent": {
-            "type": "integer",
-            "minimum": 0
-          },
-          "started": {
-            "type": "string",
-            "format": "date-time"
-          },
-          "finished": {
-            "type": "string",
-            "format": "date-time"
-          }
+          "id": {"type": "string"},
+          "state": {"type": "string", "enum": ["running", "done"]},
+          "devices": {"type": "integer", "minimum": 0},
+          "unknownAddress": {"type": "integer", "minimum": 0, "description": "Devices the registry has no address for: not notified."},
+          "answered": {"type": "integer", "minimum": 0},
+          "refused": {"type": "integer", "minimum": 0},
+          "silent": {"type": "integer", "minimum": 0},
+          "started": {"type": "string", "format": "date-time"},
+          "finished": {"type": "string", "format": "date-time"}
         }
       },
       "UploadList": {
         "type": "object",
-        "required": [
-          "uploads"
-        ],
+        "required": ["uploads"],
         "additionalProperties": false,
         "properties": {
           "uploads": {
             "type": "array",
             "items": {
               "type": "object",
-              "required": [
-                "version",
-                "time",
-                "bytes",
-                "md5"
-              ],
+              "required": ["version", "time", "bytes", "md5"],
               "additionalProperties": false,
               "properties": {
-                "version": {
-                  "type": "string"
-                },
-                "time": {
-                  "type": "string",
-                  "format": "date-time"
-                },
-                "bytes": {
-                  "type": "integer"
-                },
-                "md5": {
-                  "type": "string"
-                }
+                "version": {"type": "string"},
+                "time": {"type": "string", "format": "date-time"},
+                "bytes": {"type": "integer"},
+                "md5": {"type": "string"}
               }
             }
           }
@@ -2177,82 +1005,36 @@ enum OpenAPIDocument {
       },
       "UploadDiff": {
         "type": "object",
-        "required": [
-          "from",
-          "to",
-          "added",
-          "removed",
-          "changed"
-        ],
+        "required": ["from", "to", "added", "removed", "changed"],
         "additionalProperties": false,
         "properties": {
-          "from": {
-            "type": "string"
-          },
-          "to": {
-            "type": "string"
-          },
+          "from": {"type": "string"},
+          "to": {"type": "string"},
           "added": {
             "type": "array",
             "items": {
               "type": "object",
-              "required": [
-                "key"
-              ],
+              "required": ["key"],
               "additionalProperties": false,
-              "properties": {
-                "key": {
-                  "type": "string"
-                },
-                "from": {
-                  "type": "string"
-                },
-                "to": {
-                  "type": "string"
-                }
-              }
+              "properties": {"key": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}}
             }
           },
           "removed": {
             "type": "array",
             "items": {
               "type": "object",
-              "required": [
-                "key"
-              ],
+              "required": ["key"],
               "additionalProperties": false,
-              "properties": {
-                "key": {
-                  "type": "string"
-                },
-                "from": {
-                  "type": "string"
-                },
-                "to": {
-                  "type": "string"
-                }
-              }
+              "properties": {"key": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}}
             }
           },
           "changed": {
             "type": "array",
             "items": {
               "type": "object",
-              "required": [
-                "key"
-              ],
+              "required": ["key"],
               "additionalProperties": false,
-              "properties": {
-                "key": {
-                  "type": "string"
-                },
-                "from": {
-                  "type": "string"
-                },
-                "to": {
-                  "type": "string"
-                }
-              }
+              "properties": {"key": {"type": "string"}, "from": {"type": "string"}, "to": {"type": "string"}}
             }
           }
         }
@@ -2261,83 +1043,77 @@ enum OpenAPIDocument {
     "responses": {
       "BadRequest": {
         "description": "Bad input; the message names the field.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
       },
       "Unauthorized": {
         "description": "No token, or not a known one.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
       },
       "Forbidden": {
         "description": "A read token asked to write or for secrets.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
       },
       "NotFound": {
         "description": "No such device or group.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
       },
       "Conflict": {
         "description": "The change conflicts with what is stored: a group that does not exist or is still in use, a body naming another device or group than its URL.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
       },
       "TooLarge": {
         "description": "The body is larger than 1 MiB.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
       },
       "Unprocessable": {
         "description": "Refused: files the templates would render with errors (diagnostics), or stored templates that do not compile.",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
-        }
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
       },
       "MethodNotAllowed": {
         "description": "The path exists; the method does not (Allow names those that do).",
-        "content": {
-          "application/json": {
-            "schema": {
-              "$ref": "#/components/schemas/Error"
-            }
-          }
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+      }
+    },
+    "parameters": {
+      "Secrets": {
+        "name": "secrets",
+        "in": "query",
+        "required": false,
+        "description": "true: secret values and lines in clear (write tokens only).",
+        "schema": {"type": "string", "enum": ["true", "false"]}
+      },
+      "Mac": {
+        "name": "mac",
+        "in": "path",
+        "required": true,
+        "description": "The device's MAC, any common spelling (00156574b150, 00:15:65:74:B1:50).",
+        "schema": {
+          "type": "string",
+          "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
         }
+      },
+      "TemplateKind": {
+        "name": "kind",
+        "in": "path",
+        "required": true,
+        "schema": {"type": "string", "enum": ["models", "groups", "devices"]},
+        "description": "models, groups or devices."
+      },
+      "MacFilter": {
+        "name": "mac",
+        "in": "query",
+        "required": false,
+        "schema": {
+          "type": "string",
+          "pattern": "^([0-9A-Fa-f]{12}|[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}|[0-9A-Fa-f]{2}(-[0-9A-Fa-f]{2}){5})$"
+        }
+      },
+      "UploadVersion": {
+        "name": "version",
+        "in": "path",
+        "required": true,
+        "schema": {"type": "string"},
+        "description": "current, or an earlier version's id."
       }
     }
   }

@@ -30,7 +30,7 @@ struct TemplatesAPI {
     func register(on group: RouterGroup<AdminContext>) {
         group.get("templates") { _, _ in try self.list() }
         // A template's place has a slash in it (models/T46S.cfg): the rest of the path names it.
-        group.get("templates/**") { request, context in try self.get(context) }
+        group.get("templates/**") { _, context in try self.get(context) }
         group.put("templates/**") { request, context in try await self.put(request, context) }
         group.delete("templates/**") { _, context in try self.delete(context) }
     }
