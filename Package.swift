@@ -115,12 +115,13 @@ let package = Package(
             dependencies: ["ProvisioningCore", "FileService", "Inventory"]
         ),
         // Admin: the administrators' listener (Hummingbird, not a phone path): the REST API /api/v1 and its OpenAPI
-        // document, bearer tokens; over the same Inventory and Storage calls as the CLI.
+        // document, bearer tokens; the web console (Mustache pages, sessions); over the same calls as the CLI.
         .target(
             name: "Admin",
             dependencies: [
                 "ProvisioningCore", "Storage", "Inventory", "Resolution", "FileService",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ] + service + crypto
         ),

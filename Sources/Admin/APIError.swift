@@ -57,9 +57,14 @@ struct APIDiagnostic: Encodable, Sendable {
 struct APIErrorMiddleware: RouterMiddleware {
     typealias Context = AdminContext
     let logger: Logger
+    /// The console's sessions: its errors are pages, with the navigation of who is signed in.
+    let sessions: ConsoleSessions
 
     func handle(_ request: Request, context: AdminContext,
                 next: (Request, AdminContext) async throws -> Response) async throws -> Response {
+        guard request.uri.path == "/api" || request.uri.path.hasPrefix("/api/") else {
+            return try await console(request, context: context, next: next)
+        }
         do {
             return try await next(request, context)
         } catch let error as APIError {
@@ -95,6 +100,28 @@ struct APIErrorMiddleware: RouterMiddleware {
     }
 }
 
+extension APIErrorMiddleware {
+    /// A console page's failure as a page: its own message, the router's (no such page, form too large), or a 500
+    /// whose cause is logged, not shown.
+    func console(_ request: Request, context: AdminContext,
+                 next: (Request, AdminContext) async throws -> Response) async throws -> Response {
+        let session = request.cookies[ConsoleSessions.cookie].flatMap { sessions.session($0.value) }
+        do {
+            return try await next(request, context)
+        } catch let error as ConsoleError {
+            return error.response(session: session)
+        } catch let error as APIError {
+            return ConsoleError(status: error.status, message: error.message).response(session: session)
+        } catch let error as any HTTPResponseError where error.status.code < 500 {
+            let message = error.status == .notFound ? "There is no page \(request.uri.path)." : error.status.reasonPhrase
+            return ConsoleError(status: error.status, message: message).response(session: session)
+        } catch {
+            logger.error("console request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
+            return ConsoleError(status: .internalServerError, message: "The server failed; see its log.").response(session: session)
+        }
+    }
+}
+
 /// JSON as the API writes it: keys sorted, so that the same state always gives the same bytes.
 enum APIJSON {
     static func buffer(_ value: some Encodable) throws -> ByteBuffer {
@@ -103,11 +130,14 @@ enum APIJSON {
         return ByteBuffer(bytes: try encoder.encode(value))
     }
 
-    /// A time as the API writes it: RFC 3339, UTC, whole seconds.
+    /// A time as the API writes it: RFC 3339, UTC, whole seconds (`2026-12-07T10:00:00Z`).
     static func time(_ seconds: Double) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: seconds.rounded(.down)))
+        var whole = time_t(seconds.rounded(.down))
+        var parts = tm()
+        gmtime_r(&whole, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(parts.tm_year + 1900)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T"
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))Z"
     }
 
     static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

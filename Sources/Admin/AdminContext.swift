@@ -7,6 +7,11 @@ public struct AdminContext: RequestContext {
     /// The role of the request's token; nil until ``BearerAuthentication`` has checked it.
     public var role: AdminRole?
 
+    /// The console's signed-in session, once ``ConsoleAuthentication`` has found it.
+    var session: ConsoleSession?
+    /// A console post's form fields, read and checked by ``ConsoleAuthentication``.
+    var form: [String: String] = [:]
+
     /// The client's address, for slowing down its failed logins.
     public let client: String
 

@@ -8,11 +8,16 @@ import NIOCore
 import ProvisioningCore
 import Storage
 
-/// The admin listener: `/api/v1` (JSON, bearer tokens) and its OpenAPI document. Phones' listeners never answer
-/// these paths; this one answers nothing else.
+/// The admin listener: `/api/v1` (JSON, bearer tokens) with its OpenAPI document, and the web console (`/`, signed-in
+/// accounts). Phones' listeners never answer these paths; this one answers nothing else.
 public struct AdminServer: Sendable {
     let editor: InventoryEditor
     let tokens: any AdminTokenStore
+    /// Administrators' accounts, for the console's login.
+    let users: any AdminUserStore
+    let sessions = ConsoleSessions()
+    /// Whether the console's cookies are marked Secure (the listener speaks TLS).
+    let secureCookies: Bool
     /// The request log, for `/requests`; nil without one.
     let log: RequestLog?
     /// The server's check-sync, for `/check-sync`.
@@ -25,8 +30,11 @@ public struct AdminServer: Sendable {
     let failures = FailedLogins()
     let logger: Logger
 
-    public init(editor: InventoryEditor, tokens: any AdminTokenStore, log: RequestLog?, checkSync: any CheckSyncSender,
-                root: String?, uploads: UploadStore?, logger: Logger) {
+    public init(editor: InventoryEditor, tokens: any AdminTokenStore, users: any AdminUserStore, log: RequestLog?,
+                checkSync: any CheckSyncSender, root: String?, uploads: UploadStore?, secureCookies: Bool = false,
+                logger: Logger) {
+        self.users = users
+        self.secureCookies = secureCookies
         self.root = root
         self.uploads = uploads
         self.editor = editor
@@ -39,18 +47,31 @@ public struct AdminServer: Sendable {
     /// The routes, for a listener or a test.
     public func router() -> Router<AdminContext> {
         let router = Router(context: AdminContext.self)
-        router.add(middleware: APIErrorMiddleware(logger: logger))
+        router.add(middleware: APIErrorMiddleware(logger: logger, sessions: sessions))
         let api = router.group("api/v1")
         api.get("openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],
                      body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.served)))
         }
         let authenticated = api.group().add(middleware: BearerAuthentication(tokens: tokens, failures: failures))
-        DevicesAPI(editor: editor).register(on: authenticated)
-        TemplatesAPI(editor: editor).register(on: authenticated)
-        PhoneViewAPI(editor: editor, log: log, root: root, uploads: uploads).register(on: authenticated)
-        CheckSyncAPI(editor: editor, sender: checkSync, jobs: jobs).register(on: authenticated)
+        let devices = DevicesAPI(editor: editor)
+        let templates = TemplatesAPI(editor: editor)
+        let phoneView = PhoneViewAPI(editor: editor, log: log, root: root, uploads: uploads)
+        let checkSync = CheckSyncAPI(editor: editor, sender: checkSync, jobs: jobs)
+        devices.register(on: authenticated)
+        templates.register(on: authenticated)
+        phoneView.register(on: authenticated)
+        checkSync.register(on: authenticated)
         UploadsAPI(uploads: uploads, store: editor.store).register(on: authenticated)
+
+        // The web console: pages for a signed-in account, over the same calls as the API.
+        router.get("console.css") { _, _ in ConsoleViews.asset(ConsoleViews.css, type: "text/css; charset=utf-8") }
+        router.get("console.js") { _, _ in ConsoleViews.asset(ConsoleViews.script, type: "text/javascript; charset=utf-8") }
+        ConsoleLogin(users: users, sessions: sessions, failures: failures, secure: secureCookies).register(on: router)
+        let console = router.group().add(middleware: ConsoleAuthentication(sessions: sessions))
+        ConsolePages(editor: editor, log: log, devicesAPI: devices, phoneView: phoneView, checkSync: checkSync,
+                     uploads: uploads).register(on: console)
+        ConsoleTemplatePages(editor: editor, api: templates).register(on: console)
         return router
     }
 

@@ -39,14 +39,7 @@ struct BearerAuthentication: RouterMiddleware {
 /// API tokens as `autoprov admin token create` makes them.
 public enum AdminTokens {
     /// 256 random bits, base64url without padding, after `autoprov_`.
-    public static func newToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        let bytes = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
-        let base64 = Data(bytes).base64EncodedString()
-            .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-            .replacingOccurrences(of: "=", with: "")
-        return "autoprov_" + base64
-    }
+    public static func newToken() -> String { "autoprov_" + ConsoleSessions.randomToken() }
 
     /// What is stored of a token.
     public static func digest(_ token: String) -> String { BearerAuthentication.digest(token) }

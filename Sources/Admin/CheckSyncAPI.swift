@@ -75,24 +75,30 @@ struct CheckSyncAPI {
             guard let filter = body.fields["filter"] as? [String: Any] else { throw APIError.badRequest("filter: an object") }
             macs = try editor.store.devices(try CheckSyncAPI.filter(filter, secrets: editor.secretVariables)).map(\.mac)
         }
-        macs = Array(Set(macs)).sorted()
+        let job = try run(macs: macs, digests: digests, rate: rate, reboot: reboot)
+        var response = try APIJSON.response(jobs.shown(job), status: .accepted)
+        response.headers[.location] = "/api/v1/jobs/\(job)"
+        return response
+    }
+
+    /// Starts a check-sync job to `macs` (each once) and returns its id; the changed devices among them that answer
+    /// are recorded as told with their `digests`, as `notify --changed` does.
+    func run(macs: [String], digests: [String: String]?, rate: Double, reboot: Bool) throws -> String {
+        let macs = Array(Set(macs)).sorted()
         let targets = try sender.targets(macs)
         let job = jobs.start(devices: macs.count, unknownAddress: macs.count - targets.count)
         let (sender, store) = (sender, editor.store)
-        Thread { [jobs, rate, reboot, digests] in
+        Thread { [jobs] in
             let told = Mutex<[String: String]>([:])
             sender.notify(targets, perSecond: rate, reboot: reboot) { mac, result in
                 jobs.count(job, result)
                 if result == .answered, let digest = digests?[mac] { told.withLock { $0[mac] = digest } }
             }
-            // The changed devices that answered are recorded as told, as `notify --changed` does.
             let answered = told.withLock { $0 }
             if !answered.isEmpty { try? store.recordNotified(answered) }
             jobs.finish(job)
         }.start()
-        var response = try APIJSON.response(jobs.shown(job), status: .accepted)
-        response.headers[.location] = "/api/v1/jobs/\(job)"
-        return response
+        return job
     }
 
     func job(_ context: AdminContext) throws -> Response {

@@ -210,7 +210,7 @@ struct DevicesAPI {
     }
 
     /// Writes through the editor: a store refusal is 404/409, a template refusal 422 with its diagnostics.
-    private func write(_ changes: [InventoryChange]) throws {
+    func write(_ changes: [InventoryChange]) throws {
         do {
             try editor.apply(changes)
         } catch InventoryEditor.Refusal.inventory(let refusal) {

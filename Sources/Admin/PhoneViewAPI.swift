@@ -79,10 +79,19 @@ struct PhoneViewAPI {
     /// each file's source, each setting's template line and variables (secrets masked unless a write token asks).
     func resolve(_ request: Request, _ context: AdminContext) throws -> Response {
         let (device, snapshot) = try deviceAndSnapshot(context)
+        let (outcome, provenance) = try resolution(of: device, snapshot: snapshot,
+                                                   withSecrets: try APISecrets.wanted(request, context))
+        return Response(status: .ok, headers: [.contentType: "application/json"],
+                        body: .init(byteBuffer: ByteBuffer(string: try ResolveOutput.json(outcome, provenance: provenance))))
+    }
+
+    /// What the device ends up with and where each setting came from: the phone's algorithm over the root, the
+    /// generated files, and the MAC-local file as serve answers for it (the phone's upload, else the root's, S4).
+    func resolution(of device: InventoryDevice, snapshot: InventorySnapshot,
+                    withSecrets: Bool) throws -> (ProvisioningOutcome, ResolveProvenance) {
         guard let model = ModelCatalog.model(named: device.model), let mac = try? MACAddress(device.mac) else {
             throw APIError.notFound("\(device.mac): its model \(device.model) is not in the catalog")
         }
-        // The MAC-local file as serve answers for it: the phone's upload, else the root's.
         let localName = "\(mac.canonical)-local.cfg"
         let localURL = [uploads?.url(for: localName), root.map { URL(fileURLWithPath: $0).appendingPathComponent(localName) }]
             .compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0.path) }
@@ -91,17 +100,13 @@ struct PhoneViewAPI {
         }
         let phone = ProvisioningRequest(serverURL: ServerURLTemplate("tftp://autoprov.invalid/"), mac: mac, model: model,
                                         localFile: local)
-        let withSecrets = try APISecrets.wanted(request, context)
-        let (outcome, provenance): (ProvisioningOutcome, ResolveProvenance)
         do {
-            (outcome, provenance) = try DeviceResolution.run(
+            return try DeviceResolution.run(
                 phone, root: root.flatMap { FileManager.default.fileExists(atPath: $0) ? $0 : nil }, snapshot: snapshot,
                 serverURL: editor.serverURL, withSecrets: withSecrets)
         } catch {
             throw APIError(status: .unprocessableContent, code: "resolve", message: "\(error)")
         }
-        return Response(status: .ok, headers: [.contentType: "application/json"],
-                        body: .init(byteBuffer: ByteBuffer(string: try ResolveOutput.json(outcome, provenance: provenance))))
     }
 
     /// The request log, newest first: `mac`, `protocol`, `since` (RFC 3339 or seconds since 1970), `limit` ≤ 1000.
@@ -160,7 +165,7 @@ struct PhoneViewAPI {
 
     private func deviceAndSnapshot(_ context: AdminContext) throws -> (InventoryDevice, InventorySnapshot) {
         let mac = try DevicesAPI.mac(try DevicesAPI.parameter(context, "mac"))
-        let snapshot = try editor.snapshot()
+        let snapshot = try editor.snapshot(device: mac)
         guard let device = snapshot.devices[mac] else { throw APIError.notFound("\(InventoryError.noSuchDevice(mac))") }
         return (device, snapshot)
     }

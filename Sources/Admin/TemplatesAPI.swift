@@ -108,7 +108,7 @@ struct TemplatesAPI {
     }
 
     /// A template place from the URL, as stored (a model by its catalog name, a device by its canonical MAC).
-    private func place(_ path: String) throws -> TemplateLayer {
+    func place(_ path: String) throws -> TemplateLayer {
         guard let layer = TemplateLayer(path: path) else {
             throw APIError.badRequest("path: '\(path)' is not a template place (defaults.cfg, models/<model>.cfg, "
                                       + "groups/<group>.cfg, devices/<mac>.cfg)")

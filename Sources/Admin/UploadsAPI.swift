@@ -65,13 +65,24 @@ struct UploadsAPI {
             other = all[index - 1].id
         }
         let new = UploadsAPI.settings(try read(id, context)), old = UploadsAPI.settings(try read(other, context))
-        let keys = Set(new.keys).union(old.keys).sorted()
-        return try APIJSON.response(Diff(
-            from: other, to: id,
-            added: keys.filter { old[$0] == nil }.map { .init(key: $0, from: nil, to: new[$0]) },
-            removed: keys.filter { new[$0] == nil }.map { .init(key: $0, from: old[$0], to: nil) },
-            changed: keys.filter { old[$0] != nil && new[$0] != nil && old[$0] != new[$0] }
-                .map { .init(key: $0, from: old[$0], to: new[$0]) }))
+        let changes = UploadsAPI.diff(old, new)
+        func listed(_ kind: String) -> [Diff.Change] {
+            changes.filter { $0.kind == kind }.map { .init(key: $0.key, from: $0.old, to: $0.new) }
+        }
+        return try APIJSON.response(Diff(from: other, to: id, added: listed("added"), removed: listed("removed"),
+                                         changed: listed("changed")))
+    }
+
+    /// Key by key, what `new` added to `old`, removed from it, or holds with another value; by key.
+    static func diff(_ old: [String: String], _ new: [String: String]) -> [(key: String, kind: String, old: String?, new: String?)] {
+        Set(new.keys).union(old.keys).sorted().compactMap { key in
+            switch (old[key], new[key]) {
+            case (nil, let value?): (key, "added", nil, value)
+            case (let value?, nil): (key, "removed", value, nil)
+            case (let before?, let after?) where before != after: (key, "changed", before, after)
+            default: nil
+            }
+        }
     }
 
     /// The versions of the device's local file; 404 for a MAC that is neither in the inventory nor uploaded

@@ -41,6 +41,12 @@ public struct InventoryEditor: Sendable {
                                    replacing: replacing)
     }
 
+    /// The stored templates and groups with one device alone: what that device is served, without reading the others.
+    public func snapshot(device mac: String) throws -> InventorySnapshot {
+        try InventorySnapshot.load(from: store, configVariables: configVariables, secretVariables: secretVariables,
+                                   device: mac)
+    }
+
     /// Why a template place cannot be saved: a model not in the catalog, a group or device not in the inventory.
     public struct PlaceRefusal: Error, Sendable, CustomStringConvertible {
         public let description: String
@@ -73,18 +79,23 @@ public struct InventoryEditor: Sendable {
     /// (warnings too) when any is an error; else saved, and their warnings returned. How many versions were saved:
     /// a text equal to the latest saves nothing.
     public func saveTemplates(_ texts: [TemplateLayer: String]) throws -> (saved: Int, warnings: [TemplateProblem]) {
-        let problems: [TemplateProblem]
-        do {
-            problems = try snapshot(replacing: texts).lint(serverURL: serverURL)
-                .filter { problem in texts.keys.contains { $0.path == problem.template } }
-        } catch let refused as TemplateProblems {
-            throw Refusal.templates(refused.problems)
-        }
+        let problems = try check(texts)
         if problems.contains(where: { $0.severity == .error }) { throw Refusal.templates(problems) }
         let latest = Dictionary(try store.templates().map { ($0.layer, $0.text) }, uniquingKeysWith: { _, last in last })
         let saved = texts.filter { latest[$0.key] != $0.value }.count
         try apply(texts.sorted { $0.key < $1.key }.map { .saveTemplate($0.key, text: $0.value) })
         return (saved, problems)
+    }
+
+    /// What lint finds in these templates (canonical places) as they would be served, saving nothing: a template that
+    /// does not compile is thrown (``Refusal/templates``), other problems returned, errors and warnings.
+    public func check(_ texts: [TemplateLayer: String]) throws -> [TemplateProblem] {
+        do {
+            return try snapshot(replacing: texts).lint(serverURL: serverURL)
+                .filter { problem in texts.keys.contains { $0.path == problem.template } }
+        } catch let refused as TemplateProblems {
+            throw Refusal.templates(refused.problems)
+        }
     }
 
     /// Checks a batch of device and group changes against the stored templates, then writes it. Template saves in the

@@ -12,18 +12,20 @@ public struct InventorySnapshot: Sendable {
         self.renderer = renderer
     }
 
-    /// Reads the store; `replacing` puts template texts in place of the stored ones (a save being checked).
+    /// Reads the store; `replacing` puts template texts in place of the stored ones (a save being checked); `device`
+    /// reads that one device alone (what one phone is served needs no other: 100,000 devices are not read for it).
     /// Templates that do not compile are thrown, every one of them.
     public static func load(from store: any InventoryStore, configVariables: [String: String] = [:],
                             secretVariables: SecretVariables = SecretVariables(),
-                            replacing: [TemplateLayer: String] = [:]) throws -> InventorySnapshot {
+                            replacing: [TemplateLayer: String] = [:], device: String? = nil) throws -> InventorySnapshot {
         var texts = Dictionary(try store.templates().map { ($0.layer, $0.text) }, uniquingKeysWith: { _, last in last })
         texts.merge(replacing) { _, new in new }
         let compiled = try TemplateRenderer.compile(texts.map { TemplateVersion(layer: $0.key, version: 0, text: $0.value, saved: 0) })
         let groups = Dictionary(try store.groups().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         let renderer = TemplateRenderer(templates: compiled, groups: groups, configVariables: configVariables,
                                         secretVariables: secretVariables)
-        return InventorySnapshot(devices: try store.devices(DeviceFilter()), renderer: renderer)
+        let devices = try device.map { mac in try store.device(mac: mac).map { [$0] } ?? [] } ?? store.devices(DeviceFilter())
+        return InventorySnapshot(devices: devices, renderer: renderer)
     }
 
     /// The generated file a phone asking for `name` gets, if templates make one: a device's `<mac>.cfg` or a

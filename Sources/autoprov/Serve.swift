@@ -82,7 +82,7 @@ struct Serve: AsyncParsableCommand {
                 let port = listener.address.port.map(String.init) ?? "?"
                 let bound = "\(host.contains(":") ? "[\(host)]" : host):\(port)"
                 emit(listener.name == "admin"
-                    ? "autoprov: admin listening on \(bound); the API is \(listener.phoneURL) (not for phones)\n"
+                    ? "autoprov: admin listening on \(bound); the console is \(listener.phoneURL), the API \(listener.phoneURL)api/v1/ (not for phones)\n"
                     : "autoprov: \(listener.name) listening on \(bound); give phones \(listener.phoneURL)\n")
             }
         } catch {

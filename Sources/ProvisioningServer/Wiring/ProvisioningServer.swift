@@ -167,11 +167,11 @@ public struct ProvisioningServer: Sendable {
                                          secretVariables: SecretVariables(patterns: configuration.secretVariables),
                                          serverURL: configuration.templateServerURL)
             let checkSync = ServerCheckSync(log: log, port: configuration.notifyPort, defaultRate: Double(configuration.notifyRate))
-            let admin = AdminServer(editor: editor, tokens: store, log: log, checkSync: checkSync,
+            let admin = AdminServer(editor: editor, tokens: store, users: store, log: log, checkSync: checkSync,
                                     root: configuration.root, uploads: service.uploads, logger: logger)
             listeners.append(("admin", ListenerService(name: "admin", address: address, logger: logger) {
                 try await admin.run(host: address.host, port: address.port) { bound in
-                    onListening(Listener(name: "admin", address: bound, phoneURL: ProvisioningServer.url("http", bound) + "api/v1/"))
+                    onListening(Listener(name: "admin", address: bound, phoneURL: ProvisioningServer.url("http", bound)))
                 }
             }))
         }

@@ -118,6 +118,19 @@ public enum InventoryError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 }
 
+/// One line of ``InventoryStore/stateModelCounts()``.
+public struct StateModelCount: Sendable, Hashable {
+    public var state: InventoryDevice.State
+    public var model: String
+    public var count: Int
+
+    public init(state: InventoryDevice.State, model: String, count: Int) {
+        self.state = state
+        self.model = model
+        self.count = count
+    }
+}
+
 /// Where devices and groups are kept. The embedded default is ``SQLiteInventory``; a store for several nodes
 /// implements the same two calls, and callers do not change.
 public protocol InventoryStore: Sendable {
@@ -138,6 +151,8 @@ public protocol InventoryStore: Sendable {
     func versions(of layer: TemplateLayer) throws -> [TemplateVersion]
     /// How many devices name each group (groups no device names are left out).
     func deviceCounts() throws -> [String: Int]
+    /// How many devices there are of each state and model, counted by the store (the console's fleet page).
+    func stateModelCounts() throws -> [StateModelCount]
     /// A number every write makes larger (from any process): a server rereads the inventory when it moves.
     func revision() throws -> Int
     /// What each device was served when it was last told to provision (check-sync), by MAC: its generated files'

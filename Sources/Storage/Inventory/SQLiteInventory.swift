@@ -63,6 +63,14 @@ public final class SQLiteInventory: InventoryStore {
         }
     }
 
+    public func stateModelCounts() throws -> [StateModelCount] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT state, model, COUNT(*) AS count FROM device GROUP BY state, model ORDER BY state, model")
+                .map { StateModelCount(state: InventoryDevice.State(rawValue: $0["state"]) ?? .disabled, model: $0["model"],
+                                       count: $0["count"]) }
+        }
+    }
+
     /// How many devices name a group, counted in SQL (an inventory of 100,000 devices is not read for it).
     static func devices(in group: String, _ db: Database) throws -> Int {
         try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM device, json_each(device.groups) AS g WHERE g.value = ?",
