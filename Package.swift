@@ -121,9 +121,10 @@ let package = Package(
             dependencies: [
                 "ProvisioningCore", "Storage", "Inventory", "Resolution", "FileService",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
-            ] + service + crypto
+            ] + service + crypto + tls
         ),
         // ProvisioningServer: the PnP responder, the DHCP listener, the check-sync client, and the wiring that builds
         // every listener from the configuration into one ServiceGroup; uses everything above.

@@ -2,9 +2,11 @@
 // its OpenAPI document, bearer tokens; over the same Inventory and Storage calls as the CLI.
 import FileService
 import Hummingbird
+import HummingbirdTLS
 import Inventory
 import Logging
 import NIOCore
+import NIOSSL
 import ProvisioningCore
 import Storage
 
@@ -26,13 +28,16 @@ public struct AdminServer: Sendable {
     let root: String?
     /// Phones' uploads, for `/uploads`.
     let uploads: UploadStore?
+    /// The file service's counters, for the fleet page's requests per minute.
+    let metrics: ServerMetrics?
     let jobs = CheckSyncJobs()
     let failures = FailedLogins()
     let logger: Logger
 
     public init(editor: InventoryEditor, tokens: any AdminTokenStore, users: any AdminUserStore, log: RequestLog?,
-                checkSync: any CheckSyncSender, root: String?, uploads: UploadStore?, secureCookies: Bool = false,
-                logger: Logger) {
+                checkSync: any CheckSyncSender, root: String?, uploads: UploadStore?, metrics: ServerMetrics? = nil,
+                secureCookies: Bool = false, logger: Logger) {
+        self.metrics = metrics
         self.users = users
         self.secureCookies = secureCookies
         self.root = root
@@ -70,15 +75,18 @@ public struct AdminServer: Sendable {
         ConsoleLogin(users: users, sessions: sessions, failures: failures, secure: secureCookies).register(on: router)
         let console = router.group().add(middleware: ConsoleAuthentication(sessions: sessions))
         ConsolePages(editor: editor, log: log, devicesAPI: devices, phoneView: phoneView, checkSync: checkSync,
-                     uploads: uploads).register(on: console)
+                     uploads: uploads, metrics: metrics).register(on: console)
         ConsoleTemplatePages(editor: editor, api: templates).register(on: console)
         return router
     }
 
-    /// Serves on `host:port` until the service group shuts down; `onListening` is told the bound address.
-    public func run(host: String, port: Int, onListening: @escaping @Sendable (SocketAddress) -> Void) async throws {
+    /// Serves on `host:port` (over TLS when given) until the service group shuts down; `onListening` is told the
+    /// bound address.
+    public func run(host: String, port: Int, tls: TLSConfiguration? = nil,
+                    onListening: @escaping @Sendable (SocketAddress) -> Void) async throws {
         let application = Application(
             router: router(),
+            server: try tls.map { try .tls(.http1(), tlsConfiguration: $0) } ?? .http1(),
             configuration: .init(address: .hostname(host, port: port), serverName: "autoprov"),
             onServerRunning: { channel in
                 if let address = channel.localAddress { onListening(address) }

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Storage
 import Synchronization
 
@@ -14,6 +17,18 @@ public final class ServerMetrics: Sendable {
     }
 
     private let requests = PerThread<[Key: Totals]> { [:] }
+    /// Requests and errors in each of the last ten minutes, per thread (the console's fleet page).
+    private let minutes = PerThread<MinuteRing> { MinuteRing() }
+
+    /// Ten one-minute slots, each tagged with the minute (since 1970) it counts.
+    struct MinuteRing: Sendable {
+        var minute = [Int](repeating: -1, count: 10)
+        var requests = [Int](repeating: 0, count: 10)
+        var errors = [Int](repeating: 0, count: 10)
+    }
+
+    /// Results that are not failures: a file sent or stored, a listing, a phone's copy current, the metrics page.
+    public static let fine: Set<String> = ["ok", "stored", "listed", "not-modified", "metrics"]
 
     struct Totals: Sendable {
         var count = 0
@@ -52,6 +67,32 @@ public final class ServerMetrics: Sendable {
         requests.withLock { table in
             Totals.add(bytes: bytes, to: &table[Key(protocolName: protocolName, result: result), default: Totals()])
         }
+        let minute = Int(time(nil)) / 60
+        let failed = !ServerMetrics.fine.contains(result)
+        minutes.withLock { ring in
+            let slot = minute % 10
+            if ring.minute[slot] != minute {
+                (ring.minute[slot], ring.requests[slot], ring.errors[slot]) = (minute, 0, 0)
+            }
+            ring.requests[slot] += 1
+            if failed { ring.errors[slot] += 1 }
+        }
+    }
+
+    /// Requests and errors (refused, not found, failed) in each of the last ten minutes, the current one first, since
+    /// the server started.
+    public func perMinute(now: Double = Double(time(nil))) -> [(requests: Int, errors: Int)] {
+        let current = Int(now) / 60
+        var shown = Array(repeating: (requests: 0, errors: 0), count: 10)
+        minutes.forEach { ring in
+            for slot in 0..<10 {
+                let ago = current - ring.minute[slot]
+                guard ring.minute[slot] >= 0, (0..<10).contains(ago) else { continue }
+                shown[ago].requests += ring.requests[slot]
+                shown[ago].errors += ring.errors[slot]
+            }
+        }
+        return shown
     }
 
     /// Registers the in-flight count of a protocol.

@@ -18,7 +18,8 @@ extension ServerConfiguration {
         client_ca = ""                 # PEM bundle; when set, clients must present a certificate it signed
 
         [admin]
-        listen = "127.0.0.1:8090"      # the REST API (/api/v1, bearer tokens: 'autoprov admin token create'); "off"
+        listen = "127.0.0.1:8090"      # the web console (/) and the REST API (/api/v1, bearer tokens); "off"
+        tls = false                    # true: HTTPS with the [https] certificate (and Secure session cookies)
 
         [ftp]
         listen = "0.0.0.0:21"          # FTP, and explicit FTPS (AUTH TLS) with the HTTPS certificate

@@ -23,8 +23,11 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var ftpAnonymous = false
     /// FTP accounts (`[[ftp.user]]`); `[[directory]]` accounts may log in too.
     public var ftpUsers: [DirectoryAccount] = []
-    /// The admin listener (REST API under `/api/v1`), or nil when `off`: administrators only, never a phone's port.
+    /// The admin listener (the web console and the REST API under `/api/v1`), or nil when `off`: administrators
+    /// only, never a phone's port.
     public var admin: ListenAddress? = ListenAddress(host: "127.0.0.1", port: 8090)
+    /// Whether the admin listener speaks HTTPS, with the HTTPS listener's certificate (`[admin] tls`).
+    public var adminTLS = false
     /// The SIP Plug-and-Play responder (UDP), or nil when disabled.
     public var pnp: ListenAddress? = ListenAddress(host: "0.0.0.0", port: 5060)
     /// Interfaces on which to join 224.0.1.75; empty: the one the system picks.
@@ -148,6 +151,7 @@ extension ServerConfiguration {
         }
         if var adminTable = try reader.table("admin") {
             if let listen = try adminTable.string("listen") { admin = try ListenAddress.parse(listen) }
+            if let tls = try adminTable.boolean("tls") { adminTLS = tls }
             try adminTable.finish()
         }
         if var httpsTable = try reader.table("https") {

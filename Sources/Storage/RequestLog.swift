@@ -180,7 +180,8 @@ public final class RequestLog: Service, Sendable {
         try database.read { try DeviceRecord.fetchOne($0, key: mac) }
     }
 
-    /// What the log says of the fleet's activity at `now` (seconds since 1970), for the console's fleet page.
+    /// Which phones the log has seen since when, and their firmware, at `now` (seconds since 1970): the console's fleet
+    /// page (the device table alone; the request table is not scanned).
     public func activity(now: Double) throws -> FleetActivity {
         try database.read { db in
             var activity = FleetActivity()
@@ -193,28 +194,6 @@ public final class RequestLog: Service, Sendable {
                 SELECT firmware, COUNT(*) AS count FROM device WHERE firmware IS NOT NULL
                 GROUP BY firmware ORDER BY count DESC, firmware LIMIT 20
                 """).map { ($0["firmware"], $0["count"]) }
-            // Requests are appended in time order with increasing ids and have no time index (it cost more than
-            // serving, migration v3): the first id of the last ten minutes is found by bisecting the ids.
-            let since = now - 600
-            var (low, high) = (try Int64.fetchOne(db, sql: "SELECT MIN(id) FROM request") ?? 0,
-                               (try Int64.fetchOne(db, sql: "SELECT MAX(id) FROM request") ?? -1) + 1)
-            while low < high {
-                let middle = low + (high - low) / 2
-                let time = try Double.fetchOne(db, sql: "SELECT time FROM request WHERE id >= ? ORDER BY id LIMIT 1",
-                                               arguments: [middle]) ?? .infinity
-                if time < since { low = middle + 1 } else { high = middle }
-            }
-            let minutes = try Row.fetchAll(db, sql: """
-                SELECT CAST((? - time) / 60 AS INTEGER) AS ago, COUNT(*) AS count,
-                       COUNT(*) FILTER (WHERE result NOT IN ('ok', 'stored', 'listed', 'not-modified', 'metrics')) AS errors
-                FROM request WHERE id >= ? AND time >= ? GROUP BY ago
-                """, arguments: [now, low, since])
-            var perMinute = Array(repeating: (requests: 0, errors: 0), count: 10)
-            for row in minutes {
-                let ago: Int = row["ago"]
-                if (0..<10).contains(ago) { perMinute[ago] = (row["count"], row["errors"]) }
-            }
-            activity.perMinute = perMinute
             return activity
         }
     }
@@ -241,8 +220,6 @@ public struct FleetActivity: Sendable {
     public var seenEver = 0
     /// Firmware versions phones last reported, most used first (at most 20).
     public var firmware: [(version: String, phones: Int)] = []
-    /// Requests and errors (refused, not found, failed) in each of the last ten minutes, the current one first.
-    public var perMinute: [(requests: Int, errors: Int)] = []
 
     public init() {}
 }

@@ -16,6 +16,8 @@ struct ConsolePages {
     let phoneView: PhoneViewAPI
     let checkSync: CheckSyncAPI
     let uploads: UploadStore?
+    /// The server's counters: requests and errors per minute.
+    let metrics: ServerMetrics?
     var store: any InventoryStore { editor.store }
 
     /// Rows on a page of the devices list.
@@ -56,7 +58,7 @@ struct ConsolePages {
                 ["model": model, "counts": states.map { byModel[model]?[$0] ?? 0 }] as [String: Any]
             },
             "firmware": activity.firmware.map { ["version": $0.version, "phones": $0.phones] as [String: Any] },
-            "minutes": activity.perMinute.enumerated().map { ago, minute in
+            "minutes": (metrics?.perMinute() ?? []).enumerated().map { ago, minute in
                 ["label": ago == 0 ? "this minute" : "\(ago) min ago", "requests": minute.requests,
                  "errors": minute.errors, "hasErrors": minute.errors > 0] as [String: Any]
             },
@@ -311,11 +313,10 @@ struct ConsolePages {
     // MARK: Helpers
 
     static func rows(_ records: [RequestRecord]) -> [[String: Any]] {
-        let fine: Set<String> = ["ok", "stored", "listed", "not-modified", "metrics"]
-        return records.map { record in
+        records.map { record in
             var row: [String: Any] = [
                 "time": APIJSON.time(record.time), "protocol": record.protocolName, "client": record.client,
-                "path": record.path, "result": record.result, "bytes": record.bytes, "error": !fine.contains(record.result),
+                "path": record.path, "result": record.result, "bytes": record.bytes, "error": !ServerMetrics.fine.contains(record.result),
             ]
             if let mac = record.mac { row["mac"] = mac }
             return row

@@ -167,11 +167,21 @@ public struct ProvisioningServer: Sendable {
                                          secretVariables: SecretVariables(patterns: configuration.secretVariables),
                                          serverURL: configuration.templateServerURL)
             let checkSync = ServerCheckSync(log: log, port: configuration.notifyPort, defaultRate: Double(configuration.notifyRate))
+            // Over TLS with the HTTPS certificate when asked; administrators' browsers are not asked for certificates.
+            var tls: TLSConfiguration?
+            if configuration.adminTLS {
+                tls = try ServerCertificate.tlsConfiguration(configuration, dataDirectory: dataDirectory)
+                tls?.certificateVerification = .none
+                tls?.trustRoots = nil
+            }
             let admin = AdminServer(editor: editor, tokens: store, users: store, log: log, checkSync: checkSync,
-                                    root: configuration.root, uploads: service.uploads, logger: logger)
-            listeners.append(("admin", ListenerService(name: "admin", address: address, logger: logger) {
-                try await admin.run(host: address.host, port: address.port) { bound in
-                    onListening(Listener(name: "admin", address: bound, phoneURL: ProvisioningServer.url("http", bound)))
+                                    root: configuration.root, uploads: service.uploads, metrics: service.metrics,
+                                    secureCookies: tls != nil,
+                                    logger: logger)
+            listeners.append(("admin", ListenerService(name: "admin", address: address, logger: logger) { [tls] in
+                try await admin.run(host: address.host, port: address.port, tls: tls) { bound in
+                    onListening(Listener(name: "admin", address: bound,
+                                         phoneURL: ProvisioningServer.url(tls == nil ? "http" : "https", bound)))
                 }
             }))
         }
