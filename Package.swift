@@ -126,6 +126,15 @@ let package = Package(
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
             ] + service + crypto + tls
         ),
+        // Simulation: a phone on the network (the phone's algorithm with HTTP, HTTPS and TFTP downloads as a phone
+        // makes them); uses Core and the TFTP codec.
+        .target(
+            name: "Simulation",
+            dependencies: [
+                "ProvisioningCore", "TFTP",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ] + nio + tls
+        ),
         // ProvisioningServer: the PnP responder, the DHCP listener, the check-sync client, and the wiring that builds
         // every listener from the configuration into one ServiceGroup; uses everything above.
         .target(
@@ -140,7 +149,7 @@ let package = Package(
             name: "autoprov",
             dependencies: [
                 "ProvisioningCore", "Settings", "FileService", "ProvisioningServer", "Storage", "Inventory", "Admin", "Resolution",
-                "CLinuxShims",
+                "Simulation", "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio + crypto
         ),

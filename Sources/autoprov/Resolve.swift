@@ -78,7 +78,7 @@ struct Resolve: ParsableCommand {
             } catch {
                 throw UsageFailure("\(error)")
             }
-            if let state { try write(outcome.state, to: state) }
+            if let state { try PhoneInputs.write(outcome.state, to: state) }
             switch format {
             case .json: emit(try ResolveOutput.json(outcome, provenance: provenance))
             case .cfg: emit(ResolveOutput.cfg(outcome, provenance: provenance))
@@ -89,70 +89,18 @@ struct Resolve: ParsableCommand {
     private func makeRequest(root: String?, device: InventoryDevice?) throws -> ProvisioningRequest {
         let mac: MACAddress
         do { mac = try MACAddress(self.mac) } catch { throw UsageFailure("\(error)") }
-        let phoneModel: PhoneModel
-        switch (model, userAgent) {
-        case (let name?, nil):
-            do { phoneModel = try ModelCatalog.requireModel(named: name) } catch {
-                throw UsageFailure("\(error)")
-            }
-        case (nil, let header?):
-            let agent: UserAgent
-            do { agent = try UserAgent(header) } catch { throw UsageFailure("\(error)") }
-            guard let known = agent.model else {
-                throw UsageFailure(UnknownModelError(name: agent.reportedModel).description)
-            }
-            if let reported = agent.mac, reported != mac {
-                throw UsageFailure("the User-Agent names MAC \(reported) but --mac is \(mac)")
-            }
-            phoneModel = known
-        case (nil, nil):
-            guard let device, let known = ModelCatalog.model(named: device.model) else {
-                throw UsageFailure("give exactly one of --model and --user-agent (the inventory has no device \(mac))")
-            }
-            phoneModel = known
-        default:
-            throw UsageFailure("give exactly one of --model and --user-agent")
-        }
+        let phoneModel = try PhoneInputs.model(model, userAgent: userAgent, mac: mac,
+                                               inventoryModel: device.flatMap { ModelCatalog.model(named: $0.model) })
         if let root {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory), isDirectory.boolValue,
                   FileManager.default.isReadableFile(atPath: root)
             else { throw UsageFailure("\(root): not a readable directory") }
         }
+        let localPath = local ?? root.map { ($0 as NSString).appendingPathComponent(mac.canonical + "-local.cfg") }
         return ProvisioningRequest(serverURL: ServerURLTemplate(url), mac: mac, model: phoneModel,
-                                   previous: try readState(), localFile: try readLocalFile(mac: mac, root: root))
-    }
-
-    private func readState() throws -> PhoneState? {
-        guard let state, FileManager.default.fileExists(atPath: state) else { return nil }
-        guard let data = FileManager.default.contents(atPath: state) else {
-            throw UsageFailure("\(state): cannot read the state file")
-        }
-        do {
-            return try JSONDecoder().decode(PhoneState.self, from: data)
-        } catch {
-            throw UsageFailure("\(state): not a state file written by 'autoprov resolve' (\(error))")
-        }
-    }
-
-    private func readLocalFile(mac: MACAddress, root: String?) throws -> StoredLocalFile? {
-        let name = mac.canonical + "-local.cfg"
-        guard let path = local ?? root.map({ ($0 as NSString).appendingPathComponent(name) }) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            if local != nil { throw UsageFailure("\(path): cannot read the MAC-local file") }
-            return nil
-        }
-        return StoredLocalFile(name: local ?? name, file: ConfigFile(bytes: Array(data)))
-    }
-
-    private func write(_ state: PhoneState, to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        do {
-            try encoder.encode(state).write(to: URL(fileURLWithPath: path), options: .atomic)
-        } catch {
-            throw UsageFailure("\(path): cannot write the state file (\(error.localizedDescription))")
-        }
+                                   previous: try PhoneInputs.readState(state),
+                                   localFile: try PhoneInputs.readLocalFile(localPath, given: local != nil))
     }
 }
 

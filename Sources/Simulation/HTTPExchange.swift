@@ -1,0 +1,97 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import ProvisioningCore
+
+/// One HTTP(S) GET on a connection of its own, as a phone makes it (`Connection: close`), waited for.
+struct HTTPExchange {
+    let url: ProvisioningURL
+    let group: EventLoopGroup
+    let tls: NIOSSLContext?
+    let userAgent: String
+    let authorization: String?
+    let timeout: TimeAmount
+
+    struct Answer {
+        var status: Int
+        var body: [UInt8]
+        /// `WWW-Authenticate`, when the server asks for credentials.
+        var challenge: String?
+    }
+
+    func run() throws -> Answer {
+        let promise = group.next().makePromise(of: Answer.self)
+        let (host, tls) = (url.connectHost, tls)
+        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        let bootstrap = ClientBootstrap(group: group)
+            .connectTimeout(timeout)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(
+                            try NIOSSLClientHandler(context: tls, serverHostname: isAddress ? nil : host))
+                    }
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
+                }
+            }
+        let deadline = group.next().scheduleTask(in: timeout) { promise.fail(SimulationTimeout()) }
+        defer { deadline.cancel() }
+        let channel: Channel
+        do {
+            channel = try bootstrap.connect(host: host, port: url.port).wait()
+        } catch {
+            promise.fail(error)
+            throw error
+        }
+        defer { channel.close(promise: nil) }
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.requestTarget)
+        head.headers.add(name: "Host", value: url.authority.split(separator: "@").last.map(String.init) ?? url.authority)
+        head.headers.add(name: "User-Agent", value: userAgent)
+        head.headers.add(name: "Connection", value: "close")
+        if let authorization { head.headers.add(name: "Authorization", value: authorization) }
+        channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        return try promise.futureResult.wait()
+    }
+}
+
+/// Collects one response; the connection closing before its end fails it.
+private final class ResponseCollector: ChannelInboundHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    let promise: EventLoopPromise<HTTPExchange.Answer>
+    var answer: HTTPExchange.Answer?
+    var done = false
+
+    init(promise: EventLoopPromise<HTTPExchange.Answer>) { self.promise = promise }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            answer = .init(status: Int(head.status.code), body: [], challenge: head.headers.first(name: "WWW-Authenticate"))
+        case .body(let buffer):
+            answer?.body += buffer.readableBytesView
+        case .end:
+            guard let answer, !done else { return }
+            done = true
+            promise.succeed(answer)
+            context.close(promise: nil)
+        }
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if !done {
+            done = true
+            promise.fail(error)
+        }
+        context.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if !done {
+            done = true
+            promise.fail(ChannelError.eof)
+        }
+    }
+}

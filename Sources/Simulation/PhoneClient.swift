@@ -1,0 +1,182 @@
+// Simulation: a phone on the network. The phone's algorithm (ProvisioningCore's `Provisioning.run`) with a fetcher
+// that downloads each URL as a phone does, over HTTP, HTTPS and TFTP (SwiftNIO), recording each transfer.
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import ProvisioningCore
+import Synchronization
+
+/// One download as the phone made it: what it asked for, over which protocol, the answer and how long it took.
+public struct Transfer: Sendable, Hashable, Encodable {
+    public var url: String
+    public var `protocol`: String
+    /// `200`, `401`, `404` (HTTP status), `ok`/`not-found`/`error 2: …` (TFTP), or what failed (`timeout`, `refused`).
+    public var result: String
+    public var bytes: Int
+    public var seconds: Double
+    /// Attempts made (a failed request is retried, see ``PhoneClient/attempts``).
+    public var attempts: Int
+}
+
+/// How a simulated phone talks: its User-Agent, its credentials for a directory that asks, its TLS trust.
+public struct PhoneIdentity: Sendable {
+    public var userAgent: String
+    public var username: String?
+    public var password: String?
+    /// The TLS client configuration for HTTPS (trust roots, or none checked with `--insecure`; a client certificate).
+    public var tls: TLSConfiguration
+
+    public init(userAgent: String, username: String? = nil, password: String? = nil,
+                tls: TLSConfiguration = .makeClientConfiguration()) {
+        self.userAgent = userAgent
+        self.username = username
+        self.password = password
+        self.tls = tls
+    }
+
+    /// The User-Agent a Yealink phone sends: `Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:50`.
+    public static func yealinkUserAgent(model: PhoneModel, firmware: String, mac: MACAddress) -> String {
+        let hex = mac.canonical
+        let colons = stride(from: 0, to: 12, by: 2).map { offset in
+            String(hex[hex.index(hex.startIndex, offsetBy: offset)..<hex.index(hex.startIndex, offsetBy: offset + 2)])
+        }.joined(separator: ":")
+        let name = model.name.hasPrefix("W") || model.name.hasPrefix("CP") ? model.name : "SIP-" + model.name
+        return "Yealink \(name) \(firmware) \(colons)"
+    }
+}
+
+/// Downloads URLs as a phone: one at a time, each failed attempt (no answer, a refused connection, a server error)
+/// retried ``attempts`` times in all, a second apart, before the phone gives up on that file. A 404 or TFTP's "file
+/// not found" is an answer, not retried. Blocking: meant for one phone's sequential provisioning.
+public final class PhoneClient: Sendable {
+    public let identity: PhoneIdentity
+    /// How long one attempt may take before it counts as failed.
+    public let timeout: TimeAmount
+    /// Attempts per file; Yealink's count is not documented (`attempt_before_failed` exists without semantics), so
+    /// autoprov's phone tries three times, a second apart.
+    public let attempts: Int
+    let group: MultiThreadedEventLoopGroup
+    let sslContext: NIOSSLContext
+    private let recorded = Mutex<[Transfer]>([])
+
+    public init(identity: PhoneIdentity, timeout: TimeAmount = .seconds(5), attempts: Int = 3) throws {
+        self.identity = identity
+        self.timeout = timeout
+        self.attempts = attempts
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        sslContext = try NIOSSLContext(configuration: identity.tls)
+    }
+
+    deinit { try? group.syncShutdownGracefully() }
+
+    /// The transfers so far, in order.
+    public var transfers: [Transfer] { recorded.withLock { $0 } }
+
+    /// The phone's download of `url`, as ``Provisioning/run(_:fetch:)`` asks for it.
+    public func fetch(_ url: ProvisioningURL) -> FetchResult {
+        let started = ContinuousClock.now
+        var attempt = 0
+        var outcome: Attempt = .failed("not tried")
+        while attempt < attempts {
+            attempt += 1
+            outcome = once(url)
+            guard case .failed = outcome, attempt < attempts else { break }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
+            + Double((ContinuousClock.now - started).components.seconds)
+        let (result, bytes, fetched): (String, Int, FetchResult) = switch outcome {
+        case .found(let code, let body): (code, body.count, .found(body))
+        case .notFound(let code): (code, 0, .notFound)
+        case .refused(let code): (code, 0, .unreachable("the server refused it (\(code))"))
+        case .failed(let reason): (reason, 0, .unreachable(reason))
+        }
+        recorded.withLock {
+            $0.append(Transfer(url: url.description, protocol: url.scheme, result: result, bytes: bytes, seconds: seconds,
+                               attempts: attempt))
+        }
+        return fetched
+    }
+
+    enum Attempt {
+        case found(String, [UInt8])
+        case notFound(String)
+        /// An answer that is final but not the file (403, a TFTP access violation): not retried.
+        case refused(String)
+        /// No usable answer: retried.
+        case failed(String)
+    }
+
+    private func once(_ url: ProvisioningURL) -> Attempt {
+        switch url.scheme {
+        case "http", "https": http(url)
+        case "tftp": TFTPDownload(url: url, group: group, timeout: timeout).run()
+        default: .refused("\(url.scheme): not supported by the simulated phone yet")
+        }
+    }
+
+    // MARK: HTTP
+
+    private func http(_ url: ProvisioningURL) -> Attempt {
+        do {
+            var answer = try HTTPExchange(url: url, group: group, tls: url.scheme == "https" ? sslContext : nil,
+                                          userAgent: identity.userAgent, authorization: nil, timeout: timeout).run()
+            if answer.status == 401, let username = identity.username, let password = identity.password,
+               let challenge = answer.challenge {
+                let authorization: String
+                if challenge.lowercased().hasPrefix("digest"), let digest = DigestChallenge(challenge) {
+                    authorization = digest.authorization(method: "GET", uri: url.requestTarget, username: username,
+                                                         password: password, clientNonce: PhoneClient.clientNonce())
+                } else {
+                    authorization = "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
+                }
+                answer = try HTTPExchange(url: url, group: group, tls: url.scheme == "https" ? sslContext : nil,
+                                          userAgent: identity.userAgent, authorization: authorization, timeout: timeout).run()
+            }
+            switch answer.status {
+            case 200: return .found("200", answer.body)
+            case 404: return .notFound("404")
+            case 500...: return .failed("\(answer.status)")
+            default: return .refused("\(answer.status)")
+            }
+        } catch {
+            return .failed(PhoneClient.describe(error))
+        }
+    }
+
+    static func clientNonce() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &generator)) }.joined()
+    }
+
+    static func describe(_ error: any Error) -> String {
+        switch error {
+        case is SimulationTimeout: "timeout"
+        case let error as NIOConnectionError: error.connectionErrors.first.map { "\($0.error)" }
+            .map { $0.contains("refused") ? "connection refused" : $0 } ?? "cannot connect"
+        case let error as IOError where error.errnoCode == ECONNREFUSED: "connection refused"
+        default: "\(error)"
+        }
+    }
+}
+
+struct SimulationTimeout: Error {}
+
+extension ProvisioningURL {
+    /// The request target: the path and query as sent.
+    var requestTarget: String { path + (query.map { "?" + $0 } ?? "") }
+
+    /// The port the authority names, or the scheme's default.
+    var port: Int {
+        var rest = authority[...]
+        if let at = rest.lastIndex(of: "@") { rest = rest[rest.index(after: at)...] }
+        if rest.hasPrefix("["), let close = rest.firstIndex(of: "]") { rest = rest[rest.index(after: close)...] }
+        if let colon = rest.lastIndex(of: ":"), let port = Int(rest[rest.index(after: colon)...]) { return port }
+        return ["http": 80, "https": 443, "tftp": 69, "ftp": 21][scheme] ?? 0
+    }
+
+    /// The host to connect to, without IPv6 brackets.
+    var connectHost: String { host.hasPrefix("[") ? String(host.dropFirst().dropLast()) : host }
+}

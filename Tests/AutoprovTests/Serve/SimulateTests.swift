@@ -1,0 +1,154 @@
+import Foundation
+import Testing
+
+/// `autoprov simulate`: the phone's algorithm downloading from the real server over HTTP, HTTPS and TFTP, checked
+/// against `resolve` reading the same tree from disk: the same files tried, the same statuses and MD5s, the same
+/// settings from the same file lines.
+@Suite("autoprov simulate: a phone on the network, the same result as resolve on the same tree", .timeLimit(.minutes(3)))
+struct SimulateTests {
+    /// Legacy mode (R3.3): the model's common CFG, then `<mac>.cfg`, the MAC-local file applied last when protected.
+    static let legacy = [
+        "y000000000028.cfg": "#!version:1.0.0.1\nlang.wui = English\nstatic.auto_provision.custom.protect = 1\n",
+        "00156574b150.cfg": "#!version:1.0.0.1\naccount.1.label = Desk\nlang.wui = French\n",
+    ]
+    /// Boot mode (R2, R3.1): `<mac>.boot` with includes in a folder, resolved against the boot file's URL, and
+    /// overwrite mode.
+    static let boot = [
+        "00156574b150.boot": "#!version:1.0.0.1\ninclude:config <configs/common.cfg>\ninclude:config \"configs/desk.cfg\"\noverwrite_mode = 1\n",
+        "configs/common.cfg": "#!version:1.0.0.1\nlang.wui = English\naccount.1.enable = 1\n",
+        "configs/desk.cfg": "#!version:1.0.0.1\naccount.1.label = Desk\naccount.1.enable = 0\n",
+    ]
+
+    static func json(_ result: CommandRunner.Result) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any], "\(result.stderr)")
+    }
+
+    /// What must agree: each file tried (role, path, status, MD5) and each setting (value, file, line).
+    static func essence(_ object: [String: Any]) -> [String] {
+        let files = (object["files"] as? [[String: Any]] ?? []).map { file in
+            ["role", "path", "status", "md5"].map { "\(file[$0] ?? "-")" }.joined(separator: " ")
+        }
+        let settings = (object["settings"] as? [String: [String: Any]] ?? [:]).sorted { $0.key < $1.key }.map { key, setting in
+            "\(key) = \(setting["value"] ?? "(default)") @ \(setting["file"] ?? "-"):\(setting["line"] ?? "-")"
+        }
+        return files + settings
+    }
+
+    func agree(_ tree: [String: String], extra: [String] = []) throws {
+        let server = try ServerProcess(files: tree)
+        for base in [server.http, server.tftp, server.https] {
+            let url = base + "/"
+            let tls = base.hasPrefix("https") ? ["--insecure"] : []
+            let simulated = try CommandRunner.run(["simulate", "--url", url, "--mac", "00:15:65:74:B1:50", "--model", "T46G",
+                                                   "--format", "json"] + tls + extra)
+            #expect(simulated.status == 0, "\(url): \(simulated.stderr)")
+            let resolved = try CommandRunner.run(["resolve", "--root", server.root.path, "--mac", "00:15:65:74:B1:50",
+                                                  "--model", "T46G", "--url", url, "--format", "json"] + extra)
+            let (phone, disk) = (try Self.json(simulated), try Self.json(resolved))
+            #expect(Self.essence(phone) == Self.essence(disk), "\(url)")
+            #expect(Self.essence(phone).contains { $0.contains(" applied ") }, "a configuration file was reached")
+            // Each download is listed with the protocol's answer.
+            let transfers = phone["transfers"] as? [[String: Any]] ?? []
+            let tried = (phone["files"] as? [[String: Any]] ?? []).count
+            #expect(transfers.count == tried && transfers.allSatisfy { ($0["url"] as? String)?.hasPrefix(base) == true },
+                    "\(transfers)")
+        }
+        #expect(server.stop() == 0)
+    }
+
+    @Test("legacy mode (R3.3, R5.2) over HTTP, TFTP and HTTPS: the files and settings resolve finds on disk")
+    func legacyMode() throws {
+        try agree(Self.legacy)
+    }
+
+    @Test("boot mode (R2.3, R3.1, R4.3): includes resolved against the boot file's URL, overwrite mode, as resolve sees them")
+    func bootMode() throws {
+        try agree(Self.boot)
+    }
+
+    @Test("R4.4 with --state: a second run against an unchanged server says unchanged; a changed file is downloaded and applied")
+    func stateAndUnchanged() throws {
+        let server = try ServerProcess(files: Self.legacy)
+        let state = server.directory.appendingPathComponent("phone.json").path
+        let arguments = ["simulate", "--url", server.http + "/", "--mac", "00156574b150", "--model", "T46G", "--state", state,
+                         "--format", "json"]
+        #expect(try Self.json(try CommandRunner.run(arguments))["unchanged"] as? Bool == false)
+        let again = try Self.json(try CommandRunner.run(arguments))
+        #expect(again["unchanged"] as? Bool == true, "\(again)")
+        try "#!version:1.0.0.1\naccount.1.label = Lobby\n".write(to: server.root.appendingPathComponent("00156574b150.cfg"),
+                                                                   atomically: true, encoding: .utf8)
+        // The server picks the edit up from its file watcher; the phone, on its next provisioning after that.
+        var changed: [String: Any] = [:]
+        #expect(eventually(within: 20) {
+            changed = (try? Self.json(try CommandRunner.run(arguments))) ?? [:]
+            return changed["unchanged"] as? Bool == false
+        }, "\(changed)")
+        #expect(((changed["settings"] as? [String: [String: Any]])?["account.1.label"])?["value"] as? String == "Lobby")
+        #expect(server.stop() == 0)
+    }
+
+    @Test("the User-Agent it sends is a Yealink phone's, so the server's log and registry know it; credentials answer a 401 (S5)")
+    func identityAndCredentials() throws {
+        let server = try ServerProcess(files: ["T23G_1/y000000000044.cfg": "#!version:1.0.0.1\nsecret = yes\n"],
+                                       configuration: "[[directory]]\npath = \"T23G_1\"\nusername = \"user1\"\npassword = \"secret1\"\n")
+        let url = server.http + "/T23G_1/"
+        let refused = try CommandRunner.run(["simulate", "--url", url, "--mac", "00156574b151", "--model", "T23G"])
+        #expect(refused.status == 1, "no credentials: the phone reaches no configuration (\(refused.stdout))")
+        #expect(refused.stdout.contains("y000000000044.cfg: 401"), "\(refused.stdout)")
+        let allowed = try CommandRunner.run(["simulate", "--url", url, "--mac", "00156574b151", "--model", "T23G",
+                                             "--username", "user1", "--password", "secret1", "--firmware", "44.84.0.10"])
+        #expect(allowed.status == 0 && allowed.stdout.contains("secret = yes"), "\(allowed.stdout)\(allowed.stderr)")
+        #expect(eventually(within: 20) {
+            let devices = (try? CommandRunner.run(["devices", "--data", server.data.path]).stdout) ?? ""
+            return devices.contains("00156574b151") && devices.contains("44.84.0.10")
+        })
+        #expect(server.stop() == 0)
+    }
+
+    @Test("failures: no configuration reached is exit 1 with each attempt listed; a server that is not there is retried, then given up; usage errors are 2")
+    func failures() throws {
+        let server = try ServerProcess(files: [:])
+        let empty = try CommandRunner.run(["simulate", "--url", server.http + "/", "--mac", "00156574b150", "--model", "T46G"])
+        #expect(empty.status == 1 && empty.stdout.contains("00156574b150.cfg: 404"), "\(empty.stdout)")
+        #expect(server.stop() == 0)
+        // The stopped server's port: the connection is refused, three attempts a second apart.
+        let gone = try CommandRunner.run(["simulate", "--url", server.http + "/", "--mac", "00156574b150", "--model", "T46G"])
+        #expect(gone.status == 1 && gone.stdout.contains("connection refused, 0 bytes") && gone.stdout.contains("3 attempts"),
+                "\(gone.stdout)")
+        #expect(try CommandRunner.run(["simulate", "--url", "gopher://x/", "--mac", "00156574b150", "--model", "T46G"]).status == 2)
+        #expect(try CommandRunner.run(["simulate", "--url", "http://127.0.0.1:1/", "--mac", "nonsense", "--model", "T46G"]).status == 2)
+        #expect(try CommandRunner.run(["simulate", "--url", "http://127.0.0.1:1/", "--mac", "00156574b150"]).status == 2)
+    }
+
+    @Test("an encrypted root (R6.2, R6.3, [encryption] on the fly): decrypted with the keys given, or with each file's _Security.enc; the settings resolve reads from the plain tree")
+    func encryptedRoot() throws {
+        let (commonKey, macKey) = ("0123456789abcdef", "fedcba9876543210")
+        let keys = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-keys-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: keys) }
+        try "00:15:65:74:B1:50,\(macKey)\n".write(to: keys, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(files: Self.legacy, configuration: """
+            [encryption]
+            common_key = "\(commonKey)"
+            keys = "\(keys.path)"
+            """)
+        let encrypted = try Client.run("curl", ["-s", server.http + "/00156574b150.cfg"]).stdout
+        #expect(!encrypted.contains("account.1.label"), "the server encrypts it")
+        let resolved = try Self.json(try CommandRunner.run(["resolve", "--root", server.root.path, "--mac", "00156574b150",
+                                                             "--model", "T46G", "--format", "json"]))
+        let settings = { (object: [String: Any]) in Self.essence(object).filter { !$0.contains(".cfg ") } }
+        for extra in [["--common-key", commonKey, "--mac-key", macKey], []] {
+            let simulated = try CommandRunner.run(["simulate", "--url", server.tftp + "/", "--mac", "00156574b150",
+                                                   "--model", "T46G", "--format", "json"] + extra)
+            #expect(simulated.status == 0, "\(extra): \(simulated.stdout)\(simulated.stderr)")
+            let phone = try Self.json(simulated)
+            #expect(settings(phone) == settings(resolved) && settings(phone).contains { $0.hasPrefix("account.1.label = Desk") },
+                    "\(extra): \(settings(phone))")
+            let fetched = (phone["transfers"] as? [[String: Any]] ?? []).compactMap { $0["url"] as? String }
+            #expect(fetched.contains { $0.hasSuffix("00156574b150_Security.enc") } == extra.isEmpty, "\(fetched)")
+        }
+        let wrongKey = try CommandRunner.run(["simulate", "--url", server.http + "/", "--mac", "00156574b150", "--model", "T46G",
+                                              "--mac-key", "AAAAAAAAAAAAAAAA", "--common-key", "BBBBBBBBBBBBBBBB"])
+        #expect(wrongKey.status == 1 || !wrongKey.stdout.contains("account.1.label = Desk"), "\(wrongKey.stdout)")
+        #expect(server.stop() == 0)
+    }
+}
