@@ -12,6 +12,9 @@ struct HTTPExchange {
     let userAgent: String
     let authorization: String?
     let timeout: TimeAmount
+    /// GET, or PUT with ``body`` (an upload, R5.4).
+    var method: HTTPMethod = .GET
+    var body: [UInt8] = []
 
     struct Answer {
         var status: Int
@@ -46,12 +49,14 @@ struct HTTPExchange {
             throw error
         }
         defer { channel.close(promise: nil) }
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: url.requestTarget)
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: url.requestTarget)
         head.headers.add(name: "Host", value: url.authority.split(separator: "@").last.map(String.init) ?? url.authority)
         head.headers.add(name: "User-Agent", value: userAgent)
         head.headers.add(name: "Connection", value: "close")
         if let authorization { head.headers.add(name: "Authorization", value: authorization) }
+        if method != .GET { head.headers.add(name: "Content-Length", value: "\(body.count)") }
         channel.write(HTTPClientRequestPart.head(head), promise: nil)
+        if !body.isEmpty { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
         channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
         return try promise.futureResult.wait()
     }

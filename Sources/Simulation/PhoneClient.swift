@@ -12,6 +12,8 @@ import Synchronization
 public struct Transfer: Sendable, Hashable, Encodable {
     public var url: String
     public var `protocol`: String
+    /// `GET` (TFTP: a read), or `PUT` for the MAC-local file's upload.
+    public var method: String
     /// `200`, `401`, `404` (HTTP status), `ok`/`not-found`/`error 2: …` (TFTP), or what failed (`timeout`, `refused`).
     public var result: String
     public var bytes: Int
@@ -85,19 +87,24 @@ public final class PhoneClient: Sendable {
             guard case .failed = outcome, attempt < attempts else { break }
             Thread.sleep(forTimeInterval: 1)
         }
-        let seconds = Double((ContinuousClock.now - started).components.attoseconds) / 1e18
-            + Double((ContinuousClock.now - started).components.seconds)
         let (result, bytes, fetched): (String, Int, FetchResult) = switch outcome {
         case .found(let code, let body): (code, body.count, .found(body))
         case .notFound(let code): (code, 0, .notFound)
         case .refused(let code): (code, 0, .unreachable("the server refused it (\(code))"))
         case .failed(let reason): (reason, 0, .unreachable(reason))
         }
-        recorded.withLock {
-            $0.append(Transfer(url: url.description, protocol: url.scheme, result: result, bytes: bytes, seconds: seconds,
-                               attempts: attempt))
-        }
+        record(url, result: result, bytes: bytes, started: started, attempts: attempt, method: "GET")
         return fetched
+    }
+
+    private func record(_ url: ProvisioningURL, result: String, bytes: Int, started: ContinuousClock.Instant, attempts: Int,
+                        method: String) {
+        let elapsed = (ContinuousClock.now - started).components
+        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        recorded.withLock {
+            $0.append(Transfer(url: url.description, protocol: url.scheme, method: method, result: result, bytes: bytes,
+                               seconds: seconds, attempts: attempts))
+        }
     }
 
     enum Attempt {
@@ -119,24 +126,26 @@ public final class PhoneClient: Sendable {
 
     // MARK: HTTP
 
-    private func http(_ url: ProvisioningURL) -> Attempt {
+    private func http(_ url: ProvisioningURL, method: HTTPMethod = .GET, body: [UInt8] = []) -> Attempt {
         do {
-            var answer = try HTTPExchange(url: url, group: group, tls: url.scheme == "https" ? sslContext : nil,
-                                          userAgent: identity.userAgent, authorization: nil, timeout: timeout).run()
+            func exchange(_ authorization: String?) throws -> HTTPExchange.Answer {
+                try HTTPExchange(url: url, group: group, tls: url.scheme == "https" ? sslContext : nil,
+                                 userAgent: identity.userAgent, authorization: authorization, timeout: timeout,
+                                 method: method, body: body).run()
+            }
+            var answer = try exchange(nil)
             if answer.status == 401, let username = identity.username, let password = identity.password,
                let challenge = answer.challenge {
-                let authorization: String
                 if challenge.lowercased().hasPrefix("digest"), let digest = DigestChallenge(challenge) {
-                    authorization = digest.authorization(method: "GET", uri: url.requestTarget, username: username,
-                                                         password: password, clientNonce: PhoneClient.clientNonce())
+                    answer = try exchange(digest.authorization(method: method.rawValue, uri: url.requestTarget,
+                                                               username: username, password: password,
+                                                               clientNonce: PhoneClient.clientNonce()))
                 } else {
-                    authorization = "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
+                    answer = try exchange("Basic " + Data("\(username):\(password)".utf8).base64EncodedString())
                 }
-                answer = try HTTPExchange(url: url, group: group, tls: url.scheme == "https" ? sslContext : nil,
-                                          userAgent: identity.userAgent, authorization: authorization, timeout: timeout).run()
             }
             switch answer.status {
-            case 200: return .found("200", answer.body)
+            case 200...299: return .found("\(answer.status)", answer.body)
             case 404: return .notFound("404")
             case 500...: return .failed("\(answer.status)")
             default: return .refused("\(answer.status)")
@@ -144,6 +153,30 @@ public final class PhoneClient: Sendable {
         } catch {
             return .failed(PhoneClient.describe(error))
         }
+    }
+
+    /// R5.4: the phone's MAC-local file uploaded to `url` (HTTP PUT, `custom.upload_method = 0`), retried as a
+    /// download is; whether the server stored it.
+    @discardableResult
+    public func upload(_ bytes: [UInt8], to url: ProvisioningURL) -> Bool {
+        let started = ContinuousClock.now
+        var attempt = 0
+        var outcome: Attempt = .failed("not tried")
+        while attempt < attempts {
+            attempt += 1
+            outcome = url.scheme.hasPrefix("http") ? http(url, method: .PUT, body: bytes)
+                : .refused("\(url.scheme): the phone uploads over HTTP (custom.upload_method = 0)")
+            guard case .failed = outcome, attempt < attempts else { break }
+            Thread.sleep(forTimeInterval: 1)
+        }
+        let stored: Bool
+        let result: String
+        switch outcome {
+        case .found(let code, _): (stored, result) = (true, code)
+        case .notFound(let code), .refused(let code), .failed(let code): (stored, result) = (false, code)
+        }
+        record(url, result: result, bytes: bytes.count, started: started, attempts: attempt, method: "PUT")
+        return stored
     }
 
     static func clientNonce() -> String {

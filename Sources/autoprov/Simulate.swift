@@ -12,7 +12,8 @@ struct Simulate: ParsableCommand {
             The same algorithm as 'resolve', downloading over the URL's protocol (http, https, tftp) as a phone \
             does: <mac>.boot, y000000000000.boot, the common CFG and <mac>.cfg, includes resolved against the boot \
             file's URL, the MAC-local file applied last when protected, encrypted files read with --common-key and \
-            --mac-key, the keys the phone received before (--state), or each file's <name>_Security.enc. A failed download (no answer, a refused \
+            --mac-key, the keys the phone received before (--state), or each file's <name>_Security.enc; with \
+            custom.sync = 1 the phone's --local file is uploaded (HTTP PUT) when the server's copy differs. A failed download (no answer, a refused \
             connection, a server error) is tried three times, a second apart; a 404 is an answer. Credentials \
             answer a 401 (Basic or Digest). The output is resolve's, then each download with its result and time. \
             Exit status 0 when the phone reached a configuration file, 1 when it would fail, 2 on usage errors.
@@ -85,6 +86,12 @@ struct Simulate: ParsableCommand {
             } catch {
                 throw UsageFailure("\(error)")
             }
+            // R5.4: a phone that syncs its MAC-local file uploads it when the server's copy differs from its own.
+            if let local, let target = Provisioning.localFileUploadURL(request, outcome: outcome),
+               let bytes = FileManager.default.contents(atPath: local).map(Array.init) {
+                let onServer = outcome.files.first { $0.role == .macLocal && $0.md5 != nil }?.md5
+                if onServer != Provisioning.md5(bytes) { client.upload(bytes, to: target) }
+            }
             if let state { try PhoneInputs.write(outcome.state, to: state) }
             switch format {
             case .json: emit(try Simulate.json(outcome, transfers: client.transfers))
@@ -137,7 +144,7 @@ struct Simulate: ParsableCommand {
         ResolveOutput.cfg(outcome).replacingOccurrences(of: "# autoprov resolve: ", with: "# autoprov simulate: ")
             + transfers.map { transfer in
             let retried = transfer.attempts > 1 ? ", \(transfer.attempts) attempts" : ""
-            return "# \(transfer.url): \(transfer.result), \(transfer.bytes) bytes, "
+            return "# \(transfer.method == "PUT" ? "PUT " : "")\(transfer.url): \(transfer.result), \(transfer.bytes) bytes, "
                 + String(format: "%.3f s", transfer.seconds) + retried + "\n"
         }.joined()
     }

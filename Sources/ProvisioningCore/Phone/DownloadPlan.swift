@@ -16,12 +16,20 @@ struct DownloadPlan {
     init(request: ProvisioningRequest, start: ProvisioningStart) {
         self.request = request
         self.start = start
-        let url: ProvisioningURL
-        switch start {
-        case .directory(let directory): (url, base) = (directory, directory)
-        case .bootFile(let bootFile): (url, base) = (bootFile, (try? bootFile.resolving("./")) ?? bootFile)
+        let url: ProvisioningURL = switch start {
+        case .directory(let directory): directory
+        case .bootFile(let bootFile): bootFile
         }
+        base = DownloadPlan.base(of: start)
         root = ProvisioningURL(scheme: url.scheme, authority: url.authority, path: "/", query: nil)
+    }
+
+    /// The directory a start provisions from.
+    static func base(of start: ProvisioningStart) -> ProvisioningURL {
+        switch start {
+        case .directory(let directory): directory
+        case .bootFile(let bootFile): (try? bootFile.resolving("./")) ?? bootFile
+        }
     }
 
     /// R3.1–R3.6: the boot file (MAC-oriented, then common) and its includes, or the common and MAC CFG files.
@@ -54,11 +62,7 @@ struct DownloadPlan {
     ) {
         var local = request.localFile
         var index: Int?
-        if merge.value(Provisioning.syncKey) == "1" {
-            // R5.4: the sync path when set, else the provisioning server.
-            let syncPath = Provisioning.nonBlank(merge.value(Provisioning.syncPathKey))
-            let directory = syncPath.flatMap { try? ProvisioningURL($0).asDirectory } ?? base
-            let url = directory.appending(request.mac.canonical + "-local.cfg")
+        if let url = Provisioning.localFileURL(mac: request.mac, base: base, value: merge.value) {
             let path = displayPath(url)
             index = tried.count
             switch fetch(url) {

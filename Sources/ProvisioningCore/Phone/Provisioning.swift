@@ -92,6 +92,21 @@ public enum Provisioning {
             state: unchanged ? previous : state)
     }
 
+    /// R5.4: where the phone keeps its MAC-local file on the server when `custom.sync = 1` (nil otherwise): the
+    /// sync path when set, else the directory it provisions from (`base`).
+    static func localFileURL(mac: MACAddress, base: ProvisioningURL, value: (String) -> String?) -> ProvisioningURL? {
+        guard value(syncKey) == "1" else { return nil }
+        let directory = nonBlank(value(syncPathKey)).flatMap { try? ProvisioningURL($0).asDirectory } ?? base
+        return directory.appending(mac.canonical + "-local.cfg")
+    }
+
+    /// R5.4 after a provisioning: the URL the phone uploads its changed MAC-local file to, when its settings sync it.
+    public static func localFileUploadURL(_ request: ProvisioningRequest, outcome: ProvisioningOutcome) -> ProvisioningURL? {
+        let productName = nonBlank(outcome.state.value(ServerURLTemplate.productNameKey)) ?? request.model.defaultProductName
+        guard let start = try? request.serverURL.start(productName: productName, mac: request.mac) else { return nil }
+        return localFileURL(mac: request.mac, base: DownloadPlan.base(of: start)) { outcome.settings[$0]?.value }
+    }
+
     static func nonBlank(_ value: String?) -> String? {
         guard let value, !value.isEmpty else { return nil }
         return value

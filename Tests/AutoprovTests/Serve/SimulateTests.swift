@@ -151,4 +151,24 @@ struct SimulateTests {
         #expect(wrongKey.status == 1 || !wrongKey.stdout.contains("account.1.label = Desk"), "\(wrongKey.stdout)")
         #expect(server.stop() == 0)
     }
+
+    @Test("R5.4: with custom.sync = 1 the phone's own local file is uploaded (PUT) when the server's copy differs, then downloaded and applied; an equal copy is not sent again")
+    func localFileSync() throws {
+        let server = try ServerProcess(files: [
+            "00156574b150.cfg": "#!version:1.0.0.1\nstatic.auto_provision.custom.sync = 1\nstatic.auto_provision.custom.protect = 1\nlang.gui = English\n",
+        ], configuration: "[uploads]\nallow = [\"*-local.cfg\"]\n")
+        let local = server.directory.appendingPathComponent("phone-local.cfg")
+        try "#!version:1.0.0.1\nlang.gui = German\n".write(to: local, atomically: true, encoding: .utf8)
+        let arguments = ["simulate", "--url", server.http + "/", "--mac", "00156574b150", "--model", "T46G", "--local", local.path]
+        let first = try CommandRunner.run(arguments)
+        #expect(first.status == 0 && first.stdout.contains("lang.gui = German"), "\(first.stdout)\(first.stderr)")
+        #expect(first.stdout.contains("# \(server.http)/00156574b150-local.cfg: 404"), "none on the server yet: \(first.stdout)")
+        #expect(first.stdout.contains("# PUT \(server.http)/00156574b150-local.cfg: 201, 36 bytes"), "\(first.stdout)")
+        let stored = try Client.curl([server.http + "/00156574b150-local.cfg"])
+        #expect(stored.status == 200 && stored.body.contains("lang.gui = German"), "\(stored)")
+        let second = try CommandRunner.run(arguments)
+        #expect(second.stdout.contains("# \(server.http)/00156574b150-local.cfg: 200, 36 bytes") && !second.stdout.contains("# PUT"),
+                "\(second.stdout)")
+        #expect(server.stop() == 0)
+    }
 }
