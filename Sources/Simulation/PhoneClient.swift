@@ -1,5 +1,5 @@
 // Simulation: a phone on the network. The phone's algorithm (ProvisioningCore's `Provisioning.run`) with a fetcher
-// that downloads each URL as a phone does, over HTTP, HTTPS and TFTP (SwiftNIO), recording each transfer.
+// that downloads each URL as a phone does, over HTTP, HTTPS, TFTP and FTP (SwiftNIO), recording each transfer.
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -120,6 +120,8 @@ public final class PhoneClient: Sendable {
         switch url.scheme {
         case "http", "https": http(url)
         case "tftp": TFTPDownload(url: url, group: group, timeout: timeout).run()
+        case "ftp": FTPDownload(url: url, group: group, timeout: timeout, username: identity.username,
+                                password: identity.password).run()
         default: .refused("\(url.scheme): not supported by the simulated phone yet")
         }
     }

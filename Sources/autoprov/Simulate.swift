@@ -9,7 +9,7 @@ struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Be a phone on the network: provision from a server's URL as the phone would, and show the result.",
         discussion: """
-            The same algorithm as 'resolve', downloading over the URL's protocol (http, https, tftp) as a phone \
+            The same algorithm as 'resolve', downloading over the URL's protocol (http, https, tftp, ftp) as a phone \
             does: <mac>.boot, y000000000000.boot, the common CFG and <mac>.cfg, includes resolved against the boot \
             file's URL, the MAC-local file applied last when protected, encrypted files read with --common-key and \
             --mac-key, the keys the phone received before (--state), or each file's <name>_Security.enc; with \

@@ -35,8 +35,8 @@ struct SimulateTests {
     }
 
     func agree(_ tree: [String: String], extra: [String] = []) throws {
-        let server = try ServerProcess(files: tree)
-        for base in [server.http, server.tftp, server.https] {
+        let server = try ServerProcess(files: tree, configuration: "[ftp]\nanonymous = true\n")
+        for base in [server.http, server.tftp, server.https, "ftp://\(server.ftpHostPort)"] {
             let url = base + "/"
             let tls = base.hasPrefix("https") ? ["--insecure"] : []
             let simulated = try CommandRunner.run(["simulate", "--url", url, "--mac", "00:15:65:74:B1:50", "--model", "T46G",
@@ -56,7 +56,7 @@ struct SimulateTests {
         #expect(server.stop() == 0)
     }
 
-    @Test("legacy mode (R3.3, R5.2) over HTTP, TFTP and HTTPS: the files and settings resolve finds on disk")
+    @Test("legacy mode (R3.3, R5.2) over HTTP, TFTP, HTTPS and FTP: the files and settings resolve finds on disk")
     func legacyMode() throws {
         try agree(Self.legacy)
     }
@@ -98,6 +98,15 @@ struct SimulateTests {
         let allowed = try CommandRunner.run(["simulate", "--url", url, "--mac", "00156574b151", "--model", "T23G",
                                              "--username", "user1", "--password", "secret1", "--firmware", "44.84.0.10"])
         #expect(allowed.status == 0 && allowed.stdout.contains("secret = yes"), "\(allowed.stdout)\(allowed.stderr)")
+        // Over FTP the directory's account logs in (from the options, or from the URL as phones are often given it).
+        for (ftpURL, extra) in [("ftp://\(server.ftpHostPort)/T23G_1/", ["--username", "user1", "--password", "secret1"]),
+                                ("ftp://user1:secret1@\(server.ftpHostPort)/T23G_1/", [])] {
+            let ftp = try CommandRunner.run(["simulate", "--url", ftpURL, "--mac", "00156574b151", "--model", "T23G"] + extra)
+            #expect(ftp.status == 0 && ftp.stdout.contains("secret = yes"), "\(ftpURL): \(ftp.stdout)\(ftp.stderr)")
+        }
+        let wrong = try CommandRunner.run(["simulate", "--url", "ftp://user1:nope@\(server.ftpHostPort)/T23G_1/", "--mac",
+                                           "00156574b151", "--model", "T23G"])
+        #expect(wrong.status == 1 && wrong.stdout.contains(": 530, 0 bytes"), "\(wrong.stdout)")
         #expect(eventually(within: 20) {
             let devices = (try? CommandRunner.run(["devices", "--data", server.data.path]).stdout) ?? ""
             return devices.contains("00156574b151") && devices.contains("44.84.0.10")
