@@ -64,6 +64,9 @@ struct Simulate: ParsableCommand {
 
     @OptionGroup var keyOptions: FileKeyOptions
 
+    @Flag(help: "Fetch the resource files the configuration names (R3.7: firmware, ring tones, ...); else only list them.")
+    var resources = false
+
     func run() throws {
         var reached = false
         try reportingFailures {
@@ -92,10 +95,20 @@ struct Simulate: ParsableCommand {
                 let onServer = outcome.files.first { $0.role == .macLocal && $0.md5 != nil }?.md5
                 if onServer != Provisioning.md5(bytes) { client.upload(bytes, to: target) }
             }
+            // R3.7: the resource files the configuration names, fetched after it when asked.
+            let named = ResourceFiles.listed(outcome.settings).map { listed in
+                Resource(key: listed.key, value: listed.value,
+                         url: ResourceFiles.url(listed.value, request: request, outcome: outcome)?.description)
+            }
+            if resources {
+                for resource in named {
+                    if let url = resource.url.flatMap({ try? ProvisioningURL($0) }) { _ = client.fetch(url) }
+                }
+            }
             if let state { try PhoneInputs.write(outcome.state, to: state) }
             switch format {
-            case .json: emit(try Simulate.json(outcome, transfers: client.transfers))
-            case .cfg: emit(Simulate.cfg(outcome, transfers: client.transfers))
+            case .json: emit(try Simulate.json(outcome, resources: named, transfers: client.transfers))
+            case .cfg: emit(Simulate.cfg(outcome, resources: named, transfers: client.transfers))
             }
             reached = outcome.unchanged || outcome.files.contains { file in
                 file.status == .applied && [.commonConfig, .macConfig, .include].contains(file.role)
@@ -126,11 +139,20 @@ struct Simulate: ParsableCommand {
         return configuration
     }
 
-    /// `resolve --format json`, with `transfers`: each download, in order.
-    static func json(_ outcome: ProvisioningOutcome, transfers: [Transfer]) throws -> String {
+    /// A resource file the configuration names (R3.7), and where the phone fetches it.
+    struct Resource: Encodable {
+        let key: String
+        let value: String
+        /// nil: not a URL the phone can fetch.
+        let url: String?
+    }
+
+    /// `resolve --format json`, with `resources` (R3.7) and `transfers`: each download, in order.
+    static func json(_ outcome: ProvisioningOutcome, resources: [Resource], transfers: [Transfer]) throws -> String {
         let resolved = try ResolveOutput.json(outcome)
         guard var object = try JSONSerialization.jsonObject(with: Data(resolved.utf8)) as? [String: Any] else { return resolved }
         object["transfers"] = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(transfers))
+        object["resources"] = try JSONSerialization.jsonObject(with: try JSONEncoder().encode(resources))
         // Every file came from the server; where, `transfers` says.
         if let files = object["files"] as? [[String: Any]] {
             object["files"] = files.map { $0.filter { $0.key != "source" } }
@@ -139,9 +161,10 @@ struct Simulate: ParsableCommand {
         return String(decoding: data, as: UTF8.self) + "\n"
     }
 
-    /// `resolve`'s effective configuration, then a comment line per download.
-    static func cfg(_ outcome: ProvisioningOutcome, transfers: [Transfer]) -> String {
+    /// `resolve`'s effective configuration, then a comment line per resource file and per download.
+    static func cfg(_ outcome: ProvisioningOutcome, resources: [Resource], transfers: [Transfer]) -> String {
         ResolveOutput.cfg(outcome).replacingOccurrences(of: "# autoprov resolve: ", with: "# autoprov simulate: ")
+            + resources.map { "# resource \($0.key): \($0.url ?? "\($0.value) (not a URL the phone can fetch)")\n" }.joined()
             + transfers.map { transfer in
             let retried = transfer.attempts > 1 ? ", \(transfer.attempts) attempts" : ""
             return "# \(transfer.method == "PUT" ? "PUT " : "")\(transfer.url): \(transfer.result), \(transfer.bytes) bytes, "

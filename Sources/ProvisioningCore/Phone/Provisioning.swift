@@ -102,9 +102,14 @@ public enum Provisioning {
 
     /// R5.4 after a provisioning: the URL the phone uploads its changed MAC-local file to, when its settings sync it.
     public static func localFileUploadURL(_ request: ProvisioningRequest, outcome: ProvisioningOutcome) -> ProvisioningURL? {
+        guard let base = base(request, outcome: outcome) else { return nil }
+        return localFileURL(mac: request.mac, base: base) { outcome.settings[$0]?.value }
+    }
+
+    /// The directory the phone provisioned from (the server URL's, or its boot file's).
+    public static func base(_ request: ProvisioningRequest, outcome: ProvisioningOutcome) -> ProvisioningURL? {
         let productName = nonBlank(outcome.state.value(ServerURLTemplate.productNameKey)) ?? request.model.defaultProductName
-        guard let start = try? request.serverURL.start(productName: productName, mac: request.mac) else { return nil }
-        return localFileURL(mac: request.mac, base: DownloadPlan.base(of: start)) { outcome.settings[$0]?.value }
+        return (try? request.serverURL.start(productName: productName, mac: request.mac)).map(DownloadPlan.base)
     }
 
     static func nonBlank(_ value: String?) -> String? {

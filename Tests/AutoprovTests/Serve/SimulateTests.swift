@@ -180,4 +180,25 @@ struct SimulateTests {
                 "\(second.stdout)")
         #expect(server.stop() == 0)
     }
+
+    @Test("R3.7: resource files the configuration names are listed, resolved against the provisioning directory, and fetched after it with --resources")
+    func resourceFiles() throws {
+        let server = try ServerProcess(files: [
+            "00156574b150.cfg": "#!version:1.0.0.1\nstatic.firmware.url = firmware/T46G-28.86.0.15.rom\nringtone.url = \(Self.placeholderHost)/ring.wav\nstatic.auto_provision.server.url = http://elsewhere.invalid/\n",
+            "firmware/T46G-28.86.0.15.rom": String(repeating: "R", count: 5000),
+        ])
+        let arguments = ["simulate", "--url", server.http + "/", "--mac", "00156574b150", "--model", "T46G", "--format", "json"]
+        let listed = try Self.json(try CommandRunner.run(arguments))
+        let resources = listed["resources"] as? [[String: Any]] ?? []
+        #expect(resources.compactMap { $0["key"] as? String } == ["ringtone.url", "static.firmware.url"], "\(resources)")
+        #expect(resources.last?["url"] as? String == server.http + "/firmware/T46G-28.86.0.15.rom")
+        #expect((listed["transfers"] as? [[String: Any]] ?? []).count == 4, "listed, not fetched")
+        let fetched = try Self.json(try CommandRunner.run(arguments + ["--resources"]))
+        let firmware = (fetched["transfers"] as? [[String: Any]] ?? []).first { ($0["url"] as? String)?.hasSuffix(".rom") == true }
+        #expect(firmware?["result"] as? String == "200" && firmware?["bytes"] as? Int == 5000, "\(fetched["transfers"] ?? "")")
+        #expect(server.stop() == 0)
+    }
+
+    /// A URL whose host is not resolved or contacted: the ring tone is listed only (fetching it would fail fast).
+    static let placeholderHost = "http://127.0.0.1:1"
 }
