@@ -23,11 +23,24 @@ struct HTTPExchange {
         var challenge: String?
     }
 
-    func run() throws -> Answer {
-        let promise = group.next().makePromise(of: Answer.self)
+    /// Waits for the answer (not on an event loop).
+    func run() throws -> Answer { try start(on: group.next()).wait() }
+
+    /// Connects, sends, and answers when the response has ended; never blocks.
+    func start(on loop: EventLoop) -> EventLoopFuture<Answer> {
+        let promise = loop.makePromise(of: Answer.self)
         let (host, tls) = (url.connectHost, tls)
         let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
-        let bootstrap = ClientBootstrap(group: group)
+        let deadline = loop.scheduleTask(in: timeout) { promise.fail(SimulationTimeout()) }
+        promise.futureResult.whenComplete { _ in deadline.cancel() }
+        var head = HTTPRequestHead(version: .http1_1, method: method, uri: url.requestTarget)
+        head.headers.add(name: "Host", value: url.authority.split(separator: "@").last.map(String.init) ?? url.authority)
+        head.headers.add(name: "User-Agent", value: userAgent)
+        head.headers.add(name: "Connection", value: "close")
+        if let authorization { head.headers.add(name: "Authorization", value: authorization) }
+        if method != .GET { head.headers.add(name: "Content-Length", value: "\(body.count)") }
+        let (request, body) = (head, body)
+        ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -39,26 +52,21 @@ struct HTTPExchange {
                     try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
                 }
             }
-        let deadline = group.next().scheduleTask(in: timeout) { promise.fail(SimulationTimeout()) }
-        defer { deadline.cancel() }
-        let channel: Channel
-        do {
-            channel = try bootstrap.connect(host: host, port: url.port).wait()
-        } catch {
-            promise.fail(error)
-            throw error
-        }
-        defer { channel.close(promise: nil) }
-        var head = HTTPRequestHead(version: .http1_1, method: method, uri: url.requestTarget)
-        head.headers.add(name: "Host", value: url.authority.split(separator: "@").last.map(String.init) ?? url.authority)
-        head.headers.add(name: "User-Agent", value: userAgent)
-        head.headers.add(name: "Connection", value: "close")
-        if let authorization { head.headers.add(name: "Authorization", value: authorization) }
-        if method != .GET { head.headers.add(name: "Content-Length", value: "\(body.count)") }
-        channel.write(HTTPClientRequestPart.head(head), promise: nil)
-        if !body.isEmpty { channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil) }
-        channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
-        return try promise.futureResult.wait()
+            .connect(host: host, port: url.port)
+            .whenComplete { result in
+                switch result {
+                case .failure(let error):
+                    promise.fail(error)
+                case .success(let channel):
+                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                    channel.write(HTTPClientRequestPart.head(request), promise: nil)
+                    if !body.isEmpty {
+                        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
+                    }
+                    channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                }
+            }
+        return promise.futureResult
     }
 }
 

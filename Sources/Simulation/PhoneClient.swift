@@ -76,25 +76,36 @@ public final class PhoneClient: Sendable {
     /// The transfers so far, in order.
     public var transfers: [Transfer] { recorded.withLock { $0 } }
 
-    /// The phone's download of `url`, as ``Provisioning/run(_:fetch:)`` asks for it.
+    /// The phone's download of `url`, as ``Provisioning/run(_:fetch:)`` asks for it (waits; not on an event loop).
     public func fetch(_ url: ProvisioningURL) -> FetchResult {
         let started = ContinuousClock.now
-        var attempt = 0
-        var outcome: Attempt = .failed("not tried")
-        while attempt < attempts {
-            attempt += 1
-            outcome = once(url)
-            guard case .failed = outcome, attempt < attempts else { break }
-            Thread.sleep(forTimeInterval: 1)
-        }
-        let (result, bytes, fetched): (String, Int, FetchResult) = switch outcome {
+        let (outcome, attempt) = (try? download(url, userAgent: identity.userAgent, on: group.next()).wait())
+            ?? (.failed("no answer"), 1)
+        let (result, bytes, fetched) = PhoneClient.result(of: outcome)
+        record(url, result: result, bytes: bytes, started: started, attempts: attempt, method: "GET")
+        return fetched
+    }
+
+    /// What an attempt means to the phone: the result shown, the bytes, and what `Provisioning.run` is told.
+    static func result(of outcome: Attempt) -> (String, Int, FetchResult) {
+        switch outcome {
         case .found(let code, let body): (code, body.count, .found(body))
         case .notFound(let code): (code, 0, .notFound)
         case .refused(let code): (code, 0, .unreachable("the server refused it (\(code))"))
         case .failed(let reason): (reason, 0, .unreachable(reason))
         }
-        record(url, result: result, bytes: bytes, started: started, attempts: attempt, method: "GET")
-        return fetched
+    }
+
+    /// A download (or an upload) with the phone's retries: a failed attempt is made again a second later, up to
+    /// ``attempts`` in all; the last attempt's outcome, and how many were made. Never blocks.
+    func download(_ url: ProvisioningURL, userAgent: String, method: HTTPMethod = .GET, body: [UInt8] = [],
+                  on loop: EventLoop, attempt: Int = 1) -> EventLoopFuture<(Attempt, Int)> {
+        once(url, userAgent: userAgent, method: method, body: body, on: loop).flatMap { outcome in
+            guard case .failed = outcome, attempt < self.attempts else { return loop.makeSucceededFuture((outcome, attempt)) }
+            return loop.scheduleTask(in: .seconds(1)) {}.futureResult.flatMap {
+                self.download(url, userAgent: userAgent, method: method, body: body, on: loop, attempt: attempt + 1)
+            }
+        }
     }
 
     private func record(_ url: ProvisioningURL, result: String, bytes: Int, started: ContinuousClock.Instant, attempts: Int,
@@ -116,45 +127,53 @@ public final class PhoneClient: Sendable {
         case failed(String)
     }
 
-    private func once(_ url: ProvisioningURL) -> Attempt {
+    private func once(_ url: ProvisioningURL, userAgent: String, method: HTTPMethod, body: [UInt8],
+                      on loop: EventLoop) -> EventLoopFuture<Attempt> {
+        if method != .GET, !url.scheme.hasPrefix("http") {
+            return loop.makeSucceededFuture(.refused("\(url.scheme): the phone uploads over HTTP (custom.upload_method = 0)"))
+        }
         switch url.scheme {
-        case "http", "https": http(url)
-        case "tftp": TFTPDownload(url: url, group: group, timeout: timeout).run()
-        case "ftp": FTPDownload(url: url, group: group, timeout: timeout, username: identity.username,
-                                password: identity.password).run()
-        default: .refused("\(url.scheme): not supported by the simulated phone yet")
+        case "http", "https":
+            return http(url, userAgent: userAgent, method: method, body: body, on: loop)
+        case "tftp":
+            return TFTPDownload(url: url, group: loop, timeout: timeout).start(on: loop)
+        case "ftp":
+            // FTP's exchange waits reply by reply: it runs off the event loops.
+            let download = FTPDownload(url: url, group: group, timeout: timeout, username: identity.username,
+                                       password: identity.password)
+            let promise = loop.makePromise(of: Attempt.self)
+            Thread { promise.succeed(download.run()) }.start()
+            return promise.futureResult
+        default:
+            return loop.makeSucceededFuture(.refused("\(url.scheme): not supported by the simulated phone"))
         }
     }
 
     // MARK: HTTP
 
-    private func http(_ url: ProvisioningURL, method: HTTPMethod = .GET, body: [UInt8] = []) -> Attempt {
-        do {
-            func exchange(_ authorization: String?) throws -> HTTPExchange.Answer {
-                try HTTPExchange(url: url, group: group, tls: url.scheme == "https" ? sslContext : nil,
-                                 userAgent: identity.userAgent, authorization: authorization, timeout: timeout,
-                                 method: method, body: body).run()
-            }
-            var answer = try exchange(nil)
-            if answer.status == 401, let username = identity.username, let password = identity.password,
-               let challenge = answer.challenge {
-                if challenge.lowercased().hasPrefix("digest"), let digest = DigestChallenge(challenge) {
-                    answer = try exchange(digest.authorization(method: method.rawValue, uri: url.requestTarget,
-                                                               username: username, password: password,
-                                                               clientNonce: PhoneClient.clientNonce()))
-                } else {
-                    answer = try exchange("Basic " + Data("\(username):\(password)".utf8).base64EncodedString())
-                }
-            }
-            switch answer.status {
-            case 200...299: return .found("\(answer.status)", answer.body)
-            case 404: return .notFound("404")
-            case 500...: return .failed("\(answer.status)")
-            default: return .refused("\(answer.status)")
-            }
-        } catch {
-            return .failed(PhoneClient.describe(error))
+    private func http(_ url: ProvisioningURL, userAgent: String, method: HTTPMethod, body: [UInt8],
+                      on loop: EventLoop) -> EventLoopFuture<Attempt> {
+        func exchange(_ authorization: String?) -> EventLoopFuture<HTTPExchange.Answer> {
+            HTTPExchange(url: url, group: loop, tls: url.scheme == "https" ? sslContext : nil, userAgent: userAgent,
+                         authorization: authorization, timeout: timeout, method: method, body: body).start(on: loop)
         }
+        let identity = identity
+        return exchange(nil).flatMap { answer -> EventLoopFuture<HTTPExchange.Answer> in
+            guard answer.status == 401, let username = identity.username, let password = identity.password,
+                  let challenge = answer.challenge else { return loop.makeSucceededFuture(answer) }
+            if challenge.lowercased().hasPrefix("digest"), let digest = DigestChallenge(challenge) {
+                return exchange(digest.authorization(method: method.rawValue, uri: url.requestTarget, username: username,
+                                                     password: password, clientNonce: PhoneClient.clientNonce()))
+            }
+            return exchange("Basic " + Data("\(username):\(password)".utf8).base64EncodedString())
+        }.map { answer -> Attempt in
+            switch answer.status {
+            case 200...299: .found("\(answer.status)", answer.body)
+            case 404: .notFound("404")
+            case 500...: .failed("\(answer.status)")
+            default: .refused("\(answer.status)")
+            }
+        }.flatMapErrorThrowing { error in .failed(PhoneClient.describe(error)) }
     }
 
     /// R5.4: the phone's MAC-local file uploaded to `url` (HTTP PUT, `custom.upload_method = 0`), retried as a
@@ -162,23 +181,12 @@ public final class PhoneClient: Sendable {
     @discardableResult
     public func upload(_ bytes: [UInt8], to url: ProvisioningURL) -> Bool {
         let started = ContinuousClock.now
-        var attempt = 0
-        var outcome: Attempt = .failed("not tried")
-        while attempt < attempts {
-            attempt += 1
-            outcome = url.scheme.hasPrefix("http") ? http(url, method: .PUT, body: bytes)
-                : .refused("\(url.scheme): the phone uploads over HTTP (custom.upload_method = 0)")
-            guard case .failed = outcome, attempt < attempts else { break }
-            Thread.sleep(forTimeInterval: 1)
-        }
-        let stored: Bool
-        let result: String
-        switch outcome {
-        case .found(let code, _): (stored, result) = (true, code)
-        case .notFound(let code), .refused(let code), .failed(let code): (stored, result) = (false, code)
-        }
+        let (outcome, attempt) = (try? download(url, userAgent: identity.userAgent, method: .PUT, body: bytes,
+                                                on: group.next()).wait()) ?? (.failed("no answer"), 1)
+        let (result, _, _) = PhoneClient.result(of: outcome)
         record(url, result: result, bytes: bytes.count, started: started, attempts: attempt, method: "PUT")
-        return stored
+        if case .found = outcome { return true }
+        return false
     }
 
     static func clientNonce() -> String {

@@ -15,31 +15,35 @@ struct TFTPDownload {
     static let resends = 5
 
     func run() -> PhoneClient.Attempt {
+        (try? start(on: group.next()).wait()) ?? .failed("no answer")
+    }
+
+    /// The transfer, answered when it ends; never blocks (the name is resolved first: an address here).
+    func start(on loop: EventLoop) -> EventLoopFuture<PhoneClient.Attempt> {
         let name = ProvisioningURL.percentDecoded(String(url.requestTarget.drop { $0 == "/" }))
         let server: SocketAddress
         do {
             server = try SocketAddress.makeAddressResolvingHost(url.connectHost, port: url.port)
         } catch {
-            return .failed("cannot resolve \(url.connectHost)")
+            return loop.makeSucceededFuture(.failed("cannot resolve \(url.connectHost)"))
         }
-        let promise = group.next().makePromise(of: PhoneClient.Attempt.self)
+        let promise = loop.makePromise(of: PhoneClient.Attempt.self)
         let request = TFTPPacket.readRequest(TFTPRequest(filename: name, mode: "octet", options: [
             TFTPOption(name: "blksize", value: "\(TFTPDownload.blockSize)"), TFTPOption(name: "tsize", value: "0"),
         ]))
-        let bootstrap = DatagramBootstrap(group: group).channelInitializer { channel in
+        DatagramBootstrap(group: loop).channelInitializer { channel in
             channel.eventLoop.makeCompletedFuture {
-                try channel.pipeline.syncOperations.addHandler(
-                    TFTPReader(server: server, request: request, promise: promise))
+                try channel.pipeline.syncOperations.addHandler(TFTPReader(server: server, request: request, promise: promise))
             }
         }
-        do {
-            let local = server.protocol == .inet6 ? "::" : "0.0.0.0"
-            let channel = try bootstrap.bind(host: local, port: 0).wait()
-            defer { channel.close(promise: nil) }
-            return try promise.futureResult.wait()
-        } catch {
-            return .failed(PhoneClient.describe(error))
+        .bind(host: server.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
+        .whenComplete { result in
+            switch result {
+            case .failure(let error): promise.succeed(.failed(PhoneClient.describe(error)))
+            case .success(let channel): promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+            }
         }
+        return promise.futureResult
     }
 }
 
