@@ -23,8 +23,26 @@ struct Simulate: ParsableCommand {
     @Option(help: ArgumentHelp("The provisioning server URL as the phone has it; may hold $PN and $MAC.", valueName: "url"))
     var url: String
 
-    @Option(help: "The phone's MAC address.")
-    var mac: String
+    @Option(help: "The phone's MAC address (one phone).")
+    var mac: String?
+
+    @Option(help: "Run this many phones instead of one, with MACs from --mac-start on.")
+    var fleet: Int?
+
+    @Option(name: .customLong("mac-start"), help: "The fleet's first MAC; the others follow it.")
+    var macStart = "001565000000"
+
+    @Option(help: "The fleet's models, comma-separated, taken in turn (default: --model, else T46S).")
+    var models: String?
+
+    @Option(help: "Fleet phones provisioning at once.")
+    var concurrency = 100
+
+    @Option(help: "Seconds over which the fleet's first phones start.")
+    var ramp: Double = 0
+
+    @Option(help: "Write the fleet's summary as JSON to this file.")
+    var json: String?
 
     @Option(help: "The phone's model (T46S, T54W, ...).")
     var model: String?
@@ -68,10 +86,15 @@ struct Simulate: ParsableCommand {
     var resources = false
 
     func run() throws {
+        if fleet != nil {
+            try runFleet()
+            return
+        }
         var reached = false
         try reportingFailures {
+            guard let text = self.mac else { throw UsageFailure("give --mac (one phone) or --fleet N") }
             let mac: MACAddress
-            do { mac = try MACAddress(self.mac) } catch { throw UsageFailure("\(error)") }
+            do { mac = try MACAddress(text) } catch { throw UsageFailure("\(error)") }
             let phoneModel = try PhoneInputs.model(model, userAgent: userAgent, mac: mac, inventoryModel: nil)
             guard (username == nil) == (password == nil) else { throw UsageFailure("give --username and --password together") }
             let client = try PhoneClient(identity: PhoneIdentity(
@@ -115,6 +138,57 @@ struct Simulate: ParsableCommand {
             }
         }
         if !reached { throw ExitCode(1) }
+    }
+
+    /// `--fleet N`: N phones, `--concurrency` at a time; the summary printed (and written with `--json`); exit 1 when a
+    /// phone failed.
+    private func runFleet() throws {
+        var allCompleted = false
+        try reportingFailures {
+            guard let count = fleet, count > 0, count <= 10_000_000 else { throw UsageFailure("--fleet: 1 to 10,000,000 phones") }
+            guard mac == nil else { throw UsageFailure("give --mac (one phone) or --fleet N, not both") }
+            guard concurrency > 0, ramp >= 0 else { throw UsageFailure("--concurrency: at least 1; --ramp: not negative") }
+            let names = models.map { $0.split(separator: ",").map(String.init) } ?? [model ?? "T46S"]
+            let catalog: [PhoneModel] = try names.map { name in
+                do { return try ModelCatalog.requireModel(named: name) } catch { throw UsageFailure("\(error)") }
+            }
+            let first: UInt64
+            do { first = UInt64(try MACAddress(macStart).canonical, radix: 16) ?? 0 } catch { throw UsageFailure("--mac-start: \(error)") }
+            guard first + UInt64(count) <= 0xFFFF_FFFF_FFFF else { throw UsageFailure("--mac-start: the fleet runs past ff:ff:ff:ff:ff:ff") }
+            let phones = try (0..<count).map { index in
+                Fleet.Phone(mac: try MACAddress(String(format: "%012llx", first + UInt64(index))), model: catalog[index % catalog.count])
+            }
+            let client = try PhoneClient(identity: PhoneIdentity(userAgent: "", username: username, password: password,
+                                                                 tls: try tls()))
+            let report = Fleet(client: client, serverURL: ServerURLTemplate(url), firmware: firmware)
+                .run(phones, concurrency: concurrency, ramp: ramp)
+            let summary = report.summary
+            emit(Simulate.describe(summary))
+            if let json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                do { try encoder.encode(summary).write(to: URL(fileURLWithPath: json)) } catch {
+                    throw UsageFailure("\(json): cannot write it (\(error.localizedDescription))")
+                }
+            }
+            allCompleted = summary.failed == 0
+        }
+        if !allCompleted { throw ExitCode(1) }
+    }
+
+    static func describe(_ summary: FleetReport.Summary) -> String {
+        func seconds(_ values: [String: Double], _ keys: [String]) -> String {
+            keys.map { "\($0) " + String(format: "%.3f s", values[$0] ?? 0) }.joined(separator: ", ")
+        }
+        let reasons = summary.failures.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+        return """
+            phones: \(summary.phones), \(summary.completed) completed, \(summary.failed) failed\(reasons.isEmpty ? "" : " (\(reasons))")
+            files: \(summary.files), \(summary.bytes) bytes in \(String(format: "%.2f", summary.seconds)) s: \
+            \(String(format: "%.0f", summary.phonesPerSecond)) phones/s, \(String(format: "%.0f", summary.filesPerSecond)) files/s
+            file latency: \(seconds(summary.fileLatency, ["p50", "p90", "p99", "max"]))
+            phone completion: \(seconds(summary.phoneCompletion, ["p50", "p99", "max"]))
+
+            """
     }
 
     /// The TLS client configuration the options describe.

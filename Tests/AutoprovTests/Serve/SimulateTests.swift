@@ -120,10 +120,11 @@ struct SimulateTests {
         let empty = try CommandRunner.run(["simulate", "--url", server.http + "/", "--mac", "00156574b150", "--model", "T46G"])
         #expect(empty.status == 1 && empty.stdout.contains("00156574b150.cfg: 404"), "\(empty.stdout)")
         #expect(server.stop() == 0)
-        // The stopped server's port: the connection is refused, three attempts a second apart.
-        let gone = try CommandRunner.run(["simulate", "--url", server.http + "/", "--mac", "00156574b150", "--model", "T46G"])
+        // Port 1, where nothing listens (a stopped server's port may be taken by another test's server at once): the
+        // connection is refused, three attempts a second apart.
+        let gone = try CommandRunner.run(["simulate", "--url", "http://127.0.0.1:1/", "--mac", "00156574b150", "--model", "T46G"])
         #expect(gone.status == 1 && gone.stdout.contains("connection refused, 0 bytes") && gone.stdout.contains("3 attempts"),
-                "\(gone.stdout)")
+                "exit \(gone.status): \(gone.stdout)\(gone.stderr)")
         #expect(try CommandRunner.run(["simulate", "--url", "gopher://x/", "--mac", "00156574b150", "--model", "T46G"]).status == 2)
         #expect(try CommandRunner.run(["simulate", "--url", "http://127.0.0.1:1/", "--mac", "nonsense", "--model", "T46G"]).status == 2)
         #expect(try CommandRunner.run(["simulate", "--url", "http://127.0.0.1:1/", "--mac", "00156574b150"]).status == 2)
@@ -196,6 +197,35 @@ struct SimulateTests {
         let fetched = try Self.json(try CommandRunner.run(arguments + ["--resources"]))
         let firmware = (fetched["transfers"] as? [[String: Any]] ?? []).first { ($0["url"] as? String)?.hasSuffix(".rom") == true }
         #expect(firmware?["result"] as? String == "200" && firmware?["bytes"] as? Int == 5000, "\(fetched["transfers"] ?? "")")
+        #expect(server.stop() == 0)
+    }
+
+    @Test("--fleet: hundreds of phones at once over HTTP and TFTP, each with the whole sequence; the server's own counters see exactly their requests; a fleet that cannot provision fails with its reason")
+    func fleet() throws {
+        let server = try ServerProcess(files: [
+            "y000000000028.cfg": "#!version:1.0.0.1\nlang.wui = English\n", "y000000000066.cfg": "#!version:1.0.0.1\nlang.wui = French\n",
+        ])
+        let summaryFile = server.directory.appendingPathComponent("fleet.json")
+        let http = try CommandRunner.run(["simulate", "--fleet", "300", "--concurrency", "30", "--models", "T46G,T46S",
+                                          "--url", server.http + "/", "--json", summaryFile.path])
+        #expect(http.status == 0 && http.stdout.contains("phones: 300, 300 completed, 0 failed"), "\(http.stdout)\(http.stderr)")
+        #expect(http.stdout.contains("files: 1200,"), "four files a phone: two boot files, the common CFG, <mac>.cfg")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: summaryFile)) as? [String: Any])
+        #expect(summary["completed"] as? Int == 300 && summary["files"] as? Int == 1200, "\(summary)")
+        #expect((summary["fileLatency"] as? [String: Double])?["p99"] != nil)
+        // The server counted one common CFG served and three misses per phone, and nothing else.
+        let metrics = try Client.curl([server.http + "/metrics"]).body
+        #expect(metrics.contains(#"autoprov_requests_total{protocol="http",result="ok"} 300"#), "\(metrics)")
+        #expect(metrics.contains(#"autoprov_requests_total{protocol="http",result="not-found"} 900"#))
+
+        let tftp = try CommandRunner.run(["simulate", "--fleet", "60", "--concurrency", "20", "--model", "T46S",
+                                          "--mac-start", "00:15:65:10:00:00", "--url", server.tftp + "/"])
+        #expect(tftp.status == 0 && tftp.stdout.contains("phones: 60, 60 completed, 0 failed"), "\(tftp.stdout)\(tftp.stderr)")
+
+        let none = try CommandRunner.run(["simulate", "--fleet", "10", "--concurrency", "5", "--model", "T54W",
+                                          "--url", server.http + "/"])
+        #expect(none.status == 1 && none.stdout.contains("phones: 10, 0 completed, 10 failed (10 not found)"), "\(none.stdout)")
+        #expect(try CommandRunner.run(["simulate", "--fleet", "10", "--mac", "00156574b150", "--url", server.http + "/"]).status == 2)
         #expect(server.stop() == 0)
     }
 

@@ -1,0 +1,139 @@
+import NIOCore
+import NIOPosix
+import ProvisioningCore
+import Synchronization
+
+/// Many phones provisioning at once from one process: `concurrency` phones in flight on one event loop per core, no
+/// thread per phone. Each phone runs the same algorithm as `simulate` for one: `Provisioning.run` is pure, so a phone
+/// replays it over the downloads it has so far; the first URL the run asks for that it has not downloaded yet is
+/// fetched (without blocking), and the run is made again, until one completes without a new download. A phone's
+/// downloads are thus exactly the ones the phone makes, in its order.
+public final class Fleet: Sendable {
+    public struct Phone: Sendable {
+        public var mac: MACAddress
+        public var model: PhoneModel
+
+        public init(mac: MACAddress, model: PhoneModel) {
+            self.mac = mac
+            self.model = model
+        }
+    }
+
+    let client: PhoneClient
+    let group: MultiThreadedEventLoopGroup
+    let serverURL: ServerURLTemplate
+    let firmware: String
+
+    public init(client: PhoneClient, serverURL: ServerURLTemplate, firmware: String,
+                threads: Int = System.coreCount) {
+        self.client = client
+        self.serverURL = serverURL
+        self.firmware = firmware
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+    }
+
+    deinit { try? group.syncShutdownGracefully() }
+
+    /// Runs every phone, `concurrency` at a time, the first `concurrency` started evenly over `ramp` seconds; returns
+    /// when all have finished. `progress` hears of each phone as it ends (on an event loop).
+    public func run(_ phones: [Phone], concurrency: Int, ramp: Double = 0,
+                    progress: @escaping @Sendable (FleetReport.PhoneResult) -> Void = { _ in }) -> FleetReport {
+        let next = NextPhone()
+        let results = Mutex<[FleetReport.PhoneResult]>([])
+        let started = ContinuousClock.now
+        let slots = max(1, min(concurrency, phones.count))
+        var done: [EventLoopFuture<Void>] = []
+        for slot in 0..<slots {
+            let loop = group.next()
+            let promise = loop.makePromise(of: Void.self)
+            let delay = ramp > 0 ? TimeAmount.nanoseconds(Int64(ramp * 1e9 * Double(slot) / Double(slots))) : .zero
+            loop.scheduleTask(in: delay) {
+                self.runSlot(phones, next: next, on: loop, done: promise) { result in
+                    results.withLock { $0.append(result) }
+                    progress(result)
+                }
+            }
+            done.append(promise.futureResult)
+        }
+        _ = try? EventLoopFuture.andAllComplete(done, on: group.next()).wait()
+        let elapsed = (ContinuousClock.now - started).components
+        return FleetReport(phones: results.withLock { $0 },
+                           seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+    }
+
+    /// One slot: phones one after another until none is left.
+    private func runSlot(_ phones: [Phone], next: NextPhone, on loop: EventLoop, done: EventLoopPromise<Void>,
+                         finished: @escaping @Sendable (FleetReport.PhoneResult) -> Void) {
+        let index = next.take()
+        guard index < phones.count else {
+            done.succeed(())
+            return
+        }
+        provision(phones[index], on: loop).whenSuccess { result in
+            finished(result)
+            self.runSlot(phones, next: next, on: loop, done: done, finished: finished)
+        }
+    }
+
+    /// One phone's whole provisioning, replayed as its downloads arrive.
+    func provision(_ phone: Phone, on loop: EventLoop) -> EventLoopFuture<FleetReport.PhoneResult> {
+        let started = ContinuousClock.now
+        let request = ProvisioningRequest(serverURL: serverURL, mac: phone.mac, model: phone.model)
+        let userAgent = PhoneIdentity.yealinkUserAgent(model: phone.model, firmware: firmware, mac: phone.mac)
+        let state = NIOLoopBoundBox(ReplayState(), eventLoop: loop)
+        let promise = loop.makePromise(of: FleetReport.PhoneResult.self)
+
+        func step() {
+            var missing: ProvisioningURL?
+            let known = state.value.downloads
+            let outcome = try? Provisioning.run(request) { url in
+                if let hit = known[url] { return hit }
+                if missing == nil { missing = url }
+                return .notFound
+            }
+            guard let url = missing else {
+                let elapsed = (ContinuousClock.now - started).components
+                promise.succeed(FleetReport.PhoneResult(
+                    mac: phone.mac.canonical, transfers: state.value.transfers,
+                    seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18,
+                    failure: outcome.map(Fleet.failure) ?? "bad URL"))
+                return
+            }
+            let fetchStarted = ContinuousClock.now
+            client.download(url, userAgent: userAgent, on: loop).whenComplete { result in
+                let (attempt, attempts) = (try? result.get()) ?? (.failed("no answer"), 1)
+                let (shown, bytes, fetched) = PhoneClient.result(of: attempt)
+                let elapsed = (ContinuousClock.now - fetchStarted).components
+                state.value.downloads[url] = fetched
+                state.value.transfers.append(Transfer(
+                    url: url.description, protocol: url.scheme, method: "GET", result: shown, bytes: bytes,
+                    seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, attempts: attempts))
+                step()
+            }
+        }
+        loop.execute { step() }
+        return promise.futureResult
+    }
+
+    struct ReplayState {
+        var downloads: [ProvisioningURL: FetchResult] = [:]
+        var transfers: [Transfer] = []
+    }
+
+    /// Why a phone would fail (nil: it reached a configuration file): what its downloads ran into.
+    static func failure(_ outcome: ProvisioningOutcome) -> String? {
+        let reached = outcome.files.contains { $0.status == .applied && [.commonConfig, .macConfig, .include].contains($0.role) }
+        if reached { return nil }
+        if outcome.files.contains(where: { $0.status == .invalid }) { return "bad file" }
+        let notes = outcome.files.compactMap(\.note)
+        if notes.contains(where: { $0.contains("timeout") }) { return "timeout" }
+        if notes.contains(where: { $0.contains("refused") }) { return "refused" }
+        return "not found"
+    }
+}
+
+/// The index of the next phone to start, shared by the slots.
+final class NextPhone: Sendable {
+    private let index = Atomic<Int>(0)
+    func take() -> Int { index.add(1, ordering: .relaxed).oldValue }
+}
