@@ -20,19 +20,16 @@ public final class Fleet: Sendable {
     }
 
     let client: PhoneClient
-    let group: MultiThreadedEventLoopGroup
+    /// The process's event loops, one per core (never shut down: the last reference to a fleet may go on one).
+    var group: MultiThreadedEventLoopGroup { .singleton }
     let serverURL: ServerURLTemplate
     let firmware: String
 
-    public init(client: PhoneClient, serverURL: ServerURLTemplate, firmware: String,
-                threads: Int = System.coreCount) {
+    public init(client: PhoneClient, serverURL: ServerURLTemplate, firmware: String) {
         self.client = client
         self.serverURL = serverURL
         self.firmware = firmware
-        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
     }
-
-    deinit { try? group.syncShutdownGracefully() }
 
     /// Runs every phone, `concurrency` at a time, the first `concurrency` started evenly over `ramp` seconds; returns
     /// when all have finished. `progress` hears of each phone as it ends (on an event loop).
@@ -83,7 +80,7 @@ public final class Fleet: Sendable {
         let state = NIOLoopBoundBox(ReplayState(), eventLoop: loop)
         let promise = loop.makePromise(of: FleetReport.PhoneResult.self)
 
-        func step() {
+        @Sendable func step() {
             var missing: ProvisioningURL?
             let known = state.value.downloads
             let outcome = try? Provisioning.run(request) { url in

@@ -59,7 +59,8 @@ public final class PhoneClient: Sendable {
     /// Attempts per file; Yealink's count is not documented (`attempt_before_failed` exists without semantics), so
     /// autoprov's phone tries three times, a second apart.
     public let attempts: Int
-    let group: MultiThreadedEventLoopGroup
+    /// The process's event loops (never shut down: the last reference to a client may go on one of them).
+    var group: MultiThreadedEventLoopGroup { .singleton }
     let sslContext: NIOSSLContext
     private let recorded = Mutex<[Transfer]>([])
 
@@ -67,11 +68,8 @@ public final class PhoneClient: Sendable {
         self.identity = identity
         self.timeout = timeout
         self.attempts = attempts
-        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         sslContext = try NIOSSLContext(configuration: identity.tls)
     }
-
-    deinit { try? group.syncShutdownGracefully() }
 
     /// The transfers so far, in order.
     public var transfers: [Transfer] { recorded.withLock { $0 } }
@@ -153,7 +151,8 @@ public final class PhoneClient: Sendable {
 
     private func http(_ url: ProvisioningURL, userAgent: String, method: HTTPMethod, body: [UInt8],
                       on loop: EventLoop) -> EventLoopFuture<Attempt> {
-        func exchange(_ authorization: String?) -> EventLoopFuture<HTTPExchange.Answer> {
+        let (sslContext, timeout) = (sslContext, timeout)
+        @Sendable func exchange(_ authorization: String?) -> EventLoopFuture<HTTPExchange.Answer> {
             HTTPExchange(url: url, group: loop, tls: url.scheme == "https" ? sslContext : nil, userAgent: userAgent,
                          authorization: authorization, timeout: timeout, method: method, body: body).start(on: loop)
         }
