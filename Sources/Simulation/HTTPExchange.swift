@@ -30,7 +30,10 @@ struct HTTPExchange {
     func start(on loop: EventLoop) -> EventLoopFuture<Answer> {
         let promise = loop.makePromise(of: Answer.self)
         let (host, tls) = (url.connectHost, tls)
-        let isAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        // An address is connected to as it is: a host name is resolved off the loop (getaddrinfo on a queue) for
+        // each connection, which cost a storm of phones more than the rest of their work.
+        let address = try? SocketAddress(ipAddress: host, port: url.port)
+        let isAddress = address != nil
         let deadline = loop.scheduleTask(in: timeout) { promise.fail(SimulationTimeout()) }
         promise.futureResult.whenComplete { _ in deadline.cancel() }
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: url.requestTarget)
@@ -40,7 +43,7 @@ struct HTTPExchange {
         if let authorization { head.headers.add(name: "Authorization", value: authorization) }
         if method != .GET { head.headers.add(name: "Content-Length", value: "\(body.count)") }
         let (request, body) = (head, body)
-        ClientBootstrap(group: loop)
+        let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -52,20 +55,20 @@ struct HTTPExchange {
                     try channel.pipeline.syncOperations.addHandler(ResponseCollector(promise: promise))
                 }
             }
-            .connect(host: host, port: url.port)
-            .whenComplete { result in
-                switch result {
-                case .failure(let error):
-                    promise.fail(error)
-                case .success(let channel):
-                    promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
-                    channel.write(HTTPClientRequestPart.head(request), promise: nil)
-                    if !body.isEmpty {
-                        channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
-                    }
-                    channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+        let connecting = address.map { bootstrap.connect(to: $0) } ?? bootstrap.connect(host: host, port: url.port)
+        connecting.whenComplete { result in
+            switch result {
+            case .failure(let error):
+                promise.fail(error)
+            case .success(let channel):
+                promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+                channel.write(HTTPClientRequestPart.head(request), promise: nil)
+                if !body.isEmpty {
+                    channel.write(HTTPClientRequestPart.body(.byteBuffer(ByteBuffer(bytes: body))), promise: nil)
                 }
+                channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
             }
+        }
         return promise.futureResult
     }
 }

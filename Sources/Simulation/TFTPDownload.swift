@@ -23,7 +23,8 @@ struct TFTPDownload {
         let name = ProvisioningURL.percentDecoded(String(url.requestTarget.drop { $0 == "/" }))
         let server: SocketAddress
         do {
-            server = try SocketAddress.makeAddressResolvingHost(url.connectHost, port: url.port)
+            server = try (try? SocketAddress(ipAddress: url.connectHost, port: url.port))
+                ?? SocketAddress.makeAddressResolvingHost(url.connectHost, port: url.port)
         } catch {
             return loop.makeSucceededFuture(.failed("cannot resolve \(url.connectHost)"))
         }
