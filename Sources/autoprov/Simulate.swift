@@ -4,6 +4,7 @@ import NIOSSL
 import ProvisioningCore
 import Resolution
 import Simulation
+import Synchronization
 
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -43,6 +44,13 @@ struct Simulate: ParsableCommand {
 
     @Option(help: "Write the fleet's summary as JSON to this file.")
     var json: String?
+
+    @Option(help: "The fleet's phones (the first --fleet of them) from an inventory CSV file's mac and model columns.")
+    var devices: String?
+
+    @Flag(name: .customLong("against-null"),
+          help: "Run the same fleet first against a responder in this process that answers at once: the simulator's ceiling.")
+    var againstNull = false
 
     @Option(help: "The phone's model (T46S, T54W, ...).")
     var model: String?
@@ -148,32 +156,77 @@ struct Simulate: ParsableCommand {
             guard let count = fleet, count > 0, count <= 10_000_000 else { throw UsageFailure("--fleet: 1 to 10,000,000 phones") }
             guard mac == nil else { throw UsageFailure("give --mac (one phone) or --fleet N, not both") }
             guard concurrency > 0, ramp >= 0 else { throw UsageFailure("--concurrency: at least 1; --ramp: not negative") }
-            let names = models.map { $0.split(separator: ",").map(String.init) } ?? [model ?? "T46S"]
-            let catalog: [PhoneModel] = try names.map { name in
-                do { return try ModelCatalog.requireModel(named: name) } catch { throw UsageFailure("\(error)") }
-            }
-            let first: UInt64
-            do { first = UInt64(try MACAddress(macStart).canonical, radix: 16) ?? 0 } catch { throw UsageFailure("--mac-start: \(error)") }
-            guard first + UInt64(count) <= 0xFFFF_FFFF_FFFF else { throw UsageFailure("--mac-start: the fleet runs past ff:ff:ff:ff:ff:ff") }
-            let phones = try (0..<count).map { index in
-                Fleet.Phone(mac: try MACAddress(String(format: "%012llx", first + UInt64(index))), model: catalog[index % catalog.count])
-            }
+            let phones = try Array((devices.map(Simulate.phones(fromCSV:)) ?? generatedPhones(count)).prefix(count))
             let client = try PhoneClient(identity: PhoneIdentity(userAgent: "", username: username, password: password,
                                                                  tls: try tls()))
+            var ceiling: FleetReport.Summary?
+            if againstNull {
+                let null = try NullResponder()
+                ceiling = Fleet(client: client, serverURL: ServerURLTemplate("http://127.0.0.1:\(null.port)/"), firmware: firmware)
+                    .run(phones, concurrency: concurrency, ramp: ramp).summary
+                null.close()
+                emit("against a null responder (the simulator's ceiling):\n" + Simulate.describe(ceiling!))
+                emit("against \(url):\n")
+            }
+            let progress = FleetProgress(total: phones.count)
             let report = Fleet(client: client, serverURL: ServerURLTemplate(url), firmware: firmware)
-                .run(phones, concurrency: concurrency, ramp: ramp)
+                .run(phones, concurrency: concurrency, ramp: ramp) { progress.count($0) }
+            progress.finish()
             let summary = report.summary
             emit(Simulate.describe(summary))
+            if let ceiling {
+                emit(String(format: "%.2f× the simulator's ceiling\n", summary.phonesPerSecond / max(ceiling.phonesPerSecond, 1)))
+            }
             if let json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-                do { try encoder.encode(summary).write(to: URL(fileURLWithPath: json)) } catch {
+                do {
+                    // With --against-null, the ceiling's summary rides along as `ceiling`.
+                    var object = try JSONSerialization.jsonObject(with: try encoder.encode(summary)) as? [String: Any] ?? [:]
+                    if let ceiling { object["ceiling"] = try JSONSerialization.jsonObject(with: try encoder.encode(ceiling)) }
+                    try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+                        .write(to: URL(fileURLWithPath: json))
+                } catch {
                     throw UsageFailure("\(json): cannot write it (\(error.localizedDescription))")
                 }
             }
             allCompleted = summary.failed == 0
         }
         if !allCompleted { throw ExitCode(1) }
+    }
+
+    /// `count` phones with MACs from --mac-start on, the models taken in turn.
+    private func generatedPhones(_ count: Int) throws -> [Fleet.Phone] {
+        let names = models.map { $0.split(separator: ",").map(String.init) } ?? [model ?? "T46S"]
+        let catalog: [PhoneModel] = try names.map { name in
+            do { return try ModelCatalog.requireModel(named: name) } catch { throw UsageFailure("\(error)") }
+        }
+        let first: UInt64
+        do { first = UInt64(try MACAddress(macStart).canonical, radix: 16) ?? 0 } catch { throw UsageFailure("--mac-start: \(error)") }
+        guard first + UInt64(count) <= 0xFFFF_FFFF_FFFF else { throw UsageFailure("--mac-start: the fleet runs past ff:ff:ff:ff:ff:ff") }
+        return try (0..<count).map { index in
+            Fleet.Phone(mac: try MACAddress(String(format: "%012llx", first + UInt64(index))), model: catalog[index % catalog.count])
+        }
+    }
+
+    /// The phones of an inventory CSV file (`device import`'s format: a header row naming `mac` and `model`).
+    static func phones(fromCSV path: String) throws -> [Fleet.Phone] {
+        guard let data = FileManager.default.contents(atPath: path) else { throw UsageFailure("\(path): cannot read it") }
+        let table: CSVTable
+        do { table = try CSVTable(parsing: String(decoding: data, as: UTF8.self)) } catch { throw UsageFailure("\(path):\(error)") }
+        guard let header = table.rows.first?.fields.map({ $0.lowercased() }),
+              let macColumn = header.firstIndex(of: "mac"), let modelColumn = header.firstIndex(of: "model") else {
+            throw UsageFailure("\(path):1: the header must name the mac and model columns")
+        }
+        return try table.rows.dropFirst().map { row in
+            guard row.fields.count > max(macColumn, modelColumn) else { throw UsageFailure("\(path):\(row.line): too few columns") }
+            do {
+                return Fleet.Phone(mac: try MACAddress(row.fields[macColumn]),
+                                   model: try ModelCatalog.requireModel(named: row.fields[modelColumn]))
+            } catch {
+                throw UsageFailure("\(path):\(row.line): \(error)")
+            }
+        }
     }
 
     static func describe(_ summary: FleetReport.Summary) -> String {
@@ -245,4 +298,30 @@ struct Simulate: ParsableCommand {
                 + String(format: "%.3f s", transfer.seconds) + retried + "\n"
         }.joined()
     }
+}
+
+/// The live line a fleet shows on a terminal: phones done and failed, the rate; redrawn a few times a second on
+/// standard error, and only when it is a terminal.
+final class FleetProgress: Sendable {
+    let total: Int
+    let started = ContinuousClock.now
+    private let counts = Mutex<(done: Int, failed: Int, shown: ContinuousClock.Instant)>((0, 0, .now))
+    let terminal = isatty(STDERR_FILENO) == 1
+
+    init(total: Int) { self.total = total }
+
+    func count(_ result: FleetReport.PhoneResult) {
+        guard terminal else { return }
+        let line = counts.withLock { counts -> String? in
+            counts.done += 1
+            if result.failure != nil { counts.failed += 1 }
+            guard ContinuousClock.now - counts.shown > .milliseconds(250) || counts.done == total else { return nil }
+            counts.shown = .now
+            let seconds = Double((ContinuousClock.now - started).components.seconds) + 0.001
+            return "\r\(counts.done)/\(total) done, \(counts.failed) failed, \(Int(Double(counts.done) / seconds)) phones/s "
+        }
+        if let line { FileHandle.standardError.write(Data(line.utf8)) }
+    }
+
+    func finish() { if terminal { FileHandle.standardError.write(Data("\n".utf8)) } }
 }

@@ -222,6 +222,20 @@ struct SimulateTests {
                                           "--mac-start", "00:15:65:10:00:00", "--url", server.tftp + "/"])
         #expect(tftp.status == 0 && tftp.stdout.contains("phones: 60, 60 completed, 0 failed"), "\(tftp.stdout)\(tftp.stderr)")
 
+        // The phones of an inventory CSV, and the simulator's own ceiling measured first in the same run.
+        let csv = server.directory.appendingPathComponent("devices.csv")
+        try ("mac,model,label\n" + (0..<25).map { String(format: "00:15:65:20:00:%02x,T46S,Desk %d\n", $0, $0) }.joined())
+            .write(to: csv, atomically: true, encoding: .utf8)
+        let listed = try CommandRunner.run(["simulate", "--fleet", "20", "--devices", csv.path, "--concurrency", "10",
+                                            "--against-null", "--url", server.http + "/"])
+        #expect(listed.status == 0, "\(listed.stdout)\(listed.stderr)")
+        #expect(listed.stdout.components(separatedBy: "phones: 20, 20 completed, 0 failed").count == 3,
+                "the first 20 of the file, against the null responder and then the server: \(listed.stdout)")
+        #expect(listed.stdout.contains("against a null responder") && listed.stdout.contains("the simulator's ceiling"))
+        try "mac,model\n00:15:65:20:00:01,T999\n".write(to: csv, atomically: true, encoding: .utf8)
+        let badCSV = try CommandRunner.run(["simulate", "--fleet", "1", "--devices", csv.path, "--url", server.http + "/"])
+        #expect(badCSV.status == 2 && badCSV.stderr.contains("devices.csv:2:"), "\(badCSV.stderr)")
+
         let none = try CommandRunner.run(["simulate", "--fleet", "10", "--concurrency", "5", "--model", "T54W",
                                           "--url", server.http + "/"])
         #expect(none.status == 1 && none.stdout.contains("phones: 10, 0 completed, 10 failed (10 not found)"), "\(none.stdout)")

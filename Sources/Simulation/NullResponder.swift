@@ -1,0 +1,53 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A server that answers every HTTP request at once: 404 for a boot file, else the smallest configuration file
+/// (`#!version:1.0.0.1`), so that each phone makes the legacy sequence of a storm (two boot files missing, the common
+/// and MAC CFG files). It measures the simulator's own ceiling in the same run (`simulate --fleet … --against-null`):
+/// a fleet against it is limited by the simulator alone (and by the cores it shares with this responder).
+public final class NullResponder: Sendable {
+    let channel: Channel
+    public var port: Int { channel.localAddress?.port ?? 0 }
+
+    public init() throws {
+        channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 4096)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(Answer())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).wait()
+    }
+
+    public func close() { try? channel.close().wait() }
+
+    private final class Answer: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        static let body = ByteBuffer(string: "#!version:1.0.0.1\n")
+
+        var boot = false
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let request): boot = request.uri.hasSuffix(".boot")
+            case .body: return
+            case .end: answer(context)
+            }
+        }
+
+        private func answer(_ context: ChannelHandlerContext) {
+            let body = boot ? ByteBuffer() : Answer.body
+            var head = HTTPResponseHead(version: .http1_1, status: boot ? .notFound : .ok)
+            head.headers.add(name: "Content-Length", value: "\(body.readableBytes)")
+            head.headers.add(name: "Connection", value: "close")
+            context.write(wrapOutboundOut(.head(head)), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in context.close(promise: nil) }
+        }
+    }
+}
