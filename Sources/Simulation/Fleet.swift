@@ -31,9 +31,11 @@ public final class Fleet: Sendable {
         self.firmware = firmware
     }
 
-    /// Runs every phone, `concurrency` at a time, the first `concurrency` started evenly over `ramp` seconds; returns
-    /// when all have finished. `progress` hears of each phone as it ends (on an event loop).
-    public func run(_ phones: [Phone], concurrency: Int, ramp: Double = 0,
+    /// Runs every phone, `concurrency` at a time, the first `concurrency` started evenly over `ramp` seconds, each
+    /// after a random wait of up to `jitter` seconds (phones do not all boot at once); no phone is started once
+    /// `duration` seconds have passed. Returns when all started have finished. `progress` hears of each phone as it
+    /// ends (on an event loop).
+    public func run(_ phones: [Phone], concurrency: Int, ramp: Double = 0, jitter: Double = 0, duration: Double? = nil,
                     progress: @escaping @Sendable (FleetReport.PhoneResult) -> Void = { _ in }) -> FleetReport {
         let next = NextPhone()
         let results = Mutex<[FleetReport.PhoneResult]>([])
@@ -45,7 +47,8 @@ public final class Fleet: Sendable {
             let promise = loop.makePromise(of: Void.self)
             let delay = ramp > 0 ? TimeAmount.nanoseconds(Int64(ramp * 1e9 * Double(slot) / Double(slots))) : .zero
             loop.scheduleTask(in: delay) {
-                self.runSlot(phones, next: next, on: loop, done: promise) { result in
+                self.runSlot(phones, next: next, on: loop, done: promise, pacing: Pacing(started: started, jitter: jitter,
+                                                                                         duration: duration)) { result in
                     results.withLock { $0.append(result) }
                     progress(result)
                 }
@@ -59,16 +62,27 @@ public final class Fleet: Sendable {
     }
 
     /// One slot: phones one after another until none is left.
+    struct Pacing {
+        let started: ContinuousClock.Instant
+        let jitter: Double
+        let duration: Double?
+    }
+
     private func runSlot(_ phones: [Phone], next: NextPhone, on loop: EventLoop, done: EventLoopPromise<Void>,
-                         finished: @escaping @Sendable (FleetReport.PhoneResult) -> Void) {
+                         pacing: Pacing, finished: @escaping @Sendable (FleetReport.PhoneResult) -> Void) {
+        if let duration = pacing.duration, ContinuousClock.now - pacing.started >= .milliseconds(Int64(duration * 1000)) {
+            done.succeed(())
+            return
+        }
         let index = next.take()
         guard index < phones.count else {
             done.succeed(())
             return
         }
-        provision(phones[index], on: loop).whenSuccess { result in
+        let wait = pacing.jitter > 0 ? TimeAmount.milliseconds(Int64(Double.random(in: 0...pacing.jitter) * 1000)) : .zero
+        loop.scheduleTask(in: wait) {}.futureResult.flatMap { self.provision(phones[index], on: loop) }.whenSuccess { result in
             finished(result)
-            self.runSlot(phones, next: next, on: loop, done: done, finished: finished)
+            self.runSlot(phones, next: next, on: loop, done: done, pacing: pacing, finished: finished)
         }
     }
 

@@ -42,6 +42,12 @@ struct Simulate: ParsableCommand {
     @Option(help: "Seconds over which the fleet's first phones start.")
     var ramp: Double = 0
 
+    @Option(help: "Each fleet phone waits a random 0 to this many seconds before it starts.")
+    var jitter: Double = 0
+
+    @Option(help: "Start no fleet phone after this many seconds (those running finish).")
+    var duration: Double?
+
     @Option(help: "Write the fleet's summary as JSON to this file.")
     var json: String?
 
@@ -155,7 +161,9 @@ struct Simulate: ParsableCommand {
         try reportingFailures {
             guard let count = fleet, count > 0, count <= 10_000_000 else { throw UsageFailure("--fleet: 1 to 10,000,000 phones") }
             guard mac == nil else { throw UsageFailure("give --mac (one phone) or --fleet N, not both") }
-            guard concurrency > 0, ramp >= 0 else { throw UsageFailure("--concurrency: at least 1; --ramp: not negative") }
+            guard concurrency > 0, ramp >= 0, jitter >= 0, (duration ?? 1) > 0 else {
+                throw UsageFailure("--concurrency: at least 1; --ramp, --jitter: not negative; --duration: positive")
+            }
             let phones = try Array((devices.map(Simulate.phones(fromCSV:)) ?? generatedPhones(count)).prefix(count))
             let client = try PhoneClient(identity: PhoneIdentity(userAgent: "", username: username, password: password,
                                                                  tls: try tls()))
@@ -163,14 +171,14 @@ struct Simulate: ParsableCommand {
             if againstNull {
                 let null = try NullResponder()
                 ceiling = Fleet(client: client, serverURL: ServerURLTemplate("http://127.0.0.1:\(null.port)/"), firmware: firmware)
-                    .run(phones, concurrency: concurrency, ramp: ramp).summary
+                    .run(phones, concurrency: concurrency, ramp: ramp, jitter: jitter, duration: duration).summary
                 null.close()
                 emit("against a null responder (the simulator's ceiling):\n" + Simulate.describe(ceiling!))
                 emit("against \(url):\n")
             }
             let progress = FleetProgress(total: phones.count)
             let report = Fleet(client: client, serverURL: ServerURLTemplate(url), firmware: firmware)
-                .run(phones, concurrency: concurrency, ramp: ramp) { progress.count($0) }
+                .run(phones, concurrency: concurrency, ramp: ramp, jitter: jitter, duration: duration) { progress.count($0) }
             progress.finish()
             let summary = report.summary
             emit(Simulate.describe(summary))

@@ -236,6 +236,13 @@ struct SimulateTests {
         let badCSV = try CommandRunner.run(["simulate", "--fleet", "1", "--devices", csv.path, "--url", server.http + "/"])
         #expect(badCSV.status == 2 && badCSV.stderr.contains("devices.csv:2:"), "\(badCSV.stderr)")
 
+        // --duration stops starting phones (those started finish); --jitter spreads their starts.
+        let bounded = try CommandRunner.run(["simulate", "--fleet", "1000", "--concurrency", "2", "--jitter", "0.2",
+                                             "--duration", "0.5", "--model", "T46S", "--url", server.http + "/"])
+        let started = bounded.stdout.firstMatch(of: #/phones: (\d+), (\d+) completed, 0 failed/#)
+        #expect(bounded.status == 0 && started.map { Int($0.1) == Int($0.2) && Int($0.1)! < 1000 && Int($0.1)! > 0 } == true,
+                "\(bounded.stdout)")
+
         let none = try CommandRunner.run(["simulate", "--fleet", "10", "--concurrency", "5", "--model", "T54W",
                                           "--url", server.http + "/"])
         #expect(none.status == 1 && none.stdout.contains("phones: 10, 0 completed, 10 failed (10 not found)"), "\(none.stdout)")
