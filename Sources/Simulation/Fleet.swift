@@ -1,4 +1,5 @@
 import NIOCore
+import NIOHTTP1
 import NIOPosix
 import ProvisioningCore
 import Synchronization
@@ -24,11 +25,15 @@ public final class Fleet: Sendable {
     var group: MultiThreadedEventLoopGroup { .singleton }
     let serverURL: ServerURLTemplate
     let firmware: String
+    /// The MAC-local file every phone holds (R5): applied when protected, uploaded when synced and the server's
+    /// copy differs (R5.4).
+    let localFile: [UInt8]?
 
-    public init(client: PhoneClient, serverURL: ServerURLTemplate, firmware: String) {
+    public init(client: PhoneClient, serverURL: ServerURLTemplate, firmware: String, localFile: [UInt8]? = nil) {
         self.client = client
         self.serverURL = serverURL
         self.firmware = firmware
+        self.localFile = localFile
     }
 
     /// Runs every phone, `concurrency` at a time, the first `concurrency` started evenly over `ramp` seconds, each
@@ -89,7 +94,9 @@ public final class Fleet: Sendable {
     /// One phone's whole provisioning, replayed as its downloads arrive.
     func provision(_ phone: Phone, on loop: EventLoop) -> EventLoopFuture<FleetReport.PhoneResult> {
         let started = ContinuousClock.now
-        let request = ProvisioningRequest(serverURL: serverURL, mac: phone.mac, model: phone.model)
+        let request = ProvisioningRequest(serverURL: serverURL, mac: phone.mac, model: phone.model,
+                                          localFile: localFile.map { StoredLocalFile(name: "local", file: ConfigFile(bytes: $0)) })
+        let localFile = localFile
         let userAgent = PhoneIdentity.yealinkUserAgent(model: phone.model, firmware: firmware, mac: phone.mac)
         let state = NIOLoopBoundBox(ReplayState(), eventLoop: loop)
         let promise = loop.makePromise(of: FleetReport.PhoneResult.self)
@@ -103,6 +110,14 @@ public final class Fleet: Sendable {
                 return .notFound
             }
             guard let url = missing else {
+                // R5.4: the phone's own local file goes up when synced and the server's copy differs.
+                if let outcome, let localFile, !state.value.uploaded,
+                   let target = Provisioning.localFileUploadURL(request, outcome: outcome),
+                   outcome.files.first(where: { $0.role == .macLocal && $0.md5 != nil })?.md5 != Provisioning.md5(localFile) {
+                    state.value.uploaded = true
+                    transfer(target, method: .PUT, body: localFile) { _ in step() }
+                    return
+                }
                 let elapsed = (ContinuousClock.now - started).components
                 promise.succeed(FleetReport.PhoneResult(
                     mac: phone.mac.canonical, transfers: state.value.transfers,
@@ -110,16 +125,25 @@ public final class Fleet: Sendable {
                     failure: outcome.map(Fleet.failure) ?? "bad URL"))
                 return
             }
+            transfer(url, method: .GET, body: []) { fetched in
+                state.value.downloads[url] = fetched
+                step()
+            }
+        }
+
+        /// One download or upload, recorded; `then` hears what the phone's algorithm is told.
+        @Sendable func transfer(_ url: ProvisioningURL, method: HTTPMethod, body: [UInt8],
+                                then: @escaping @Sendable (FetchResult) -> Void) {
             let fetchStarted = ContinuousClock.now
-            client.download(url, userAgent: userAgent, on: loop).whenComplete { result in
+            client.download(url, userAgent: userAgent, method: method, body: body, on: loop).whenComplete { result in
                 let (attempt, attempts) = (try? result.get()) ?? (.failed("no answer"), 1)
                 let (shown, bytes, fetched) = PhoneClient.result(of: attempt)
                 let elapsed = (ContinuousClock.now - fetchStarted).components
-                state.value.downloads[url] = fetched
                 state.value.transfers.append(Transfer(
-                    url: url.description, protocol: url.scheme, method: "GET", result: shown, bytes: bytes,
+                    url: url.description, protocol: url.scheme, method: method.rawValue, result: shown,
+                    bytes: method == .GET ? bytes : body.count,
                     seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, attempts: attempts))
-                step()
+                then(fetched)
             }
         }
         loop.execute { step() }
@@ -129,6 +153,7 @@ public final class Fleet: Sendable {
     struct ReplayState {
         var downloads: [ProvisioningURL: FetchResult] = [:]
         var transfers: [Transfer] = []
+        var uploaded = false
     }
 
     /// Why a phone would fail (nil: it reached a configuration file): what its downloads ran into.

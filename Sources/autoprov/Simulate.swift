@@ -70,7 +70,7 @@ struct Simulate: ParsableCommand {
     @Option(help: "A JSON file holding the phone's memory between provisionings; read if present, then written.")
     var state: String?
 
-    @Option(help: "The phone's stored MAC-local file.")
+    @Option(help: "The phone's stored MAC-local file (in a fleet: every phone's).")
     var local: String?
 
     @Option(help: "The user name the phone answers a 401 with.")
@@ -177,7 +177,11 @@ struct Simulate: ParsableCommand {
                 emit("against \(url):\n")
             }
             let progress = FleetProgress(total: phones.count)
-            let report = Fleet(client: client, serverURL: ServerURLTemplate(url), firmware: firmware)
+            let localFile = try local.map { path -> [UInt8] in
+                guard let data = FileManager.default.contents(atPath: path) else { throw UsageFailure("\(path): cannot read it") }
+                return Array(data)
+            }
+            let report = Fleet(client: client, serverURL: ServerURLTemplate(url), firmware: firmware, localFile: localFile)
                 .run(phones, concurrency: concurrency, ramp: ramp, jitter: jitter, duration: duration) { progress.count($0) }
             progress.finish()
             let summary = report.summary

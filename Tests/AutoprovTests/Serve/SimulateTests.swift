@@ -250,6 +250,26 @@ struct SimulateTests {
         #expect(server.stop() == 0)
     }
 
+    @Test("--fleet with --local (R5.4): each phone downloads its MAC-local file and uploads its own when the server's copy differs; a second storm uploads nothing")
+    func fleetLocalFileSync() throws {
+        let server = try ServerProcess(files: [
+            "y000000000066.cfg": "#!version:1.0.0.1\nstatic.auto_provision.custom.sync = 1\nstatic.auto_provision.custom.protect = 1\n",
+        ], configuration: "[uploads]\nallow = [\"*-local.cfg\"]\n")
+        let local = server.directory.appendingPathComponent("local.cfg")
+        try "#!version:1.0.0.1\nlang.gui = German\n".write(to: local, atomically: true, encoding: .utf8)
+        let arguments = ["simulate", "--fleet", "50", "--concurrency", "10", "--model", "T46S", "--local", local.path,
+                         "--url", server.http + "/"]
+        let first = try CommandRunner.run(arguments)
+        #expect(first.status == 0 && first.stdout.contains("phones: 50, 50 completed") && first.stdout.contains("files: 300,"),
+                "four files, the local file (404) and its upload, a phone: \(first.stdout)\(first.stderr)")
+        let metrics = try Client.curl([server.http + "/metrics"]).body
+        #expect(metrics.contains(#"autoprov_requests_total{protocol="http",result="stored"} 50"#), "\(metrics)")
+        let again = try CommandRunner.run(arguments)
+        #expect(again.stdout.contains("phones: 50, 50 completed") && again.stdout.contains("files: 250,"),
+                "the server's copy is the phone's now: nothing uploaded: \(again.stdout)")
+        #expect(server.stop() == 0)
+    }
+
     /// A URL whose host is not resolved or contacted: the ring tone is listed only (fetching it would fail fast).
     static let placeholderHost = "http://127.0.0.1:1"
 }
