@@ -64,19 +64,8 @@ struct DevicesAPI {
 
     func list(_ request: Request, _ context: AdminContext) throws -> Response {
         let query = request.uri.queryParameters
-        var filter = DeviceFilter(secrets: editor.secretVariables)
-        filter.model = try query.get("model").map(DevicesAPI.model)
-        if let group = query.get("group") {
-            if let problem = InventoryNames.groupNameProblem(group) { throw APIError.badRequest("group: \(problem)") }
-            filter.group = group
-        }
-        if let state = query.get("state") {
-            guard let parsed = InventoryDevice.State(rawValue: state) else {
-                throw APIError.badRequest("state: one of \(InventoryDevice.State.allCases.map(\.rawValue).joined(separator: ", "))")
-            }
-            filter.state = parsed
-        }
-        filter.text = query.get("q").flatMap { $0.isEmpty ? nil : $0 }
+        let filter = try DevicesAPI.filter(model: query.get("model"), group: query.get("group"), state: query.get("state"),
+                                           text: query.get("q"), secrets: editor.secretVariables)
         var limit = 100
         if let text = query.get("limit") {
             guard let value = Int(text), (1...1000).contains(value) else { throw APIError.badRequest("limit: 1 to 1000") }
@@ -226,6 +215,20 @@ struct DevicesAPI {
             throw APIError(status: .unprocessableContent, code: "lint", message: "the stored templates do not compile",
                            diagnostics: problems.problems.map(APIDiagnostic.init))
         }
+    }
+
+    /// The device filters as a listing names them (`model`, `group`, `state`, `q`), checked; an empty `q` is none.
+    static func filter(model: String?, group: String?, state: String?, text: String?,
+                       secrets: SecretVariables) throws -> DeviceFilter {
+        var filter = DeviceFilter(secrets: secrets)
+        filter.model = try model.map(DevicesAPI.model)
+        if let group {
+            if let problem = InventoryNames.groupNameProblem(group) { throw APIError.badRequest("group: \(problem)") }
+            filter.group = group
+        }
+        filter.state = try DevicesAPI.state(state)
+        filter.text = text.flatMap { $0.isEmpty ? nil : $0 }
+        return filter
     }
 
     static func mac(_ text: String) throws -> String {

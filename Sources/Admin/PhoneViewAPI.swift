@@ -112,29 +112,43 @@ struct PhoneViewAPI {
     /// The request log, newest first: `mac`, `protocol`, `since` (RFC 3339 or seconds since 1970), `limit` ≤ 1000.
     func requests(_ request: Request) throws -> Response {
         let query = request.uri.queryParameters
-        let mac = try query.get("mac").map(DevicesAPI.mac)
-        let protocolName = query.get("protocol")
-        if let protocolName, !["tftp", "http", "https", "ftp", "sip-pnp", "dhcp"].contains(protocolName) {
-            throw APIError.badRequest("protocol: one of tftp, http, https, ftp, sip-pnp, dhcp")
-        }
-        var since: Double?
-        if let text = query.get("since") {
-            guard let value = Double(text) ?? PhoneViewAPI.time(text) else {
-                throw APIError.badRequest("since: an RFC 3339 time (2026-12-06T10:00:00Z) or seconds since 1970")
-            }
-            since = value
-        }
-        var limit = 100
-        if let text = query.get("limit") {
-            guard let value = Int(text), (1...1000).contains(value) else { throw APIError.badRequest("limit: 1 to 1000") }
-            limit = value
-        }
-        let records = try log?.requests(mac: mac, protocolName: protocolName, since: since, limit: limit) ?? []
+        let asked = try LogQuery(mac: query.get("mac"), protocolName: query.get("protocol"), since: query.get("since"),
+                                 limit: query.get("limit"))
+        let records = try log?.requests(mac: asked.mac, protocolName: asked.protocolName, since: asked.since,
+                                        limit: asked.limit) ?? []
         return try APIJSON.response(["requests": records.map { record in
             Logged(time: APIJSON.time(record.time), protocol: record.protocolName, client: record.client, path: record.path,
                    result: record.result, bytes: record.bytes, seconds: record.duration, mac: record.mac,
                    model: record.model, firmware: record.firmware)
         }])
+    }
+
+    /// A request-log query (`GET /requests`, the console's log page), checked: a MAC in any spelling, a protocol,
+    /// `since` as RFC 3339 or seconds since 1970, `limit` 1 to 1000 (100 when not given).
+    struct LogQuery {
+        static let protocols = ["tftp", "http", "https", "ftp", "sip-pnp", "dhcp"]
+        var mac: String?
+        var protocolName: String?
+        var since: Double?
+        var limit = 100
+
+        init(mac: String?, protocolName: String?, since: String?, limit: String?) throws {
+            self.mac = try mac.map(DevicesAPI.mac)
+            if let protocolName, !LogQuery.protocols.contains(protocolName) {
+                throw APIError.badRequest("protocol: one of \(LogQuery.protocols.joined(separator: ", "))")
+            }
+            self.protocolName = protocolName
+            if let since {
+                guard let value = Double(since) ?? PhoneViewAPI.time(since) else {
+                    throw APIError.badRequest("since: an RFC 3339 time (2026-12-06T10:00:00Z) or seconds since 1970")
+                }
+                self.since = value
+            }
+            if let limit {
+                guard let value = Int(limit), (1...1000).contains(value) else { throw APIError.badRequest("limit: 1 to 1000") }
+                self.limit = value
+            }
+        }
     }
 
     /// The devices whose generated files changed since they were last told (`autoprov changes`).

@@ -61,9 +61,7 @@ public final class Fleet: Sendable {
             done.append(promise.futureResult)
         }
         _ = try? EventLoopFuture.andAllComplete(done, on: group.next()).wait()
-        let elapsed = (ContinuousClock.now - started).components
-        return FleetReport(phones: results.withLock { $0 },
-                           seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
+        return FleetReport(phones: results.withLock { $0 }, seconds: (ContinuousClock.now - started).seconds)
     }
 
     /// One slot: phones one after another until none is left.
@@ -118,10 +116,9 @@ public final class Fleet: Sendable {
                     transfer(target, method: .PUT, body: localFile) { _ in step() }
                     return
                 }
-                let elapsed = (ContinuousClock.now - started).components
                 promise.succeed(FleetReport.PhoneResult(
                     mac: phone.mac.canonical, transfers: state.value.transfers,
-                    seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18,
+                    seconds: (ContinuousClock.now - started).seconds,
                     failure: outcome.map(Fleet.failure) ?? "bad URL"))
                 return
             }
@@ -138,11 +135,10 @@ public final class Fleet: Sendable {
             client.download(url, userAgent: userAgent, method: method, body: body, on: loop).whenComplete { result in
                 let (attempt, attempts) = (try? result.get()) ?? (.failed("no answer"), 1)
                 let (shown, bytes, fetched) = PhoneClient.result(of: attempt)
-                let elapsed = (ContinuousClock.now - fetchStarted).components
                 state.value.transfers.append(Transfer(
                     url: url.description, protocol: url.scheme, method: method.rawValue, result: shown,
-                    bytes: method == .GET ? bytes : body.count,
-                    seconds: Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18, attempts: attempts))
+                    bytes: method == .GET ? bytes : body.count, seconds: (ContinuousClock.now - fetchStarted).seconds,
+                    attempts: attempts))
                 then(fetched)
             }
         }

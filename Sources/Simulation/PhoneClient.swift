@@ -108,8 +108,7 @@ public final class PhoneClient: Sendable {
 
     private func record(_ url: ProvisioningURL, result: String, bytes: Int, started: ContinuousClock.Instant, attempts: Int,
                         method: String) {
-        let elapsed = (ContinuousClock.now - started).components
-        let seconds = Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18
+        let seconds = (ContinuousClock.now - started).seconds
         recorded.withLock {
             $0.append(Transfer(url: url.description, protocol: url.scheme, method: method, result: result, bytes: bytes,
                                seconds: seconds, attempts: attempts))

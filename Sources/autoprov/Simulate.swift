@@ -329,7 +329,7 @@ final class FleetProgress: Sendable {
             if result.failure != nil { counts.failed += 1 }
             guard ContinuousClock.now - counts.shown > .milliseconds(250) || counts.done == total else { return nil }
             counts.shown = .now
-            let seconds = Double((ContinuousClock.now - started).components.seconds) + 0.001
+            let seconds = max((ContinuousClock.now - started).seconds, 0.001)
             return "\r\(counts.done)/\(total) done, \(counts.failed) failed, \(Int(Double(counts.done) / seconds)) phones/s "
         }
         if let line { FileHandle.standardError.write(Data(line.utf8)) }

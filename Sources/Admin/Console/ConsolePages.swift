@@ -25,9 +25,11 @@ struct ConsolePages {
 
     func register(on group: RouterGroup<AdminContext>) {
         group.get("") { _, context in try self.fleet(context) }
-        group.get("devices") { request, context in try self.devices(request, context) }
+        group.get("devices") { request, context in try self.devices(ConsolePages.query(request), context) }
         group.post("devices") { _, context in try self.addDevice(context) }
-        group.get("devices/:mac") { request, context in try self.device(request, context) }
+        group.get("devices/:mac") { request, context in
+            try self.device(context, message: ConsolePages.query(request)["message"].map { "Device \($0)." })
+        }
         group.post("devices/:mac") { _, context in try self.editDevice(context) }
         group.post("devices/:mac/approve") { _, context in try self.setState(context, to: .active, "approved") }
         group.post("devices/:mac/reject") { _, context in try self.setState(context, to: .disabled, "rejected (disabled)") }
@@ -69,22 +71,16 @@ struct ConsolePages {
     // MARK: Devices
 
     /// One page of devices, by MAC, after the cursor: the store reads only that page (with 100,000 devices too).
-    func devices(_ request: Request, _ context: AdminContext, addError: String? = nil) throws -> Response {
-        let query = ConsolePages.query(request)
+    func devices(_ query: [String: String], _ context: AdminContext, addError: String? = nil) throws -> Response {
         let text = { (name: String) in query[name].flatMap { $0.isEmpty ? nil : $0 } }
         var filter = DeviceFilter(secrets: editor.secretVariables)
         var problem: String?
         do {
-            filter.model = try text("model").map(DevicesAPI.model)
-            if let group = text("group") {
-                if let refusal = InventoryNames.groupNameProblem(group) { throw APIError.badRequest("group: \(refusal)") }
-                filter.group = group
-            }
-            filter.state = try DevicesAPI.state(text("state"))
+            filter = try DevicesAPI.filter(model: text("model"), group: text("group"), state: text("state"), text: text("q"),
+                                           secrets: editor.secretVariables)
         } catch let error as APIError {
             problem = error.message
         }
-        filter.text = text("q")
         let after = try text("after").map(DevicesAPI.mac)
         let devices = problem == nil ? try store.devices(filter, after: after, limit: ConsolePages.pageSize + 1) : []
         let shown = devices.prefix(ConsolePages.pageSize)
@@ -120,12 +116,11 @@ struct ConsolePages {
             try devicesAPI.write([.addDevice(device)])
             return ConsoleViews.redirect("/devices/\(mac)?message=added")
         } catch let error as APIError {
-            return try devices(Request(head: .init(method: .get, scheme: nil, authority: nil, path: "/devices"),
-                                       body: .init(buffer: ByteBuffer())), context, addError: ConsolePages.say(error))
+            return try devices([:], context, addError: ConsolePages.say(error))
         }
     }
 
-    func device(_ request: Request, _ context: AdminContext, problem: String? = nil) throws -> Response {
+    func device(_ context: AdminContext, message: String? = nil, problem: String? = nil) throws -> Response {
         let mac = try ConsolePages.mac(context)
         let snapshot = try editor.snapshot(device: mac)
         guard let device = snapshot.devices[mac] else { throw ConsoleError.notFound("No device \(mac) in the inventory.") }
@@ -160,7 +155,7 @@ struct ConsolePages {
         } catch let error as APIError {
             values["resolveProblem"] = error.message
         }
-        if let message = ConsolePages.query(request)["message"] { values["message"] = "Device \(message)." }
+        if let message { values["message"] = message }
         if let problem { values["problem"] = problem }
         return ConsoleViews.page("device", title: "Devices", values: values, session: context.session,
                                  status: problem == nil ? .ok : .unprocessableContent)
@@ -208,8 +203,7 @@ struct ConsolePages {
             try devicesAPI.write([.updateDevice(device)])
             return ConsoleViews.redirect("/devices/\(mac)?message=saved")
         } catch let error as APIError {
-            return try self.device(Request(head: .init(method: .get, scheme: nil, authority: nil, path: "/devices/\(mac)"),
-                                           body: .init(buffer: ByteBuffer())), context, problem: ConsolePages.say(error))
+            return try self.device(context, problem: ConsolePages.say(error))
         }
     }
 
@@ -284,25 +278,12 @@ struct ConsolePages {
         let query = ConsolePages.query(request)
         let text = { (name: String) in query[name].flatMap { $0.isEmpty ? nil : $0 } }
         var values: [String: Any] = ["mac": text("mac") ?? "", "since": text("since") ?? "", "limit": text("limit") ?? "100"]
-        let protocols = ["tftp", "http", "https", "ftp", "sip-pnp", "dhcp"]
-        values["protocols"] = protocols.map { ["name": $0, "selected": $0 == text("protocol")] as [String: Any] }
+        values["protocols"] = PhoneViewAPI.LogQuery.protocols.map { ["name": $0, "selected": $0 == text("protocol")] as [String: Any] }
         do {
-            let mac = try text("mac").map(DevicesAPI.mac)
-            let protocolName = text("protocol")
-            if let protocolName, !protocols.contains(protocolName) {
-                throw APIError.badRequest("protocol: one of \(protocols.joined(separator: ", "))")
-            }
-            var since: Double?
-            if let value = text("since") {
-                guard let seconds = Double(value) ?? PhoneViewAPI.time(value) else {
-                    throw APIError.badRequest("since: an RFC 3339 time (2026-12-07T10:00:00Z)")
-                }
-                since = seconds
-            }
-            let limit = text("limit").map { Int($0) } ?? 100
-            guard let limit, (1...1000).contains(limit) else { throw APIError.badRequest("rows: 1 to 1000") }
-            values["requests"] = try ConsolePages.rows(log?.requests(mac: mac, protocolName: protocolName, since: since,
-                                                                    limit: limit) ?? [])
+            let asked = try PhoneViewAPI.LogQuery(mac: text("mac"), protocolName: text("protocol"), since: text("since"),
+                                                  limit: text("limit"))
+            values["requests"] = try ConsolePages.rows(log?.requests(mac: asked.mac, protocolName: asked.protocolName,
+                                                                    since: asked.since, limit: asked.limit) ?? [])
         } catch let error as APIError {
             values["problem"] = error.message
         }
