@@ -225,6 +225,35 @@ public final class LoopControl: Sendable {
         var one: UInt64 = 1
         _ = write(wakeDescriptor, &one, MemoryLayout<UInt64>.size)
     }
+
+    /// Wakes the loop (its ``EpollLoop/Handlers/woken`` runs).
+    public func wake() {
+        var one: UInt64 = 1
+        _ = write(wakeDescriptor, &one, MemoryLayout<UInt64>.size)
+    }
+}
+
+/// Where work finished off a loop's thread leaves its outcomes for the loop, waking it; the loop takes them all
+/// when woken.
+public final class LoopInbox<Item: Sendable>: Sendable {
+    public let control: LoopControl
+    private let items = Mutex<[Item]>([])
+
+    public init(control: LoopControl) {
+        self.control = control
+    }
+
+    public func post(_ item: Item) {
+        items.withLock { $0.append(item) }
+        control.wake()
+    }
+
+    public func take() -> [Item] {
+        items.withLock { items in
+            defer { items.removeAll() }
+            return items
+        }
+    }
 }
 
 #endif

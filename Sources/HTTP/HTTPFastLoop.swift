@@ -10,6 +10,8 @@ import ProvisioningCore
 /// One connection owned by a loop.
 final class HTTPFastConnection {
     let descriptor: Int32
+    /// Tells this connection from a later one on the same descriptor (for outcomes of work off the loop).
+    let serial: UInt64
     let client: String
     /// Bytes of requests not answered yet (an unfinished head, or requests waiting for the socket to drain).
     var input: [UInt8] = []
@@ -20,14 +22,17 @@ final class HTTPFastConnection {
     var closeWhenWritten = false
     /// Once the output is written, the connection goes to the SwiftNIO path with ``input``.
     var handingOff = false
+    /// An upload is being stored off the loop: requests after it wait in ``input`` for its answer.
+    var waiting = false
     var lastActive: ContinuousClock.Instant
     /// When the request head being waited for began (the connection's start, or the first byte after an answered
     /// request); nil while the connection idles between requests. A head must be whole within the head timeout, so
     /// a client that sends a byte every few seconds cannot keep a connection forever (S6).
     var headStarted: ContinuousClock.Instant?
 
-    init(descriptor: Int32, client: String, now: ContinuousClock.Instant) {
+    init(descriptor: Int32, serial: UInt64, client: String, now: ContinuousClock.Instant) {
         self.descriptor = descriptor
+        self.serial = serial
         self.client = client
         lastActive = now
         headStarted = now
@@ -40,8 +45,11 @@ final class HTTPFastLoop {
     let service: FileService
     let limits: HTTPLimits
     let handOff: @Sendable (Int32, [UInt8]) -> Void
+    /// Where stored uploads come back (``HTTPFastLoop/complete(_:)``).
+    let inbox: LoopInbox<HTTPFastUpload.Stored>
     var connections: [HTTPFastConnection?] = []
     var connectionCount = 0
+    var nextSerial: UInt64 = 0
     /// Where `recv` writes.
     let received = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     /// Responses of one read, gathered for one `send`.
@@ -50,6 +58,7 @@ final class HTTPFastLoop {
     init(listenSocket: Int32, control: LoopControl, service: FileService, limits: HTTPLimits, logger: Logger,
          handOff: @escaping @Sendable (Int32, [UInt8]) -> Void) {
         loop = EpollLoop(listenSocket: listenSocket, control: control, logger: logger, name: "http.fastpath")
+        inbox = LoopInbox(control: control)
         self.service = service
         self.limits = limits
         self.handOff = handOff
@@ -63,6 +72,7 @@ final class HTTPFastLoop {
     func run() {
         loop.run(yieldingAfterEachBatch: true, EpollLoop.Handlers(
             accept: { self.acceptConnections() },
+            woken: { for stored in self.inbox.take() { self.complete(stored) } },
             ready: { descriptor, events in
                 guard let connection = self.connection(descriptor) else { return }
                 if events & EPOLLOUT.rawValue != 0 { self.writable(connection) } else { self.readable(connection) }
@@ -79,7 +89,7 @@ final class HTTPFastLoop {
 
     // MARK: FastConnections
 
-    private func connection(_ descriptor: Int32) -> HTTPFastConnection? {
+    func connection(_ descriptor: Int32) -> HTTPFastConnection? {
         Int(descriptor) < connections.count ? connections[Int(descriptor)] : nil
     }
 
@@ -91,7 +101,9 @@ final class HTTPFastLoop {
                 close(descriptor)
                 return
             }
-            let connection = HTTPFastConnection(descriptor: descriptor, client: client, now: ContinuousClock.now)
+            nextSerial += 1
+            let connection = HTTPFastConnection(descriptor: descriptor, serial: nextSerial, client: client,
+                                                now: ContinuousClock.now)
             if Int(descriptor) >= connections.count {
                 connections.append(contentsOf: repeatElement(nil, count: Int(descriptor) + 1024 - connections.count))
             }
@@ -106,7 +118,7 @@ final class HTTPFastLoop {
         connectionCount -= 1
     }
 
-    private func closeConnection(_ connection: HTTPFastConnection) {
+    func closeConnection(_ connection: HTTPFastConnection) {
         forget(connection)
         close(connection.descriptor)
         limits.connections.release(connection.client)
@@ -121,7 +133,7 @@ final class HTTPFastLoop {
 
     private func beginStopping() {
         for case let connection? in connections {
-            if connection.output.isEmpty {
+            if connection.output.isEmpty, !connection.waiting {
                 closeConnection(connection)
             } else {
                 connection.closeWhenWritten = true
@@ -137,7 +149,7 @@ final class HTTPFastLoop {
     /// Once a second: close idle connections, and those whose request head is overdue.
     private func sweep(_ now: ContinuousClock.Instant) {
         let headTimeout = limits.headTimeout
-        for case let connection? in connections {
+        for case let connection? in connections where !connection.waiting {
             if let started = connection.headStarted, now - started > headTimeout, connection.output.isEmpty {
                 service.metrics.event("head-timeout")
                 closeConnection(connection)
@@ -156,6 +168,13 @@ final class HTTPFastLoop {
         connection.lastActive = now
         if connection.headStarted == nil { connection.headStarted = now }
         let fresh = UnsafeRawBufferPointer(rebasing: received[0..<count])
+        if connection.waiting {
+            // Requests behind an upload being stored wait for its answer; a phone sends none, so a pile of them is
+            // no phone's (S6).
+            connection.input.append(contentsOf: fresh)
+            if connection.input.count > HTTPFastUpload.mostHeldWhileStoring { closeConnection(connection) }
+            return
+        }
         if connection.input.isEmpty {
             let answered = answer(fresh, on: connection)
             if answered < count { connection.input = Array(fresh[answered...]) }
@@ -169,7 +188,7 @@ final class HTTPFastLoop {
     }
 
     /// Answers what ``HTTPFastConnection/input`` holds, keeping what is left.
-    private func answerBuffered(_ connection: HTTPFastConnection) {
+    func answerBuffered(_ connection: HTTPFastConnection) {
         let answered = connection.input.withUnsafeBytes { answer($0, on: connection) }
         connection.input.removeFirst(answered)
     }
@@ -177,13 +196,24 @@ final class HTTPFastLoop {
     /// Answers the complete requests at the start of `bytes`; returns how many bytes they took.
     private func answer(_ bytes: UnsafeRawBufferPointer, on connection: HTTPFastConnection) -> Int {
         var offset = 0
-        while offset < bytes.count {
+        while offset < bytes.count, !connection.waiting {
             switch HTTPHeadScanner.scan(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
             case .incomplete:
                 return offset
             case .handOff:
                 connection.handingOff = true
                 return offset
+            case .request(let head) where head.method == .put:
+                let body = UnsafeRawBufferPointer(rebasing: bytes[(offset + head.length)...])
+                switch upload(head, body: body, on: connection) {
+                case .incomplete:
+                    return offset
+                case .handOff:
+                    connection.handingOff = true
+                    return offset
+                case .storing:
+                    offset += head.length + head.contentLength
+                }
             case .request(let head):
                 guard answer(head, on: connection) else {
                     connection.handingOff = true
@@ -212,7 +242,7 @@ final class HTTPFastLoop {
     }
 
     /// Small buffers are copied into ``pending`` (one `send` for many responses); large ones are queued as they are.
-    private func append(_ buffer: ByteBuffer, for connection: HTTPFastConnection) {
+    func append(_ buffer: ByteBuffer, for connection: HTTPFastConnection) {
         if buffer.readableBytes <= 16 * 1024 {
             buffer.withUnsafeReadableBytes { pending.append(contentsOf: $0) }
             return
@@ -227,7 +257,7 @@ final class HTTPFastLoop {
     // MARK: Writing
 
     /// Sends what the last answers produced, then decides what the connection waits for.
-    private func flush(_ connection: HTTPFastConnection) {
+    func flush(_ connection: HTTPFastConnection) {
         if !pending.isEmpty {
             if connection.output.isEmpty {
                 let sent = pending.withUnsafeBytes { send(connection.descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }

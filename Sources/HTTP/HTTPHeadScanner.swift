@@ -1,6 +1,10 @@
-/// A GET or HEAD request head that the HTTP fast path can answer itself (see ``HTTPFastPath``).
+/// A GET, HEAD or PUT request head that the HTTP fast path can answer itself (see ``HTTPFastPath``).
 struct FastRequestHead: Equatable {
-    var isHead: Bool
+    enum Method: Equatable {
+        case get, head, put
+    }
+
+    var method: Method
     /// The request target up to `?` or `#`, still percent-encoded.
     var path: String
     var userAgent: String?
@@ -13,12 +17,17 @@ struct FastRequestHead: Equatable {
     var close: Bool
     /// Bytes of the head, blank line included.
     var length: Int
+    /// The body's length: 0 but for a PUT, which must declare it (`Content-Length`).
+    var contentLength = 0
+
+    var isHead: Bool { method == .head }
 }
 
 /// Reads request heads straight from the bytes a socket gave, for the HTTP fast path (RFC 9112 §2–5).
 ///
-/// It is deliberately narrow: it accepts only `GET` and `HEAD` in origin form over HTTP/1.1 with CRLF line ends,
-/// well-formed header fields and no body. Anything else, valid or not, is handed to the full SwiftNIO parser, which
+/// It is deliberately narrow: it accepts only `GET` and `HEAD` without a body, and `PUT` with a `Content-Length` of at
+/// most ``maximumPutLength`` (a phone's local file or contact list), in origin form over HTTP/1.1 with CRLF line
+/// ends and well-formed header fields; never `Transfer-Encoding` or `Expect`. Anything else, valid or not, is handed to the full SwiftNIO parser, which
 /// answers it (or answers 400), so the fast path never has to decide a hard case.
 enum HTTPHeadScanner {
     enum Outcome: Equatable {
@@ -31,6 +40,8 @@ enum HTTPHeadScanner {
 
     /// Heads longer than this go to the full parser (which has its own limit and answers 431 or 400).
     static let maximumHeadLength = 16 * 1024
+    /// Larger uploads go to the full parser, which streams them against the upload limit.
+    static let maximumPutLength = 64 * 1024
 
     static func scan(_ bytes: UnsafeRawBufferPointer) -> Outcome {
         let count = min(bytes.count, maximumHeadLength)
@@ -42,14 +53,17 @@ enum HTTPHeadScanner {
         case .incomplete:
             return count < maximumHeadLength && plausiblePrefix(bytes, count: count) ? .incomplete : .handOff
         }
-        let isHead: Bool
+        let method: FastRequestHead.Method
         var cursor: Int
         if starts(bytes, with: "GET ", at: 0) {
-            isHead = false
+            method = .get
             cursor = 4
         } else if starts(bytes, with: "HEAD ", at: 0) {
-            isHead = true
+            method = .head
             cursor = 5
+        } else if starts(bytes, with: "PUT ", at: 0) {
+            method = .put
+            cursor = 4
         } else {
             return .handOff
         }
@@ -64,12 +78,13 @@ enum HTTPHeadScanner {
         }
         guard cursor + 9 == lineEnd, starts(bytes, with: " HTTP/1.1", at: cursor) else { return .handOff }
         var head = FastRequestHead(
-            isHead: isHead,
+            method: method,
             path: String(decoding: UnsafeRawBufferPointer(rebasing: bytes[targetStart..<(pathEnd ?? cursor)]),
                          as: UTF8.self),
             close: false, length: 0)
 
         // Header fields, up to the blank line.
+        var contentLength: Int?
         var lineStart = lineEnd + 2
         while true {
             let end: Int
@@ -80,6 +95,8 @@ enum HTTPHeadScanner {
             }
             if end == lineStart {
                 head.length = end + 2
+                guard method != .put || contentLength != nil else { return .handOff }
+                head.contentLength = contentLength ?? 0
                 return .request(head)
             }
             guard let field = field(bytes, from: lineStart, to: end) else { return .handOff }
@@ -102,7 +119,12 @@ enum HTTPHeadScanner {
                     head.close = true
                 }
             case .contentLength:
-                guard field.value == "0" else { return .handOff }
+                // Digits only (RFC 9110 §8.6), once; a body only on a PUT, and a small one.
+                guard contentLength == nil, !field.value.isEmpty, field.value.utf8.count <= 9,
+                      field.value.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                      let length = Int(field.value), method == .put ? length <= maximumPutLength : length == 0
+                else { return .handOff }
+                contentLength = length
             case .transferEncoding, .expect:
                 return .handOff
             case .other:
@@ -174,9 +196,9 @@ enum HTTPHeadScanner {
         return .incomplete
     }
 
-    /// Whether the start of an unfinished request line could still become a GET or HEAD.
+    /// Whether the start of an unfinished request line could still become a GET, HEAD or PUT.
     private static func plausiblePrefix(_ bytes: UnsafeRawBufferPointer, count: Int) -> Bool {
-        for method in ["GET ", "HEAD "] {
+        for method in ["GET ", "HEAD ", "PUT "] {
             let prefix = Array(method.utf8)
             let compared = min(prefix.count, count)
             if (0..<compared).allSatisfy({ bytes[$0] == prefix[$0] }) { return true }

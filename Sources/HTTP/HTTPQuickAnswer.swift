@@ -16,8 +16,8 @@ enum HTTPQuickAnswer {
     /// Answers a request by passing the response's buffers, in order, to `emit`.
     static func answer(_ head: FastRequestHead, fileProtocol: FileProtocol, client: String, certificateSubject: String?,
                        service: FileService, keepAlive: Bool, emit: (ByteBuffer) -> Void) -> Outcome {
-        // Credentials (which may slow an answer down), and the metrics page, take the full path.
-        guard HTTPRoute.isQuick(method: head.isHead ? .HEAD : .GET, path: head.path,
+        // Credentials (which may slow an answer down), the metrics page and uploads take the full path.
+        guard head.method != .put, HTTPRoute.isQuick(method: head.isHead ? .HEAD : .GET, path: head.path,
                                 isTLS: fileProtocol == .https, hasAuthorization: head.authorization != nil)
         else { return .handOff }
         let started = ContinuousClock.now

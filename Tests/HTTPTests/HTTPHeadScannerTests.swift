@@ -16,7 +16,7 @@ struct HTTPHeadScannerTests {
             return
         }
         #expect(request == FastRequestHead(
-            isHead: false, path: "/T46/00156574b150.cfg", userAgent: "Yealink SIP-T46G 28.81.0.110", host: "x",
+            method: .get, path: "/T46/00156574b150.cfg", userAgent: "Yealink SIP-T46G 28.81.0.110", host: "x",
             ifNoneMatch: "\"abc\"", range: "bytes=0-9", authorization: nil, close: false, length: head.utf8.count))
     }
 
@@ -31,17 +31,44 @@ struct HTTPHeadScannerTests {
         #expect(request.close)
     }
 
+    @Test("a PUT of a local file (R5.4): its declared length, the body left for the loop to wait for")
+    func smallPut() {
+        let head = "PUT /00156574b150-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n"
+        guard case .request(let request) = scan(head + "#!version:1") else {
+            Issue.record("not accepted")
+            return
+        }
+        #expect(request.method == .put)
+        #expect(request.path == "/00156574b150-local.cfg")
+        #expect(request.contentLength == 12)
+        #expect(request.length == head.utf8.count)
+        let limit = HTTPHeadScanner.maximumPutLength
+        guard case .request(let largest) = scan("PUT /a HTTP/1.1\r\nContent-Length: \(limit)\r\n\r\n") else {
+            Issue.record("the largest body the fast path takes was not accepted")
+            return
+        }
+        #expect(largest.contentLength == limit)
+        #expect(scan("PUT /a HTTP/1.1\r\nContent-Length: \(limit + 1)\r\n\r\n") == .handOff)
+    }
+
     @Test("every prefix of a valid head is incomplete, never a wrong answer")
     func prefixes() {
-        let head = Array("GET /a.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: y\r\n\r\n".utf8)
-        for length in 0..<head.count {
-            let outcome = Array(head.prefix(length)).withUnsafeBytes { HTTPHeadScanner.scan($0) }
-            #expect(outcome == .incomplete, "prefix of \(length) bytes")
+        for text in ["GET /a.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: y\r\n\r\n",
+                     "PUT /a-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n"] {
+            let head = Array(text.utf8)
+            for length in 0..<head.count {
+                let outcome = Array(head.prefix(length)).withUnsafeBytes { HTTPHeadScanner.scan($0) }
+                #expect(outcome == .incomplete, "prefix of \(length) bytes of \(text.debugDescription)")
+            }
         }
     }
 
     @Test("anything else goes to the full parser", arguments: [
-        "POST /a HTTP/1.1\r\n\r\n", "PUT /a HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "get /a HTTP/1.1\r\n\r\n",
+        "POST /a HTTP/1.1\r\n\r\n", "PUT /a HTTP/1.1\r\n\r\nabc", "PUT /a HTTP/1.1\r\nContent-Length: +3\r\n\r\n",
+        "PUT /a HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n", "PUT /a HTTP/1.1\r\nContent-Length: 3, 3\r\n\r\n",
+        "PUT /a HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        "PUT /a HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+        "PUT /a HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "get /a HTTP/1.1\r\n\r\n",
         "GET /a HTTP/1.0\r\n\r\n", "GET /a HTTP/1.1 \r\n\r\n", "GET  /a HTTP/1.1\r\n\r\n", "GET a HTTP/1.1\r\n\r\n",
         "GET http://x/a HTTP/1.1\r\n\r\n", "GET /a\u{7F} HTTP/1.1\r\n\r\n", "GET /a HTTP/1.1\n\n",
         "GET /a HTTP/1.1\r\nHost: x\n\r\n", "GET /a HTTP/1.1\r\n folded\r\n\r\n", "GET /a HTTP/1.1\r\nNo colon\r\n\r\n",

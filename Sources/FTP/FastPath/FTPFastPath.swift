@@ -134,26 +134,6 @@ struct FTPFastCompletion: Sendable {
     let outcome: Outcome
 }
 
-/// Where tasks leave their outcomes for a loop, waking it.
-final class FTPFastInbox: Sendable {
-    let control: LoopControl
-    private let items = Mutex<[FTPFastCompletion]>([])
-
-    init(control: LoopControl) {
-        self.control = control
-    }
-
-    func post(_ completion: FTPFastCompletion) {
-        items.withLock { $0.append(completion) }
-        var one: UInt64 = 1
-        _ = write(control.wakeDescriptor, &one, MemoryLayout<UInt64>.size)
-    }
-
-    func take() -> [FTPFastCompletion] {
-        items.withLock { items in
-            defer { items.removeAll() }
-            return items
-        }
-    }
-}
+/// Where tasks leave their outcomes for an FTP loop.
+typealias FTPFastInbox = LoopInbox<FTPFastCompletion>
 #endif

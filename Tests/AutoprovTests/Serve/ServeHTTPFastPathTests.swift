@@ -105,7 +105,7 @@ func responses(_ bytes: [UInt8], headRequests: Set<Int> = []) -> [(status: Int, 
     return result
 }
 
-@Suite("HTTP: cached GETs on the epoll path, everything else handed to the full server", .serialized, .timeLimit(.minutes(5)))
+@Suite("HTTP: cached GETs and small uploads on the epoll path, everything else handed to the full server", .serialized, .timeLimit(.minutes(5)))
 struct ServeHTTPFastPathTests {
     static let a = "#!version:1.0.0.1\na = 1\n"
     static let b = "#!version:1.0.0.1\nb = 2\n"
@@ -185,6 +185,40 @@ struct ServeHTTPFastPathTests {
         #expect(server.stop() == 0)
         let devices = try CommandRunner.run(["devices", "--data", server.data.path])
         #expect(devices.stdout.contains("001565000007"), "\(devices.stdout)")
+    }
+
+    @Test("a PUT whose body arrives in pieces is stored once and whole; the GET behind it waits for it (S4)")
+    func uploadInPieces() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a])
+        let connection = RawConnection(port: server.httpPort)
+        let body = "#!version:1.0.0.1\nlang.gui = English\n" + String(repeating: "#", count: 3000) + "\n"
+        let request = "PUT /001565000008-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            + body + "GET /001565000008-local.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        let bytes = Array(request.utf8)
+        for start in stride(from: 0, to: bytes.count, by: 700) {
+            connection.send(Array(bytes[start..<min(start + 700, bytes.count)]))
+            usleep(2000)  // separate reads on the server, not a wait for it
+        }
+        let answers = responses(connection.readAll())
+        #expect(answers.map(\.status) == [201, 200])
+        #expect(answers.last?.body == Array(body.utf8))
+        #expect(server.stop() == 0)
+        let stored = try String(contentsOf: server.data.appendingPathComponent("uploads/001565000008-local.cfg"), encoding: .utf8)
+        #expect(stored == body)
+    }
+
+    @Test("a PUT whose body never finishes is closed at the head timeout and stores nothing (S4, S6)")
+    func unfinishedUpload() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 2\n")
+        let connection = RawConnection(port: server.httpPort, source: "127.0.0.2")
+        connection.send("PUT /001565000009-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n#!version:1.0.0.1\n")
+        #expect(eventually(within: 30) { connection.closedByPeer })
+        #expect(try server.event("head-timeout") >= 1)
+        let other = RawConnection(port: server.httpPort, source: "127.0.0.3")
+        other.send("GET /a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        #expect(String(decoding: other.readAll(), as: UTF8.self).hasSuffix(Self.a))
+        #expect(server.stop() == 0)
+        #expect(!FileManager.default.fileExists(atPath: server.data.appendingPathComponent("uploads/001565000009-local.cfg").path))
     }
 
     @Test("a head that never ends, or never starts, is closed after the head timeout; another address is served")

@@ -1,0 +1,83 @@
+#if os(Linux)
+import FastLoop
+import FileService
+import NIOCore
+
+/// A phone's PUT of its local file (R5.4, S4) on the HTTP fast path: the loop reads the head and the body, the
+/// file service stores it off the loop, and the answer comes back through the loop's inbox. Only what the fast path
+/// can finish on its own is taken: a permitted upload of at most ``HTTPHeadScanner/maximumPutLength`` bytes without
+/// credentials. A refusal (403, 401 with its slow-down, 413) goes to the SwiftNIO path, which answers it after
+/// reading the body, as before.
+enum HTTPFastUpload {
+    /// What a loop does with a PUT head.
+    enum Step {
+        /// The body has not fully arrived.
+        case incomplete
+        /// The full path answers it.
+        case handOff
+        /// The body is being stored; the connection waits for ``Stored``.
+        case storing
+    }
+
+    /// A stored upload, posted back to the loop that read it.
+    struct Stored: Sendable {
+        let descriptor: Int32
+        let serial: UInt64
+        let answer: WriteAnswer
+        let request: FileRequest
+        let bytes: Int
+        let keepAlive: Bool
+        let started: ContinuousClock.Instant
+    }
+
+    /// Bytes a connection may send behind an upload while it is stored; a phone sends nothing there.
+    static let mostHeldWhileStoring = 2 * (HTTPHeadScanner.maximumHeadLength + HTTPHeadScanner.maximumPutLength)
+}
+
+extension HTTPFastLoop {
+    /// A PUT head at the start of the unanswered bytes, `body` the bytes after it.
+    func upload(_ head: FastRequestHead, body: UnsafeRawBufferPointer, on connection: HTTPFastConnection)
+        -> HTTPFastUpload.Step
+    {
+        guard head.authorization == nil, loop.stopDeadline == nil else { return .handOff }
+        var request = FileRequest(.http, path: head.path, client: connection.client, userAgent: head.userAgent)
+        request.serverURL = FileRequest.serverURL(scheme: "http", host: head.host)
+        // Decided before the body is waited for, so that a refused body is never held here.
+        guard case .success(let permission) = service.uploadPermission(request),
+              head.contentLength <= permission.1
+        else { return .handOff }
+        guard body.count >= head.contentLength else { return .incomplete }
+        let contents = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: body[..<head.contentLength]))
+        connection.waiting = true
+        let (service, inbox, descriptor, serial) = (self.service, self.inbox, connection.descriptor, connection.serial)
+        let (keepAlive, started) = (!head.close, ContinuousClock.now)
+        Task {
+            let answer = await service.write(request, contents: contents)
+            inbox.post(HTTPFastUpload.Stored(descriptor: descriptor, serial: serial, answer: answer, request: request,
+                                             bytes: contents.readableBytes, keepAlive: keepAlive, started: started))
+        }
+        return .storing
+    }
+
+    /// An upload's answer, then the requests that waited behind it.
+    func complete(_ stored: HTTPFastUpload.Stored) {
+        guard let connection = connection(stored.descriptor), connection.serial == stored.serial else { return }
+        connection.waiting = false
+        var reply = HTTPExchange.write(stored.answer, bytes: stored.bytes, service: service)
+        // Permitted a moment ago, refused now (the settings changed): no slow-down for a refusal not asked for.
+        reply.delay = .zero
+        let staysOpen = stored.keepAlive && !reply.close && loop.stopDeadline == nil
+        append(HTTPExchange.head(of: reply, method: .PUT, version: .http1_1, keepAlive: staysOpen), for: connection)
+        if let body = reply.body { append(body, for: connection) }
+        service.record(stored.request, result: reply.result, bytes: reply.bytes,
+                       seconds: (ContinuousClock.now - stored.started).seconds)
+        if staysOpen {
+            if !connection.input.isEmpty { answerBuffered(connection) }
+            connection.headStarted = connection.input.isEmpty ? nil : ContinuousClock.now
+        } else {
+            connection.closeWhenWritten = true
+        }
+        flush(connection)
+    }
+}
+#endif
