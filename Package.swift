@@ -80,7 +80,7 @@ let package = Package(
         // recording); knows no protocol; uses Core, Storage and Inventory.
         .target(
             name: "FileService",
-            dependencies: ["ProvisioningCore", "Storage", "Inventory"] + nio + crypto
+            dependencies: ["ProvisioningCore", "Storage", "Inventory", "CLinuxShims"] + nio + crypto
         ),
         // FastLoop: the epoll loops the HTTP and FTP fast paths run on (threads, SO_REUSEPORT, accept, drain).
         .target(

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 #include "linux_shims.h"
 
 int cepoll_timerfd(void) { return timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC); }
@@ -25,4 +26,5 @@ void clinux_name_thread(const char *name) { pthread_setname_np(pthread_self(), n
 
 void clinux_trim_memory(void) { malloc_trim(0); }
 int clinux_limit_arenas(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
+int clinux_syncfs(int fd) { return syncfs(fd); }
 #endif

@@ -133,6 +133,8 @@ public final class FileService: Sendable {
     let rootTree: ConfinedTree
     let uploadTree: ConfinedTree
     public let uploads: UploadStore
+    /// Stores uploads in batches (``UploadCommitter``).
+    let committer: UploadCommitter
     let settings: Settings
     let log: RequestLog?
     public let metrics: ServerMetrics
@@ -183,6 +185,7 @@ public final class FileService: Sendable {
         let dataURL = URL(fileURLWithPath: settings.data).standardizedFileURL
         uploads = UploadStore(directory: dataURL.appendingPathComponent("uploads").resolvingSymlinksInPath())
         uploadTree = ConfinedTree(directory: uploads.directory)
+        committer = UploadCommitter(store: uploads)
         self.settings = settings
         self.log = log
         self.metrics = metrics

@@ -54,10 +54,7 @@ extension FileService {
         let existed = FileManager.default.fileExists(atPath: uploads.url(for: path.path).path)
             || FileManager.default.fileExists(atPath: rootTree.path(of: path))
         do {
-            let store = uploads
-            try await NIOThreadPool.singleton.runIfActive {
-                try store.store(Array(contents.readableBytesView), at: path.path)
-            }
+            try await committer.commit(Array(contents.readableBytesView), at: path.path)
             metrics.uploads.add(1)
             self.generation.add(1, ordering: .releasing)  // the upload must be what the next download returns (S4)
             return existed ? .replaced : .created

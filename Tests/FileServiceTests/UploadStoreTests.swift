@@ -38,6 +38,45 @@ struct UploadStoreTests {
         #expect(versions.count == 1)
     }
 
+    @Test("a batch: each upload its own result, one failing fails none of the others, a name twice keeps both in order")
+    func batch() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-uploads-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = UploadStore(directory: directory)
+        try store.store(Array("in the way\n".utf8), at: "file")
+        let (a, b, c) = (Array("#!version:1.0.0.1\na = 1\n".utf8), Array("#!version:1.0.0.1\nb = 2\n".utf8),
+                         Array("#!version:1.0.0.1\nc = 3\n".utf8))
+        let results = store.store([(a, "001565000001-local.cfg"), (c, "sub/001565000002-local.cfg"),
+                                   (c, "file/001565000003-local.cfg"), (b, "001565000001-local.cfg")])
+        #expect(results.map { (try? $0.get()) != nil } == [true, true, false, true])
+        #expect(try Array(Data(contentsOf: store.url(for: "001565000001-local.cfg"))) == b)
+        #expect(try Array(Data(contentsOf: store.url(for: "sub/001565000002-local.cfg"))) == c)
+        let versions = store.versions(of: "001565000001-local.cfg")
+        #expect(versions.count == 2)
+        #expect(try versions.first.map { try Array(Data(contentsOf: $0.url)) } == a)
+        // Nothing half done is left in sight: only hidden temporary files could be, and there are none.
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted()
+        #expect(names == [".versions", "001565000001-local.cfg", "file", "sub"], "\(names)")
+    }
+
+    @Test("uploads committed at once all land whole, each under its own name")
+    func groupCommit() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-uploads-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = UploadStore(directory: directory)
+        let committer = UploadCommitter(store: store)
+        func contents(_ index: Int) -> [UInt8] { Array("#!version:1.0.0.1\naccount.1.label = \(index)\n".utf8) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for index in 0..<300 {
+                group.addTask { try await committer.commit(contents(index), at: "d\(index % 3)/\(index)-local.cfg") }
+            }
+            try await group.waitForAll()
+        }
+        for index in 0..<300 {
+            #expect(try Array(Data(contentsOf: store.url(for: "d\(index % 3)/\(index)-local.cfg"))) == contents(index))
+        }
+    }
+
     final class SeenAtCrash: @unchecked Sendable {
         var temporary: [UInt8] = []
         var published: [UInt8] = []

@@ -28,4 +28,6 @@ void clinux_trim_memory(void);
 /// At most `arenas` malloc arenas (glibc makes up to 8 a core, and a fleet's files rendered on every thread
 /// leave each of them holding freed memory); 0 when it cannot be set.
 int clinux_limit_arenas(int arenas);
+/// Flushes the whole filesystem holding `fd` to the disk (syncfs(2), a _GNU_SOURCE call).
+int clinux_syncfs(int fd);
 #endif
