@@ -1,6 +1,7 @@
 import NIOCore
 import ProvisioningCore
 import Storage
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -56,9 +57,9 @@ public struct DeviceIdentity {
     var firmware: String?
 
     init(path: String, userAgent: String?) {
-        if let userAgent, let agent = try? UserAgent(userAgent) {
-            mac = agent.mac?.canonical
-            model = agent.model?.name ?? agent.reportedModel
+        if let userAgent, let agent = DeviceIdentity.agent(userAgent) {
+            mac = agent.mac
+            model = agent.model
             firmware = agent.firmware
         }
         let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[path.utf8.index(after: $0)...] } ?? path[...]
@@ -70,6 +71,28 @@ public struct DeviceIdentity {
             if models.count == 1 { model = models[0].name }
         }
     }
+
+    /// What a User-Agent says of the phone (nil: not a Yealink one). A phone sends the same one with each of the
+    /// half-dozen requests of a boot, so the last few thousand are kept parsed: a storm parses each phone's once.
+    static func agent(_ header: String) -> Agent? {
+        if let known = recentAgents.withLock({ $0[header] }) { return known }
+        let parsed = (try? UserAgent(header)).map {
+            Agent(mac: $0.mac?.canonical, model: $0.model?.name ?? $0.reportedModel, firmware: $0.firmware)
+        }
+        recentAgents.withLock { agents in
+            if agents.count >= 8192 { agents.removeAll(keepingCapacity: true) }
+            agents[header] = .some(parsed)  // a header that is no Yealink one is remembered too
+        }
+        return parsed
+    }
+
+    struct Agent: Sendable {
+        var mac: String?
+        var model: String?
+        var firmware: String?
+    }
+
+    private static let recentAgents = Mutex<[String: Agent?]>([:])
 
     /// `<mac>.boot`, `<mac>.cfg`, `<mac>-local.cfg`, `<mac>-contact.xml`: the 12 hex digits in front, lower case.
     static func leadingMAC(_ name: Substring) -> String? {

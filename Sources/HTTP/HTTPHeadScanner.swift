@@ -113,11 +113,7 @@ enum HTTPHeadScanner {
                 guard head.authorization == nil else { return .handOff }
                 head.authorization = field.value
             case .connection:
-                if field.value.lowercased().split(separator: ",").contains(where: {
-                    $0.trimmingCharacters(in: .whitespaces) == "close"
-                }) {
-                    head.close = true
-                }
+                if hasCloseOption(field.value) { head.close = true }
             case .contentLength:
                 // Digits only (RFC 9110 §8.6), once; a body only on a PUT, and a small one.
                 guard contentLength == nil, !field.value.isEmpty, field.value.utf8.count <= 9,
@@ -131,6 +127,16 @@ enum HTTPHeadScanner {
                 break
             }
             lineStart = end + 2
+        }
+    }
+
+    /// Whether a `Connection` value lists `close` (RFC 9110 §7.6.1: comma-separated, any case, spaces around).
+    static func hasCloseOption(_ value: String) -> Bool {
+        value.utf8.split(separator: UInt8(ascii: ",")).contains { option in
+            var option = option[...]
+            while let first = option.first, first == 0x20 || first == 0x09 { option = option.dropFirst() }
+            while let last = option.last, last == 0x20 || last == 0x09 { option = option.dropLast() }
+            return option.count == 5 && zip(option, "close".utf8).allSatisfy { $0 | 0x20 == $1 }
         }
     }
 

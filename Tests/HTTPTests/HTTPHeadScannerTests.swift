@@ -31,6 +31,14 @@ struct HTTPHeadScannerTests {
         #expect(request.close)
     }
 
+    @Test("Connection: close is an option among others, in any case, never a word that starts with it", arguments: [
+        ("close", true), ("Keep-Alive, CLOSE", true), ("upgrade,\tclose\t", true), (",,close,", true),
+        ("closed", false), ("keep-alive", false), ("clos", false), ("c lose", false), ("", false),
+    ])
+    func closeOption(value: String, closes: Bool) {
+        #expect(HTTPHeadScanner.hasCloseOption(value) == closes)
+    }
+
     @Test("a PUT of a local file (R5.4): its declared length, the body left for the loop to wait for")
     func smallPut() {
         let head = "PUT /00156574b150-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 12\r\n\r\n"

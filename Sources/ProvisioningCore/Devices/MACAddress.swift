@@ -10,28 +10,49 @@ public struct MACAddress: Sendable, Hashable, Comparable {
 
     /// Parses a MAC address, or throws ``MACAddressError`` naming the offending text.
     public init(_ text: String) throws(MACAddressError) {
-        let digits: [Character]
-        let separators = text.filter { $0 == ":" || $0 == "-" }
-        if separators.isEmpty {
-            digits = Array(text)
-        } else {
-            // Separated forms: exactly six groups of two digits, one kind of separator.
-            let separator = separators.first!
-            guard separators.allSatisfy({ $0 == separator }) else { throw MACAddressError(text: text) }
-            let groups = text.split(separator: separator, omittingEmptySubsequences: false)
-            guard groups.count == 6, groups.allSatisfy({ $0.count == 2 }) else { throw MACAddressError(text: text) }
-            digits = groups.flatMap { Array($0) }
-        }
-        guard digits.count == 12 else { throw MACAddressError(text: text) }
+        // Read as bytes: 12 hex digits, or six pairs joined by one kind of separator (`:` or `-`).
+        let bytes = text.utf8
         var octets: [UInt8] = []
         octets.reserveCapacity(6)
-        for index in stride(from: 0, to: 12, by: 2) {
-            guard let high = digits[index].hexDigitValue, let low = digits[index + 1].hexDigitValue,
-                  digits[index].isASCII, digits[index + 1].isASCII
-            else { throw MACAddressError(text: text) }
-            octets.append(UInt8(high << 4 | low))
+        switch bytes.count {
+        case 12:
+            var index = bytes.startIndex
+            for _ in 0..<6 {
+                guard let high = MACAddress.hexValue(bytes[index]),
+                      let low = MACAddress.hexValue(bytes[bytes.index(after: index)])
+                else { throw MACAddressError(text: text) }
+                octets.append(high << 4 | low)
+                index = bytes.index(index, offsetBy: 2)
+            }
+        case 17:
+            let separator = bytes[bytes.index(bytes.startIndex, offsetBy: 2)]
+            guard separator == UInt8(ascii: ":") || separator == UInt8(ascii: "-") else { throw MACAddressError(text: text) }
+            var index = bytes.startIndex
+            for group in 0..<6 {
+                guard let high = MACAddress.hexValue(bytes[index]),
+                      let low = MACAddress.hexValue(bytes[bytes.index(after: index)])
+                else { throw MACAddressError(text: text) }
+                octets.append(high << 4 | low)
+                index = bytes.index(index, offsetBy: 2)
+                if group < 5 {
+                    guard bytes[index] == separator else { throw MACAddressError(text: text) }
+                    index = bytes.index(after: index)
+                }
+            }
+        default:
+            throw MACAddressError(text: text)
         }
         self.octets = octets
+    }
+
+    /// The value of an ASCII hex digit.
+    static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     /// Builds an address from six octets.
@@ -53,10 +74,8 @@ public struct MACAddress: Sendable, Hashable, Comparable {
     /// Finds a MAC address in a file name stem such as `00156574b150` or `00156574B150-local`.
     /// Returns the address and whether the name used upper-case digits.
     static func fromFileStem(_ stem: Substring) -> (MACAddress, upperCase: Bool)? {
-        guard stem.count == 12, stem.allSatisfy({ $0.isHexDigit && $0.isASCII }),
-              let mac = try? MACAddress(String(stem))
-        else { return nil }
-        return (mac, stem.contains(where: { $0.isUppercase }))
+        guard stem.utf8.count == 12, let mac = try? MACAddress(String(stem)) else { return nil }
+        return (mac, stem.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "F") }))
     }
 
     public static func < (lhs: MACAddress, rhs: MACAddress) -> Bool {
