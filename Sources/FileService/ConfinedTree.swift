@@ -10,11 +10,14 @@ import Glibc
 public struct ConfinedTree: Sendable {
     /// The directory, with its own symbolic links resolved.
     public let directory: URL
+    /// ``directory``'s path, and the same with a `/` at the end.
+    private let directoryPath: String
     private let prefix: String
 
     public init(directory: URL) {
         self.directory = directory.standardizedFileURL.resolvingSymlinksInPath()
-        prefix = self.directory.path.hasSuffix("/") ? self.directory.path : self.directory.path + "/"
+        directoryPath = self.directory.path
+        prefix = directoryPath.hasSuffix("/") ? directoryPath : directoryPath + "/"
     }
 
     /// What reading a path in the tree comes to.
@@ -28,12 +31,22 @@ public struct ConfinedTree: Sendable {
 
     /// The path of a file in the tree, as given (links not yet followed).
     public func path(of relative: RootRelativePath) -> String {
-        directory.path + "/" + relative.path
+        prefix + relative.path
     }
 
     /// Reads a regular file of the tree. Blocking: call it off the event loops.
     public func read(_ relative: RootRelativePath) -> Contents {
         let full = path(of: relative)
+        // A name at the top that is no link is inside, links followed: opened as it is, without `realpath`'s look
+        // at every directory above it.
+        if relative.segments.count == 1 {
+            let descriptor = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            if descriptor >= 0 {
+                defer { close(descriptor) }
+                return ConfinedTree.readRegularFile(descriptor).map(Contents.file) ?? .missing
+            }
+            guard errno == ELOOP else { return .missing }
+        }
         guard let real = realpath(full, nil) else { return .missing }
         defer { free(real) }
         let resolved = String(cString: real)
@@ -67,8 +80,34 @@ public struct ConfinedTree: Sendable {
         case missing
     }
 
+    /// Reads all of a regular file from an open descriptor; nil when it is not one or cannot be read.
+    private static func readRegularFile(_ descriptor: Int32) -> Data? {
+        var info = stat()
+        guard fstat(descriptor, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var data = Data(count: Int(info.st_size))
+        var total = 0
+        let complete = data.withUnsafeMutableBytes { buffer -> Bool in
+            while total < buffer.count {
+                let got = Glibc.read(descriptor, buffer.baseAddress! + total, buffer.count - total)
+                if got < 0, errno == EINTR { continue }
+                guard got > 0 else { return got == 0 }
+                total += got
+            }
+            return true
+        }
+        guard complete else { return nil }
+        if total < data.count { data.removeSubrange(total...) }  // it shrank while read
+        return data
+    }
+
     /// Follows the links of `relative`, so that S2 and S5 are decided on what would really be opened.
     public func locate(_ relative: RootRelativePath) -> Location {
+        // A name at the top that is no link: nothing to follow (the tree's own links were resolved at the start).
+        if relative.segments.count == 1 {
+            var info = stat()
+            guard lstat(path(of: relative), &info) == 0 else { return .missing }
+            if (info.st_mode & S_IFMT) != S_IFLNK { return .inside(relative.path) }
+        }
         guard let real = realpath(path(of: relative), nil) else { return .missing }
         defer { free(real) }
         let resolved = String(decoding: UnsafeRawBufferPointer(start: real, count: strlen(real)), as: UTF8.self)

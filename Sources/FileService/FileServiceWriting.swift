@@ -43,23 +43,34 @@ extension FileService {
 
     /// Stores an upload atomically, keeping the previous version (S4).
     public func write(_ request: FileRequest, contents: ByteBuffer) async -> WriteAnswer {
+        await withCheckedContinuation { continuation in
+            write(request, contents: contents) { continuation.resume(returning: $0) }
+        }
+    }
+
+    /// ``write(_:contents:)`` for a caller that is no task (an epoll loop): `answer` hears the outcome, at once for
+    /// a refusal, else on the thread that stored the upload.
+    public func write(_ request: FileRequest, contents: ByteBuffer,
+                      then answer: @escaping @Sendable (WriteAnswer) -> Void) {
         let path: RootRelativePath
         let limit: Int
         switch uploadPermission(request) {
         case .success(let permission): (path, limit) = permission
-        case .failure(.forbidden(let reason)): return .forbidden(reason)
-        case .failure(.unauthorized(let realm, let delay, let stale)): return .unauthorized(realm: realm, delay: delay, stale: stale)
+        case .failure(.forbidden(let reason)): return answer(.forbidden(reason))
+        case .failure(.unauthorized(let realm, let delay, let stale)):
+            return answer(.unauthorized(realm: realm, delay: delay, stale: stale))
         }
-        guard contents.readableBytes <= limit else { return .tooLarge(limit: limit) }
-        let existed = FileManager.default.fileExists(atPath: uploads.url(for: path.path).path)
-            || FileManager.default.fileExists(atPath: rootTree.path(of: path))
-        do {
-            try await committer.commit(Array(contents.readableBytesView), at: path.path)
-            metrics.uploads.add(1)
-            self.generation.add(1, ordering: .releasing)  // the upload must be what the next download returns (S4)
-            return existed ? .replaced : .created
-        } catch {
-            return .failed("\(error)")
+        guard contents.readableBytes <= limit else { return answer(.tooLarge(limit: limit)) }
+        let existed = uploadTree.facts(path) != nil || rootTree.facts(path) != nil
+        committer.commit(Array(contents.readableBytesView), at: path.path) { [self] result in
+            switch result {
+            case .success:
+                metrics.uploads.add(1)
+                generation.add(1, ordering: .releasing)  // the upload must be what the next download returns (S4)
+                answer(existed ? .replaced : .created)
+            case .failure(let error):
+                answer(.failed("\(error)"))
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ final class UploadCommitter: Sendable {
     private struct Waiting {
         var bytes: [UInt8]
         var path: String
-        var continuation: CheckedContinuation<Void, Error>
+        var stored: @Sendable (Result<Void, Error>) -> Void
     }
 
     private let store: UploadStore
@@ -24,14 +24,19 @@ final class UploadCommitter: Sendable {
     /// Stores `bytes` as the new version of `path`; returns once it is on the disk and published.
     func commit(_ bytes: [UInt8], at path: String) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
-            let start = state.withLock { state -> Bool in
-                state.waiting.append(Waiting(bytes: bytes, path: path, continuation: continuation))
-                guard !state.storing else { return false }
-                state.storing = true
-                return true
-            }
-            if start { NIOThreadPool.singleton.submit { _ in self.storeWaiting() } }
+            commit(bytes, at: path) { continuation.resume(with: $0) }
         }
+    }
+
+    /// Stores `bytes` as the new version of `path`; `stored` hears the outcome, on the thread that stored it.
+    func commit(_ bytes: [UInt8], at path: String, stored: @escaping @Sendable (Result<Void, Error>) -> Void) {
+        let start = state.withLock { state -> Bool in
+            state.waiting.append(Waiting(bytes: bytes, path: path, stored: stored))
+            guard !state.storing else { return false }
+            state.storing = true
+            return true
+        }
+        if start { NIOThreadPool.singleton.submit { _ in self.storeWaiting() } }
     }
 
     /// Stores batches until none is waiting.
@@ -48,7 +53,7 @@ final class UploadCommitter: Sendable {
             }
             guard !batch.isEmpty else { return }
             let results = store.store(batch.map { ($0.bytes, $0.path) })
-            for (waiting, result) in zip(batch, results) { waiting.continuation.resume(with: result) }
+            for (waiting, result) in zip(batch, results) { waiting.stored(result) }
         }
     }
 }

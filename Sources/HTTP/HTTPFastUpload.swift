@@ -50,10 +50,9 @@ extension HTTPFastLoop {
         let contents = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: body[..<head.contentLength]))
         connection.waiting = true
         let (service, inbox, descriptor, serial) = (self.service, self.inbox, connection.descriptor, connection.serial)
-        let (keepAlive, started) = (!head.close, ContinuousClock.now)
-        Task {
-            let answer = await service.write(request, contents: contents)
-            inbox.post(HTTPFastUpload.Stored(descriptor: descriptor, serial: serial, answer: answer, request: request,
+        let (keepAlive, started, upload) = (!head.close, ContinuousClock.now, request)
+        service.write(upload, contents: contents) { answer in
+            inbox.post(HTTPFastUpload.Stored(descriptor: descriptor, serial: serial, answer: answer, request: upload,
                                              bytes: contents.readableBytes, keepAlive: keepAlive, started: started))
         }
         return .storing

@@ -12,7 +12,7 @@ public struct RootRelativePath: Sendable, Hashable {
     public let segments: [String]
 
     /// `a/b.cfg`.
-    public var path: String { segments.joined(separator: "/") }
+    public let path: String
 
     /// Checks a decoded path such as `T42G/00156543ec97.boot`; one leading `/` is allowed.
     public init(_ decoded: String) throws(RootRelativePathError) {
@@ -31,6 +31,7 @@ public struct RootRelativePath: Sendable, Hashable {
             if segment.utf8.contains(UInt8(ascii: "\\")) { throw .backslash }
         }
         self.segments = segments.map(String.init)
+        path = String(text)
     }
 }
 

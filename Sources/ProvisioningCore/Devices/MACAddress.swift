@@ -14,33 +14,27 @@ public struct MACAddress: Sendable, Hashable, Comparable {
         let bytes = text.utf8
         var octets: [UInt8] = []
         octets.reserveCapacity(6)
+        let separated: Bool
         switch bytes.count {
-        case 12:
-            var index = bytes.startIndex
-            for _ in 0..<6 {
-                guard let high = MACAddress.hexValue(bytes[index]),
-                      let low = MACAddress.hexValue(bytes[bytes.index(after: index)])
-                else { throw MACAddressError(text: text) }
-                octets.append(high << 4 | low)
-                index = bytes.index(index, offsetBy: 2)
-            }
-        case 17:
-            let separator = bytes[bytes.index(bytes.startIndex, offsetBy: 2)]
-            guard separator == UInt8(ascii: ":") || separator == UInt8(ascii: "-") else { throw MACAddressError(text: text) }
-            var index = bytes.startIndex
-            for group in 0..<6 {
-                guard let high = MACAddress.hexValue(bytes[index]),
-                      let low = MACAddress.hexValue(bytes[bytes.index(after: index)])
-                else { throw MACAddressError(text: text) }
-                octets.append(high << 4 | low)
-                index = bytes.index(index, offsetBy: 2)
-                if group < 5 {
-                    guard bytes[index] == separator else { throw MACAddressError(text: text) }
-                    index = bytes.index(after: index)
-                }
-            }
-        default:
+        case 12: separated = false
+        case 17: separated = true
+        default: throw MACAddressError(text: text)
+        }
+        let separator = separated ? bytes[bytes.index(bytes.startIndex, offsetBy: 2)] : 0
+        guard !separated || separator == UInt8(ascii: ":") || separator == UInt8(ascii: "-") else {
             throw MACAddressError(text: text)
+        }
+        var index = bytes.startIndex
+        for group in 0..<6 {
+            guard let high = MACAddress.hexValue(bytes[index]),
+                  let low = MACAddress.hexValue(bytes[bytes.index(after: index)])
+            else { throw MACAddressError(text: text) }
+            octets.append(high << 4 | low)
+            index = bytes.index(index, offsetBy: 2)
+            if separated, group < 5 {
+                guard bytes[index] == separator else { throw MACAddressError(text: text) }
+                index = bytes.index(after: index)
+            }
         }
         self.octets = octets
     }

@@ -90,10 +90,12 @@ public struct ProvisioningURL: Sendable, Hashable {
     /// The path relative to `root` (a directory URL on the same server), percent-decoded, or nil when this URL
     /// is on another server or outside `root`.
     public func path(relativeTo root: ProvisioningURL) -> String? {
-        guard scheme == root.scheme, host == root.host, authorityPort == root.authorityPort else { return nil }
-        let rootPath = root.asDirectory.path
-        guard path.hasPrefix(rootPath) else { return nil }
-        return ProvisioningURL.percentDecoded(String(path.dropFirst(rootPath.count)))
+        guard scheme == root.scheme,
+              authority == root.authority || (host == root.host && authorityPort == root.authorityPort)
+        else { return nil }
+        let rootPath = root.path.utf8.last == UInt8(ascii: "/") ? root.path : root.path + "/"
+        guard path.utf8.starts(with: rootPath.utf8) else { return nil }
+        return ProvisioningURL.percentDecoded(String(Substring(path.utf8.dropFirst(rootPath.utf8.count))))
     }
 
     private var authorityPort: String? {
