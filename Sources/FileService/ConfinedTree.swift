@@ -121,6 +121,20 @@ public struct ConfinedTree: Sendable {
         public var isDirectory: Bool
         public var size: Int
         public var modified: Date
+
+        /// A regular file's or directory's; nil for anything else.
+        init?(_ info: stat) {
+            let kind = info.st_mode & S_IFMT
+            guard kind == S_IFREG || kind == S_IFDIR else { return nil }
+            self.init(isDirectory: kind == S_IFDIR, size: Int(info.st_size),
+                      modified: Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec)))
+        }
+
+        public init(isDirectory: Bool, size: Int, modified: Date) {
+            self.isDirectory = isDirectory
+            self.size = size
+            self.modified = modified
+        }
     }
 
     /// The tree's own path for `relative` (nil: the tree itself) after links, when it lies inside the tree.
@@ -136,15 +150,18 @@ public struct ConfinedTree: Sendable {
     private static func facts(atPath path: String) -> Facts? {
         var info = stat()
         guard stat(path, &info) == 0 else { return nil }
-        let kind = info.st_mode & S_IFMT
-        guard kind == S_IFREG || kind == S_IFDIR else { return nil }
-        return Facts(isDirectory: kind == S_IFDIR, size: Int(info.st_size),
-                     modified: Date(timeIntervalSince1970: TimeInterval(info.st_mtim.tv_sec)))
+        return Facts(info)
     }
 
     /// A file or directory of the tree (nil: the tree itself); nil when missing or reached by a link out of it.
     public func facts(_ relative: RootRelativePath?) -> Facts? {
-        resolved(relative).flatMap(ConfinedTree.facts(atPath:))
+        // A name at the top that is no link: what lstat says is all there is to say.
+        if let relative, relative.segments.count == 1 {
+            var info = stat()
+            guard lstat(path(of: relative), &info) == 0 else { return nil }
+            if (info.st_mode & S_IFMT) != S_IFLNK { return Facts(info) }
+        }
+        return resolved(relative).flatMap(ConfinedTree.facts(atPath:))
     }
 
     /// The entries of a directory of the tree, hidden names and links out of the tree left out; nil when it is not

@@ -314,7 +314,9 @@ public final class FileService: Sendable {
         if let refused = refusal(request, for: path.path) { return .answer(ReadAnswer(refused)) }
         // Uploads win over the root: a phone gets back what it uploaded (S4).
         var candidates: [Candidate] = []
-        for (tree, key) in [(uploadTree, "u:" + path.path), (rootTree, "r:" + path.path)] {
+        let trees = mayBeUpload(path.segments.last!) ? [(uploadTree, "u:" + path.path), (rootTree, "r:" + path.path)]
+            : [(rootTree, "r:" + path.path)]
+        for (tree, key) in trees {
             // A generated file wins over a file of the same name in the root (`lint --data` names the one it hides).
             if key.hasPrefix("r:"), candidates.isEmpty, !generatedChecked, let generated = generatedAnswer(path, request) {
                 return .generated(generated)

@@ -12,12 +12,17 @@ extension FileService {
     /// `checked`: the inventory was asked and has no such file.
     func quickGenerated(_ request: FileRequest) -> (answer: ReadAnswer?, checked: Bool) {
         guard generated != nil, case .success(let path) = confine(request), path.segments.count == 1,
-              !zip(uploadEndings, settings.uploadPatterns).contains(where: { ending, pattern in
-                  path.segments[0].utf8.reversed().starts(with: ending.utf8.reversed())
-                      && Glob.matches(pattern: pattern, name: path.segments[0])
-              })
+              !mayBeUpload(path.segments[0])
         else { return (nil, false) }
         return (generatedAnswer(path, request), true)
+    }
+
+    /// Whether an upload may have this name (S4): only names the upload patterns allow are ever stored, so any other
+    /// name needs no look at the upload store.
+    func mayBeUpload(_ name: String) -> Bool {
+        zip(uploadEndings, settings.uploadPatterns).contains { ending, pattern in
+            name.utf8.reversed().starts(with: ending.utf8.reversed()) && Glob.matches(pattern: pattern, name: name)
+        }
     }
 
     /// What a generated file comes to for this request: whole for its own device, or with `[inventory] secrets`
