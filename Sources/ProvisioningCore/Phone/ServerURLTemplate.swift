@@ -16,7 +16,8 @@ public struct ServerURLTemplate: Sendable, Hashable {
 
     /// The URL with `$PN` and `$MAC` replaced (R3.6).
     public func expanded(productName: String, mac: MACAddress) -> String {
-        text.replacingAll(ServerURLTemplate.productNameWildcard, with: productName)
+        guard text.utf8.contains(UInt8(ascii: "$")) else { return text }
+        return text.replacingAll(ServerURLTemplate.productNameWildcard, with: productName)
             .replacingAll(ServerURLTemplate.macWildcard, with: mac.canonical)
     }
 
