@@ -259,6 +259,9 @@ struct Simulate: ParsableCommand {
     /// The TLS client configuration the options describe.
     private func tls() throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
+        // The key exchanges a phone's TLS stack offers (OpenSSL 1.x in Yealink firmware): not the post-quantum hybrid
+        // (X25519MLKEM768) this library would offer first, which costs both sides several times as much.
+        configuration.curves = [.x25519, .secp256r1, .secp384r1]
         if insecure {
             configuration.certificateVerification = .none
         } else if let ca {

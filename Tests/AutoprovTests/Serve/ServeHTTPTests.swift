@@ -93,7 +93,7 @@ struct ServeHTTPTests {
         let tls11 = ["-s", "-k", "-o", "/dev/null", "-w", "%{http_code}", "--tls-max", "1.1", "--ciphers",
                      "DEFAULT:@SECLEVEL=0"]
         // ...reaches a server that allows 1.1 (openssl s_server), so its refusal by autoprov is autoprov's own.
-        let control = try TLS11Server(certificate: server.data.appendingPathComponent("tls/cert.pem"),
+        let control = try OpenSSLServer.tls11(certificate: server.data.appendingPathComponent("tls/cert.pem"),
                                       key: server.data.appendingPathComponent("tls/key.pem"))
         #expect(try Client.run("curl", tls11 + ["https://127.0.0.1:\(control.port)/"]).stdout == "200")
         let old = try Client.run("curl", tls11 + ["\(server.https)/sip.cfg"])
@@ -267,31 +267,40 @@ struct HTTPRobustnessTests {
     }
 }
 
-/// `openssl s_server` allowing TLS 1.1 at security level 0: shows that a test's TLS 1.1 client can connect at all.
-final class TLS11Server {
+/// `openssl s_server -www` on a free port, its output kept: a TLS peer that is not autoprov.
+final class OpenSSLServer {
     let process = Process()
     private(set) var port = 0
+    private let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-s_server-\(UUID()).out")
 
-    init(certificate: URL, key: URL) throws {
-        let output = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-s_server-\(UUID()).out")
-        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: output) }
+    /// What it has printed so far (with `-trace`, every handshake message).
+    var output: String { (try? String(contentsOf: outputFile, encoding: .utf8)) ?? "" }
+
+    init(certificate: URL, key: URL, arguments: [String] = []) throws {
+        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate.path, "-key", key.path,
-                             "-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0", "-www"]
-        process.standardOutput = try FileHandle(forWritingTo: output)
+        process.arguments = ["s_server", "-accept", "127.0.0.1:0", "-cert", certificate.path, "-key", key.path, "-www"]
+            + arguments
+        process.standardOutput = try FileHandle(forWritingTo: outputFile)
         process.standardError = FileHandle.nullDevice
         process.standardInput = FileHandle.nullDevice
         try Children.start(process)
         // "ACCEPT 127.0.0.1:PORT" once it listens.
         let listening = eventually {
-            let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
-            guard let range = text.range(of: "ACCEPT 127.0.0.1:") else { return false }
-            port = Int(text[range.upperBound...].prefix { $0.isNumber }) ?? 0
+            guard let range = output.range(of: "ACCEPT 127.0.0.1:") else { return false }
+            port = Int(output[range.upperBound...].prefix { $0.isNumber }) ?? 0
             return port > 0
         }
         guard listening else { throw ChildTimedOut(command: process.commandLine, seconds: 10) }
     }
 
-    deinit { process.killGroup() }
+    /// Allowing TLS 1.1 at security level 0: shows that a test's TLS 1.1 client can connect at all.
+    static func tls11(certificate: URL, key: URL) throws -> OpenSSLServer {
+        try OpenSSLServer(certificate: certificate, key: key, arguments: ["-tls1_1", "-cipher", "DEFAULT@SECLEVEL=0"])
+    }
+
+    deinit {
+        process.killGroup()
+        try? FileManager.default.removeItem(at: outputFile)
+    }
 }

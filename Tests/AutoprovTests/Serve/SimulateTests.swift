@@ -114,6 +114,23 @@ struct SimulateTests {
         #expect(server.stop() == 0)
     }
 
+    @Test("over HTTPS it offers the key exchanges of a phone's TLS stack (X25519, P-256, P-384), not the post-quantum hybrid")
+    func phoneKeyExchanges() throws {
+        let server = try ServerProcess(files: ["y000000000028.cfg": "#!version:1.0.0.1\na = 1\n"])
+        let traced = try OpenSSLServer(certificate: server.data.appendingPathComponent("tls/cert.pem"),
+                                       key: server.data.appendingPathComponent("tls/key.pem"), arguments: ["-trace"])
+        _ = try CommandRunner.run(["simulate", "--url", "https://127.0.0.1:\(traced.port)/", "--mac", "00156574b150",
+                                   "--model", "T46G", "--insecure"])
+        #expect(eventually { traced.output.contains("supported_groups") })
+        // The ClientHello's list: from its extension to the next one.
+        let output = traced.output
+        let groups = output.range(of: "supported_groups").map { start in
+            String(output[start.upperBound...].prefix { _ in true }.split(separator: "extension_type").first ?? "")
+        } ?? ""
+        #expect(groups.contains("ecdh_x25519") && groups.contains("secp256r1") && groups.contains("secp384r1"), "\(groups)")
+        #expect(!groups.contains("4588") && !groups.lowercased().contains("mlkem"), "\(groups)")
+    }
+
     @Test("failures: no configuration reached is exit 1 with each attempt listed; a server that is not there is retried, then given up; usage errors are 2")
     func failures() throws {
         let server = try ServerProcess(files: [:])
