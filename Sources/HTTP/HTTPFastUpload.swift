@@ -32,6 +32,30 @@ enum HTTPFastUpload {
 
     /// Bytes a connection may send behind an upload while it is stored; a phone sends nothing there.
     static let mostHeldWhileStoring = 2 * (HTTPHeadScanner.maximumHeadLength + HTTPHeadScanner.maximumPutLength)
+
+    /// What a quick path does with a PUT head.
+    enum Plan {
+        case incomplete
+        case handOff
+        /// Store these bytes for this request.
+        case store(FileRequest, ByteBuffer)
+    }
+
+    /// The decision both quick paths (the epoll loop, and the handler behind TLS) take for a PUT head, `body` being
+    /// the bytes after it: permitted without credentials, within the limit, whole.
+    static func plan(_ head: FastRequestHead, body: UnsafeRawBufferPointer, fileProtocol: FileProtocol, client: String,
+                     certificateSubject: String?, service: FileService) -> Plan {
+        guard head.authorization == nil else { return .handOff }
+        var request = FileRequest(fileProtocol, path: head.path, client: client, userAgent: head.userAgent,
+                                  certificateSubject: certificateSubject)
+        request.serverURL = FileRequest.serverURL(scheme: fileProtocol.rawValue, host: head.host)
+        // Decided before the body is waited for, so that a refused body is never held here.
+        guard case .success(let permission) = service.uploadPermission(request),
+              head.contentLength <= permission.1
+        else { return .handOff }
+        guard body.count >= head.contentLength else { return .incomplete }
+        return .store(request, ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: body[..<head.contentLength])))
+    }
 }
 
 extension HTTPFastLoop {
@@ -39,15 +63,15 @@ extension HTTPFastLoop {
     func upload(_ head: FastRequestHead, body: UnsafeRawBufferPointer, on connection: HTTPFastConnection)
         -> HTTPFastUpload.Step
     {
-        guard head.authorization == nil, loop.stopDeadline == nil else { return .handOff }
-        var request = FileRequest(.http, path: head.path, client: connection.client, userAgent: head.userAgent)
-        request.serverURL = FileRequest.serverURL(scheme: "http", host: head.host)
-        // Decided before the body is waited for, so that a refused body is never held here.
-        guard case .success(let permission) = service.uploadPermission(request),
-              head.contentLength <= permission.1
-        else { return .handOff }
-        guard body.count >= head.contentLength else { return .incomplete }
-        let contents = ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: body[..<head.contentLength]))
+        guard loop.stopDeadline == nil else { return .handOff }
+        let request: FileRequest
+        let contents: ByteBuffer
+        switch HTTPFastUpload.plan(head, body: body, fileProtocol: .http, client: connection.client,
+                                   certificateSubject: nil, service: service) {
+        case .incomplete: return .incomplete
+        case .handOff: return .handOff
+        case .store(let planned, let bytes): (request, contents) = (planned, bytes)
+        }
         connection.waiting = true
         let (service, inbox, descriptor, serial) = (self.service, self.inbox, connection.descriptor, connection.serial)
         let (keepAlive, started, upload) = (!head.close, ContinuousClock.now, request)

@@ -39,6 +39,20 @@ final class HTTPQuickHandler: ChannelInboundHandler {
             buffered = nil
         }
         guard !shuttingDown else { return }
+        // Requests behind an upload being stored wait for its answer; a phone sends none, so a pile of them is no
+        // phone's (S6).
+        guard !storing else {
+            buffered = bytes
+            if bytes.readableBytes > HTTPFastUpload.mostHeldWhileStoring { context.close(promise: nil) }
+            return
+        }
+        process(bytes, context: context)
+    }
+
+    /// Answers the requests at the start of `bytes`, until one must wait (an upload being stored) or go to the
+    /// full path; keeps the rest.
+    private func process(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        var bytes = bytes
         let client = peer.address(context)
         let subject = isTLS ? peer.certificateSubject(context) : nil
         var handOff = false
@@ -57,6 +71,21 @@ final class HTTPQuickHandler: ChannelInboundHandler {
                     guard !head.close else {
                         handOff = true
                         return
+                    }
+                    if head.method == .put {
+                        switch HTTPFastUpload.plan(head, body: UnsafeRawBufferPointer(rebasing: raw[(answered + head.length)...]),
+                                                   fileProtocol: isTLS ? .https : .http, client: client,
+                                                   certificateSubject: subject, service: service) {
+                        case .incomplete:
+                            return
+                        case .handOff:
+                            handOff = true
+                            return
+                        case .store(let request, let contents):
+                            store(request, contents, context: context)
+                            answered += head.length + head.contentLength
+                            return
+                        }
                     }
                     var last: ByteBuffer?
                     let outcome = HTTPQuickAnswer.answer(
@@ -102,6 +131,48 @@ final class HTTPQuickHandler: ChannelInboundHandler {
     }
 
     private var deadlineHandler: HTTPRequestDeadline?
+
+    /// An upload is being stored off the loop (``store(_:_:context:)``).
+    private var storing = false
+
+    /// Stores an upload off the loop; its answer is written when it is stored, then the requests behind it go on.
+    private func store(_ request: FileRequest, _ contents: ByteBuffer, context: ChannelHandlerContext) {
+        storing = true
+        unfinishedWrites += 1  // its answer, not yet written: shutdown waits for it
+        let started = ContinuousClock.now
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        service.write(request, contents: contents) { answer in
+            loopBound.eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.stored(answer, request: request, bytes: contents.readableBytes, started: started, context: context)
+            }
+        }
+    }
+
+    private func stored(_ answer: WriteAnswer, request: FileRequest, bytes: Int, started: ContinuousClock.Instant,
+                        context: ChannelHandlerContext) {
+        storing = false
+        var reply = HTTPExchange.write(answer, bytes: bytes, service: service)
+        reply.delay = .zero  // permitted a moment ago: no slow-down for a refusal not asked for
+        context.write(wrapOutboundOut(HTTPExchange.head(of: reply, method: .PUT, version: .http1_1, keepAlive: true)),
+                      promise: nil)
+        let promise = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(reply.body ?? ByteBuffer()), promise: promise)
+        service.record(request, result: reply.result, bytes: reply.bytes, seconds: (ContinuousClock.now - started).seconds)
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        promise.futureResult.whenComplete { _ in
+            let (handler, context) = loopBound.value
+            handler.unfinishedWrites -= 1
+            if handler.shuttingDown, !handler.handedOff, handler.unfinishedWrites == 0 { context.close(promise: nil) }
+            if !handler.handedOff, !handler.storing, handler.unfinishedWrites == 0, handler.buffered == nil {
+                handler.deadline(context)?.responseFinished(context: context)
+            }
+        }
+        if let waiting = buffered, !shuttingDown {
+            buffered = nil
+            process(waiting, context: context)
+        }
+    }
 
     /// The connection's head deadline (first in the pipeline), found once.
     private func deadline(_ context: ChannelHandlerContext) -> HTTPRequestDeadline? {
