@@ -154,8 +154,8 @@ public final class FileService: Sendable {
     /// larger ones (firmware) are loaded off it.
     public static let smallFile = 1024 * 1024
     private let cacheBytes = Mutex<Int>(0)
-    /// Total bytes of file contents kept in memory.
-    static let cacheBudget = 512 * 1024 * 1024
+    /// Answers each thread remembers (``recent``), at most.
+    static let recentAnswers = 16_384
 
     /// Made once per loaded file, for the front-ends (see ``FilePreparer``).
     let prepare: FilePreparer?
@@ -263,7 +263,7 @@ public final class FileService: Sendable {
                           now: ContinuousClock.Instant, generation: Int) -> ReadAnswer {
         if case .file(let file) = answer, let origin, request.credentials == nil {
             recent.withLock { table in
-                if table.count > 100_000 { table.removeAll() }
+                if table.count >= FileService.recentAnswers { table.removeAll(keepingCapacity: true) }
                 table[key] = RecentAnswer(file: file, source: origin.path, identity: origin.identity, checked: now,
                                           generation: generation)
             }
@@ -390,13 +390,16 @@ public final class FileService: Sendable {
                           contentType: FileService.contentType(for: candidate.path.path), prepare: prepare)
     }
 
+    /// What the files kept in memory cost now (``Settings/fileCacheBytes`` bounds it).
+    var cachedCost: Int { cacheBytes.withLock { $0 } }
+
     private func remember(_ file: ServedFile, identity: FileIdentity, key: String) {
-        let size = file.contents.readableBytes
+        let size = file.cost
         let replaced = cache.withLock { cache in
             cacheBytes.withLock { total -> Bool in
                 var replaced = cache[key] != nil
-                if let old = cache[key] { total -= old.file.contents.readableBytes }
-                if total + size > FileService.cacheBudget {
+                if let old = cache[key] { total -= old.file.cost }
+                if total + size > settings.fileCacheBytes {
                     cache.removeAll()
                     total = 0
                     replaced = true

@@ -28,6 +28,11 @@ extension FileService {
         public var templateServerURL = "http://localhost/"
         /// Memory for generated files kept rendered (beyond it they are rendered again on request).
         public var generatedCacheBytes = 96 * 1024 * 1024
+        /// What the files of the root and the upload store kept in memory may cost (``ServedFile/cost``). A fleet's
+        /// `<mac>.cfg` files are each asked for once a boot: kept without bound they would hold a hundred thousand
+        /// phones' files besides the kernel's page cache (a 100,000-phone storm peaked at 636 MB). At the budget the
+        /// cache starts again, and files are read anew, from the page cache.
+        public var fileCacheBytes = 64 * 1024 * 1024
 
         public init(root: String, data: String) {
             self.root = root

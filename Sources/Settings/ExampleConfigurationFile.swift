@@ -85,6 +85,7 @@ extension ServerConfiguration {
         ftp_login_timeout_seconds = 60 # an FTP session must log in within this
         tftp_transfers = 4096          # TFTP requests answered at once (each holds a socket); more wait for retries
         tftp_transfers_per_address = 256   # from one address (phones behind one NAT share it)
+        file_cache_mb = 64             # files kept in memory; the rest are read again (from the page cache) on request
 
         [uploads]
         allow = ["$MAC-local.cfg", "$MAC-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ, FTP STOR);

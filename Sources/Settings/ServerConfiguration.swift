@@ -66,6 +66,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// TFTP requests answered at once, in all and from one address (each holds a socket; S6).
     public var tftpMaximumTransfers = 4096
     public var tftpMaximumTransfersPerAddress = 256
+    /// Memory for files of the root and the upload store kept in memory, in MB (`[limits] file_cache_mb`).
+    public var fileCacheMB = 64
     /// Variables whose values are secret (`[inventory] secret_variables`): masked in listings and exports.
     public var secretVariables = SecretVariables.defaultPatterns
     /// Variables every template sees, below the device's and its groups' (`[inventory.variables]`).
@@ -257,6 +259,8 @@ extension ServerConfiguration {
             tftpMaximumTransfers = try limits.integer("tftp_transfers") ?? tftpMaximumTransfers
             tftpMaximumTransfersPerAddress = try limits.integer("tftp_transfers_per_address")
                 ?? tftpMaximumTransfersPerAddress
+            fileCacheMB = try limits.integer("file_cache_mb") ?? fileCacheMB
+            guard fileCacheMB >= 0 else { throw ConfigurationError("limits.file_cache_mb must be 0 or more") }
             for (key, value) in [("connections_per_address", connectionsPerAddress),
                                  ("ftp_sessions_per_address", ftpSessionsPerAddress),
                                  ("head_timeout_seconds", headTimeoutSeconds),

@@ -55,6 +55,31 @@ struct FileServiceTests {
         }
     }
 
+    @Test("a fleet's files are kept in memory within [limits] file_cache_mb: past it the cache starts again, and every file still reads whole")
+    func boundedCache() async throws {
+        let fixture = try Fixture()
+        fixture.settings.fileCacheBytes = 256 * 1024
+        let service = try fixture.service()
+        func contents(_ index: Int) -> String {
+            "#!version:1.0.0.1\n" + (1...30).map { "account.\($0).label = phone-\(index)\n" }.joined()
+        }
+        for index in 0..<600 {
+            try Data(contents(index).utf8).write(to: fixture.root.appendingPathComponent(String(format: "001565%06x.cfg", index)))
+        }
+        var most = 0
+        for round in 0..<2 {
+            for index in 0..<600 {
+                let name = String(format: "001565%06x.cfg", index)
+                let answer = await service.read(FileRequest(.http, path: "/" + name, client: "192.0.2.1"))
+                #expect(Self.contents(answer) == contents(index), "round \(round), \(name)")
+                most = max(most, service.cachedCost)
+            }
+        }
+        // 600 files of about 1 KB cost over 1 MB kept; the budget held, and it was used.
+        #expect(most <= 256 * 1024)
+        #expect(most > 128 * 1024)
+    }
+
     @Test("S2: parent segments, hidden names, percent-encoded escapes and links out are refused as forbidden",
           arguments: [(FileProtocol.tftp, "../outside.cfg"), (.tftp, ".secret"), (.ftp, "/../outside.cfg"),
                       (.http, "/%2e%2e/outside.cfg"), (.http, "/.versions/common.cfg"), (.https, "/a/../../outside.cfg"),

@@ -327,6 +327,7 @@ extension ServerConfiguration {
         settings.encryptionKeysFile = encryptionKeysFile
         settings.templateServerURL = templateServerURL
         settings.generatedCacheBytes = generatedCacheMB * 1024 * 1024
+        settings.fileCacheBytes = fileCacheMB * 1024 * 1024
         return settings
     }
 }
