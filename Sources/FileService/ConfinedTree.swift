@@ -139,7 +139,7 @@ public struct ConfinedTree: Sendable {
 
     /// The tree's own path for `relative` (nil: the tree itself) after links, when it lies inside the tree.
     private func resolved(_ relative: RootRelativePath?) -> String? {
-        let full = relative.map(path(of:)) ?? directory.path
+        let full = relative.map(path(of:)) ?? directoryPath
         guard let real = realpath(full, nil) else { return nil }
         defer { free(real) }
         let resolved = String(decoding: UnsafeRawBufferPointer(start: real, count: strlen(real)), as: UTF8.self)

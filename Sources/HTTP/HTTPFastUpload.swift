@@ -56,6 +56,16 @@ enum HTTPFastUpload {
         guard body.count >= head.contentLength else { return .incomplete }
         return .store(request, ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: body[..<head.contentLength])))
     }
+
+    /// The reply to a stored upload, recorded: both quick paths send it as their connection allows.
+    static func reply(to answer: WriteAnswer, request: FileRequest, bytes: Int, started: ContinuousClock.Instant,
+                      service: FileService) -> HTTPReply {
+        var reply = HTTPExchange.write(answer, bytes: bytes, service: service)
+        // Permitted a moment ago, refused now (the settings changed): no slow-down for a refusal not asked for.
+        reply.delay = .zero
+        service.record(request, result: reply.result, bytes: reply.bytes, seconds: (ContinuousClock.now - started).seconds)
+        return reply
+    }
 }
 
 extension HTTPFastLoop {
@@ -86,14 +96,11 @@ extension HTTPFastLoop {
     func complete(_ stored: HTTPFastUpload.Stored) {
         guard let connection = connection(stored.descriptor), connection.serial == stored.serial else { return }
         connection.waiting = false
-        var reply = HTTPExchange.write(stored.answer, bytes: stored.bytes, service: service)
-        // Permitted a moment ago, refused now (the settings changed): no slow-down for a refusal not asked for.
-        reply.delay = .zero
+        let reply = HTTPFastUpload.reply(to: stored.answer, request: stored.request, bytes: stored.bytes,
+                                         started: stored.started, service: service)
         let staysOpen = stored.keepAlive && !reply.close && loop.stopDeadline == nil
         append(HTTPExchange.head(of: reply, method: .PUT, version: .http1_1, keepAlive: staysOpen), for: connection)
         if let body = reply.body { append(body, for: connection) }
-        service.record(stored.request, result: reply.result, bytes: reply.bytes,
-                       seconds: (ContinuousClock.now - stored.started).seconds)
         if staysOpen {
             if !connection.input.isEmpty { answerBuffered(connection) }
             connection.headStarted = connection.input.isEmpty ? nil : ContinuousClock.now

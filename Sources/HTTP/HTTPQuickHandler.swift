@@ -152,13 +152,11 @@ final class HTTPQuickHandler: ChannelInboundHandler {
     private func stored(_ answer: WriteAnswer, request: FileRequest, bytes: Int, started: ContinuousClock.Instant,
                         context: ChannelHandlerContext) {
         storing = false
-        var reply = HTTPExchange.write(answer, bytes: bytes, service: service)
-        reply.delay = .zero  // permitted a moment ago: no slow-down for a refusal not asked for
+        let reply = HTTPFastUpload.reply(to: answer, request: request, bytes: bytes, started: started, service: service)
         context.write(wrapOutboundOut(HTTPExchange.head(of: reply, method: .PUT, version: .http1_1, keepAlive: true)),
                       promise: nil)
         let promise = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(reply.body ?? ByteBuffer()), promise: promise)
-        service.record(request, result: reply.result, bytes: reply.bytes, seconds: (ContinuousClock.now - started).seconds)
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         promise.futureResult.whenComplete { _ in
             let (handler, context) = loopBound.value
