@@ -127,11 +127,11 @@ let package = Package(
             ] + service + crypto + tls
         ),
         // Simulation: a phone on the network (the phone's algorithm with HTTP, HTTPS and TFTP downloads as a phone
-        // makes them); uses Core and the TFTP codec.
+        // makes them); uses Core, the TFTP codec and the epoll shims (its TFTP client runs on threads of its own).
         .target(
             name: "Simulation",
             dependencies: [
-                "ProvisioningCore", "TFTP",
+                "ProvisioningCore", "TFTP", "FastLoop", "CLinuxShims",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ] + nio + tls
         ),
@@ -192,6 +192,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "FTPTests", dependencies: ["FTP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "TFTP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "FileServiceTests",
             dependencies: ["FileService", "ProvisioningCore", "Storage", .product(name: "Crypto", package: "swift-crypto")]

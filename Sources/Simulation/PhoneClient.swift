@@ -115,7 +115,7 @@ public final class PhoneClient: Sendable {
         }
     }
 
-    enum Attempt {
+    enum Attempt: Equatable {
         case found(String, [UInt8])
         case notFound(String)
         /// An answer that is final but not the file (403, a TFTP access violation): not retried.
@@ -133,7 +133,7 @@ public final class PhoneClient: Sendable {
         case "http", "https":
             return http(url, userAgent: userAgent, method: method, body: body, on: loop)
         case "tftp":
-            return TFTPDownload(url: url, group: loop, timeout: timeout).start(on: loop)
+            return TFTPDownload(url: url).start(on: loop)
         case "ftp":
             // FTP's exchange waits reply by reply: it runs off the event loops.
             let download = FTPDownload(url: url, group: group, timeout: timeout, username: identity.username,
