@@ -5,10 +5,9 @@ import ProvisioningCore
 import Synchronization
 
 /// Many phones provisioning at once from one process: `concurrency` phones in flight on one event loop per core, no
-/// thread per phone. Each phone runs the same algorithm as `simulate` for one: `Provisioning.run` is pure, so a phone
-/// replays it over the downloads it has so far; the first URL the run asks for that it has not downloaded yet is
-/// fetched (without blocking), and the run is made again, until one completes without a new download. A phone's
-/// downloads are thus exactly the ones the phone makes, in its order.
+/// thread per phone. Each phone runs the same algorithm as `simulate` for one, through a ``ProvisioningSession``: the
+/// session names the next URL the phone asks for, it is fetched (without blocking) and handed back, until the session
+/// wants none. A phone's downloads are thus exactly the ones the phone makes, in its order.
 public final class Fleet: Sendable {
     public struct Phone: Sendable {
         public var mac: MACAddress
@@ -96,18 +95,13 @@ public final class Fleet: Sendable {
                                           localFile: localFile.map { StoredLocalFile(name: "local", file: ConfigFile(bytes: $0)) })
         let localFile = localFile
         let userAgent = PhoneIdentity.yealinkUserAgent(model: phone.model, firmware: firmware, mac: phone.mac)
-        let state = NIOLoopBoundBox(ReplayState(), eventLoop: loop)
+        let state = NIOLoopBoundBox(ReplayState(session: ProvisioningSession(request: request)), eventLoop: loop)
         let promise = loop.makePromise(of: FleetReport.PhoneResult.self)
 
         @Sendable func step() {
-            var missing: ProvisioningURL?
-            let known = state.value.downloads
-            let outcome = try? Provisioning.run(request) { url in
-                if let hit = known[url] { return hit }
-                if missing == nil { missing = url }
-                return .notFound
-            }
-            guard let url = missing else {
+            let next = Result { () throws(ProvisioningURLError) in try state.value.session.next() }
+            let outcome = state.value.session.outcome
+            guard case .success(let url?) = next else {
                 // R5.4: the phone's own local file goes up when synced and the server's copy differs.
                 if let outcome, let localFile, !state.value.uploaded,
                    let target = Provisioning.localFileUploadURL(request, outcome: outcome),
@@ -123,7 +117,7 @@ public final class Fleet: Sendable {
                 return
             }
             transfer(url, method: .GET, body: []) { fetched in
-                state.value.downloads[url] = fetched
+                state.value.session.received(fetched, for: url)
                 step()
             }
         }
@@ -147,7 +141,7 @@ public final class Fleet: Sendable {
     }
 
     struct ReplayState {
-        var downloads: [ProvisioningURL: FetchResult] = [:]
+        var session: ProvisioningSession
         var transfers: [Transfer] = []
         var uploaded = false
     }

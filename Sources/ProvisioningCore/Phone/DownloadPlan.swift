@@ -12,10 +12,14 @@ struct DownloadPlan {
     /// MD5 of every configuration file downloaded (R4.4: includes in boot mode; common and MAC CFG otherwise).
     private(set) var digests: [String: String] = [:]
     private(set) var overwriteMode = false
+    /// The first URL the fetcher had no answer for yet: the plan stops there (``Provisioning/step``).
+    private(set) var pending: ProvisioningURL?
+    let parsed: ParsedDownloads?
 
-    init(request: ProvisioningRequest, start: ProvisioningStart) {
+    init(request: ProvisioningRequest, start: ProvisioningStart, parsed: ParsedDownloads? = nil) {
         self.request = request
         self.start = start
+        self.parsed = parsed
         let url: ProvisioningURL = switch start {
         case .directory(let directory): directory
         case .bootFile(let bootFile): bootFile
@@ -33,7 +37,7 @@ struct DownloadPlan {
     }
 
     /// R3.1–R3.6: the boot file (MAC-oriented, then common) and its includes, or the common and MAC CFG files.
-    mutating func downloadConfigurationFiles(fetch: (ProvisioningURL) -> FetchResult) {
+    mutating func downloadConfigurationFiles(fetch: (ProvisioningURL) -> FetchResult?) {
         let mac = request.mac
         switch start {
         case .bootFile(let url):
@@ -58,17 +62,22 @@ struct DownloadPlan {
 
     /// R5: the MAC-local file, downloaded first when `custom.sync = 1`, applied last when protected.
     mutating func downloadAndApplyLocalFile(
-        into merge: inout SettingsMerge, fetch: (ProvisioningURL) -> FetchResult
+        into merge: inout SettingsMerge, fetch: (ProvisioningURL) -> FetchResult?
     ) {
         var local = request.localFile
         var index: Int?
         if let url = Provisioning.localFileURL(mac: request.mac, base: base, value: merge.value) {
             let path = displayPath(url)
             index = tried.count
-            switch fetch(url) {
+            guard let result = fetch(url) else {
+                pending = url
+                return
+            }
+            switch result {
             case .found(let bytes):
-                local = StoredLocalFile(name: path, file: ConfigFile(bytes: bytes))
-                tried.append(TriedFile(path: path, role: .macLocal, status: .applied, md5: Provisioning.md5(bytes)))
+                let (md5, file) = parse(bytes, from: url)
+                local = StoredLocalFile(name: path, file: file)
+                tried.append(TriedFile(path: path, role: .macLocal, status: .applied, md5: md5))
             case .notFound:
                 index = nil
                 tried.append(TriedFile(path: path, role: .macLocal, status: .missing))
@@ -107,14 +116,14 @@ struct DownloadPlan {
     }
 
     private mutating func downloadBootFile(
-        _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult
+        _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult?
     ) -> BootFile? {
         guard let file = download(url, role: role, fetch: fetch) else { return nil }
         return BootFile(file.file)
     }
 
     private mutating func downloadIncludes(
-        of boot: BootFile, at url: ProvisioningURL, fetch: (ProvisioningURL) -> FetchResult
+        of boot: BootFile, at url: ProvisioningURL, fetch: (ProvisioningURL) -> FetchResult?
     ) {
         overwriteMode = boot.overwriteMode.isOn
         for include in boot.includes {
@@ -130,7 +139,7 @@ struct DownloadPlan {
     }
 
     private mutating func downloadConfigurationFile(
-        _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult
+        _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult?
     ) {
         guard let (file, path) = download(url, role: role, fetch: fetch, recordDigest: true) else { return }
         configurationFiles.append((file, path, tried.count - 1))
@@ -138,10 +147,15 @@ struct DownloadPlan {
 
     /// Fetches a file and records it; returns it when found with a valid header (R1.1, R3.5).
     private mutating func download(
-        _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult, recordDigest: Bool = false
+        _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult?, recordDigest: Bool = false
     ) -> (file: ConfigFile, path: String)? {
+        guard pending == nil else { return nil }
         let path = displayPath(url)
-        switch fetch(url) {
+        guard let result = fetch(url) else {
+            pending = url
+            return nil
+        }
+        switch result {
         case .notFound:
             tried.append(TriedFile(path: path, role: role, status: .missing))
             return nil
@@ -149,9 +163,8 @@ struct DownloadPlan {
             tried.append(TriedFile(path: path, role: role, status: .ignored, note: reason))
             return nil
         case .found(let bytes):
-            let md5 = Provisioning.md5(bytes)
+            let (md5, file) = parse(bytes, from: url)
             if recordDigest { digests[path] = md5 }
-            let file = ConfigFile(bytes: bytes)
             guard file.hasHeader else {
                 tried.append(TriedFile(path: path, role: role, status: .invalid, md5: md5,
                                        note: "no \(ConfigFile.header) header on the first line (R1.1)"))
@@ -160,6 +173,14 @@ struct DownloadPlan {
             tried.append(TriedFile(path: path, role: role, status: .applied, md5: md5))
             return (file, path)
         }
+    }
+
+    /// A downloaded file's MD5 and parse, made once per provisioning when the plan has ``parsed``.
+    private func parse(_ bytes: [UInt8], from url: ProvisioningURL) -> (md5: String, file: ConfigFile) {
+        if let parsed, let known = parsed.files[url] { return known }
+        let made = (Provisioning.md5(bytes), ConfigFile(bytes: bytes))
+        parsed?.files[url] = made
+        return made
     }
 
     private func displayPath(_ url: ProvisioningURL) -> String {

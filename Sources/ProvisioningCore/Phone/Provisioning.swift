@@ -56,12 +56,30 @@ public enum Provisioning {
     public static func run(
         _ request: ProvisioningRequest, fetch: (ProvisioningURL) -> FetchResult
     ) throws(ProvisioningURLError) -> ProvisioningOutcome {
+        switch try step(request, parsed: nil, fetch: { fetch($0) }) {
+        case .complete(let outcome): outcome
+        case .pending: preconditionFailure("every URL was fetched")
+        }
+    }
+
+    /// Where a provisioning got to: complete, or waiting for a URL not downloaded yet.
+    enum Progress {
+        case complete(ProvisioningOutcome)
+        case pending(ProvisioningURL)
+    }
+
+    /// ``run(_:fetch:)`` up to the first URL `fetch` has no answer for (nil), or to the end; `parsed` keeps the
+    /// files parsed by earlier steps of the same provisioning.
+    static func step(
+        _ request: ProvisioningRequest, parsed: ParsedDownloads?, fetch: (ProvisioningURL) -> FetchResult?
+    ) throws(ProvisioningURLError) -> Progress {
         let previous = request.previous ?? PhoneState()
         let productName = nonBlank(previous.value(ServerURLTemplate.productNameKey))
             ?? request.model.defaultProductName
         let start = try request.serverURL.start(productName: productName, mac: request.mac)
-        var plan = DownloadPlan(request: request, start: start)
+        var plan = DownloadPlan(request: request, start: start, parsed: parsed)
         plan.downloadConfigurationFiles(fetch: fetch)
+        if let pending = plan.pending { return .pending(pending) }
 
         // R4.4: the phone compares the MD5 of every downloaded configuration file with the last provisioning.
         let digests = plan.digests
@@ -73,6 +91,7 @@ public enum Provisioning {
             for download in plan.configurationFiles { merge.apply(download.file, path: download.path) }
             merge.resetDeletedKeys()
             plan.downloadAndApplyLocalFile(into: &merge, fetch: fetch)
+            if let pending = plan.pending { return .pending(pending) }
         }
 
         let settings = merge.effective
@@ -86,10 +105,10 @@ public enum Provisioning {
                 state.settings[key] = SettingSource(value: value, file: setting.file ?? "", line: setting.line ?? 0)
             }
         }
-        return ProvisioningOutcome(
+        return .complete(ProvisioningOutcome(
             mac: request.mac, model: request.model, overwriteMode: plan.overwriteMode, unchanged: unchanged,
             rebootRequired: rebootRequired, files: plan.tried, settings: settings, reset: merge.resetKeys.sorted(),
-            state: unchanged ? previous : state)
+            state: unchanged ? previous : state))
     }
 
     /// R5.4: where the phone keeps its MAC-local file on the server when `custom.sync = 1` (nil otherwise): the

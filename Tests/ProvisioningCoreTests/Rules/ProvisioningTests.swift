@@ -235,3 +235,65 @@ struct RandomInputTests {
         }
     }
 }
+
+@Suite("A provisioning one download at a time (the fleet's phones)", .timeLimit(.minutes(2)))
+struct ProvisioningSessionTests {
+    static let trees: [String: [String: String]] = [
+        "boot mode": [
+            "00156574b150.boot": header + "include:config <account.cfg>\ninclude:config \"missing.cfg\"\n"
+                + "include:config \"bad.cfg\"\ninclude:config \"network.cfg\"\noverwrite_mode = 1\n",
+            "account.cfg": header + "account.1.label = abc\n",
+            "bad.cfg": "no header\n",
+            "network.cfg": header + "static.network.vlan.internet_port_enable = 0\n",
+        ],
+        "legacy with a synced local file": [
+            "y000000000028.cfg": header + "static.auto_provision.custom.sync = 1\nstatic.auto_provision.custom.protect = 1\n",
+            "00156574b150.cfg": header + "account.1.label = server\n",
+            "00156574b150-local.cfg": header + "account.1.label = local\n",
+        ],
+        "nothing there": [:],
+    ]
+
+    @Test("R3, R4, R5: the session asks for exactly the URLs run fetches, in its order, each once, and ends with its outcome",
+          arguments: ["boot mode", "legacy with a synced local file", "nothing there"])
+    func sameAsRun(tree: String) throws {
+        let files = ProvisioningSessionTests.trees[tree]!
+        for previous in [nil, PhoneState()] as [PhoneState?] {
+            var server = MemoryServer(files)
+            let expected = try server.provision(previous: previous)
+            let request = ProvisioningRequest(
+                serverURL: ServerURLTemplate("tftp://srv/"), mac: try MACAddress("00156574B150"),
+                model: try ModelCatalog.requireModel(named: "T46G"), previous: previous)
+            var session = ProvisioningSession(request: request)
+            var asked: [String] = []
+            while let url = try session.next() {
+                let path = try #require(url.path(relativeTo: MemoryServer.root))
+                #expect(!asked.contains(path), "\(path) asked twice")
+                asked.append(path)
+                session.received(files[path].map { .found(Array($0.utf8)) } ?? .notFound, for: url)
+            }
+            #expect(asked == server.fetched)
+            #expect(session.outcome == expected)
+        }
+        // A phone that provisioned before and finds every file unchanged (R4.4) asks for the same files.
+        var server = MemoryServer(files)
+        let first = try server.provision()
+        let again = try server.provision(previous: first.state)
+        var session = ProvisioningSession(request: ProvisioningRequest(
+            serverURL: ServerURLTemplate("tftp://srv/"), mac: try MACAddress("00156574B150"),
+            model: try ModelCatalog.requireModel(named: "T46G"), previous: first.state))
+        while let url = try session.next() {
+            let path = try #require(url.path(relativeTo: MemoryServer.root))
+            session.received(files[path].map { .found(Array($0.utf8)) } ?? .notFound, for: url)
+        }
+        #expect(session.outcome == again)
+    }
+
+    @Test("a server URL that is not a URL after wildcards is the same error as run's")
+    func badURL() throws {
+        var session = ProvisioningSession(request: ProvisioningRequest(
+            serverURL: ServerURLTemplate("server/$PN"), mac: try MACAddress("00156574B150"),
+            model: try ModelCatalog.requireModel(named: "T46G")))
+        #expect(throws: ProvisioningURLError.self) { try session.next() }
+    }
+}
