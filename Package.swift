@@ -90,11 +90,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ] + service
         ),
-        // TFTP, FTP, HTTP: per protocol its codec, state machine, drivers (SwiftNIO; FTP and HTTP also an epoll fast
+        // TFTP, FTP, HTTP: per protocol its codec, state machine, drivers (SwiftNIO; each also an epoll fast
         // path) and the front-end onto the file service; use FileService, FastLoop, Core, NIO.
         .target(
             name: "TFTP",
-            dependencies: ["ProvisioningCore", "FileService"] + nio + service
+            dependencies: ["ProvisioningCore", "FileService", "FastLoop", "CLinuxShims"] + nio + service
         ),
         .target(
             name: "FTP",

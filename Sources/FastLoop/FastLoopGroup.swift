@@ -15,9 +15,10 @@ public final class FastLoopGroup: Sendable {
     private let controls: [LoopControl]
     private let running: Mutex<(count: Int, waiters: [CheckedContinuation<Void, Never>])>
 
-    /// Binds the listening sockets (so that a failure, such as a privileged port, is reported before anything runs).
-    public init(host: String, port: Int, threads: Int) throws {
-        listenSockets = try FastLoopGroup.listen(host: host, port: port, count: max(threads, 1))
+    /// Binds the listening sockets (so that a failure, such as a privileged port, is reported before anything runs);
+    /// `datagram`: UDP sockets that receive requests (TFTP) instead of TCP sockets that accept connections.
+    public init(host: String, port: Int, threads: Int, datagram: Bool = false) throws {
+        listenSockets = try FastLoopGroup.listen(host: host, port: port, count: max(threads, 1), datagram: datagram)
         do {
             address = try FastLoopGroup.localAddress(listenSockets[0])
             controls = try listenSockets.map { _ in try LoopControl() }
@@ -91,10 +92,11 @@ public final class FastLoopGroup: Sendable {
 
     /// `count` listening sockets on one address with `SO_REUSEPORT`: the kernel spreads connections over them by
     /// address hash, evenly. (One socket shared with `EPOLLEXCLUSIVE` let one loop take nine connections in ten.)
-    private static func listen(host: String, port: Int, count: Int) throws -> [Int32] {
+    private static func listen(host: String, port: Int, count: Int, datagram: Bool) throws -> [Int32] {
         var hints = addrinfo()
         hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        let type = datagram ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue)
+        hints.ai_socktype = type
         var found: UnsafeMutablePointer<addrinfo>?
         let status = getaddrinfo(host, String(port), &hints, &found)
         guard status == 0, let first = found else {
@@ -109,16 +111,18 @@ public final class FastLoopGroup: Sendable {
         let length = first.pointee.ai_addrlen
         // First a plain bind: every socket of a reuse-port group must set the option, so this fails when anyone
         // (say, a second autoprov) already listens on the port, instead of silently sharing its connections.
-        let probe = try bound(&address, length: length, reusePort: false)
+        let probe = try bound(&address, length: length, reusePort: false, type: type)
         let actualPort = FastLoopGroup.port(address: probe)
         close(probe)
         setPort(&address, actualPort)
         var sockets: [Int32] = []
         do {
             for _ in 0..<count {
-                let descriptor = try bound(&address, length: length, reusePort: true)
+                let descriptor = try bound(&address, length: length, reusePort: true, type: type)
                 sockets.append(descriptor)
-                guard Glibc.listen(descriptor, 1024) == 0 else { throw IOError(errnoCode: errno, reason: "listen") }
+                guard datagram || Glibc.listen(descriptor, 1024) == 0 else {
+                    throw IOError(errnoCode: errno, reason: "listen")
+                }
             }
         } catch {
             for socket in sockets { close(socket) }
@@ -127,12 +131,15 @@ public final class FastLoopGroup: Sendable {
         return sockets
     }
 
-    public static func bound(_ address: inout sockaddr_storage, length: socklen_t, reusePort: Bool) throws -> Int32 {
-        let descriptor = socket(Int32(address.ss_family), Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
-                                    | Int32(SOCK_CLOEXEC.rawValue), 0)
+    public static func bound(_ address: inout sockaddr_storage, length: socklen_t, reusePort: Bool,
+                             type: Int32 = Int32(SOCK_STREAM.rawValue)) throws -> Int32 {
+        let descriptor = socket(Int32(address.ss_family), type | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { throw IOError(errnoCode: errno, reason: "socket") }
         var one: Int32 = 1
-        setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        // Not on UDP: there SO_REUSEADDR let a second server bind the same port and silently share its requests.
+        if type == Int32(SOCK_STREAM.rawValue) {
+            setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
         if reusePort { setsockopt(descriptor, SOL_SOCKET, SO_REUSEPORT, &one, socklen_t(MemoryLayout<Int32>.size)) }
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }

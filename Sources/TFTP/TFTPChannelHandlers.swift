@@ -17,7 +17,7 @@ final class TFTPRequestHandler: ChannelInboundHandler {
             let packet = try TFTPPacket(parsing: envelope.data)
             switch packet {
             case .readRequest, .writeRequest:
-                server.handle(packet, from: envelope.remoteAddress, on: context.channel)
+                server.handle(packet, from: envelope.remoteAddress)
             default:
                 reply(context, to: envelope.remoteAddress, TFTPError(code: .illegalOperation, message: "expected RRQ or WRQ"))
             }

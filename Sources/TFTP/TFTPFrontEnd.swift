@@ -14,7 +14,18 @@ public struct TFTPFrontEnd: TFTPFileProvider {
     }
 
     public func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError> {
-        return switch await service.read(request(path, client)) {
+        TFTPFrontEnd.answer(await service.read(request(path, client)))
+    }
+
+    public func readNow(path: String, client: SocketAddress) -> Result<ByteBuffer, TFTPError>? {
+        switch service.decide(request(path, client)) {
+        case .answer(let answer): TFTPFrontEnd.answer(answer)
+        case .load: nil
+        }
+    }
+
+    private static func answer(_ answer: ReadAnswer) -> Result<ByteBuffer, TFTPError> {
+        switch answer {
         case .file(let file): .success(file.contents)
         case .notFound: .failure(TFTPError(code: .fileNotFound, message: "file not found"))
         case .forbidden(let reason): .failure(TFTPError(code: .accessViolation, message: reason))

@@ -11,10 +11,17 @@ public protocol TFTPFileProvider: Sendable {
     func read(path: String, client: SocketAddress) async -> Result<ByteBuffer, TFTPError>
     /// Whether a write of this name is allowed, and how many bytes it may have.
     func prepareWrite(path: String, client: SocketAddress) async -> Result<Int, TFTPError>
+    /// The same answer as ``read(path:client:)`` when it can be had at once on the calling thread (a small file, or a
+    /// refusal), else nil: the file is then read with ``read(path:client:)``, off the caller's thread.
+    func readNow(path: String, client: SocketAddress) -> Result<ByteBuffer, TFTPError>?
     /// Stores a completed upload; an error is sent to the client instead of the last ACK.
     func write(path: String, contents: ByteBuffer, client: SocketAddress) async -> TFTPError?
     /// Told once per request when it is over, on the thread that ends it: it records, and must not block.
     func finished(_ summary: TFTPTransferSummary)
+}
+
+extension TFTPFileProvider {
+    public func readNow(path: String, client: SocketAddress) -> Result<ByteBuffer, TFTPError>? { nil }
 }
 
 /// One finished request, for the request log.
@@ -63,6 +70,8 @@ public final class TFTPServer: Service, Sendable {
     /// Requests dropped because a limit was reached.
     public let requestsDropped = Atomic<Int>(0)
     private let ready: EventLoopPromise<SocketAddress>
+    /// The listener's address with port 0: where each transfer's socket is bound (resolved once, not per transfer).
+    fileprivate let transferAddress = Mutex<SocketAddress?>(nil)
     private let readyResolved = Atomic<Bool>(false)
 
     /// A server that never ran (built for a test of its transfers, say) still completes its promise.
@@ -87,9 +96,43 @@ public final class TFTPServer: Service, Sendable {
     }
 
     /// Number of transfers in flight.
-    public var transfersInFlight: Int { inFlight.withLock { $0.count } }
+    public var transfersInFlight: Int { inFlight.withLock { $0.count } + fastTransfers.load(ordering: .relaxed) }
+    /// Transfers on the epoll fast path (``TFTPFastPath``).
+    let fastTransfers = Atomic<Int>(0)
 
     public func run() async throws {
+        #if os(Linux)
+        try await runWithFastPath()
+        #else
+        try await runOnSwiftNIO()
+        #endif
+    }
+
+    #if os(Linux)
+    /// Read requests for files at hand answered on ``TFTPFastPath``'s epoll loops, the rest (uploads, netascii, files
+    /// to load first) handed to ``answer(_:key:)`` on SwiftNIO.
+    private func runWithFastPath() async throws {
+        let fastPath: TFTPFastPath
+        do {
+            fastPath = try TFTPFastPath(host: configuration.host, port: configuration.port, threads: System.coreCount)
+        } catch {
+            readyResolved.store(true, ordering: .relaxed)
+            ready.fail(error)
+            throw error
+        }
+        var transfers = fastPath.address
+        transfers.port = 0
+        transferAddress.withLock { $0 = transfers }
+        fastPath.start(server: self)
+        readyResolved.store(true, ordering: .relaxed)
+        ready.succeed(fastPath.address)
+        logger.info("TFTP listening", metadata: ["tftp.address": "\(fastPath.address)"])
+        await fastPath.runUntilShutdown(drainSeconds: configuration.drainSeconds)
+        await drainTransfers()
+    }
+    #endif
+
+    private func runOnSwiftNIO() async throws {
         let channel: any Channel
         do {
             // No SO_REUSEADDR: on UDP it let a second server bind the same port and silently share its requests.
@@ -106,6 +149,9 @@ public final class TFTPServer: Service, Sendable {
             throw error
         }
         readyResolved.store(true, ordering: .relaxed)
+        var transfers = channel.localAddress!
+        transfers.port = 0
+        transferAddress.withLock { $0 = transfers }
         ready.succeed(channel.localAddress!)
         logger.info("TFTP listening", metadata: ["tftp.address": "\(channel.localAddress!)"])
         // Closed at graceful shutdown, and at once when the task is cancelled (another listener failed): a server
@@ -119,7 +165,11 @@ public final class TFTPServer: Service, Sendable {
         } onCancel: {
             channel.close(promise: nil)
         }
-        // Let transfers in flight finish, within bounds (not when cancelled).
+        await drainTransfers()
+    }
+
+    /// Lets transfers in flight on SwiftNIO finish, within bounds (not when cancelled), then closes the rest.
+    private func drainTransfers() async {
         let deadline = ContinuousClock.now + .seconds(configuration.drainSeconds)
         while transfersInFlight > 0, ContinuousClock.now < deadline, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(50))
@@ -129,7 +179,7 @@ public final class TFTPServer: Service, Sendable {
 
     /// Handles one RRQ or WRQ: asks the provider, then runs the transfer on a new port. A request already being
     /// answered (the client's retransmission) is not answered again, and one over the limits is dropped.
-    func handle(_ packet: TFTPPacket, from client: SocketAddress, on requestChannel: any Channel) {
+    func handle(_ packet: TFTPPacket, from client: SocketAddress) {
         let (request, isWrite): (TFTPRequest, Bool)
         switch packet {
         case .readRequest(let value): (request, isWrite) = (value, false)
@@ -137,25 +187,43 @@ public final class TFTPServer: Service, Sendable {
         default: return
         }
         let key = TFTPAdmissions.Key(client: client, isWrite: isWrite, filename: request.filename)
+        guard admit(key) else { return }
+        answer(request, key: key)
+    }
+
+    /// Whether a request starts a transfer: not when it is one already running (a retransmission), nor over the
+    /// limits (dropped, counted, logged now and then). An admitted request is released when its transfer ends.
+    func admit(_ key: TFTPAdmissions.Key) -> Bool {
         switch admitted.withLock({ $0.admit(key, limit: configuration.maximumTransfers,
                                             perClient: configuration.maximumTransfersPerClient) }) {
-        case .admitted: break
-        case .duplicate: return
+        case .admitted:
+            return true
+        case .duplicate:
+            return false
         case .overLimit:
             let dropped = requestsDropped.add(1, ordering: .relaxed).newValue
             if dropped == 1 || dropped.isMultiple(of: 1000) {
                 logger.notice("TFTP requests dropped: too many transfers in flight",
-                              metadata: ["tftp.client": "\(client)", "tftp.dropped": "\(dropped)"])
+                              metadata: ["tftp.client": "\(key.client)", "tftp.dropped": "\(dropped)"])
             }
-            return
+            return false
         }
+    }
+
+    func release(_ key: TFTPAdmissions.Key) {
+        admitted.withLock { $0.release(key) }
+    }
+
+    /// Answers an admitted request in a task: asks the provider, then runs the transfer on a new port.
+    func answer(_ request: TFTPRequest, key: TFTPAdmissions.Key) {
+        let (client, isWrite) = (key.client, key.isWrite)
         Task {
             // Released when the transfer's socket closes, or here when no transfer started.
             var handedOver = false
             defer { if !handedOver { self.admitted.withLock { $0.release(key) } } }
             let started = ContinuousClock.now
             func refuse(_ error: TFTPError) async {
-                var buffer = requestChannel.allocator.buffer(capacity: error.message.utf8.count + 5)
+                var buffer = ByteBufferAllocator().buffer(capacity: error.message.utf8.count + 5)
                 TFTPPacket.error(error).write(into: &buffer)
                 // RFC 1350: errors for a request come from a new TID too; here the request port is fine for clients.
                 _ = try? await self.sendOnce(buffer, to: client)
@@ -205,7 +273,6 @@ public final class TFTPServer: Service, Sendable {
     /// Runs a transfer on a socket of its own; its admission is released when that socket closes.
     private func startTransfer(_ state: TFTPTransferHandler.State, request: TFTPRequest, key: TFTPAdmissions.Key,
                                started: ContinuousClock.Instant) async throws {
-        let host = configuration.host
         let client = key.client
         // A write transfer reads DATA of the negotiated block size whole (up to 65,464 + 4); NIO reads 2,048 bytes by
         // default and cut larger packets, which the transfer then took for the last, short block. A read transfer
@@ -225,7 +292,7 @@ public final class TFTPServer: Service, Sendable {
                     try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
-            .bind(host: host, port: 0).get()
+            .bindTransfer(self).get()
         let id = ObjectIdentifier(channel)
         inFlight.withLock { $0[id] = channel }
         channel.closeFuture.whenComplete { _ in
@@ -237,9 +304,17 @@ public final class TFTPServer: Service, Sendable {
 
     /// Sends one datagram from a fresh port (for refusals).
     private func sendOnce(_ buffer: ByteBuffer, to client: SocketAddress) async throws {
-        let channel = try await DatagramBootstrap(group: group).bind(host: configuration.host, port: 0).get()
+        let channel = try await DatagramBootstrap(group: group).bindTransfer(self).get()
         try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: client, data: buffer))
         try await channel.close()
+    }
+}
+
+extension DatagramBootstrap {
+    /// A transfer's socket: a new port on the listener's address (by name only when the server never ran).
+    fileprivate func bindTransfer(_ server: TFTPServer) -> EventLoopFuture<any Channel> {
+        if let address = server.transferAddress.withLock({ $0 }) { return bind(to: address) }
+        return bind(host: server.configuration.host, port: 0)
     }
 }
 
