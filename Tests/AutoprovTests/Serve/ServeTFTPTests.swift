@@ -86,6 +86,27 @@ struct ServeTFTPTests {
         #expect(page.contains("autoprov_transfers_in_flight{protocol=\"tftp\"} 1"), "\(page)")
     }
 
+    @Test("RFC 1350 §4: a packet to a transfer's port from another port gets error 5 and changes nothing")
+    func unknownTransferID() throws {
+        let server = try ServerProcess(files: ["big.cfg": String(repeating: "x", count: 5000)])
+        let client = RawUDPPeer(serverPort: server.tftpPort)
+        client.send(RawUDPPeer.request(1, Array("big.cfg".utf8)))
+        let (first, port) = try #require(client.receive())
+        #expect(Array(first.prefix(4)) == [0, 3, 0, 1])
+        let stranger = RawUDPPeer(serverPort: server.tftpPort)
+        stranger.send([0, 4, 0, 1], to: port)
+        let (error, from) = try #require(stranger.receive(), "the stranger got no answer")
+        #expect(Array(error.prefix(4)) == [0, 5, 0, 5] && from == port)
+        // The stranger's ACK did not move the transfer: no block 2 before the client's own ACK of block 1 (at most
+        // block 1 again, should the server's timer run out meanwhile), which brings it.
+        if let (early, _) = client.receive(timeoutMilliseconds: 300) {
+            #expect(Array(early.prefix(4)) == [0, 3, 0, 1], "the stranger's ACK moved the transfer")
+        }
+        client.send([0, 4, 0, 1], to: port)
+        let (second, _) = try #require(client.receive())
+        #expect(Array(second.prefix(4)) == [0, 3, 0, 2])
+    }
+
     @Test("5,000 unacknowledged RRQs from one address take at most its share; another address is still served")
     func requestFlood() throws {
         var files: [String: String] = ["sip.cfg": sipFile]
