@@ -2,13 +2,31 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+/// A responder that answers at once, for a fleet's ceiling (`simulate --fleet … --against-null`).
+public protocol NullService: Sendable {
+    /// The URL the fleet's phones are given.
+    var url: String { get }
+    func close()
+}
+
+extension NullResponder {
+    /// The responder for the scheme the fleet's phones use: TFTP (on Linux) or HTTP.
+    public static func responder(for scheme: String) throws -> any NullService {
+        #if os(Linux)
+        if scheme == "tftp" { return try TFTPNullResponder() }
+        #endif
+        return try NullResponder()
+    }
+}
+
 /// A server that answers every HTTP request at once: 404 for a boot file, else the smallest configuration file
 /// (`#!version:1.0.0.1`), so that each phone makes the legacy sequence of a storm (two boot files missing, the common
 /// and MAC CFG files). It measures the simulator's own ceiling in the same run (`simulate --fleet … --against-null`):
 /// a fleet against it is limited by the simulator alone (and by the cores it shares with this responder).
-public final class NullResponder: Sendable {
+public final class NullResponder: NullService {
     let channel: Channel
     public var port: Int { channel.localAddress?.port ?? 0 }
+    public var url: String { "http://127.0.0.1:\(port)/" }
 
     public init() throws {
         channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

@@ -169,8 +169,8 @@ struct Simulate: ParsableCommand {
                                                                  tls: try tls()))
             var ceiling: FleetReport.Summary?
             if againstNull {
-                let null = try NullResponder()
-                ceiling = Fleet(client: client, serverURL: ServerURLTemplate("http://127.0.0.1:\(null.port)/"), firmware: firmware)
+                let null = try NullResponder.responder(for: url.lowercased().hasPrefix("tftp:") ? "tftp" : "http")
+                ceiling = Fleet(client: client, serverURL: ServerURLTemplate(null.url), firmware: firmware)
                     .run(phones, concurrency: concurrency, ramp: ramp, jitter: jitter, duration: duration).summary
                 null.close()
                 emit("against a null responder (the simulator's ceiling):\n" + Simulate.describe(ceiling!))

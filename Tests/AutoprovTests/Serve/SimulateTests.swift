@@ -235,9 +235,14 @@ struct SimulateTests {
         #expect(metrics.contains(#"autoprov_requests_total{protocol="http",result="ok"} 300"#), "\(metrics)")
         #expect(metrics.contains(#"autoprov_requests_total{protocol="http",result="not-found"} 900"#))
 
+        // Over TFTP, the ceiling against a TFTP responder: each phone's legacy sequence, two boot files missing and
+        // two CFG files found, then the server.
         let tftp = try CommandRunner.run(["simulate", "--fleet", "60", "--concurrency", "20", "--model", "T46S",
-                                          "--mac-start", "00:15:65:10:00:00", "--url", server.tftp + "/"])
-        #expect(tftp.status == 0 && tftp.stdout.contains("phones: 60, 60 completed, 0 failed"), "\(tftp.stdout)\(tftp.stderr)")
+                                          "--mac-start", "00:15:65:10:00:00", "--against-null", "--url", server.tftp + "/"])
+        #expect(tftp.status == 0 && tftp.stdout.components(separatedBy: "phones: 60, 60 completed, 0 failed").count == 3,
+                "\(tftp.stdout)\(tftp.stderr)")
+        let ceiling = try #require(tftp.stdout.components(separatedBy: "against tftp://").first)
+        #expect(ceiling.contains("against a null responder") && ceiling.contains("files: 240, 2160 bytes"), "\(tftp.stdout)")
 
         // The phones of an inventory CSV, and the simulator's own ceiling measured first in the same run.
         let csv = server.directory.appendingPathComponent("devices.csv")
