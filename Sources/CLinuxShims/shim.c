@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <malloc.h>
 #include <pthread.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
@@ -22,7 +23,13 @@ int cepoll_accept(int fd, struct sockaddr *address, socklen_t *length) {
     return accept4(fd, address, length, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 
-void clinux_name_thread(const char *name) { pthread_setname_np(pthread_self(), name); }
+void clinux_name_thread(const char *name) {
+    // The kernel keeps 15 characters and refuses a longer name outright: cut it.
+    char kept[16];
+    strncpy(kept, name, sizeof kept - 1);
+    kept[sizeof kept - 1] = 0;
+    pthread_setname_np(pthread_self(), kept);
+}
 
 void clinux_trim_memory(void) { malloc_trim(0); }
 int clinux_limit_arenas(int arenas) { return mallopt(M_ARENA_MAX, arenas); }

@@ -25,7 +25,7 @@ final class TFTPClientLoops: Sendable {
         inboxes = try (0..<max(threads, 1)).map { _ in LoopInbox<Request>(control: try LoopControl()) }
         for (index, inbox) in inboxes.enumerated() {
             Thread {
-                clinux_name_thread("autoprov-tftpc-\(index)")
+                clinux_name_thread("tftp-client-\(index)")
                 TFTPClientLoop(inbox: inbox).run()
             }.start()
         }

@@ -51,6 +51,7 @@ public final class TFTPNullResponder: NullService {
     }
 
     private func serve() {
+        clinux_name_thread("tftp-null")
         var packet = [UInt8](repeating: 0, count: 2048)
         while !stopping.load(ordering: .relaxed) {
             var client = sockaddr_storage()
