@@ -88,62 +88,29 @@ public final class Fleet: Sendable {
         }
     }
 
-    /// One phone's whole provisioning, replayed as its downloads arrive.
+    /// One phone's whole provisioning, one request at a time (``FleetPhone``), each made without blocking.
     func provision(_ phone: Phone, on loop: EventLoop) -> EventLoopFuture<FleetReport.PhoneResult> {
-        let started = ContinuousClock.now
-        let request = ProvisioningRequest(serverURL: serverURL, mac: phone.mac, model: phone.model,
-                                          localFile: localFile.map { StoredLocalFile(name: "local", file: ConfigFile(bytes: $0)) })
-        let localFile = localFile
-        let userAgent = PhoneIdentity.yealinkUserAgent(model: phone.model, firmware: firmware, mac: phone.mac)
-        let state = NIOLoopBoundBox(ReplayState(session: ProvisioningSession(request: request)), eventLoop: loop)
+        let state = NIOLoopBoundBox(FleetPhone(phone, serverURL: serverURL, firmware: firmware, localFile: localFile),
+                                    eventLoop: loop)
         let promise = loop.makePromise(of: FleetReport.PhoneResult.self)
 
         @Sendable func step() {
-            let next = Result { () throws(ProvisioningURLError) in try state.value.session.next() }
-            let outcome = state.value.session.outcome
-            guard case .success(let url?) = next else {
-                // R5.4: the phone's own local file goes up when synced and the server's copy differs.
-                if let outcome, let localFile, !state.value.uploaded,
-                   let target = Provisioning.localFileUploadURL(request, outcome: outcome),
-                   outcome.files.first(where: { $0.role == .macLocal && $0.md5 != nil })?.md5 != Provisioning.md5(localFile) {
-                    state.value.uploaded = true
-                    transfer(target, method: .PUT, body: localFile) { _ in step() }
-                    return
-                }
-                promise.succeed(FleetReport.PhoneResult(
-                    mac: phone.mac.canonical, transfers: state.value.transfers,
-                    seconds: (ContinuousClock.now - started).seconds,
-                    failure: outcome.map(Fleet.failure) ?? "bad URL"))
-                return
-            }
-            transfer(url, method: .GET, body: []) { fetched in
-                state.value.session.received(fetched, for: url)
-                step()
-            }
-        }
-
-        /// One download or upload, recorded; `then` hears what the phone's algorithm is told.
-        @Sendable func transfer(_ url: ProvisioningURL, method: HTTPMethod, body: [UInt8],
-                                then: @escaping @Sendable (FetchResult) -> Void) {
-            let fetchStarted = ContinuousClock.now
-            client.download(url, userAgent: userAgent, method: method, body: body, on: loop).whenComplete { result in
-                let (attempt, attempts) = (try? result.get()) ?? (.failed("no answer"), 1)
-                let (shown, bytes, fetched) = PhoneClient.result(of: attempt)
-                state.value.transfers.append(Transfer(
-                    url: url.description, protocol: url.scheme, method: method.rawValue, result: shown,
-                    bytes: method == .GET ? bytes : body.count, seconds: (ContinuousClock.now - fetchStarted).seconds,
-                    attempts: attempts))
-                then(fetched)
+            switch state.value.next() {
+            case .done(let result):
+                promise.succeed(result)
+            case .request(let url, let method, let body):
+                let started = ContinuousClock.now
+                client.download(url, userAgent: state.value.userAgent, method: method, body: body, on: loop)
+                    .whenComplete { result in
+                        let (attempt, attempts) = (try? result.get()) ?? (.failed("no answer"), 1)
+                        state.value.answered(url, method: method, bodyBytes: body.count, attempt: attempt,
+                                             attempts: attempts, seconds: (ContinuousClock.now - started).seconds)
+                        step()
+                    }
             }
         }
         loop.execute { step() }
         return promise.futureResult
-    }
-
-    struct ReplayState {
-        var session: ProvisioningSession
-        var transfers: [Transfer] = []
-        var uploaded = false
     }
 
     /// Why a phone would fail (nil: it reached a configuration file): what its downloads ran into.
