@@ -4,8 +4,9 @@ import NIOPosix
 import ProvisioningCore
 import Synchronization
 
-/// Many phones provisioning at once from one process: `concurrency` phones in flight on one event loop per core, no
-/// thread per phone. Each phone runs the same algorithm as `simulate` for one, through a ``ProvisioningSession``: the
+/// Many phones provisioning at once from one process: `concurrency` phones in flight, no thread per phone; over TFTP
+/// and plain HTTP on the simulator's own epoll threads (``EpollFleet``), otherwise (HTTPS, FTP) on one SwiftNIO
+/// event loop per core. Each phone runs the same algorithm as `simulate` for one, through a ``ProvisioningSession``: the
 /// session names the next URL the phone asks for, it is fetched (without blocking) and handed back, until the session
 /// wants none. A phone's downloads are thus exactly the ones the phone makes, in its order.
 public final class Fleet: Sendable {
@@ -41,6 +42,12 @@ public final class Fleet: Sendable {
     /// ends (on an event loop).
     public func run(_ phones: [Phone], concurrency: Int, ramp: Double = 0, jitter: Double = 0, duration: Double? = nil,
                     progress: @escaping @Sendable (FleetReport.PhoneResult) -> Void = { _ in }) -> FleetReport {
+        #if os(Linux)
+        if let scheme = serverURL.text.split(separator: ":").first, EpollFleet.schemes.contains(scheme.lowercased()) {
+            return EpollFleet(fleet: self, phones: phones, concurrency: concurrency, ramp: ramp, jitter: jitter,
+                              duration: duration, progress: progress).run()
+        }
+        #endif
         let next = NextPhone()
         let results = Mutex<[FleetReport.PhoneResult]>([])
         let started = ContinuousClock.now

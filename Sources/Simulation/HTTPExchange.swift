@@ -16,7 +16,7 @@ struct HTTPExchange {
     var method: HTTPMethod = .GET
     var body: [UInt8] = []
 
-    struct Answer {
+    struct Answer: Equatable {
         var status: Int
         var body: [UInt8]
         /// `WWW-Authenticate`, when the server asks for credentials.
@@ -37,11 +37,10 @@ struct HTTPExchange {
         let deadline = loop.scheduleTask(in: timeout) { promise.fail(SimulationTimeout()) }
         promise.futureResult.whenComplete { _ in deadline.cancel() }
         var head = HTTPRequestHead(version: .http1_1, method: method, uri: url.requestTarget)
-        head.headers.add(name: "Host", value: url.authority.split(separator: "@").last.map(String.init) ?? url.authority)
-        head.headers.add(name: "User-Agent", value: userAgent)
-        head.headers.add(name: "Connection", value: "close")
-        if let authorization { head.headers.add(name: "Authorization", value: authorization) }
-        if method != .GET { head.headers.add(name: "Content-Length", value: "\(body.count)") }
+        for (name, value) in HTTPExchange.headers(url: url, userAgent: userAgent, authorization: authorization,
+                                                  method: method, bodyCount: body.count) {
+            head.headers.add(name: name, value: value)
+        }
         let (request, body) = (head, body)
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
@@ -70,6 +69,29 @@ struct HTTPExchange {
             }
         }
         return promise.futureResult
+    }
+}
+
+extension HTTPExchange {
+    /// The headers a phone sends, in order.
+    static func headers(url: ProvisioningURL, userAgent: String, authorization: String?, method: HTTPMethod,
+                        bodyCount: Int) -> [(String, String)] {
+        var headers = [("Host", url.authority.split(separator: "@").last.map(String.init) ?? url.authority),
+                       ("User-Agent", userAgent), ("Connection", "close")]
+        if let authorization { headers.append(("Authorization", authorization)) }
+        if method != .GET { headers.append(("Content-Length", "\(bodyCount)")) }
+        return headers
+    }
+
+    /// The whole request as the phone writes it on its own connection.
+    static func requestBytes(url: ProvisioningURL, userAgent: String, authorization: String?, method: HTTPMethod,
+                             body: [UInt8]) -> [UInt8] {
+        var head = "\(method.rawValue) \(url.requestTarget) HTTP/1.1\r\n"
+        for (name, value) in headers(url: url, userAgent: userAgent, authorization: authorization, method: method,
+                                     bodyCount: body.count) {
+            head += "\(name): \(value)\r\n"
+        }
+        return Array((head + "\r\n").utf8) + body
     }
 }
 

@@ -38,6 +38,17 @@ public struct PhoneIdentity: Sendable {
         self.tls = tls
     }
 
+    /// The `Authorization` to ask again with when `answer` is a 401 and the phone has credentials (S5: Digest when
+    /// the server offers it, else Basic); nil otherwise.
+    func authorization(answering answer: HTTPExchange.Answer, method: HTTPMethod, url: ProvisioningURL) -> String? {
+        guard answer.status == 401, let username, let password, let challenge = answer.challenge else { return nil }
+        if challenge.lowercased().hasPrefix("digest"), let digest = DigestChallenge(challenge) {
+            return digest.authorization(method: method.rawValue, uri: url.requestTarget, username: username,
+                                        password: password, clientNonce: PhoneClient.clientNonce())
+        }
+        return "Basic " + Data("\(username):\(password)".utf8).base64EncodedString()
+    }
+
     /// The User-Agent a Yealink phone sends: `Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:50`.
     public static func yealinkUserAgent(model: PhoneModel, firmware: String, mac: MACAddress) -> String {
         let hex = mac.canonical
@@ -157,21 +168,21 @@ public final class PhoneClient: Sendable {
         }
         let identity = identity
         return exchange(nil).flatMap { answer -> EventLoopFuture<HTTPExchange.Answer> in
-            guard answer.status == 401, let username = identity.username, let password = identity.password,
-                  let challenge = answer.challenge else { return loop.makeSucceededFuture(answer) }
-            if challenge.lowercased().hasPrefix("digest"), let digest = DigestChallenge(challenge) {
-                return exchange(digest.authorization(method: method.rawValue, uri: url.requestTarget, username: username,
-                                                     password: password, clientNonce: PhoneClient.clientNonce()))
+            guard let authorization = identity.authorization(answering: answer, method: method, url: url) else {
+                return loop.makeSucceededFuture(answer)
             }
-            return exchange("Basic " + Data("\(username):\(password)".utf8).base64EncodedString())
-        }.map { answer -> Attempt in
-            switch answer.status {
-            case 200...299: .found("\(answer.status)", answer.body)
-            case 404: .notFound("404")
-            case 500...: .failed("\(answer.status)")
-            default: .refused("\(answer.status)")
-            }
-        }.flatMapErrorThrowing { error in .failed(PhoneClient.describe(error)) }
+            return exchange(authorization)
+        }.map(PhoneClient.attempt).flatMapErrorThrowing { error in .failed(PhoneClient.describe(error)) }
+    }
+
+    /// What an HTTP answer means to the phone.
+    static func attempt(_ answer: HTTPExchange.Answer) -> Attempt {
+        switch answer.status {
+        case 200...299: .found("\(answer.status)", answer.body)
+        case 404: .notFound("404")
+        case 500...: .failed("\(answer.status)")
+        default: .refused("\(answer.status)")
+        }
     }
 
     /// R5.4: the phone's MAC-local file uploaded to `url` (HTTP PUT, `custom.upload_method = 0`), retried as a

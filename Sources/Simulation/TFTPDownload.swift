@@ -15,15 +15,22 @@ struct TFTPDownload {
     static let blockSize = 1024
     static let resends = 5
 
+    /// The file's name as sent and the server's address (a name is resolved, blocking), or why there is none.
+    static func target(_ url: ProvisioningURL) -> Result<(name: String, server: SocketAddress), ClientFailure> {
+        let name = ProvisioningURL.percentDecoded(String(url.requestTarget.drop { $0 == "/" }))
+        guard let server = (try? SocketAddress(ipAddress: url.connectHost, port: url.port))
+                ?? (try? SocketAddress.makeAddressResolvingHost(url.connectHost, port: url.port)) else {
+            return .failure(ClientFailure(reason: "cannot resolve \(url.connectHost)"))
+        }
+        return .success((name, server))
+    }
+
     /// The transfer, answered when it ends; never blocks (the name is resolved first: an address here).
     func start(on loop: EventLoop) -> EventLoopFuture<PhoneClient.Attempt> {
-        let name = ProvisioningURL.percentDecoded(String(url.requestTarget.drop { $0 == "/" }))
-        let server: SocketAddress
-        do {
-            server = try (try? SocketAddress(ipAddress: url.connectHost, port: url.port))
-                ?? SocketAddress.makeAddressResolvingHost(url.connectHost, port: url.port)
-        } catch {
-            return loop.makeSucceededFuture(.failed("cannot resolve \(url.connectHost)"))
+        let (name, server): (String, SocketAddress)
+        switch TFTPDownload.target(url) {
+        case .success(let target): (name, server) = target
+        case .failure(let failure): return loop.makeSucceededFuture(.failed(failure.reason))
         }
         #if os(Linux)
         guard let loops = TFTPClientLoops.shared else {
@@ -36,6 +43,11 @@ struct TFTPDownload {
         return loop.makeSucceededFuture(.failed("the simulated phone speaks TFTP on Linux only"))
         #endif
     }
+}
+
+/// Why a simulated phone's transfer could not start.
+struct ClientFailure: Error {
+    var reason: String
 }
 
 /// The phone's side of one TFTP read, without the I/O: what to send for each packet received and for each second of

@@ -6,14 +6,18 @@ import Foundation
 import TFTP
 import NIOCore
 
-/// The TFTP counterpart of ``NullResponder``: every read request answered at once from a new port (its transfer ID),
-/// error 1 for a boot file, else one DATA block holding the smallest configuration file; options are not negotiated
-/// (RFC 2347 lets a server ignore them), and the phone's last ACK is not waited for. Each phone thus makes the legacy
-/// sequence (two boot files missing, the common and MAC CFG files), limited by the simulator alone.
+/// The TFTP counterpart of ``NullResponder``: every read request answered at once, error 1 for a boot file, else one
+/// DATA block holding the smallest configuration file; options are not negotiated (RFC 2347 lets a server ignore
+/// them), and the phone's last ACK is not waited for. Each phone thus makes the legacy sequence (two boot files
+/// missing, the common and MAC CFG files), limited by the simulator alone. To cost as little as can be, it answers
+/// from its own port (the phone takes the first answer's port as the transfer's, whichever it is) on a thread per
+/// core: a new socket per answer, as a server makes, cost it as much as the server it stands in for.
 public final class TFTPNullResponder: NullService {
     private let socket: Int32
     private let port: Int
     private let stopping = Atomic<Bool>(false)
+    /// Threads still serving: the last one out closes the socket.
+    private let running = Atomic<Int>(System.coreCount)
     public var url: String { "tftp://127.0.0.1:\(port)/" }
 
     static let notFound: [UInt8] = {
@@ -47,7 +51,7 @@ public final class TFTPNullResponder: NullService {
         setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &wait, socklen_t(MemoryLayout<timeval>.size))
         var size: Int32 = 4 << 20
         setsockopt(socket, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
-        Thread { [self] in serve() }.start()
+        for _ in 0..<System.coreCount { Thread { [self] in serve() }.start() }
     }
 
     private func serve() {
@@ -63,14 +67,11 @@ public final class TFTPNullResponder: NullService {
             guard count > 2, packet[1] == 1, let end = packet[2..<count].firstIndex(of: 0) else { continue }
             let boot = String(decoding: packet[2..<end], as: UTF8.self).hasSuffix(".boot")
             let answer = boot ? TFTPNullResponder.notFound : TFTPNullResponder.file
-            let transfer = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            guard transfer >= 0 else { continue }
             _ = withUnsafePointer(to: &client) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(transfer, answer, answer.count, 0, $0, length) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(socket, answer, answer.count, 0, $0, length) }
             }
-            Glibc.close(transfer)
         }
-        Glibc.close(socket)
+        if running.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 { Glibc.close(socket) }
     }
 
     public func close() {

@@ -56,3 +56,34 @@ struct FleetPhoneTests {
         #expect(try run(["y000000000066.cfg": "no header\n"], local: nil).1.failure == "bad file")
     }
 }
+
+@Suite("an HTTP response read from a connection's bytes, without the I/O", .timeLimit(.minutes(5)))
+struct HTTPResponseReaderTests {
+    func read(_ pieces: [String], end: Bool = false) -> HTTPResponseReader.State {
+        var reader = HTTPResponseReader()
+        var state = HTTPResponseReader.State.incomplete
+        for piece in pieces { state = Array(piece.utf8).withUnsafeBytes { reader.append($0) } }
+        return end ? reader.finish() : state
+    }
+
+    @Test("by Content-Length, in any pieces; the challenge of a 401 is kept")
+    func contentLength() {
+        #expect(read(["HTTP/1.1 200 OK\r\nContent-", "Length: 5\r\n\r\nab", "cde"]) == .complete(.init(status: 200, body: Array("abcde".utf8))))
+        #expect(read(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"]) == .incomplete)
+        #expect(read(["HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab"], end: true) == .malformed("truncated body"))
+        #expect(read(["HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Digest realm=\"a\"\r\nContent-Length: 0\r\n\r\n"])
+                == .complete(.init(status: 401, body: [], challenge: "Digest realm=\"a\"")))
+    }
+
+    @Test("chunked, up to the connection's end, and bodiless statuses")
+    func otherBodies() {
+        #expect(read(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n", "2;x=y\r\nde\r\n0\r\n\r\n"])
+                == .complete(.init(status: 200, body: Array("abcde".utf8))))
+        #expect(read(["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"]) == .malformed("bad chunk"))
+        #expect(read(["HTTP/1.0 200 OK\r\n\r\nall of it"]) == .incomplete)
+        #expect(read(["HTTP/1.0 200 OK\r\n\r\nall of it"], end: true) == .complete(.init(status: 200, body: Array("all of it".utf8))))
+        #expect(read(["HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n"]) == .complete(.init(status: 304, body: [])))
+        #expect(read(["garbage\r\n\r\n"]) == .malformed("bad status line"))
+        #expect(read([], end: true) == .malformed("connection closed without a response"))
+    }
+}

@@ -119,21 +119,27 @@ struct DownloadPlan {
         _ url: ProvisioningURL, role: FileRole, fetch: (ProvisioningURL) -> FetchResult?
     ) -> BootFile? {
         guard let file = download(url, role: role, fetch: fetch) else { return nil }
-        return BootFile(file.file)
+        if let known = parsed?.boots[url] { return known }
+        let boot = BootFile(file.file)
+        parsed?.boots[url] = boot
+        return boot
     }
 
     private mutating func downloadIncludes(
         of boot: BootFile, at url: ProvisioningURL, fetch: (ProvisioningURL) -> FetchResult?
     ) {
         overwriteMode = boot.overwriteMode.isOn
-        for include in boot.includes {
-            do {
-                // R2.3: relative to the boot file's URL, or an absolute URL as is.
-                let target = try url.resolving(include.path)
+        // R2.3: relative to the boot file's URL, or an absolute URL as is.
+        let targets = parsed?.includes[url] ?? boot.includes.map { include in
+            Result { () throws(ProvisioningURLError) in try url.resolving(include.path) }
+        }
+        parsed?.includes[url] = targets
+        for (include, target) in zip(boot.includes, targets) {
+            switch target {
+            case .success(let target):
                 downloadConfigurationFile(target, role: .include, fetch: fetch)
-            } catch {
-                tried.append(TriedFile(path: include.path, role: .include, status: .invalid,
-                                       note: error.description))
+            case .failure(let error):
+                tried.append(TriedFile(path: include.path, role: .include, status: .invalid, note: error.description))
             }
         }
     }

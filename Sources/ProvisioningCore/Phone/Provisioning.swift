@@ -76,7 +76,13 @@ public enum Provisioning {
         let previous = request.previous ?? PhoneState()
         let productName = nonBlank(previous.value(ServerURLTemplate.productNameKey))
             ?? request.model.defaultProductName
-        let start = try request.serverURL.start(productName: productName, mac: request.mac)
+        let start: ProvisioningStart
+        if let known = parsed?.start {
+            start = known
+        } else {
+            start = try request.serverURL.start(productName: productName, mac: request.mac)
+            parsed?.start = start
+        }
         var plan = DownloadPlan(request: request, start: start, parsed: parsed)
         plan.downloadConfigurationFiles(fetch: fetch)
         if let pending = plan.pending { return .pending(pending) }

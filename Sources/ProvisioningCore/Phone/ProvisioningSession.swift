@@ -35,7 +35,11 @@ public struct ProvisioningSession {
     }
 }
 
-/// The files one provisioning downloaded, with their MD5, parsed once.
+/// What the steps of one provisioning would otherwise work out again each time: where it starts, the files it
+/// downloaded with their MD5, parsed, and each boot file's includes, read and resolved against its URL.
 final class ParsedDownloads {
+    var start: ProvisioningStart?
     var files: [ProvisioningURL: (md5: String, file: ConfigFile)] = [:]
+    var boots: [ProvisioningURL: BootFile] = [:]
+    var includes: [ProvisioningURL: [Result<ProvisioningURL, ProvisioningURLError>]] = [:]
 }

@@ -98,6 +98,13 @@ struct SimulateTests {
         let allowed = try CommandRunner.run(["simulate", "--url", url, "--mac", "00156574b151", "--model", "T23G",
                                              "--username", "user1", "--password", "secret1", "--firmware", "44.84.0.10"])
         #expect(allowed.status == 0 && allowed.stdout.contains("secret = yes"), "\(allowed.stdout)\(allowed.stderr)")
+        // A fleet answers the 401 the same way; without credentials its phones fail, refused.
+        let fleet = try CommandRunner.run(["simulate", "--fleet", "20", "--concurrency", "5", "--model", "T23G", "--url", url,
+                                           "--username", "user1", "--password", "secret1"])
+        #expect(fleet.status == 0 && fleet.stdout.contains("phones: 20, 20 completed, 0 failed"), "\(fleet.stdout)\(fleet.stderr)")
+        let strangers = try CommandRunner.run(["simulate", "--fleet", "20", "--concurrency", "5", "--model", "T23G", "--url", url])
+        #expect(strangers.status == 1 && strangers.stdout.contains("phones: 20, 0 completed, 20 failed")
+                && strangers.stdout.contains("refused"), "\(strangers.stdout)\(strangers.stderr)")
         // Over FTP the directory's account logs in (from the options, or from the URL as phones are often given it).
         for (ftpURL, extra) in [("ftp://\(server.ftpHostPort)/T23G_1/", ["--username", "user1", "--password", "secret1"]),
                                 ("ftp://user1:secret1@\(server.ftpHostPort)/T23G_1/", [])] {
