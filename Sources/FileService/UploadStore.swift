@@ -2,11 +2,17 @@ import CLinuxShims
 import Foundation
 #if canImport(Glibc)
 import Glibc
+import Synchronization
 #endif
 
 /// Where phones' uploads live (S4): `data/uploads/<path>`, each write atomic (temporary file, flushed to the disk,
 /// renamed), the previous version kept under `data/uploads/.versions/`.
 public struct UploadStore: Sendable {
+    /// Temporary files are named by this process's random prefix and a count: unique without asking the system for
+    /// randomness per upload (a UUID per upload opened `/dev/urandom` each time).
+    static let temporaryPrefix = UUID().uuidString.prefix(8)
+    static let temporaryCount = Atomic<Int>(0)
+
     public let directory: URL
     /// How many earlier versions of a file are kept.
     public let keptVersions: Int
@@ -50,7 +56,8 @@ public struct UploadStore: Sendable {
                     try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
                 }
                 let name = target[target.index(after: target.lastIndex(of: "/")!)...]
-                let temporary = parent + "/.\(name).\(UUID().uuidString).tmp"
+                let count = UploadStore.temporaryCount.add(1, ordering: .relaxed).newValue
+                let temporary = parent + "/.\(name).\(UploadStore.temporaryPrefix)-\(count).tmp"
                 let descriptor = try UploadStore.write(upload.bytes, to: temporary, path: upload.path)
                 directories.insert(parent)
                 written.append((index, temporary, target, descriptor))
