@@ -61,13 +61,16 @@ extension FileService {
             return answer(.unauthorized(realm: realm, delay: delay, stale: stale))
         }
         guard contents.readableBytes <= limit else { return answer(.tooLarge(limit: limit)) }
-        let existed = uploadTree.facts(path) != nil || rootTree.facts(path) != nil
+        let inRoot = rootTree.facts(path) != nil
         committer.commit(Array(contents.readableBytesView), at: path.path) { [self] result in
             switch result {
-            case .success:
+            case .success(let replacedUpload):
                 metrics.uploads.add(1)
-                generation.add(1, ordering: .releasing)  // the upload must be what the next download returns (S4)
-                answer(existed ? .replaced : .created)
+                // The upload must be what the next download returns (S4): answers the threads remember for this name
+                // (the root's file, an earlier upload) are dropped. A name that had neither can be remembered by none
+                // (misses are not remembered), so a storm of first uploads leaves every thread's answers standing.
+                if inRoot || replacedUpload { generation.add(1, ordering: .releasing) }
+                answer(inRoot || replacedUpload ? .replaced : .created)
             case .failure(let error):
                 answer(.failed("\(error)"))
             }

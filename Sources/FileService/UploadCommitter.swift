@@ -9,7 +9,7 @@ final class UploadCommitter: Sendable {
     private struct Waiting {
         var bytes: [UInt8]
         var path: String
-        var stored: @Sendable (Result<Void, Error>) -> Void
+        var stored: @Sendable (Result<Bool, Error>) -> Void
     }
 
     private let store: UploadStore
@@ -21,15 +21,18 @@ final class UploadCommitter: Sendable {
         self.store = store
     }
 
-    /// Stores `bytes` as the new version of `path`; returns once it is on the disk and published.
-    func commit(_ bytes: [UInt8], at path: String) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, Error>) in
+    /// Stores `bytes` as the new version of `path`; returns once it is on the disk and published, saying whether it
+    /// replaced an earlier upload.
+    @discardableResult
+    func commit(_ bytes: [UInt8], at path: String) async throws -> Bool {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, Error>) in
             commit(bytes, at: path) { continuation.resume(with: $0) }
         }
     }
 
-    /// Stores `bytes` as the new version of `path`; `stored` hears the outcome, on the thread that stored it.
-    func commit(_ bytes: [UInt8], at path: String, stored: @escaping @Sendable (Result<Void, Error>) -> Void) {
+    /// Stores `bytes` as the new version of `path`; `stored` hears the outcome (whether it replaced an earlier
+    /// upload), on the thread that stored it.
+    func commit(_ bytes: [UInt8], at path: String, stored: @escaping @Sendable (Result<Bool, Error>) -> Void) {
         let start = state.withLock { state -> Bool in
             state.waiting.append(Waiting(bytes: bytes, path: path, stored: stored))
             guard !state.storing else { return false }

@@ -33,7 +33,9 @@ public struct UploadStore: Sendable {
     }
 
     /// Writes `bytes` as the new version of `path`, keeping the old one.
-    public func store(_ bytes: some ContiguousBytes, at path: String) throws {
+    /// Whether it replaced an earlier upload.
+    @discardableResult
+    public func store(_ bytes: some ContiguousBytes, at path: String) throws -> Bool {
         try store([(bytes.withUnsafeBytes { Array($0) }, path)])[0].get()
     }
 
@@ -42,8 +44,9 @@ public struct UploadStore: Sendable {
     /// each directory they changed flushed once. Every upload has its own result; one failing fails no other. A
     /// batch costs two flushes however many uploads it holds, where one upload at a time costs two each: on a disk
     /// where a flush is slow (a virtual disk, an SD card), the difference is most of an upload's cost.
-    public func store(_ uploads: [(bytes: [UInt8], path: String)]) -> [Result<Void, Error>] {
-        var results = [Result<Void, Error>](repeating: .success(()), count: uploads.count)
+    /// A success says whether the upload replaced an earlier one.
+    public func store(_ uploads: [(bytes: [UInt8], path: String)]) -> [Result<Bool, Error>] {
+        var results = [Result<Bool, Error>](repeating: .success(false), count: uploads.count)
         let base = directory.path
         // 1. Each to a temporary file beside its target, kept open for the flush.
         var written: [(index: Int, temporary: String, target: String, descriptor: Int32)] = []
@@ -86,13 +89,14 @@ public struct UploadStore: Sendable {
                 results[file.index] = .failure(error)
                 continue
             }
-            keepPreviousVersion(of: URL(fileURLWithPath: file.target), path: path)
+            let replaced = keepPreviousVersion(of: URL(fileURLWithPath: file.target), path: path)
             guard rename(file.temporary, file.target) == 0 else {
                 let code = errno
                 unlink(file.temporary)
                 results[file.index] = .failure(UploadError.system("rename \(path)", code))
                 continue
             }
+            results[file.index] = .success(replaced)
         }
         // 4. The renames made durable, each directory once.
         for parent in directories {
@@ -155,8 +159,9 @@ public struct UploadStore: Sendable {
     }
 
     /// Hard-links the current version into `.versions/<path>/<time>` and trims old versions.
-    private func keepPreviousVersion(of target: URL, path: String) {
-        guard FileManager.default.fileExists(atPath: target.path) else { return }
+    /// Whether there was one.
+    private func keepPreviousVersion(of target: URL, path: String) -> Bool {
+        guard FileManager.default.fileExists(atPath: target.path) else { return false }
         let folder = versionsDirectory.appendingPathComponent(path)
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let stamp = String(format: "%.6f", Date().timeIntervalSince1970)
@@ -170,6 +175,7 @@ public struct UploadStore: Sendable {
                 try? FileManager.default.removeItem(at: folder.appendingPathComponent(old))
             }
         }
+        return true
     }
 }
 

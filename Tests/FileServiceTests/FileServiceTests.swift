@@ -171,7 +171,7 @@ struct FileServiceTests {
         #expect(after.etag != before.etag)
     }
 
-    @Test("S3, S4: within revalidate_after an answer is reused without a stat, but an upload is served at once")
+    @Test("S3, S4: within revalidate_after an answer is reused without a stat, but an upload is served at once, first or not")
     func reuseAndUpload() async throws {
         let fixture = try Fixture()
         fixture.settings.revalidateAfter = .seconds(3600)
@@ -185,6 +185,19 @@ struct FileServiceTests {
         #expect(await service.write(FileRequest(.tftp, path: name, client: "192.0.2.1"),
                                     contents: ByteBuffer(string: "#!version:1.0.0.1\nphone = 1\n")) == .replaced)
         #expect(FileServiceTests.contents(await service.read(request)) == "#!version:1.0.0.1\nphone = 1\n")
+        // A name with no file yet: its first upload is created (and leaves what other names' answers are remembered
+        // alone); the next replaces it, and is what the next read returns although the first was remembered.
+        let fresh = "00156574b151-local.cfg"
+        let freshRequest = FileRequest(.http, path: "/" + fresh, client: "192.0.2.1")
+        let generation = service.generation.load(ordering: .relaxed)
+        #expect(await service.write(FileRequest(.tftp, path: fresh, client: "192.0.2.1"),
+                                    contents: ByteBuffer(string: "#!version:1.0.0.1\nfirst = 1\n")) == .created)
+        #expect(service.generation.load(ordering: .relaxed) == generation)
+        #expect(FileServiceTests.contents(await service.read(freshRequest)) == "#!version:1.0.0.1\nfirst = 1\n")
+        #expect(FileServiceTests.contents(await service.read(freshRequest)) == "#!version:1.0.0.1\nfirst = 1\n")
+        #expect(await service.write(FileRequest(.tftp, path: fresh, client: "192.0.2.1"),
+                                    contents: ByteBuffer(string: "#!version:1.0.0.1\nsecond = 1\n")) == .replaced)
+        #expect(FileServiceTests.contents(await service.read(freshRequest)) == "#!version:1.0.0.1\nsecond = 1\n")
     }
 
     @Test("R6.3: with a common key, a common CFG goes out encrypted and <name>_Security.enc carries the key")
