@@ -10,12 +10,14 @@ public protocol NullService: Sendable {
 }
 
 extension NullResponder {
-    /// The responder for the scheme the fleet's phones use: TFTP (on Linux) or HTTP.
+    /// The responder for the scheme the fleet's phones use: TFTP or HTTP (on Linux on threads of its own), else
+    /// HTTP on SwiftNIO.
     public static func responder(for scheme: String) throws -> any NullService {
         #if os(Linux)
-        if scheme == "tftp" { return try TFTPNullResponder() }
-        #endif
+        return scheme == "tftp" ? try TFTPNullResponder() : try HTTPNullResponder()
+        #else
         return try NullResponder()
+        #endif
     }
 }
 
