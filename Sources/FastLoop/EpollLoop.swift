@@ -83,8 +83,7 @@ public final class EpollLoop {
                 if descriptor == listenSocket {
                     if acceptingLast { listenerReady = true } else { handlers.accept() }
                 } else if descriptor == control.wakeDescriptor {
-                    var value: UInt64 = 0
-                    _ = read(descriptor, &value, MemoryLayout<UInt64>.size)
+                    control.acknowledge()
                     handlers.woken()
                 } else {
                     handlers.ready(descriptor, cepoll_events(&events[index]))

@@ -238,6 +238,12 @@ public final class LoopControl: Sendable {
         var one: UInt64 = 1
         _ = write(wakeDescriptor, &one, MemoryLayout<UInt64>.size)
     }
+
+    /// Called by the loop when the wake-up descriptor fired: resets it, so that it fires again at the next wake-up.
+    public func acknowledge() {
+        var value: UInt64 = 0
+        _ = read(wakeDescriptor, &value, MemoryLayout<UInt64>.size)
+    }
 }
 
 /// Where work finished off a loop's thread leaves its outcomes for the loop, waking it; the loop takes them all

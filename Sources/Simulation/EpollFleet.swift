@@ -118,8 +118,7 @@ private final class EpollFleetLoop {
             for index in 0..<max(Int(ready), 0) {
                 let descriptor = cepoll_fd(&events[index])
                 if descriptor == inbox.control.wakeDescriptor {
-                    var value: UInt64 = 0
-                    _ = read(descriptor, &value, MemoryLayout<UInt64>.size)
+                    inbox.control.acknowledge()
                     for answer in inbox.take() {
                         elsewhere -= 1
                         answered(answer.slot, answer.attempt, attempts: answer.attempts)

@@ -154,8 +154,7 @@ private final class TFTPClientLoop {
             for index in 0..<max(Int(ready), 0) {
                 let descriptor = cepoll_fd(&events[index])
                 if descriptor == inbox.control.wakeDescriptor {
-                    var value: UInt64 = 0
-                    _ = read(descriptor, &value, MemoryLayout<UInt64>.size)
+                    inbox.control.acknowledge()
                     for request in inbox.take() { begin(request) }
                 } else if let end = transfers[descriptor]?.transfer.readable(into: &scratch) {
                     self.end(descriptor, end)

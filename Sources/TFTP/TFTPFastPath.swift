@@ -124,9 +124,10 @@ private final class TFTPFastLoop {
         }
         let machine: TFTPReadTransfer
         do {
-            let negotiation = try TFTPNegotiation(options: request.options, transferSize: try contents.get().readableBytes,
+            let payload = try contents.get()
+            let negotiation = try TFTPNegotiation(options: request.options, transferSize: payload.readableBytes,
                                                   limits: server.configuration.limits)
-            machine = TFTPReadTransfer(payload: try contents.get(), negotiation: negotiation,
+            machine = TFTPReadTransfer(payload: payload, negotiation: negotiation,
                                        maximumRetries: server.configuration.maximumRetries)
         } catch {
             refuse(error, key: key, address, length, started: started)
