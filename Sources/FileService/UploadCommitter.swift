@@ -42,21 +42,56 @@ final class UploadCommitter: Sendable {
         if start { NIOThreadPool.singleton.submit { _ in self.storeWaiting() } }
     }
 
-    /// Stores batches until none is waiting.
+    /// Flushes to the disk so far (each batch's, and one when the queue runs dry), and batches stored.
+    let flushes = Atomic<Int>(0)
+    let batches = Atomic<Int>(0)
+
+    /// Stores batches until none is waiting. A batch's renames are made durable by the next batch's flush (`syncfs`
+    /// covers every rename before it), or by flushing their directories when no batch follows: during a storm, a
+    /// batch costs one flush, not two. An upload is answered only once its rename is durable.
     private func storeWaiting() {
+        // A batch renamed into place whose directories no flush has covered yet, and its results.
+        var unflushed: (batch: [Waiting], published: UploadStore.Published)?
         while true {
+            let mayStop = unflushed == nil
             let batch = state.withLock { state -> [Waiting] in
                 guard !state.waiting.isEmpty else {
-                    state.storing = false
+                    if mayStop { state.storing = false }
                     return []
                 }
                 let taken = Array(state.waiting.prefix(UploadCommitter.largestBatch))
                 state.waiting.removeFirst(taken.count)
                 return taken
             }
-            guard !batch.isEmpty else { return }
-            let results = store.store(batch.map { ($0.bytes, $0.path) })
-            for (waiting, result) in zip(batch, results) { waiting.stored(result) }
+            guard !batch.isEmpty else {
+                guard let (done, published) = unflushed else { return }
+                flushDirectories(published)
+                answer(done, published.results)
+                unflushed = nil
+                continue
+            }
+            batches.add(1, ordering: .relaxed)
+            var staged = store.stage(batch.map { ($0.bytes, $0.path) })
+            if !staged.files.isEmpty { flushes.add(1, ordering: .relaxed) }
+            let covered = store.flush(&staged, withEarlierRenames: unflushed != nil)
+            if let (done, published) = unflushed {
+                // No flush of this batch covered the one before (none written, or the flush failed): it is made
+                // durable on its own.
+                if !covered { flushDirectories(published) }
+                answer(done, published.results)
+                unflushed = nil
+            }
+            unflushed = (batch, store.publish(staged))
         }
+    }
+
+    private func flushDirectories(_ published: UploadStore.Published) {
+        guard !published.directories.isEmpty else { return }
+        store.flushDirectories(published.directories)
+        flushes.add(1, ordering: .relaxed)
+    }
+
+    private func answer(_ batch: [Waiting], _ results: [Result<Bool, Error>]) {
+        for (waiting, result) in zip(batch, results) { waiting.stored(result) }
     }
 }

@@ -43,62 +43,99 @@ public struct UploadStore: Sendable {
     /// of them (`syncfs`; `fsync` for one), then each renamed over its name with the previous version kept, then
     /// each directory they changed flushed once. Every upload has its own result; one failing fails no other. A
     /// batch costs two flushes however many uploads it holds, where one upload at a time costs two each: on a disk
-    /// where a flush is slow (a virtual disk, an SD card), the difference is most of an upload's cost.
+    /// where a flush is slow (a virtual disk, an SD card), the difference is most of an upload's cost. (A stream of
+    /// batches costs one flush each: ``UploadCommitter`` lets the next batch's flush carry the renames.)
     /// A success says whether the upload replaced an earlier one.
     public func store(_ uploads: [(bytes: [UInt8], path: String)]) -> [Result<Bool, Error>] {
-        var results = [Result<Bool, Error>](repeating: .success(false), count: uploads.count)
-        let base = directory.path
-        // 1. Each to a temporary file beside its target, kept open for the flush.
-        var written: [(index: Int, temporary: String, target: String, descriptor: Int32)] = []
+        var staged = stage(uploads)
+        flush(&staged, withEarlierRenames: false)
+        let published = publish(staged)
+        flushDirectories(published.directories)
+        return published.results
+    }
+
+    /// Uploads written to temporary files beside their targets, each still open for the flush.
+    struct Staged {
+        var results: [Result<Bool, Error>]
+        var files: [(index: Int, path: String, temporary: String, target: String, descriptor: Int32)] = []
         var directories = Set<String>()
+    }
+
+    /// Uploads renamed over their names: in sight, durable once ``directories`` are flushed.
+    struct Published {
+        var results: [Result<Bool, Error>]
+        var directories: Set<String>
+    }
+
+    /// 1. Each upload to a temporary file beside its target, kept open for the flush.
+    func stage(_ uploads: [(bytes: [UInt8], path: String)]) -> Staged {
+        var staged = Staged(results: Array(repeating: .success(false), count: uploads.count))
+        let base = directory.path
         for (index, upload) in uploads.enumerated() {
             let target = base + "/" + upload.path
             let parent = String(target[..<target.lastIndex(of: "/")!])
             do {
-                if !directories.contains(parent) {
+                if !staged.directories.contains(parent) {
                     try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
                 }
                 let name = target[target.index(after: target.lastIndex(of: "/")!)...]
                 let count = UploadStore.temporaryCount.add(1, ordering: .relaxed).newValue
                 let temporary = parent + "/.\(name).\(UploadStore.temporaryPrefix)-\(count).tmp"
                 let descriptor = try UploadStore.write(upload.bytes, to: temporary, path: upload.path)
-                directories.insert(parent)
-                written.append((index, temporary, target, descriptor))
+                staged.directories.insert(parent)
+                staged.files.append((index, upload.path, temporary, target, descriptor))
             } catch {
-                results[index] = .failure(error)
+                staged.results[index] = .failure(error)
             }
         }
-        guard !written.isEmpty else { return results }
-        // 2. One flush for all of them.
-        let synced = written.count == 1 ? fsync(written[0].descriptor) : clinux_syncfs(written[0].descriptor)
+        return staged
+    }
+
+    /// 2. One flush for all of them: `fsync` for one file alone, else `syncfs`, which also makes durable every
+    /// rename done before it (`withEarlierRenames`: a batch published earlier waits for it). On failure the
+    /// temporary files are removed and their uploads fail. Whether a flush was made and succeeded.
+    @discardableResult
+    func flush(_ staged: inout Staged, withEarlierRenames: Bool) -> Bool {
+        guard !staged.files.isEmpty else { return false }
+        let alone = staged.files.count == 1 && !withEarlierRenames
+        let synced = alone ? fsync(staged.files[0].descriptor) : clinux_syncfs(staged.files[0].descriptor)
         let syncError = errno
-        for file in written { close(file.descriptor) }
+        for file in staged.files { close(file.descriptor) }
         guard synced == 0 else {
-            for file in written {
+            for file in staged.files {
                 unlink(file.temporary)
-                results[file.index] = .failure(UploadError.system("write \(uploads[file.index].path)", syncError))
+                staged.results[file.index] = .failure(UploadError.system("write \(file.path)", syncError))
             }
-            return results
+            staged.files = []
+            return false
         }
-        // 3. Published in the order they came, each keeping the one it replaces.
-        for file in written {
-            let path = uploads[file.index].path
+        return true
+    }
+
+    /// 3. Published in the order they came, each keeping the one it replaces.
+    func publish(_ staged: Staged) -> Published {
+        var results = staged.results
+        for file in staged.files {
             do {
                 try beforeRename?(URL(fileURLWithPath: file.temporary))
             } catch {
                 results[file.index] = .failure(error)
                 continue
             }
-            let replaced = keepPreviousVersion(of: URL(fileURLWithPath: file.target), path: path)
+            let replaced = keepPreviousVersion(of: file.target, path: file.path)
             guard rename(file.temporary, file.target) == 0 else {
                 let code = errno
                 unlink(file.temporary)
-                results[file.index] = .failure(UploadError.system("rename \(path)", code))
+                results[file.index] = .failure(UploadError.system("rename \(file.path)", code))
                 continue
             }
             results[file.index] = .success(replaced)
         }
-        // 4. The renames made durable, each directory once.
+        return Published(results: results, directories: staged.files.isEmpty ? [] : staged.directories)
+    }
+
+    /// 4. The renames made durable, each directory once.
+    func flushDirectories(_ directories: Set<String>) {
         for parent in directories {
             let descriptor = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if descriptor >= 0 {
@@ -106,7 +143,6 @@ public struct UploadStore: Sendable {
                 close(descriptor)
             }
         }
-        return results
     }
 
     /// Creates `temporary` with `bytes` in it; returns its descriptor, still open.
@@ -160,14 +196,15 @@ public struct UploadStore: Sendable {
 
     /// Hard-links the current version into `.versions/<path>/<time>` and trims old versions.
     /// Whether there was one.
-    private func keepPreviousVersion(of target: URL, path: String) -> Bool {
-        guard FileManager.default.fileExists(atPath: target.path) else { return false }
+    private func keepPreviousVersion(of target: String, path: String) -> Bool {
+        var info = stat()
+        guard lstat(target, &info) == 0 else { return false }
         let folder = versionsDirectory.appendingPathComponent(path)
         try? FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         let stamp = String(format: "%.6f", Date().timeIntervalSince1970)
         let version = folder.appendingPathComponent("\(stamp)-\(UUID().uuidString.prefix(8))")
-        if link(target.path, version.path) != 0 {
-            try? FileManager.default.copyItem(at: target, to: version)
+        if link(target, version.path) != 0 {
+            try? FileManager.default.copyItem(at: URL(fileURLWithPath: target), to: version)
         }
         if let versions = try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted(),
            versions.count > keptVersions {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import FileService
 
@@ -75,6 +76,38 @@ struct UploadStoreTests {
         for index in 0..<300 {
             #expect(try Array(Data(contentsOf: store.url(for: "d\(index % 3)/\(index)-local.cfg"))) == contents(index))
         }
+    }
+
+    @Test("a stream of batches costs one flush each (the next batch's carries the renames), plus one when it runs dry")
+    func batchesShareFlushes() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-uploads-\(UUID())")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var store = UploadStore(directory: directory)
+        // The other uploads are committed while the first one is being renamed: two batches, for certain.
+        let whileFirstRenames = Mutex<(@Sendable () -> Void)?>(nil)
+        store.beforeRename = { _ in whileFirstRenames.withLock { action in defer { action = nil }; return action }?() }
+        let committer = UploadCommitter(store: store)
+        @Sendable func contents(_ index: Int) -> [UInt8] { Array("#!version:1.0.0.1\naccount.1.label = \(index)\n".utf8) }
+        let stored = DispatchGroup()
+        let results = Mutex<[Int: Result<Bool, Error>]>([:])
+        @Sendable func commit(_ index: Int) {
+            stored.enter()
+            committer.commit(contents(index), at: "\(index)-local.cfg") { result in
+                results.withLock { $0[index] = result }
+                stored.leave()
+            }
+        }
+        whileFirstRenames.withLock { $0 = { for index in 1..<300 { commit(index) } } }
+        commit(0)
+        await withCheckedContinuation { continuation in stored.notify(queue: .global()) { continuation.resume() } }
+        #expect(results.withLock { $0.values.filter { (try? $0.get()) == false }.count } == 300)
+        for index in 0..<300 {
+            #expect(try Array(Data(contentsOf: store.url(for: "\(index)-local.cfg"))) == contents(index))
+        }
+        #expect(committer.batches.load(ordering: .relaxed) == 2)
+        // One upload alone: its fsync; the 299 behind it: one syncfs that also makes the first one's rename
+        // durable; then the directory once the queue is empty. Two batches on their own would cost four.
+        #expect(committer.flushes.load(ordering: .relaxed) == 3)
     }
 
     final class SeenAtCrash: @unchecked Sendable {
