@@ -11,7 +11,10 @@ extension FileService {
     /// top level, and no upload may take it (else the upload store is looked at first, by ``prepareRead``).
     /// `checked`: the inventory was asked and has no such file.
     func quickGenerated(_ request: FileRequest) -> (answer: ReadAnswer?, checked: Bool) {
-        guard generated != nil, case .success(let path) = confine(request), path.segments.count == 1,
+        guard let generated else { return (nil, false) }
+        // An inventory that generates nothing (no template, no active device): nothing to ask it.
+        guard generated.generatesFiles else { return (nil, true) }
+        guard case .success(let path) = confine(request), path.segments.count == 1,
               !mayBeUpload(path.segments[0])
         else { return (nil, false) }
         return (generatedAnswer(path, request), true)
@@ -28,7 +31,7 @@ extension FileService {
     /// What a generated file comes to for this request: whole for its own device, or with `[inventory] secrets`
     /// open; with its secret lines left out for anyone else. Encrypted like a root file when `[encryption]` says so.
     func generatedAnswer(_ path: RootRelativePath, _ request: FileRequest) -> ReadAnswer? {
-        guard let generated, path.segments.count == 1 else { return nil }
+        guard let generated, generated.generatesFiles, path.segments.count == 1 else { return nil }
         let name = path.segments[0]
         let serverURL = request.serverURL ?? settings.templateServerURL
         let entry: GeneratedEntry

@@ -16,6 +16,9 @@ public final class GeneratedFiles: Sendable {
     private let state: Mutex<State>
     /// The revision of the snapshot in use, read without the lock (on every request that renders).
     private let currentRevision = Atomic<Int>(0)
+    /// Whether the snapshot in use generates any file (``InventorySnapshot/generatesFiles``), read without the lock:
+    /// a server with an empty inventory serves its root as if it had none.
+    private let generating = Atomic<Bool>(false)
 
     struct State {
         var snapshot: InventorySnapshot
@@ -33,6 +36,7 @@ public final class GeneratedFiles: Sendable {
         let snapshot = try InventorySnapshot.load(from: store, configVariables: configVariables,
                                                   secretVariables: secretVariables)
         state = Mutex(State(snapshot: snapshot, revision: revision, loaded: Date()))
+        generating.store(snapshot.generatesFiles, ordering: .relaxed)
         currentRevision.store(revision, ordering: .releasing)
         GeneratedFiles.returnFreedMemory()
     }
@@ -53,10 +57,14 @@ public final class GeneratedFiles: Sendable {
         let snapshot = try InventorySnapshot.load(from: store, configVariables: configVariables,
                                                   secretVariables: secretVariables)
         state.withLock { $0 = State(snapshot: snapshot, revision: revision, loaded: Date()) }
+        generating.store(snapshot.generatesFiles, ordering: .relaxed)
         currentRevision.store(revision, ordering: .releasing)
         GeneratedFiles.returnFreedMemory()
         return true
     }
+
+    /// Whether any name gives a generated file now: false, and no name needs a look at the snapshot.
+    public var generatesFiles: Bool { generating.load(ordering: .relaxed) }
 
     /// The snapshot in use.
     public var snapshot: InventorySnapshot { state.withLock { $0.snapshot } }

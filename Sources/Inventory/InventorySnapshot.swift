@@ -12,6 +12,12 @@ public struct InventorySnapshot: Sendable {
         self.renderer = renderer
     }
 
+    /// Whether any name gives a generated file: a template (a common or a device file), or an active device (its
+    /// boot file needs no template). Without either, the inventory stands aside and the root serves every name.
+    public var generatesFiles: Bool {
+        !renderer.templates.isEmpty || devices.values.contains { $0.state == .active }
+    }
+
     /// Reads the store; `replacing` puts template texts in place of the stored ones (a save being checked); `device`
     /// reads that one device alone (what one phone is served needs no other: 100,000 devices are not read for it).
     /// Templates that do not compile are thrown, every one of them.

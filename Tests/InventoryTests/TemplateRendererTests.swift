@@ -27,6 +27,22 @@ struct TemplateRendererTests {
         String(decoding: file?.bytes ?? [], as: UTF8.self)
     }
 
+    @Test("an inventory generates files only with a template or an active device; without, it gives no name a file")
+    func generatesFiles() throws {
+        let names = [mac + ".cfg", mac + ".boot", "y000000000066.cfg", "y000000000000.boot"]
+        let booting = ["boot": "1"]
+        let bare = InventorySnapshot(devices: [device(variables: booting, state: .pending)], renderer: try renderer([:]))
+        #expect(!bare.generatesFiles)
+        #expect(names.allSatisfy { bare.file(named: $0, serverURL: "http://p/") == nil })
+        // An active device's boot file needs no template.
+        let active = InventorySnapshot(devices: [device(variables: booting)], renderer: try renderer([:]))
+        #expect(active.generatesFiles)
+        #expect(active.file(named: mac + ".boot", serverURL: "http://p/") != nil)
+        let templated = InventorySnapshot(devices: [], renderer: try renderer([.defaults: "a = 1\n"]))
+        #expect(templated.generatesFiles)
+        #expect(templated.file(named: "y000000000066.cfg", serverURL: "http://p/") != nil)
+    }
+
     @Test("R4.1: groups in the device's order, then the device's own layer; a later value wins, keys keep first place")
     func layerOrder() throws {
         let renderer = try renderer([

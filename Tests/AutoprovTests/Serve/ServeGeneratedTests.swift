@@ -213,4 +213,32 @@ struct ServeGeneratedTests {
             #expect(etag(after) != nil && etag(after) == etag(before), "\(after)")
         }
     }
+
+    @Test("an inventory that generates nothing stands aside: the root serves every name, until templates imported while the server runs take over")
+    func emptyInventoryStandsAside() async throws {
+        try await onOwnThread {
+            let server = try ServerProcess(
+                files: ["\(Self.mac).cfg": sipFile, "y000000000066.cfg": sipFile],
+                configuration: "[inventory]\nserver_url = \"http://prov.example/\"\n")
+            #expect(try Client.curl(["\(server.http)/y000000000066.cfg"]).body == sipFile)
+            #expect(try Client.curl(["\(server.http)/\(Self.mac).cfg"]).body == sipFile)
+            let folder = server.directory.appendingPathComponent("templates")
+            for (path, text) in Self.templates where !path.hasPrefix("groups/") {
+                let file = folder.appendingPathComponent(path)
+                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+                try text.write(to: file, atomically: true, encoding: .utf8)
+            }
+            try Self.cli(["template", "import", folder.path], data: server.data)
+            let generated = Self.common(url: server.http + "/")
+            var served = ""
+            for _ in 0..<100 {
+                served = try Client.curl(["\(server.http)/y000000000066.cfg"]).body
+                if served == generated { break }
+                usleep(100_000)
+            }
+            #expect(served == generated)
+            // No device in the inventory: the root's <mac>.cfg still answers.
+            #expect(try Client.curl(["\(server.http)/\(Self.mac).cfg"]).body == sipFile)
+        }
+    }
 }
