@@ -46,6 +46,15 @@ public enum ServerCertificate {
             return (certificateURL.path, keyURL.path)
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let pair = try selfSignedPEM()
+        try pair.certificate.write(to: certificateURL, atomically: true, encoding: .utf8)
+        try pair.key.write(to: keyURL, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
+        return (certificateURL.path, keyURL.path)
+    }
+
+    /// A new self-signed ECDSA P-256 certificate for `localhost` and 127.0.0.1, and its key, as PEM text.
+    public static func selfSignedPEM() throws -> (certificate: String, key: String) {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName {
             CommonName("autoprov")
@@ -61,9 +70,6 @@ public enum ServerCertificate {
                 SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
             },
             issuerPrivateKey: .init(key))
-        try certificate.serializeAsPEM().pemString.write(to: certificateURL, atomically: true, encoding: .utf8)
-        try key.pemRepresentation.write(to: keyURL, atomically: true, encoding: .utf8)
-        try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: keyURL.path)
-        return (certificateURL.path, keyURL.path)
+        return (try certificate.serializeAsPEM().pemString, key.pemRepresentation)
     }
 }

@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A responder that answers at once, for a fleet's ceiling (`simulate --fleet … --against-null`).
 public protocol NullService: Sendable {
@@ -21,21 +22,26 @@ extension NullResponder {
     }
 }
 
-/// A server that answers every HTTP request at once: 404 for a boot file, else the smallest configuration file
+/// A server that answers every HTTP (or, given a TLS configuration, HTTPS) request at once: 404 for a boot file, else the smallest configuration file
 /// (`#!version:1.0.0.1`), so that each phone makes the legacy sequence of a storm (two boot files missing, the common
 /// and MAC CFG files). It measures the simulator's own ceiling in the same run (`simulate --fleet … --against-null`):
 /// a fleet against it is limited by the simulator alone (and by the cores it shares with this responder).
 public final class NullResponder: NullService {
     let channel: Channel
     public var port: Int { channel.localAddress?.port ?? 0 }
-    public var url: String { "http://127.0.0.1:\(port)/" }
+    let isTLS: Bool
+    public var url: String { "\(isTLS ? "https" : "http")://127.0.0.1:\(port)/" }
 
-    public init() throws {
+    /// With `tls`, each connection begins with a full TLS handshake, as a phone's after a power cut does.
+    public init(tls: TLSConfiguration? = nil) throws {
+        let context = try tls.map(NIOSSLContext.init(configuration:))
+        isTLS = context != nil
         channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 4096)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Answer())
                 }

@@ -3,6 +3,7 @@ import Foundation
 import NIOSSL
 import ProvisioningCore
 import Resolution
+import Settings
 import Simulation
 import Synchronization
 
@@ -169,11 +170,12 @@ struct Simulate: ParsableCommand {
                                                                  tls: try tls()))
             var ceiling: FleetReport.Summary?
             if againstNull {
-                let null = try NullResponder.responder(for: url.lowercased().hasPrefix("tftp:") ? "tftp" : "http")
-                ceiling = Fleet(client: client, serverURL: ServerURLTemplate(null.url), firmware: firmware)
+                let (null, nullClient) = try nullResponder(client)
+                ceiling = Fleet(client: nullClient, serverURL: ServerURLTemplate(null.url), firmware: firmware)
                     .run(phones, concurrency: concurrency, ramp: ramp, jitter: jitter, duration: duration).summary
+                let nullURL = null.url
                 null.close()
-                emit("against a null responder (the simulator's ceiling):\n" + Simulate.describe(ceiling!))
+                emit("against a null responder at \(nullURL) (the simulator's ceiling):\n" + Simulate.describe(ceiling!))
                 emit("against \(url):\n")
             }
             let progress = FleetProgress(total: phones.count)
@@ -205,6 +207,28 @@ struct Simulate: ParsableCommand {
             allCompleted = summary.failed == 0
         }
         if !allCompleted { throw ExitCode(1) }
+    }
+
+    /// The responder a fleet's ceiling is measured against, for the URL's scheme, and the client its phones use: over
+    /// HTTPS the fleet's own TLS settings, trusting the responder's certificate (made for this run) and verifying it
+    /// as they would the server's, so that each connection costs the handshake it costs against the server.
+    private func nullResponder(_ client: PhoneClient) throws -> (any NullService, PhoneClient) {
+        let scheme = url.lowercased().prefix { $0 != ":" }
+        guard scheme == "https" else {
+            return (try NullResponder.responder(for: scheme == "tftp" ? "tftp" : "http"), client)
+        }
+        let pair = try ServerCertificate.selfSignedPEM()
+        let certificate = try NIOSSLCertificate(bytes: Array(pair.certificate.utf8), format: .pem)
+        let key = try NIOSSLPrivateKey(bytes: Array(pair.key.utf8), format: .pem)
+        var server = TLSConfiguration.makeServerConfiguration(certificateChain: [.certificate(certificate)],
+                                                              privateKey: .privateKey(key))
+        server.minimumTLSVersion = .tlsv12
+        var trusting = try tls()
+        trusting.trustRoots = .certificates([certificate])
+        trusting.certificateVerification = .fullVerification
+        let nullClient = try PhoneClient(identity: PhoneIdentity(userAgent: "", username: username, password: password,
+                                                                 tls: trusting))
+        return (try NullResponder(tls: server), nullClient)
     }
 
     /// `count` phones with MACs from --mac-start on, the models taken in turn.

@@ -251,6 +251,17 @@ struct SimulateTests {
         let ceiling = try #require(tftp.stdout.components(separatedBy: "against tftp://").first)
         #expect(ceiling.contains("against a null responder") && ceiling.contains("files: 240, 2160 bytes"), "\(tftp.stdout)")
 
+        // Over HTTPS, the ceiling against a responder that makes a full TLS handshake on each connection, its
+        // certificate made for the run and verified as the server's is (here, with the server's own as --ca).
+        let https = try CommandRunner.run(["simulate", "--fleet", "40", "--concurrency", "10", "--model", "T46S",
+                                           "--mac-start", "00:15:65:30:00:00", "--against-null",
+                                           "--ca", server.data.appendingPathComponent("tls/cert.pem").path,
+                                           "--url", server.https + "/"])
+        #expect(https.status == 0 && https.stdout.components(separatedBy: "phones: 40, 40 completed, 0 failed").count == 3,
+                "\(https.stdout)\(https.stderr)")
+        #expect(https.stdout.contains("against a null responder at https://127.0.0.1:") && https.stdout.contains("files: 160,"),
+                "\(https.stdout)")
+
         // The phones of an inventory CSV, and the simulator's own ceiling measured first in the same run.
         let csv = server.directory.appendingPathComponent("devices.csv")
         try ("mac,model,label\n" + (0..<25).map { String(format: "00:15:65:20:00:%02x,T46S,Desk %d\n", $0, $0) }.joined())
