@@ -30,6 +30,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // Several nodes on one PostgreSQL ([store] url); the embedded default stays SQLite.
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.1"),
         // The admin listener only; its default traits (swift-configuration, full Foundation) are not needed.
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
@@ -55,6 +57,14 @@ let package = Package(
                 "ProvisioningCore", "CLinuxShims",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ] + nio + service
+        ),
+        // PostgresStore: the stores of Storage on PostgreSQL (postgres-nio), for several nodes sharing one database.
+        .target(
+            name: "PostgresStore",
+            dependencies: [
+                "Storage",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ] + nio + service
         ),
         // Settings: autoprov.toml (TOML subset), every settings type, TLS certificates; uses Core and DHCP values.
@@ -209,6 +219,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "PostgresStoreTests",
+            dependencies: ["PostgresStore", "Storage", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "Storage", "ProvisioningCore"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings", "ProvisioningCore", "DHCP"]),

@@ -268,15 +268,15 @@ struct TemplateRow: Codable, FetchableRecord, PersistableRecord {
     }
 }
 
-/// JSON with sorted keys: the same value always gives the same text.
-enum JSONText {
-    static func encode(_ value: some Encodable) throws -> String {
+/// JSON with sorted keys: the same value always gives the same text (each store keeps lists and maps so).
+public enum JSONText {
+    public static func encode(_ value: some Encodable) throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(value), as: UTF8.self)
     }
 
-    static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
+    public static func decode<T: Decodable>(_ type: T.Type, _ text: String) -> T? {
         try? JSONDecoder().decode(type, from: Data(text.utf8))
     }
 }

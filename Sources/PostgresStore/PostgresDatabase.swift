@@ -1,0 +1,118 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import NIOSSL
+import PostgresNIO
+import Synchronization
+
+/// One PostgreSQL database as the stores use it: a connection opened on first use and again after it was lost, used by
+/// one caller at a time. The stores' calls block (as SQLite's do): never call them on an event loop.
+public final class PostgresDatabase: Sendable {
+    let configuration: PostgresConnection.Configuration
+    let logger: Logger
+    private let held = Mutex<PostgresConnection?>(nil)
+    private let nextID = Atomic<Int>(0)
+
+    /// `postgresql://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=disable|prefer|require]`; the password, when the
+    /// URL has none, from `password` (a `password_file`, `PGPASSWORD`).
+    public init(url text: String, password: String? = nil, logger: Logger = Logger(label: "autoprov.store")) throws {
+        guard let url = URLComponents(string: text), ["postgresql", "postgres"].contains(url.scheme ?? ""),
+              let host = url.host, !host.isEmpty, let user = url.user, !user.isEmpty
+        else {
+            throw PostgresStoreError("\(text): not a postgresql://USER@HOST[:PORT]/DATABASE URL")
+        }
+        let database = String(url.path.drop { $0 == "/" })
+        let mode = url.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        let tls: PostgresConnection.Configuration.TLS
+        switch mode {
+        case "disable": tls = .disable
+        case "prefer", "allow": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        case "require", "verify-ca", "verify-full": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        default: throw PostgresStoreError("\(text): sslmode \(mode) is not one of disable, prefer, require")
+        }
+        configuration = PostgresConnection.Configuration(
+            host: host, port: url.port ?? 5432, username: user, password: url.password ?? password,
+            database: database.isEmpty ? user : database, tls: tls)
+        self.logger = logger
+    }
+
+    /// Runs `body` on the connection, alone; a connection found closed is opened anew first.
+    public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try held.withLock { connection in
+            if connection == nil || connection!.isClosed {
+                try? connection?.close().wait()
+                connection = try PostgresConnection.connect(
+                    on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                    id: nextID.add(1, ordering: .relaxed).newValue, logger: logger
+                ).wait()
+            }
+            return try body(connection!)
+        }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        try withConnection { connection in
+            _ = try connection.query("BEGIN", logger: logger).wait()
+            do {
+                let result = try body(connection)
+                _ = try connection.query("COMMIT", logger: logger).wait()
+                return result
+            } catch {
+                _ = try? connection.query("ROLLBACK", logger: logger).wait()
+                throw error
+            }
+        }
+    }
+
+    /// Runs the migrations not yet applied, in order, each in its own transaction, under an advisory lock: nodes that
+    /// start together migrate once.
+    public func migrate(_ migrations: [(name: String, statements: [String])]) throws {
+        try withConnection { connection in
+            _ = try connection.query("SELECT pg_advisory_lock(7265746)", logger: logger).wait()
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock(7265746)", logger: logger).wait() }
+            _ = try connection.query(
+                "CREATE TABLE IF NOT EXISTS schema_migration (name TEXT COLLATE \"C\" PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)",
+                logger: logger).wait()
+            var applied = Set<String>()
+            for row in try connection.query("SELECT name FROM schema_migration", logger: logger).wait() {
+                applied.insert(try row.decode(String.self))
+            }
+            for migration in migrations where !applied.contains(migration.name) {
+                _ = try connection.query("BEGIN", logger: logger).wait()
+                do {
+                    for statement in migration.statements {
+                        _ = try connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).wait()
+                    }
+                    _ = try connection.query(
+                        "INSERT INTO schema_migration (name, applied) VALUES (\(migration.name), \(Date().timeIntervalSince1970))",
+                        logger: logger).wait()
+                    _ = try connection.query("COMMIT", logger: logger).wait()
+                } catch {
+                    _ = try? connection.query("ROLLBACK", logger: logger).wait()
+                    throw PostgresStoreError("migration '\(migration.name)' failed: \(String(reflecting: error))")
+                }
+            }
+        }
+    }
+
+    deinit { close() }
+
+    /// Closes the connection (a later call opens another).
+    public func close() {
+        held.withLock { connection in
+            try? connection?.close().wait()
+            connection = nil
+        }
+    }
+}
+
+/// A PostgreSQL store's failure, said plainly.
+public struct PostgresStoreError: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

@@ -1,0 +1,131 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A PostgreSQL cluster of its own for a test: made with `initdb` in a temporary folder (as the `postgres` user when
+/// the tests run as root, which PostgreSQL refuses to be), listening on a free loopback port, trusting local logins,
+/// removed by ``stop()``. No system service is needed: Debian's `postgresql` package brings the programs.
+final class ThrowawayPostgres: @unchecked Sendable {
+    let directory: URL
+    let port: Int
+    private var server: Process?
+    private var stopped = false
+
+    /// `postgresql://autoprov@127.0.0.1:PORT/NAME`: a database of the cluster (``createDatabase(_:)``).
+    func url(_ name: String) -> String { "postgresql://autoprov@127.0.0.1:\(port)/\(name)?sslmode=disable" }
+
+    init() throws {
+        directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("autoprov-pg-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try ThrowawayPostgres.freePort()
+        if getuid() == 0 { try ThrowawayPostgres.run("/bin/chown", ["postgres:postgres", directory.path]) }
+        let data = directory.appendingPathComponent("data").path
+        try asOwner(ThrowawayPostgres.program("initdb"), ["-D", data, "-U", "autoprov", "--auth=trust", "--no-sync",
+                                                          "-E", "UTF8", "--locale=C.UTF-8"])
+        // The server runs as a child of the test, in its session (not as a daemon, as pg_ctl would start it), so
+        // that whatever ends a test run that hangs ends it too.
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: getuid() == 0 ? "/usr/sbin/runuser" : ThrowawayPostgres.program("postgres"))
+        server.arguments = (getuid() == 0 ? ["-u", "postgres", "--", ThrowawayPostgres.program("postgres")] : []) + [
+            "-D", data, "-p", "\(port)", "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
+            "-c", "full_page_writes=off",
+        ]
+        let log = FileHandle(forWritingAtPath: "/dev/null")
+        server.standardOutput = log
+        server.standardError = log
+        try server.run()
+        self.server = server
+        // Ready once it accepts a query (at most a minute).
+        for attempt in 0..<600 {
+            if (try? ThrowawayPostgres.run(ThrowawayPostgres.program("psql"), [
+                "-h", "127.0.0.1", "-p", "\(port)", "-U", "autoprov", "-d", "postgres", "-c", "SELECT 1",
+            ])) != nil { return }
+            guard server.isRunning, attempt < 599 else { break }
+            usleep(100_000)
+        }
+        stop()
+        throw Failure(description: "the PostgreSQL server in \(directory.path) did not start")
+    }
+
+    /// Creates an empty database in the cluster.
+    func createDatabase(_ name: String) throws {
+        try ThrowawayPostgres.run(ThrowawayPostgres.program("psql"), [
+            "-h", "127.0.0.1", "-p", "\(port)", "-U", "autoprov", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
+            "-c", "CREATE DATABASE \(name)",
+        ])
+    }
+
+    /// Stops the cluster at once (SIGQUIT: the immediate shutdown) and removes its folder.
+    func stop() {
+        guard !stopped else { return }
+        stopped = true
+        let pidFile = directory.appendingPathComponent("data/postmaster.pid")
+        if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.prefix { $0 != "\n" }) {
+            kill(pid, SIGQUIT)
+        }
+        server?.terminate()
+        server?.waitUntilExit()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    deinit { stop() }
+
+    private func asOwner(_ program: String, _ arguments: [String]) throws {
+        if getuid() == 0 {
+            try ThrowawayPostgres.run("/usr/sbin/runuser", ["-u", "postgres", "--", program] + arguments)
+        } else {
+            try ThrowawayPostgres.run(program, arguments)
+        }
+    }
+
+    /// A PostgreSQL program: from Debian's versioned folder (the newest), else from the PATH.
+    static func program(_ name: String) -> String {
+        let versions = (try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql")) ?? []
+        for version in versions.sorted(by: { (Int($0) ?? 0) > (Int($1) ?? 0) }) {
+            let path = "/usr/lib/postgresql/\(version)/bin/\(name)"
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        return "/usr/bin/\(name)"
+    }
+
+    private static func run(_ program: String, _ arguments: [String]) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "\(program) \(arguments.joined(separator: " ")): exit \(process.terminationStatus)\n"
+                          + String(decoding: text, as: UTF8.self))
+        }
+    }
+
+    /// A loopback port nothing listens on now.
+    private static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw Failure(description: "socket: \(errno)") }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socket, $0, length) }
+        }
+        guard bound == 0 else { throw Failure(description: "bind: \(errno)") }
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socket, $0, &length) }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+}
