@@ -151,14 +151,15 @@ let package = Package(
             name: "ProvisioningServer",
             dependencies: [
                 "ProvisioningCore", "Settings", "FileService", "HTTP", "TFTP", "FTP", "SIP", "DHCP", "Storage",
-                "Inventory", "Admin", "CLinuxShims",
+                "PostgresStore", "Inventory", "Admin", "CLinuxShims",
             ] + nio + service + tls + crypto
         ),
         // autoprov: the CLI, one small command per subcommand.
         .executableTarget(
             name: "autoprov",
             dependencies: [
-                "ProvisioningCore", "Settings", "FileService", "ProvisioningServer", "Storage", "Inventory", "Admin", "Resolution",
+                "ProvisioningCore", "Settings", "FileService", "ProvisioningServer", "Storage", "PostgresStore", "Inventory",
+                "Admin", "Resolution",
                 "Simulation", "CLinuxShims",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ] + nio + crypto
@@ -220,9 +221,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A throwaway PostgreSQL cluster for the tests that need one (initdb in a temporary folder).
+        .target(name: "PostgresTestSupport", path: "Tests/PostgresTestSupport"),
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["PostgresStore", "Storage", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["PostgresStore", "PostgresTestSupport", "Storage", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "Storage", "ProvisioningCore"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings", "ProvisioningCore", "DHCP"]),
@@ -230,7 +233,7 @@ let package = Package(
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(
             name: "AutoprovTests",
-            dependencies: ["ProvisioningCore"],
+            dependencies: ["ProvisioningCore", "PostgresTestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -7,8 +7,12 @@ import PostgresNIO
 import Synchronization
 
 /// One PostgreSQL database as the stores use it: a connection opened on first use and again after it was lost, used by
-/// one caller at a time. The stores' calls block (as SQLite's do): never call them on an event loop.
+/// one caller at a time. The stores' calls block, as SQLite's do; the connections run on an event loop of their own,
+/// so that a caller on any other thread (an event loop of the server's among them) may wait for them.
 public final class PostgresDatabase: Sendable {
+    /// The thread every store connection runs on; nothing else runs there, so no caller ever waits on it.
+    static let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
+
     let configuration: PostgresConnection.Configuration
     let logger: Logger
     private let held = Mutex<PostgresConnection?>(nil)
@@ -20,7 +24,7 @@ public final class PostgresDatabase: Sendable {
         guard let url = URLComponents(string: text), ["postgresql", "postgres"].contains(url.scheme ?? ""),
               let host = url.host, !host.isEmpty, let user = url.user, !user.isEmpty
         else {
-            throw PostgresStoreError("\(text): not a postgresql://USER@HOST[:PORT]/DATABASE URL")
+            throw PostgresStoreError("\(PostgresDatabase.redacted(text)): not a postgresql://USER@HOST[:PORT]/DATABASE URL")
         }
         let database = String(url.path.drop { $0 == "/" })
         let mode = url.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
@@ -29,7 +33,7 @@ public final class PostgresDatabase: Sendable {
         case "disable": tls = .disable
         case "prefer", "allow": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
         case "require", "verify-ca", "verify-full": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        default: throw PostgresStoreError("\(text): sslmode \(mode) is not one of disable, prefer, require")
+        default: throw PostgresStoreError("\(PostgresDatabase.redacted(text)): sslmode \(mode) is not one of disable, prefer, require")
         }
         configuration = PostgresConnection.Configuration(
             host: host, port: url.port ?? 5432, username: user, password: url.password ?? password,
@@ -37,15 +41,22 @@ public final class PostgresDatabase: Sendable {
         self.logger = logger
     }
 
+    /// The URL without its password, to name it in messages.
+    public static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
+    }
+
     /// Runs `body` on the connection, alone; a connection found closed is opened anew first.
     public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try held.withLock { connection in
             if connection == nil || connection!.isClosed {
-                try? connection?.close().wait()
+                try? connection?.close().waited()
                 connection = try PostgresConnection.connect(
-                    on: MultiThreadedEventLoopGroup.singleton.next(), configuration: configuration,
+                    on: PostgresDatabase.loop, configuration: configuration,
                     id: nextID.add(1, ordering: .relaxed).newValue, logger: logger
-                ).wait()
+                ).waited()
             }
             return try body(connection!)
         }
@@ -54,13 +65,13 @@ public final class PostgresDatabase: Sendable {
     /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
     public func transaction<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try withConnection { connection in
-            _ = try connection.query("BEGIN", logger: logger).wait()
+            _ = try connection.query("BEGIN", logger: logger).waited()
             do {
                 let result = try body(connection)
-                _ = try connection.query("COMMIT", logger: logger).wait()
+                _ = try connection.query("COMMIT", logger: logger).waited()
                 return result
             } catch {
-                _ = try? connection.query("ROLLBACK", logger: logger).wait()
+                _ = try? connection.query("ROLLBACK", logger: logger).waited()
                 throw error
             }
         }
@@ -70,27 +81,27 @@ public final class PostgresDatabase: Sendable {
     /// start together migrate once.
     public func migrate(_ migrations: [(name: String, statements: [String])]) throws {
         try withConnection { connection in
-            _ = try connection.query("SELECT pg_advisory_lock(7265746)", logger: logger).wait()
-            defer { _ = try? connection.query("SELECT pg_advisory_unlock(7265746)", logger: logger).wait() }
+            _ = try connection.query("SELECT pg_advisory_lock(7265746)", logger: logger).waited()
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock(7265746)", logger: logger).waited() }
             _ = try connection.query(
                 "CREATE TABLE IF NOT EXISTS schema_migration (name TEXT COLLATE \"C\" PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)",
-                logger: logger).wait()
+                logger: logger).waited()
             var applied = Set<String>()
-            for row in try connection.query("SELECT name FROM schema_migration", logger: logger).wait() {
+            for row in try connection.query("SELECT name FROM schema_migration", logger: logger).waited() {
                 applied.insert(try row.decode(String.self))
             }
             for migration in migrations where !applied.contains(migration.name) {
-                _ = try connection.query("BEGIN", logger: logger).wait()
+                _ = try connection.query("BEGIN", logger: logger).waited()
                 do {
                     for statement in migration.statements {
-                        _ = try connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).wait()
+                        _ = try connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).waited()
                     }
                     _ = try connection.query(
                         "INSERT INTO schema_migration (name, applied) VALUES (\(migration.name), \(Date().timeIntervalSince1970))",
-                        logger: logger).wait()
-                    _ = try connection.query("COMMIT", logger: logger).wait()
+                        logger: logger).waited()
+                    _ = try connection.query("COMMIT", logger: logger).waited()
                 } catch {
-                    _ = try? connection.query("ROLLBACK", logger: logger).wait()
+                    _ = try? connection.query("ROLLBACK", logger: logger).waited()
                     throw PostgresStoreError("migration '\(migration.name)' failed: \(String(reflecting: error))")
                 }
             }
@@ -102,7 +113,7 @@ public final class PostgresDatabase: Sendable {
     /// Closes the connection (a later call opens another).
     public func close() {
         held.withLock { connection in
-            try? connection?.close().wait()
+            try? connection?.close().waited()
             connection = nil
         }
     }
@@ -115,4 +126,25 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
     public init(_ description: String) {
         self.description = description
     }
+}
+
+extension EventLoopFuture {
+    /// The value, once the future has it: blocks the calling thread, which must not be the future's own event loop
+    /// (the store's connections run on ``PostgresDatabase/loop``, which never calls this).
+    func waited() throws -> Value {
+        precondition(!eventLoop.inEventLoop, "a store call on the store's own event loop")
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Outcome<Value>()
+        whenComplete { result in
+            outcome.result = result
+            done.signal()
+        }
+        done.wait()
+        return try outcome.result!.get()
+    }
+}
+
+/// A future's result, handed from its event loop to the thread that waits for it (the semaphore orders the two).
+private final class Outcome<Value>: @unchecked Sendable {
+    var result: Result<Value, Error>?
 }

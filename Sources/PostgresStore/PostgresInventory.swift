@@ -37,7 +37,7 @@ public final class PostgresInventory: InventoryStore {
     public func apply(_ changes: [InventoryChange]) throws {
         guard !changes.isEmpty else { return }
         try database.transaction { connection in
-            _ = try connection.query("UPDATE revision SET value = value + 1", logger: logger).wait()
+            _ = try connection.query("UPDATE revision SET value = value + 1", logger: logger).waited()
             for change in changes {
                 try apply(change, connection)
             }
@@ -56,7 +56,7 @@ public final class PostgresInventory: InventoryStore {
                 INSERT INTO device (mac, model, label, state, groups, variables, password) VALUES
                 (\(device.mac), \(device.model), \(device.label), \(device.state.rawValue), \(groups), \(variables),
                  \(device.password))
-                """, logger: logger).wait()
+                """, logger: logger).waited()
         case .updateDevice(let device):
             guard try exists("SELECT 1 FROM device WHERE mac = $1", device.mac, connection) else {
                 throw InventoryError.noSuchDevice(device.mac)
@@ -66,9 +66,9 @@ public final class PostgresInventory: InventoryStore {
             _ = try connection.query("""
                 UPDATE device SET model = \(device.model), label = \(device.label), state = \(device.state.rawValue),
                 groups = \(groups), variables = \(variables), password = \(device.password) WHERE mac = \(device.mac)
-                """, logger: logger).wait()
+                """, logger: logger).waited()
         case .removeDevice(let mac):
-            let result = try connection.query("DELETE FROM device WHERE mac = \(mac)", logger: logger).wait()
+            let result = try connection.query("DELETE FROM device WHERE mac = \(mac)", logger: logger).waited()
             guard result.metadata.rows ?? 0 > 0 else { throw InventoryError.noSuchDevice(mac) }
         case .addGroup(let group):
             guard try !exists("SELECT 1 FROM device_group WHERE name = $1", group.name, connection) else {
@@ -76,11 +76,11 @@ public final class PostgresInventory: InventoryStore {
             }
             let variables = try JSONText.encode(group.variables)
             _ = try connection.query("INSERT INTO device_group (name, variables) VALUES (\(group.name), \(variables))",
-                                     logger: logger).wait()
+                                     logger: logger).waited()
         case .updateGroup(let group):
             let variables = try JSONText.encode(group.variables)
             let result = try connection.query("UPDATE device_group SET variables = \(variables) WHERE name = \(group.name)",
-                                              logger: logger).wait()
+                                              logger: logger).waited()
             guard result.metadata.rows ?? 0 > 0 else { throw InventoryError.noSuchGroup(group.name) }
         case .removeGroup(let name):
             guard try exists("SELECT 1 FROM device_group WHERE name = $1", name, connection) else {
@@ -90,14 +90,14 @@ public final class PostgresInventory: InventoryStore {
                 SELECT COUNT(*) FROM device, jsonb_array_elements_text(device.groups::jsonb) AS g(value) WHERE g.value = $1
                 """, name, connection)
             guard users == 0 else { throw InventoryError.groupInUse(name, devices: users) }
-            _ = try connection.query("DELETE FROM device_group WHERE name = \(name)", logger: logger).wait()
+            _ = try connection.query("DELETE FROM device_group WHERE name = \(name)", logger: logger).waited()
         case .saveTemplate(let layer, let text):
             let latest = try latestTemplate(layer.path, connection)
             guard latest?.text != text || latest?.removed == true else { return }
             _ = try connection.query("""
                 INSERT INTO template (path, version, text, saved, removed) VALUES
                 (\(layer.path), \((latest?.version ?? 0) + 1), \(text), \(Date().timeIntervalSince1970), FALSE)
-                """, logger: logger).wait()
+                """, logger: logger).waited()
         case .removeTemplate(let layer):
             guard let latest = try latestTemplate(layer.path, connection), !latest.removed else {
                 throw InventoryError.noSuchTemplate(layer.path)
@@ -105,20 +105,20 @@ public final class PostgresInventory: InventoryStore {
             _ = try connection.query("""
                 INSERT INTO template (path, version, text, saved, removed) VALUES
                 (\(layer.path), \(latest.version + 1), '', \(Date().timeIntervalSince1970), TRUE)
-                """, logger: logger).wait()
+                """, logger: logger).waited()
         }
     }
 
     private func exists(_ sql: String, _ value: String, _ connection: PostgresConnection) throws -> Bool {
         var binds = PostgresBindings()
         binds.append(value)
-        return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait().rows.first != nil
+        return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).waited().rows.first != nil
     }
 
     private func count(_ sql: String, _ value: String, _ connection: PostgresConnection) throws -> Int {
         var binds = PostgresBindings()
         binds.append(value)
-        let rows = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait().rows
+        let rows = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).waited().rows
         return try rows.first.map { try $0.decode(Int.self) } ?? 0
     }
 
@@ -132,7 +132,7 @@ public final class PostgresInventory: InventoryStore {
     private func latestTemplate(_ path: String, _ connection: PostgresConnection) throws -> (version: Int, text: String, removed: Bool)? {
         let rows = try connection.query("""
             SELECT version, text, removed FROM template WHERE path = \(path) ORDER BY version DESC LIMIT 1
-            """, logger: logger).wait().rows
+            """, logger: logger).waited().rows
         return try rows.first.map { try $0.decode((Int, String, Bool).self) }
     }
 
@@ -144,7 +144,7 @@ public final class PostgresInventory: InventoryStore {
                 _ = try connection.query("""
                     INSERT INTO notified (mac, files, time) VALUES (\(mac), \(digest), \(now))
                     ON CONFLICT (mac) DO UPDATE SET files = EXCLUDED.files, time = EXCLUDED.time
-                    """, logger: logger).wait()
+                    """, logger: logger).waited()
             }
         }
     }
@@ -181,7 +181,7 @@ public final class PostgresInventory: InventoryStore {
             + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND ")) + " ORDER BY mac"
             + (limit.map { " LIMIT \($0)" } ?? "")
         return try database.withConnection { connection in
-            try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait().rows
+            try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).waited().rows
                 .map(PostgresInventory.device)
         }
     }
@@ -211,7 +211,7 @@ public final class PostgresInventory: InventoryStore {
     public func device(mac: String) throws -> InventoryDevice? {
         try database.withConnection { connection in
             try connection.query("SELECT \(unescaped: PostgresInventory.deviceColumns) FROM device WHERE mac = \(mac)",
-                                 logger: logger).wait().rows.first.map(PostgresInventory.device)
+                                 logger: logger).waited().rows.first.map(PostgresInventory.device)
         }
     }
 
@@ -222,14 +222,14 @@ public final class PostgresInventory: InventoryStore {
 
     public func groups() throws -> [InventoryGroup] {
         try database.withConnection { connection in
-            try connection.query("SELECT name, variables FROM device_group ORDER BY name", logger: logger).wait().rows
+            try connection.query("SELECT name, variables FROM device_group ORDER BY name", logger: logger).waited().rows
                 .map(PostgresInventory.group)
         }
     }
 
     public func group(named name: String) throws -> InventoryGroup? {
         try database.withConnection { connection in
-            try connection.query("SELECT name, variables FROM device_group WHERE name = \(name)", logger: logger).wait()
+            try connection.query("SELECT name, variables FROM device_group WHERE name = \(name)", logger: logger).waited()
                 .rows.first.map(PostgresInventory.group)
         }
     }
@@ -243,7 +243,7 @@ public final class PostgresInventory: InventoryStore {
         try database.withConnection { connection in
             try connection.query("""
                 SELECT DISTINCT ON (path) path, version, text, saved, removed FROM template ORDER BY path, version DESC
-                """, logger: logger).wait().rows.compactMap(PostgresInventory.template)
+                """, logger: logger).waited().rows.compactMap(PostgresInventory.template)
         }.filter { !$0.removed }.sorted { $0.layer < $1.layer }
     }
 
@@ -251,7 +251,7 @@ public final class PostgresInventory: InventoryStore {
         try database.withConnection { connection in
             try connection.query("""
                 SELECT path, version, text, saved, removed FROM template WHERE path = \(layer.path) ORDER BY version
-                """, logger: logger).wait().rows.compactMap(PostgresInventory.template)
+                """, logger: logger).waited().rows.compactMap(PostgresInventory.template)
         }
     }
 
@@ -261,7 +261,7 @@ public final class PostgresInventory: InventoryStore {
             for row in try connection.query("""
                 SELECT g.value, COUNT(*) FROM device, jsonb_array_elements_text(device.groups::jsonb) AS g(value)
                 GROUP BY g.value
-                """, logger: logger).wait() {
+                """, logger: logger).waited() {
                 let (name, count) = try row.decode((String, Int).self)
                 counts[name] = count
             }
@@ -273,7 +273,7 @@ public final class PostgresInventory: InventoryStore {
         try database.withConnection { connection in
             try connection.query("""
                 SELECT state, model, COUNT(*) FROM device GROUP BY state, model ORDER BY state, model
-                """, logger: logger).wait().rows.map { row in
+                """, logger: logger).waited().rows.map { row in
                 let (state, model, count) = try row.decode((String, String, Int).self)
                 return StateModelCount(state: InventoryDevice.State(rawValue: state) ?? .disabled, model: model, count: count)
             }
@@ -282,7 +282,7 @@ public final class PostgresInventory: InventoryStore {
 
     public func revision() throws -> Int {
         try database.withConnection { connection in
-            try connection.query("SELECT value FROM revision", logger: logger).wait().rows.first
+            try connection.query("SELECT value FROM revision", logger: logger).waited().rows.first
                 .map { try $0.decode(Int.self) } ?? 0
         }
     }
@@ -290,7 +290,7 @@ public final class PostgresInventory: InventoryStore {
     public func notified() throws -> [String: String] {
         try database.withConnection { connection in
             var files: [String: String] = [:]
-            for row in try connection.query("SELECT mac, files FROM notified", logger: logger).wait() {
+            for row in try connection.query("SELECT mac, files FROM notified", logger: logger).waited() {
                 let (mac, digest) = try row.decode((String, String).self)
                 files[mac] = digest
             }

@@ -60,6 +60,10 @@ extension ServerConfiguration {
         # mac = "00:15:65:74:b1:50"
         # ip = "192.0.2.50"
 
+        # [store]                      # where the inventory is kept; without it, SQLite in the data folder
+        # url = "postgresql://autoprov@db.example.net:5432/autoprov?sslmode=require"   # shared by several nodes
+        # password_file = "/etc/autoprov/pgpass"   # when the URL has none; else PGPASSWORD
+
         [inventory]                    # devices and groups ('autoprov device', 'autoprov group')
         secret_variables = ["*password*", "*secret*", "*pin*"]   # masked in listings unless --with-secrets
         server_url = ""                # {{server_url}} for render, resolve and template lint; empty: the HTTP listener's URL

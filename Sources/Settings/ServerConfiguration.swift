@@ -77,6 +77,11 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var inventoryServerURL = ""
     /// Who receives a generated file's secret lines (`[inventory] secrets`).
     public var inventorySecrets = SecretsMode.device
+    /// Where the inventory is kept (`[store] url`): nil, SQLite in the data folder; else a `postgresql://` URL that
+    /// several nodes share.
+    public var storeURL: String?
+    /// A file holding the PostgreSQL password when the URL has none (`[store] password_file`); else `PGPASSWORD`.
+    public var storePasswordFile: String?
     /// Whether `serve` tells the devices a change reached (check-sync), by itself, `notifyRate` a second, on
     /// `notifyPort` at the address the registry has for each.
     public var notifyOnChange = false
@@ -198,6 +203,17 @@ extension ServerConfiguration {
             }
             pnpKnownDevicesOnly = try pnpTable.boolean("known_devices_only") ?? pnpKnownDevicesOnly
             try pnpTable.finish()
+        }
+        if var store = try reader.table("store") {
+            if let url = try store.string("url"), !url.isEmpty {
+                guard url.hasPrefix("postgresql://") || url.hasPrefix("postgres://") else {
+                    throw ConfigurationError("store.url must be a postgresql://USER@HOST[:PORT]/DATABASE URL, not '\(url)'",
+                                             code: .badValue)
+                }
+                storeURL = url
+            }
+            storePasswordFile = try store.string("password_file")
+            try store.finish()
         }
         if var inventory = try reader.table("inventory") {
             secretVariables = try inventory.strings("secret_variables") ?? secretVariables

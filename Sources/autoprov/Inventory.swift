@@ -1,6 +1,7 @@
 import ArgumentParser
 import Settings
 import Foundation
+import PostgresStore
 import Inventory
 import ProvisioningCore
 import Storage
@@ -280,8 +281,20 @@ struct InventoryOptions: ParsableArguments {
     @Option(help: "autoprov.toml, for [inventory] secret_variables.")
     var config: String?
 
-    /// The inventory in the data folder, made on first use.
+    /// The inventory: in the PostgreSQL the configuration's `[store] url` names, else in the data folder, made on
+    /// first use.
     func open() throws -> any InventoryStore {
+        let settings = try settings()
+        guard let url = settings.storeURL else { return try openLocal() }
+        do {
+            return try Stores.inventory(url: url, passwordFile: settings.storePasswordFile, sqlitePath: "")
+        } catch {
+            throw UsageFailure("[store] url: \(error)")
+        }
+    }
+
+    /// The data folder's own store (administrators' accounts and tokens, and the inventory without `[store] url`).
+    func openLocal() throws -> SQLiteInventory {
         do {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)
             return try SQLiteInventory(path: (data as NSString).appendingPathComponent("inventory.sqlite"))
@@ -290,11 +303,11 @@ struct InventoryOptions: ParsableArguments {
         }
     }
 
-    /// The inventory in the data folder when there is one (nil: nothing is made).
+    /// The inventory when there is one (nil: nothing is made): PostgreSQL's, or the data folder's if it has one.
     func openExisting() throws -> (any InventoryStore)? {
-        guard FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("inventory.sqlite")) else {
-            return nil
-        }
+        guard try settings().storeURL != nil
+            || FileManager.default.fileExists(atPath: (data as NSString).appendingPathComponent("inventory.sqlite"))
+        else { return nil }
         return try open()
     }
 

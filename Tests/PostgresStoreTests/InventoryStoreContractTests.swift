@@ -1,5 +1,6 @@
 import Foundation
 import PostgresStore
+import PostgresTestSupport
 import Storage
 import Testing
 

@@ -11,6 +11,7 @@ import NIOPosix
 import NIOSSL
 import FTP
 import ServiceLifecycle
+import PostgresStore
 import Storage
 import Synchronization
 import TFTP
@@ -45,11 +46,21 @@ public struct ProvisioningServer: Sendable {
         }
         let dataDirectory = URL(fileURLWithPath: configuration.data)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
+        // The inventory: in the data folder, or in the PostgreSQL several nodes share ([store] url). Administrators'
+        // accounts and tokens stay in the data folder's SQLite.
+        let local = try SQLiteInventory(path: dataDirectory.appendingPathComponent("inventory.sqlite").path)
+        let inventoryStore: any InventoryStore
+        do {
+            inventoryStore = configuration.storeURL == nil ? local : try Stores.inventory(
+                url: configuration.storeURL, passwordFile: configuration.storePasswordFile, sqlitePath: "", logger: logger)
+        } catch {
+            throw ListenError(description: "[store] url: \(error)")
+        }
         // The inventory's generated files, served after uploads and before the root.
         let generated: GeneratedFiles
         do {
             generated = try GeneratedFiles(
-                store: try SQLiteInventory(path: dataDirectory.appendingPathComponent("inventory.sqlite").path),
+                store: inventoryStore,
                 configVariables: configuration.inventoryVariables,
                 secretVariables: SecretVariables(patterns: configuration.secretVariables),
                 secretsMode: configuration.inventorySecrets)
@@ -162,8 +173,7 @@ public struct ProvisioningServer: Sendable {
         }
         if let address = configuration.admin {
             // The same store as the file service's inventory, for the API's reads and writes.
-            let store = try SQLiteInventory(path: dataDirectory.appendingPathComponent("inventory.sqlite").path)
-            let editor = InventoryEditor(store: store, configVariables: configuration.inventoryVariables,
+            let editor = InventoryEditor(store: inventoryStore, configVariables: configuration.inventoryVariables,
                                          secretVariables: SecretVariables(patterns: configuration.secretVariables),
                                          serverURL: configuration.templateServerURL)
             let checkSync = ServerCheckSync(log: log, port: configuration.notifyPort, defaultRate: Double(configuration.notifyRate))
@@ -174,7 +184,7 @@ public struct ProvisioningServer: Sendable {
                 tls?.certificateVerification = .none
                 tls?.trustRoots = nil
             }
-            let admin = AdminServer(editor: editor, tokens: store, users: store, log: log, checkSync: checkSync,
+            let admin = AdminServer(editor: editor, tokens: local, users: local, log: log, checkSync: checkSync,
                                     root: configuration.root, uploads: service.uploads, metrics: service.metrics,
                                     secureCookies: tls != nil,
                                     logger: logger)

@@ -6,16 +6,16 @@ import Glibc
 /// A PostgreSQL cluster of its own for a test: made with `initdb` in a temporary folder (as the `postgres` user when
 /// the tests run as root, which PostgreSQL refuses to be), listening on a free loopback port, trusting local logins,
 /// removed by ``stop()``. No system service is needed: Debian's `postgresql` package brings the programs.
-final class ThrowawayPostgres: @unchecked Sendable {
-    let directory: URL
-    let port: Int
+public final class ThrowawayPostgres: @unchecked Sendable {
+    public let directory: URL
+    public let port: Int
     private var server: Process?
     private var stopped = false
 
     /// `postgresql://autoprov@127.0.0.1:PORT/NAME`: a database of the cluster (``createDatabase(_:)``).
-    func url(_ name: String) -> String { "postgresql://autoprov@127.0.0.1:\(port)/\(name)?sslmode=disable" }
+    public func url(_ name: String) -> String { "postgresql://autoprov@127.0.0.1:\(port)/\(name)?sslmode=disable" }
 
-    init() throws {
+    public init() throws {
         directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("autoprov-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try ThrowawayPostgres.freePort()
@@ -49,7 +49,7 @@ final class ThrowawayPostgres: @unchecked Sendable {
     }
 
     /// Creates an empty database in the cluster.
-    func createDatabase(_ name: String) throws {
+    public func createDatabase(_ name: String) throws {
         try ThrowawayPostgres.run(ThrowawayPostgres.program("psql"), [
             "-h", "127.0.0.1", "-p", "\(port)", "-U", "autoprov", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
             "-c", "CREATE DATABASE \(name)",
@@ -57,7 +57,7 @@ final class ThrowawayPostgres: @unchecked Sendable {
     }
 
     /// Stops the cluster at once (SIGQUIT: the immediate shutdown) and removes its folder.
-    func stop() {
+    public func stop() {
         guard !stopped else { return }
         stopped = true
         let pidFile = directory.appendingPathComponent("data/postmaster.pid")
@@ -125,7 +125,7 @@ final class ThrowawayPostgres: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 }

@@ -1,0 +1,89 @@
+import Foundation
+import PostgresTestSupport
+import Testing
+
+/// Several `autoprov serve` processes on one PostgreSQL (`[store] url`, issue 17): the inventory is the database's,
+/// whichever node or CLI writes it.
+@Suite("Several nodes on one PostgreSQL ([store] url)", .serialized, .timeLimit(.minutes(5)))
+struct ServeStoreTests {
+    static let mac = "00156574b150"
+
+    /// Runs the CLI with a node's configuration and data folder; its output, or the test fails.
+    @discardableResult
+    static func cli(_ arguments: [String], node: ServerProcess, config: Bool = true) throws -> String {
+        let configuration = config ? ["--config", node.directory.appendingPathComponent("autoprov.toml").path] : []
+        let result = try CommandRunner.run(arguments + ["--data", node.data.path] + configuration, timeout: 60)
+        guard result.status == 0 else { throw Failure(description: "\(arguments): \(result.stderr)") }
+        return result.stdout
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// What `url` serves once it contains `text` (within 10 s), else what it served last.
+    static func served(_ url: String, containing text: String) throws -> String {
+        var body = ""
+        for _ in 0..<100 {
+            body = try Client.curl([url]).body
+            if body.contains(text) { break }
+            usleep(100_000)
+        }
+        return body
+    }
+
+    @Test("two nodes on one PostgreSQL: a device added through one node's CLI and templates imported through the other's reach the phones of both; neither data folder holds the inventory")
+    func twoNodes() async throws {
+        try await onOwnThread {
+            let cluster = try ThrowawayPostgres()
+            defer { cluster.stop() }
+            try cluster.createDatabase("fleet")
+            let configuration = "[store]\nurl = \"\(cluster.url("fleet"))\"\n"
+            let a = try ServerProcess(files: ["y000000000066.cfg": sipFile, "\(Self.mac).cfg": sipFile],
+                                      configuration: configuration)
+            let b = try ServerProcess(files: ["y000000000066.cfg": sipFile, "\(Self.mac).cfg": sipFile],
+                                      configuration: configuration)
+            // Before anything is written, the root answers on both.
+            #expect(try Client.curl(["\(a.http)/\(Self.mac).cfg"]).body == sipFile)
+            try Self.cli(["device", "add", Self.mac, "--model", "T46S", "--set", "desk=Front desk"], node: b)
+            let folder = a.directory.appendingPathComponent("templates")
+            try FileManager.default.createDirectory(at: folder.appendingPathComponent("devices"), withIntermediateDirectories: true)
+            try "#!version:1.0.0.1\nlocal_time.time_zone = +1\n"
+                .write(to: folder.appendingPathComponent("defaults.cfg"), atomically: true, encoding: .utf8)
+            try "#!version:1.0.0.1\naccount.1.label = {{desk}}\n"
+                .write(to: folder.appendingPathComponent("devices/\(Self.mac).cfg"), atomically: true, encoding: .utf8)
+            try Self.cli(["template", "import", folder.path], node: a)
+            for node in [a, b] {
+                #expect(try Self.served("\(node.http)/y000000000066.cfg", containing: "local_time.time_zone = +1")
+                            .contains("local_time.time_zone = +1"))
+                #expect(try Self.served("\(node.http)/\(Self.mac).cfg", containing: "Front desk")
+                            .contains("account.1.label = Front desk"))
+            }
+            // A change through node A's CLI reaches node B's phones.
+            try Self.cli(["device", "set", Self.mac, "desk=Back office"], node: a)
+            #expect(try Self.served("\(b.http)/\(Self.mac).cfg", containing: "Back office").contains("account.1.label = Back office"))
+            // Both CLIs list the same device; a data folder without the configuration holds no inventory of its own.
+            #expect(try Self.cli(["device", "list"], node: a).contains(Self.mac))
+            #expect(try Self.cli(["device", "list"], node: b).contains(Self.mac))
+            #expect(try !Self.cli(["device", "list"], node: a, config: false).contains(Self.mac))
+            #expect(a.stop() == 0 && b.stop() == 0)
+        }
+    }
+
+    @Test("a store URL that is not PostgreSQL's, or a database that cannot be reached, stops serve with a message that names it")
+    func badStore() throws {
+        let cluster = try ThrowawayPostgres()
+        let url = cluster.url("fleet")
+        cluster.stop()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-store-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("autoprov.toml")
+        try "[store]\nurl = \"mysql://x@y/z\"\n".write(to: config, atomically: true, encoding: .utf8)
+        let badURL = try CommandRunner.run(["device", "list", "--config", config.path, "--data", directory.path])
+        #expect(badURL.status != 0 && badURL.stderr.contains("store.url must be a postgresql://"), "\(badURL.stderr)")
+        try "[store]\nurl = \"\(url)\"\n".write(to: config, atomically: true, encoding: .utf8)
+        let down = try CommandRunner.run(["device", "list", "--config", config.path, "--data", directory.path])
+        #expect(down.status == 2 && down.stderr.contains("[store] url"), "\(down.stderr)")
+    }
+}
