@@ -51,12 +51,7 @@ public final class PostgresInventory: InventoryStore {
                 throw InventoryError.deviceExists(device.mac)
             }
             try checkGroups(device.groups, connection)
-            let (groups, variables) = (try JSONText.encode(device.groups), try JSONText.encode(device.variables))
-            _ = try connection.query("""
-                INSERT INTO device (mac, model, label, state, groups, variables, password) VALUES
-                (\(device.mac), \(device.model), \(device.label), \(device.state.rawValue), \(groups), \(variables),
-                 \(device.password))
-                """, logger: logger).waited()
+            try insert(device, connection)
         case .updateDevice(let device):
             guard try exists("SELECT 1 FROM device WHERE mac = $1", device.mac, connection) else {
                 throw InventoryError.noSuchDevice(device.mac)
@@ -74,9 +69,7 @@ public final class PostgresInventory: InventoryStore {
             guard try !exists("SELECT 1 FROM device_group WHERE name = $1", group.name, connection) else {
                 throw InventoryError.groupExists(group.name)
             }
-            let variables = try JSONText.encode(group.variables)
-            _ = try connection.query("INSERT INTO device_group (name, variables) VALUES (\(group.name), \(variables))",
-                                     logger: logger).waited()
+            try insert(group, connection)
         case .updateGroup(let group):
             let variables = try JSONText.encode(group.variables)
             let result = try connection.query("UPDATE device_group SET variables = \(variables) WHERE name = \(group.name)",
@@ -107,6 +100,21 @@ public final class PostgresInventory: InventoryStore {
                 (\(layer.path), \(latest.version + 1), '', \(Date().timeIntervalSince1970), TRUE)
                 """, logger: logger).waited()
         }
+    }
+
+    private func insert(_ device: InventoryDevice, _ connection: PostgresConnection) throws {
+        let (groups, variables) = (try JSONText.encode(device.groups), try JSONText.encode(device.variables))
+        _ = try connection.query("""
+            INSERT INTO device (mac, model, label, state, groups, variables, password) VALUES
+            (\(device.mac), \(device.model), \(device.label), \(device.state.rawValue), \(groups), \(variables),
+             \(device.password))
+            """, logger: logger).waited()
+    }
+
+    private func insert(_ group: InventoryGroup, _ connection: PostgresConnection) throws {
+        let variables = try JSONText.encode(group.variables)
+        _ = try connection.query("INSERT INTO device_group (name, variables) VALUES (\(group.name), \(variables))",
+                                 logger: logger).waited()
     }
 
     private func exists(_ sql: String, _ value: String, _ connection: PostgresConnection) throws -> Bool {
@@ -284,6 +292,49 @@ public final class PostgresInventory: InventoryStore {
         try database.withConnection { connection in
             try connection.query("SELECT value FROM revision", logger: logger).waited().rows.first
                 .map { try $0.decode(Int.self) } ?? 0
+        }
+    }
+
+    public func dump() throws -> InventoryDump {
+        try database.transaction { connection in
+            let devices = try connection.query("SELECT \(unescaped: PostgresInventory.deviceColumns) FROM device",
+                                               logger: logger).waited().rows.map(PostgresInventory.device)
+            let groups = try connection.query("SELECT name, variables FROM device_group", logger: logger).waited().rows
+                .map(PostgresInventory.group)
+            let templates = try connection.query("SELECT path, version, text, saved, removed FROM template",
+                                                 logger: logger).waited().rows.compactMap(PostgresInventory.template)
+            let revision = try connection.query("SELECT value FROM revision", logger: logger).waited().rows.first
+                .map { try $0.decode(Int.self) } ?? 0
+            var notified: [String: InventoryDump.NotifiedFiles] = [:]
+            for row in try connection.query("SELECT mac, files, time FROM notified", logger: logger).waited() {
+                let (mac, files, time) = try row.decode((String, String, Double).self)
+                notified[mac] = InventoryDump.NotifiedFiles(files: files, time: time)
+            }
+            return InventoryDump(devices: devices, groups: groups, templates: templates, revision: revision,
+                                 notified: notified)
+        }
+    }
+
+    public func load(_ dump: InventoryDump) throws {
+        try database.transaction { connection in
+            let holds = try connection.query("""
+                SELECT (SELECT COUNT(*) FROM device) + (SELECT COUNT(*) FROM device_group) + (SELECT COUNT(*) FROM template)
+                    + (SELECT COUNT(*) FROM notified)
+                """, logger: logger).waited().rows.first.map { try $0.decode(Int.self) } ?? 0
+            guard holds == 0 else { throw InventoryNotEmpty() }
+            for group in dump.groups { try insert(group, connection) }
+            for device in dump.devices { try insert(device, connection) }
+            for template in dump.templates {
+                _ = try connection.query("""
+                    INSERT INTO template (path, version, text, saved, removed) VALUES
+                    (\(template.layer.path), \(template.version), \(template.text), \(template.saved), \(template.removed))
+                    """, logger: logger).waited()
+            }
+            for (mac, told) in dump.notified {
+                _ = try connection.query("INSERT INTO notified (mac, files, time) VALUES (\(mac), \(told.files), \(told.time))",
+                                         logger: logger).waited()
+            }
+            _ = try connection.query("UPDATE revision SET value = \(dump.revision)", logger: logger).waited()
         }
     }
 

@@ -11,7 +11,7 @@ struct Autoprov: ParsableCommand {
             MD5 change checks, wildcards) and tells an administrator what each phone will end up with.
             """,
         version: "0.1.0",
-        subcommands: [Serve.self, Lint.self, Resolve.self, Simulate.self, Schedule.self, Devices.self, DeviceCommand.self, GroupCommand.self, TemplateCommand.self, Render.self, Changes.self, Log.self, Notify.self, Encrypt.self, Decrypt.self, AdminCommand.self,
+        subcommands: [Serve.self, Lint.self, Resolve.self, Simulate.self, Schedule.self, Devices.self, DeviceCommand.self, GroupCommand.self, TemplateCommand.self, Render.self, Changes.self, Log.self, Notify.self, Encrypt.self, Decrypt.self, AdminCommand.self, StoreCommand.self,
                       DHCP.self]
     )
 }

@@ -180,4 +180,29 @@ struct InventoryStoreContractTests {
         #expect(try store.notified() == ["00156574b150": "a.cfg=3", "00156574b151": "b.cfg=2"])
         #expect(try store.revision() == revision)
     }
+
+    @Test("a dump loaded into an empty store of the other kind reads back the same, versions, times and revision too; a store that holds an inventory refuses one",
+          arguments: Kind.allCases)
+    func dumpAndLoad(_ kind: Kind) throws {
+        let source = try Opened(kind)
+        let target = try Opened(kind == .sqlite ? .postgresql : .sqlite)
+        defer { withExtendedLifetime((source, target)) {} }
+        try source.store.apply([.addGroup(InventoryGroup(name: "sales", variables: ["floor": "2"])),
+                                .addDevice(device("00156574b150", groups: ["sales"], variables: ["sip_password": "x1"])),
+                                .addDevice(device("00156574b151", state: .disabled)),
+                                .saveTemplate(.defaults, text: "a = 1\n"), .saveTemplate(.model("T46S"), text: "m\n")])
+        try source.store.apply([.saveTemplate(.defaults, text: "a = 2\n"), .removeTemplate(.model("T46S"))])
+        try source.store.recordNotified(["00156574b150": "00156574b150.cfg=abc"])
+        let dump = try source.store.dump()
+        #expect(dump.devices.count == 2 && dump.groups.count == 1 && dump.templates.count == 4 && dump.revision == 2)
+        #expect(dump.notified["00156574b150"]?.files == "00156574b150.cfg=abc")
+        try target.store.load(dump)
+        #expect(try target.store.dump() == dump)
+        #expect(try target.store.versions(of: .model("T46S")).map(\.removed) == [false, true])
+        #expect(try target.store.revision() == 2)
+        #expect(throws: InventoryNotEmpty.self) { try target.store.load(dump) }
+        // The copy goes on from where the original was.
+        try target.store.apply([.saveTemplate(.defaults, text: "a = 3\n")])
+        #expect(try target.store.versions(of: .defaults).map(\.version) == [1, 2, 3] && target.store.revision() == 3)
+    }
 }

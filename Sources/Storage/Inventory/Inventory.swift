@@ -160,4 +160,45 @@ public protocol InventoryStore: Sendable {
     func notified() throws -> [String: String]
     /// Records what these devices were served when they were told; not a change to the inventory (no revision).
     func recordNotified(_ files: [String: String]) throws
+    /// Everything the store holds, as it is (every template version, removed ones too): for a copy to another store.
+    func dump() throws -> InventoryDump
+    /// Writes a dump into this store, which must hold nothing yet, as it is: the same versions, times and revision.
+    func load(_ dump: InventoryDump) throws
+}
+
+/// Everything an inventory store holds (``InventoryStore/dump()``), in a stable order: what `autoprov store migrate`
+/// copies from one store to another, and compares after.
+public struct InventoryDump: Sendable, Hashable {
+    public var devices: [InventoryDevice]
+    public var groups: [InventoryGroup]
+    /// Every version of every template, by path and version.
+    public var templates: [TemplateVersion]
+    public var revision: Int
+    /// By MAC: what each device was last told, and when.
+    public var notified: [String: NotifiedFiles]
+
+    public init(devices: [InventoryDevice], groups: [InventoryGroup], templates: [TemplateVersion], revision: Int,
+                notified: [String: NotifiedFiles]) {
+        self.devices = devices.sorted { $0.mac < $1.mac }
+        self.groups = groups.sorted { Array($0.name.utf8).lexicographicallyPrecedes(Array($1.name.utf8)) }
+        self.templates = templates.sorted { ($0.layer.path, $0.version) < ($1.layer.path, $1.version) }
+        self.revision = revision
+        self.notified = notified
+    }
+
+    public struct NotifiedFiles: Sendable, Hashable {
+        public var files: String
+        public var time: Double
+
+        public init(files: String, time: Double) {
+            self.files = files
+            self.time = time
+        }
+    }
+}
+
+/// A store that is not empty cannot take a dump (``InventoryStore/load(_:)``).
+public struct InventoryNotEmpty: Error, CustomStringConvertible {
+    public init() {}
+    public var description: String { "the store to copy into already holds an inventory" }
 }

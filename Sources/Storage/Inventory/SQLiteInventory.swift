@@ -92,6 +92,38 @@ public final class SQLiteInventory: InventoryStore {
         }
     }
 
+    public func dump() throws -> InventoryDump {
+        try database.read { db in
+            InventoryDump(
+                devices: try DeviceRow.fetchAll(db).map(\.device), groups: try GroupRow.fetchAll(db).map(\.group),
+                templates: try TemplateRow.fetchAll(db).compactMap(\.template),
+                revision: try Int.fetchOne(db, sql: "SELECT value FROM revision") ?? 0,
+                notified: Dictionary(try Row.fetchAll(db, sql: "SELECT mac, files, time FROM notified").map {
+                    ($0["mac"] as String, InventoryDump.NotifiedFiles(files: $0["files"], time: $0["time"]))
+                }, uniquingKeysWith: { first, _ in first }))
+        }
+    }
+
+    public func load(_ dump: InventoryDump) throws {
+        try database.write { db in
+            let holds = try Int.fetchOne(db, sql: """
+                SELECT (SELECT COUNT(*) FROM device) + (SELECT COUNT(*) FROM deviceGroup) + (SELECT COUNT(*) FROM template)
+                    + (SELECT COUNT(*) FROM notified)
+                """) ?? 0
+            guard holds == 0 else { throw InventoryNotEmpty() }
+            for group in dump.groups { try GroupRow(group).insert(db) }
+            for device in dump.devices { try DeviceRow(device).insert(db) }
+            for template in dump.templates {
+                try TemplateRow(path: template.layer.path, version: template.version, text: template.text,
+                                saved: template.saved, removed: template.removed).insert(db)
+            }
+            for (mac, told) in dump.notified {
+                try db.execute(sql: "INSERT INTO notified (mac, files, time) VALUES (?, ?, ?)", arguments: [mac, told.files, told.time])
+            }
+            try db.execute(sql: "UPDATE revision SET value = ?", arguments: [dump.revision])
+        }
+    }
+
     public func revision() throws -> Int {
         try database.read { db in try Int.fetchOne(db, sql: "SELECT value FROM revision") ?? 0 }
     }
