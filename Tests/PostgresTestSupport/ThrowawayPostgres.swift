@@ -23,6 +23,12 @@ public final class ThrowawayPostgres: @unchecked Sendable {
         let data = directory.appendingPathComponent("data").path
         try asOwner(ThrowawayPostgres.program("initdb"), ["-D", data, "-U", "autoprov", "--auth=trust", "--no-sync",
                                                           "-E", "UTF8", "--locale=C.UTF-8"])
+        try start()
+    }
+
+    /// Starts the server (again, after ``pause()``) on the cluster's port, and waits until it answers.
+    public func start() throws {
+        let data = directory.appendingPathComponent("data").path
         // The server runs as a child of the test, in its session (not as a daemon, as pg_ctl would start it), so
         // that whatever ends a test run that hangs ends it too.
         let server = Process()
@@ -48,6 +54,16 @@ public final class ThrowawayPostgres: @unchecked Sendable {
         throw Failure(description: "the PostgreSQL server in \(directory.path) did not start")
     }
 
+    /// Stops the server at once (SIGQUIT, as a crash or a cut would), keeping the cluster for ``start()``.
+    public func pause() {
+        let pidFile = directory.appendingPathComponent("data/postmaster.pid")
+        if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.prefix { $0 != "\n" }) {
+            kill(pid, SIGQUIT)
+        }
+        server?.waitUntilExit()
+        server = nil
+    }
+
     /// Creates an empty database in the cluster.
     public func createDatabase(_ name: String) throws {
         try ThrowawayPostgres.run(ThrowawayPostgres.program("psql"), [
@@ -60,12 +76,7 @@ public final class ThrowawayPostgres: @unchecked Sendable {
     public func stop() {
         guard !stopped else { return }
         stopped = true
-        let pidFile = directory.appendingPathComponent("data/postmaster.pid")
-        if let text = try? String(contentsOf: pidFile, encoding: .utf8), let pid = Int32(text.prefix { $0 != "\n" }) {
-            kill(pid, SIGQUIT)
-        }
-        server?.terminate()
-        server?.waitUntilExit()
+        pause()
         try? FileManager.default.removeItem(at: directory)
     }
 

@@ -123,4 +123,39 @@ struct ServeStoreTests {
         let missing = try run(["store", "migrate", "--from", "sqlite:\(directory.path)/none.sqlite", "--to", "sqlite:\(back.path)/x.sqlite"])
         #expect(missing.status == 2 && missing.stderr.contains("no such file"))
     }
+
+    @Test("PostgreSQL down: phones keep getting what the node rendered, a write fails with a message that names the store, the node says so in its log; back up, the node reads changes again by itself")
+    func outage() async throws {
+        try await onOwnThread {
+            let cluster = try ThrowawayPostgres()
+            defer { cluster.stop() }
+            try cluster.createDatabase("fleet")
+            let node = try ServerProcess(files: ["\(Self.mac).cfg": sipFile],
+                                         configuration: "[store]\nurl = \"\(cluster.url("fleet"))\"\n")
+            try Self.cli(["device", "add", Self.mac, "--model", "T46S", "--set", "desk=Front desk"], node: node)
+            let folder = node.directory.appendingPathComponent("templates/devices")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try "#!version:1.0.0.1\naccount.1.label = {{desk}}\n"
+                .write(to: folder.appendingPathComponent("\(Self.mac).cfg"), atomically: true, encoding: .utf8)
+            try Self.cli(["template", "import", folder.deletingLastPathComponent().path], node: node)
+            let url = "\(node.http)/\(Self.mac).cfg"
+            #expect(try Self.served(url, containing: "Front desk").contains("account.1.label = Front desk"))
+
+            cluster.pause()
+            // Past the node's next look at the store (once a second), it still serves what it rendered.
+            usleep(2_500_000)
+            let during = try Client.curl(["-i", url])
+            #expect(during.status == 200 && during.body.contains("account.1.label = Front desk"), "\(during.body)")
+            let refused = try CommandRunner.run(["device", "set", Self.mac, "desk=Back office", "--data", node.data.path,
+                                                 "--config", node.directory.appendingPathComponent("autoprov.toml").path],
+                                                timeout: 60)
+            #expect(refused.status == 2 && refused.stderr.contains("[store] url"), "\(refused.stderr)")
+            #expect(try String(contentsOf: node.output, encoding: .utf8).contains("cannot reread the inventory"))
+
+            try cluster.start()
+            try Self.cli(["device", "set", Self.mac, "desk=Back office"], node: node)
+            #expect(try Self.served(url, containing: "Back office").contains("account.1.label = Back office"))
+            #expect(node.stop() == 0)
+        }
+    }
 }
