@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Inventory
 import Logging
+import Storage
 
 /// An error as the API says it: `{"error": {"code": "...", "message": "..."}}` with its status.
 struct APIError: HTTPResponseError {
@@ -13,11 +14,14 @@ struct APIError: HTTPResponseError {
     var diagnostics: [APIDiagnostic] = []
     /// The methods a path has, for a 405.
     var allow: [String] = []
+    /// Seconds after which to try again, for a 503.
+    var retryAfter: Int?
 
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if status == .unauthorized { headers[.wwwAuthenticate] = "Bearer realm=\"autoprov\"" }
         if !allow.isEmpty { headers[.allow] = allow.joined(separator: ", ") }
+        if let retryAfter { headers[.retryAfter] = "\(retryAfter)" }
         let body = APIErrorBody(error: .init(code: code, message: message),
                                 diagnostics: diagnostics.isEmpty ? nil : diagnostics)
         return Response(status: status, headers: headers, body: .init(byteBuffer: try APIJSON.buffer(body)))
@@ -86,6 +90,12 @@ struct APIErrorMiddleware: RouterMiddleware {
             let message = error.body ?? (error.status == .notFound ? "no such resource: \(request.uri.path)"
                                                                     : error.status.reasonPhrase)
             throw APIError(status: error.status, code: codes[error.status] ?? "error", message: message)
+        } catch let unavailable as StoreUnavailable {
+            logger.warning("admin API request failed: the store cannot be reached",
+                           metadata: ["path": "\(request.uri.path)", "error": "\(unavailable)"])
+            throw APIError(status: .serviceUnavailable, code: "store-unavailable",
+                           message: "the inventory's database cannot be reached; nothing was written; try again",
+                           retryAfter: 5)
         } catch let problems as TemplateProblems {
             throw APIError(status: .unprocessableContent, code: "lint",
                            message: "the stored templates do not compile; fix them first",

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresNIO
+import Storage
 import Synchronization
 
 /// One PostgreSQL database as the stores use it: a connection opened on first use and again after it was lost, used by
@@ -14,6 +15,8 @@ public final class PostgresDatabase: Sendable {
     static let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
 
     let configuration: PostgresConnection.Configuration
+    /// The URL it was opened with, to name it in messages (``redacted(_:)``).
+    let url: String
     let logger: Logger
     private let held = Mutex<PostgresConnection?>(nil)
     private let nextID = Atomic<Int>(0)
@@ -38,6 +41,7 @@ public final class PostgresDatabase: Sendable {
         configuration = PostgresConnection.Configuration(
             host: host, port: url.port ?? 5432, username: user, password: url.password ?? password,
             database: database.isEmpty ? user : database, tls: tls)
+        self.url = text
         self.logger = logger
     }
 
@@ -49,16 +53,26 @@ public final class PostgresDatabase: Sendable {
     }
 
     /// Runs `body` on the connection, alone; a connection found closed is opened anew first.
+    /// A connection that cannot be made, or is lost on the way, is ``StoreUnavailable``.
     public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         try held.withLock { connection in
             if connection == nil || connection!.isClosed {
                 try? connection?.close().waited()
-                connection = try PostgresConnection.connect(
-                    on: PostgresDatabase.loop, configuration: configuration,
-                    id: nextID.add(1, ordering: .relaxed).newValue, logger: logger
-                ).waited()
+                connection = nil
+                do {
+                    connection = try PostgresConnection.connect(
+                        on: PostgresDatabase.loop, configuration: configuration,
+                        id: nextID.add(1, ordering: .relaxed).newValue, logger: logger
+                    ).waited()
+                } catch {
+                    throw StoreUnavailable("\(PostgresDatabase.redacted(url)): cannot connect (\(error))")
+                }
             }
-            return try body(connection!)
+            do {
+                return try body(connection!)
+            } catch where connection!.isClosed {
+                throw StoreUnavailable("\(PostgresDatabase.redacted(url)): the connection was lost (\(error))")
+            }
         }
     }
 

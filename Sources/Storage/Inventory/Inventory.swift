@@ -197,6 +197,15 @@ public struct InventoryDump: Sendable, Hashable {
     }
 }
 
+/// The store's database cannot be reached now (a network store down or cut off): nothing was written; try again.
+public struct StoreUnavailable: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
 /// A store that is not empty cannot take a dump (``InventoryStore/load(_:)``).
 public struct InventoryNotEmpty: Error, CustomStringConvertible {
     public init() {}

@@ -151,6 +151,14 @@ struct ServeStoreTests {
                                                 timeout: 60)
             #expect(refused.status == 2 && refused.stderr.contains("[store] url"), "\(refused.stderr)")
             #expect(try String(contentsOf: node.output, encoding: .utf8).contains("cannot reread the inventory"))
+            // Through the admin API: 503 with Retry-After (its tokens are the node's own, in its data folder).
+            let token = try CommandRunner.run(["admin", "token", "create", "--name", "deploy", "--role", "write",
+                                               "--data", node.data.path]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            let api = try Client.run("curl", ["-s", "-i", "-m", "30", "-X", "PUT", "-H", "Authorization: Bearer \(token)",
+                                              "-H", "Content-Type: application/json", "--data-binary", #"{"model":"T46S"}"#,
+                                              "http://127.0.0.1:\(node.adminPort)/api/v1/devices/00156574b151"])
+            #expect(api.stdout.hasPrefix("HTTP/1.1 503") && api.stdout.lowercased().contains("retry-after: 5")
+                        && api.stdout.contains("store-unavailable"), "\(api.stdout)")
 
             try cluster.start()
             try Self.cli(["device", "set", Self.mac, "desk=Back office"], node: node)
