@@ -66,6 +66,9 @@ public final class GeneratedFiles: Sendable {
     /// Whether any name gives a generated file now: false, and no name needs a look at the snapshot.
     public var generatesFiles: Bool { generating.load(ordering: .relaxed) }
 
+    /// The store's signals of writes, when it has them (``InventoryStore/changeSignals()``).
+    public func changeSignals() -> AsyncStream<Void>? { store.changeSignals() }
+
     /// The snapshot in use.
     public var snapshot: InventorySnapshot { state.withLock { $0.snapshot } }
 

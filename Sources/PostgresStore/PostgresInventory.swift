@@ -32,12 +32,52 @@ public final class PostgresInventory: InventoryStore {
 
     private var logger: Logger { database.logger }
 
+    /// The channel every inventory write notifies.
+    static let channel = "autoprov_inventory"
+
+    /// Each notification on ``channel``, from a connection of its own that listens until the stream is dropped; a
+    /// lost connection is made again (after a second, then up to 30), and a signal follows each reconnection.
+    public func changeSignals() -> AsyncStream<Void>? {
+        let (signals, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let (configuration, logger) = (database.configuration, database.logger)
+        let listener = Task {
+            var pause = Duration.seconds(1)
+            var connected = false
+            while !Task.isCancelled {
+                do {
+                    let connection = try await PostgresConnection.connect(
+                        on: PostgresDatabase.loop, configuration: configuration, id: 0, logger: logger)
+                    do {
+                        try await connection.listen(on: PostgresInventory.channel) { notifications in
+                            // Writes made while no connection listened are found by the reread this signal asks for.
+                            if connected { continuation.yield() }
+                            connected = true
+                            pause = .seconds(1)
+                            for try await _ in notifications { continuation.yield() }
+                        }
+                    } catch {
+                        if !Task.isCancelled { logger.debug("inventory notifications: \(error)") }
+                    }
+                    try? await connection.close()
+                } catch {
+                    if !Task.isCancelled { logger.debug("inventory notifications: \(error)") }
+                }
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(30))
+            }
+        }
+        continuation.onTermination = { _ in listener.cancel() }
+        return signals
+    }
+
     // MARK: Writing
 
     public func apply(_ changes: [InventoryChange]) throws {
         guard !changes.isEmpty else { return }
         try database.transaction { connection in
             _ = try connection.query("UPDATE revision SET value = value + 1", logger: logger).waited()
+            // Delivered to every node that listens when the transaction commits, never for one rolled back.
+            _ = try connection.query("NOTIFY \(unescaped: PostgresInventory.channel)", logger: logger).waited()
             for change in changes {
                 try apply(change, connection)
             }
@@ -335,6 +375,7 @@ public final class PostgresInventory: InventoryStore {
                                          logger: logger).waited()
             }
             _ = try connection.query("UPDATE revision SET value = \(dump.revision)", logger: logger).waited()
+            _ = try connection.query("NOTIFY \(unescaped: PostgresInventory.channel)", logger: logger).waited()
         }
     }
 

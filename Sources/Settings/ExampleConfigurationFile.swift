@@ -63,6 +63,7 @@ extension ServerConfiguration {
         # [store]                      # where the inventory is kept; without it, SQLite in the data folder
         # url = "postgresql://autoprov@db.example.net:5432/autoprov?sslmode=require"   # shared by several nodes
         # password_file = "/etc/autoprov/pgpass"   # when the URL has none; else PGPASSWORD
+        # poll_seconds = 1             # a node's look at the inventory's revision (PostgreSQL also notifies at once)
 
         [inventory]                    # devices and groups ('autoprov device', 'autoprov group')
         secret_variables = ["*password*", "*secret*", "*pin*"]   # masked in listings unless --with-secrets

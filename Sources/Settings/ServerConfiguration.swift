@@ -82,6 +82,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var storeURL: String?
     /// A file holding the PostgreSQL password when the URL has none (`[store] password_file`); else `PGPASSWORD`.
     public var storePasswordFile: String?
+    /// Seconds between a node's looks at the inventory's revision (`[store] poll_seconds`); with PostgreSQL a write
+    /// also reaches every node at once by notification, and the look only catches one that was missed.
+    public var storePollSeconds = 1
     /// Whether `serve` tells the devices a change reached (check-sync), by itself, `notifyRate` a second, on
     /// `notifyPort` at the address the registry has for each.
     public var notifyOnChange = false
@@ -213,6 +216,8 @@ extension ServerConfiguration {
                 storeURL = url
             }
             storePasswordFile = try store.string("password_file")
+            storePollSeconds = try store.integer("poll_seconds") ?? storePollSeconds
+            guard storePollSeconds > 0 else { throw ConfigurationError("store.poll_seconds must be positive") }
             try store.finish()
         }
         if var inventory = try reader.table("inventory") {

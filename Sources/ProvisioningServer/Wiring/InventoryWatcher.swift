@@ -6,7 +6,8 @@ import NIOPosix
 import ServiceLifecycle
 import Storage
 
-/// Rereads the inventory once a second when its revision moved (a write from the CLI or another process), so that
+/// Rereads the inventory when its revision moved (a write from the CLI or another process), once a second and at once
+/// when the store signals a write, so that
 /// the next request gets the files the change renders, and no thread answers with one from before it. With
 /// `notify_on_change`, each change is followed by a round of check-sync to the devices it reached.
 struct InventoryWatcher: Service {
@@ -47,25 +48,43 @@ struct InventoryWatcher: Service {
         }
     }
 
+    /// Rereads the inventory every ``interval``, and at once when the store signals a write (PostgreSQL's
+    /// notifications: every node hears of a change on any other as soon as it is committed).
     private func watch(changed: @escaping @Sendable () -> Void) async {
-        var failing = false
-        while !Task.isCancelled {
-            try? await Task.sleep(for: interval)
-            if Task.isCancelled { return }
-            do {
-                // Off the cooperative threads: a large inventory takes a moment to read.
-                let moved = try await NIOThreadPool.singleton.runIfActive { try generated.refresh() }
-                failing = false
-                if moved {
-                    service.generatedFilesChanged()
-                    logger.notice("inventory changed; generated files are rendered anew",
-                                  metadata: ["devices": "\(generated.snapshot.devices.count)"])
-                    changed()
+        let (wakes, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: interval)
+                    wake.yield()
                 }
-            } catch {
-                // The files rendered before stay in use until the inventory reads again.
-                if !failing { logger.error("cannot reread the inventory; serving what was read before", metadata: ["error": "\(error)"]) }
-                failing = true
+            }
+            if let signals = generated.changeSignals() {
+                group.addTask { for await _ in signals { wake.yield() } }
+            }
+            group.addTask {
+                var failing = false
+                for await _ in wakes {
+                    if Task.isCancelled { return }
+                    do {
+                        // Off the cooperative threads: a large inventory takes a moment to read.
+                        let moved = try await NIOThreadPool.singleton.runIfActive { try generated.refresh() }
+                        failing = false
+                        if moved {
+                            service.generatedFilesChanged()
+                            logger.notice("inventory changed; generated files are rendered anew",
+                                          metadata: ["devices": "\(generated.snapshot.devices.count)"])
+                            changed()
+                        }
+                    } catch {
+                        // The files rendered before stay in use until the inventory reads again.
+                        if !failing {
+                            logger.error("cannot reread the inventory; serving what was read before",
+                                         metadata: ["error": "\(error)"])
+                        }
+                        failing = true
+                    }
+                }
             }
         }
     }

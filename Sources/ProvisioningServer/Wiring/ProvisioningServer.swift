@@ -82,7 +82,8 @@ public struct ProvisioningServer: Sendable {
         let watcher = InventoryWatcher(
             generated: generated, service: service, logger: logger, serverURL: configuration.templateServerURL,
             notifications: configuration.notifyOnChange
-                ? .init(log: log, perSecond: configuration.notifyRate, port: configuration.notifyPort) : nil)
+                ? .init(log: log, perSecond: configuration.notifyRate, port: configuration.notifyPort) : nil,
+            interval: .seconds(configuration.storePollSeconds))
         var listeners: [(name: String, service: any Service)] = []
         // Connections per client address (S6), counted where they are accepted; HTTP and HTTPS share one count.
         let exempt = try configuration.connectionsExempt.map { text throws(ConfigurationError) in try AddressRange(text) }

@@ -164,6 +164,14 @@ public protocol InventoryStore: Sendable {
     func dump() throws -> InventoryDump
     /// Writes a dump into this store, which must hold nothing yet, as it is: the same versions, times and revision.
     func load(_ dump: InventoryDump) throws
+    /// A signal after each write from any process or node, as soon as the store hears of it (and once after a lost
+    /// connection comes back, when writes may have been missed); nil when the store has none, and the revision is
+    /// the only way to learn of a write.
+    func changeSignals() -> AsyncStream<Void>?
+}
+
+extension InventoryStore {
+    public func changeSignals() -> AsyncStream<Void>? { nil }
 }
 
 /// Everything an inventory store holds (``InventoryStore/dump()``), in a stable order: what `autoprov store migrate`

@@ -32,13 +32,14 @@ struct ServeStoreTests {
         return body
     }
 
-    @Test("two nodes on one PostgreSQL: a device added through one node's CLI and templates imported through the other's reach the phones of both; neither data folder holds the inventory")
+    @Test("two nodes on one PostgreSQL: a device added through one node's CLI and templates imported through the other's reach the phones of both at once, by notification; neither data folder holds the inventory")
     func twoNodes() async throws {
         try await onOwnThread {
             let cluster = try ThrowawayPostgres()
             defer { cluster.stop() }
             try cluster.createDatabase("fleet")
-            let configuration = "[store]\nurl = \"\(cluster.url("fleet"))\"\n"
+            // The nodes look at the revision once an hour: what reaches them within seconds came by notification.
+            let configuration = "[store]\nurl = \"\(cluster.url("fleet"))\"\npoll_seconds = 3600\n"
             let a = try ServerProcess(files: ["y000000000066.cfg": sipFile, "\(Self.mac).cfg": sipFile],
                                       configuration: configuration)
             let b = try ServerProcess(files: ["y000000000066.cfg": sipFile, "\(Self.mac).cfg": sipFile],
