@@ -225,7 +225,11 @@ let package = Package(
         .target(name: "PostgresTestSupport", path: "Tests/PostgresTestSupport"),
         .testTarget(
             name: "PostgresStoreTests",
-            dependencies: ["PostgresStore", "PostgresTestSupport", "Storage", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "PostgresStore", "PostgresTestSupport", "Storage",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .testTarget(name: "InventoryTests", dependencies: ["Inventory", "Storage", "ProvisioningCore"]),
         .testTarget(name: "SettingsTests", dependencies: ["Settings", "ProvisioningCore", "DHCP"]),

@@ -1,5 +1,6 @@
 import Foundation
-import PostgresStore
+import PostgresNIO
+@testable import PostgresStore
 import PostgresTestSupport
 import Storage
 import Testing
@@ -204,5 +205,31 @@ struct InventoryStoreContractTests {
         // The copy goes on from where the original was.
         try target.store.apply([.saveTemplate(.defaults, text: "a = 3\n")])
         #expect(try target.store.versions(of: .defaults).map(\.version) == [1, 2, 3] && target.store.revision() == 3)
+    }
+
+    @Test("nodes that start together on a new PostgreSQL database migrate it once: each opens the store, each migration is recorded once")
+    func migrationsOnce() async throws {
+        let cluster = try ThrowawayPostgres()
+        defer { cluster.stop() }
+        try cluster.createDatabase("fleet")
+        let url = cluster.url("fleet")
+        let opened = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    let database = try PostgresDatabase(url: url)
+                    defer { database.close() }
+                    return try PostgresInventory(database).revision()
+                }
+            }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(opened == Array(repeating: 0, count: 6))
+        let database = try PostgresDatabase(url: url)
+        defer { database.close() }
+        let recorded = try database.withConnection { connection in
+            try connection.query("SELECT name, COUNT(*) FROM schema_migration GROUP BY name", logger: database.logger)
+                .waited().rows.map { try $0.decode((String, Int).self) }
+        }
+        #expect(recorded.count == 1 && recorded.allSatisfy { $0.1 == 1 }, "\(recorded)")
     }
 }

@@ -17,6 +17,19 @@ struct ServeStoreTests {
         return result.stdout
     }
 
+    /// A throwaway cluster with an empty database `fleet`.
+    static func fleetCluster() throws -> ThrowawayPostgres {
+        let cluster = try ThrowawayPostgres()
+        do { try cluster.createDatabase("fleet") } catch {
+            cluster.stop()
+            throw error
+        }
+        return cluster
+    }
+
+    /// The `[store]` table naming the cluster's `fleet` database.
+    static func store(_ cluster: ThrowawayPostgres) -> String { "[store]\nurl = \"\(cluster.url("fleet"))\"\n" }
+
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
@@ -35,11 +48,10 @@ struct ServeStoreTests {
     @Test("two nodes on one PostgreSQL: a device added through one node's CLI and templates imported through the other's reach the phones of both at once, by notification; neither data folder holds the inventory")
     func twoNodes() async throws {
         try await onOwnThread {
-            let cluster = try ThrowawayPostgres()
+            let cluster = try Self.fleetCluster()
             defer { cluster.stop() }
-            try cluster.createDatabase("fleet")
             // The nodes look at the revision once an hour: what reaches them within seconds came by notification.
-            let configuration = "[store]\nurl = \"\(cluster.url("fleet"))\"\npoll_seconds = 3600\n"
+            let configuration = Self.store(cluster) + "poll_seconds = 3600\n"
             let a = try ServerProcess(files: ["y000000000066.cfg": sipFile, "\(Self.mac).cfg": sipFile],
                                       configuration: configuration)
             let b = try ServerProcess(files: ["y000000000066.cfg": sipFile, "\(Self.mac).cfg": sipFile],
@@ -90,9 +102,8 @@ struct ServeStoreTests {
 
     @Test("store migrate copies a data folder's inventory into PostgreSQL and back, every row the same; a store that holds one is refused")
     func migrate() throws {
-        let cluster = try ThrowawayPostgres()
+        let cluster = try Self.fleetCluster()
         defer { cluster.stop() }
-        try cluster.createDatabase("fleet")
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-migrate-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
         let data = directory.appendingPathComponent("data").path
@@ -128,11 +139,10 @@ struct ServeStoreTests {
     @Test("PostgreSQL down: phones keep getting what the node rendered, a write fails with a message that names the store, the node says so in its log; back up, the node reads changes again by itself")
     func outage() async throws {
         try await onOwnThread {
-            let cluster = try ThrowawayPostgres()
+            let cluster = try Self.fleetCluster()
             defer { cluster.stop() }
-            try cluster.createDatabase("fleet")
             let node = try ServerProcess(files: ["\(Self.mac).cfg": sipFile],
-                                         configuration: "[store]\nurl = \"\(cluster.url("fleet"))\"\n")
+                                         configuration: Self.store(cluster))
             try Self.cli(["device", "add", Self.mac, "--model", "T46S", "--set", "desk=Front desk"], node: node)
             let folder = node.directory.appendingPathComponent("templates/devices")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -165,6 +175,29 @@ struct ServeStoreTests {
             try Self.cli(["device", "set", Self.mac, "desk=Back office"], node: node)
             #expect(try Self.served(url, containing: "Back office").contains("account.1.label = Back office"))
             #expect(node.stop() == 0)
+        }
+    }
+
+    @Test("an unknown phone that asks node A is added pending to the shared inventory; node B's CLI lists it and approves it, and A's CLI sees it active")
+    func pendingAcrossNodes() async throws {
+        try await onOwnThread {
+            let cluster = try Self.fleetCluster()
+            defer { cluster.stop() }
+            let configuration = Self.store(cluster)
+            let a = try ServerProcess(files: ["y000000000066.cfg": sipFile], configuration: configuration)
+            let b = try ServerProcess(configuration: configuration)
+            let unknown = "00156574b160"
+            _ = try Client.curl(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:60", "\(a.http)/\(unknown).cfg"])
+            var pending = ""
+            for _ in 0..<100 {
+                pending = try Self.cli(["device", "list", "--state", "pending"], node: b)
+                if pending.contains(unknown) { break }
+                usleep(100_000)
+            }
+            #expect(pending.contains(unknown), "\(pending)")
+            #expect(try Self.cli(["device", "approve", unknown], node: b).contains("1 approved"))
+            #expect(try Self.cli(["device", "list", "--state", "active"], node: a).contains(unknown))
+            #expect(a.stop() == 0 && b.stop() == 0)
         }
     }
 }
