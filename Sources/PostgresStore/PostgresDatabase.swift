@@ -31,12 +31,25 @@ public final class PostgresDatabase: Sendable {
         }
         let database = String(url.path.drop { $0 == "/" })
         let mode = url.queryItems?.first { $0.name == "sslmode" }?.value ?? "prefer"
+        let rootCertificate = url.queryItems?.first { $0.name == "sslrootcert" }?.value
+        // As libpq reads sslmode: prefer and require encrypt without checking the server's certificate; verify-ca
+        // checks it against the trusted roots (sslrootcert=PATH, else the system's), verify-full its name too.
+        func context(_ verification: CertificateVerification) throws -> NIOSSLContext {
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = verification
+            if let rootCertificate { configuration.trustRoots = .file(rootCertificate) }
+            return try NIOSSLContext(configuration: configuration)
+        }
         let tls: PostgresConnection.Configuration.TLS
         switch mode {
         case "disable": tls = .disable
-        case "prefer", "allow": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        case "require", "verify-ca", "verify-full": tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
-        default: throw PostgresStoreError("\(PostgresDatabase.redacted(text)): sslmode \(mode) is not one of disable, prefer, require")
+        case "allow", "prefer": tls = .prefer(try context(.none))
+        case "require": tls = .require(try context(.none))
+        case "verify-ca": tls = .require(try context(.noHostnameVerification))
+        case "verify-full": tls = .require(try context(.fullVerification))
+        default:
+            throw PostgresStoreError("\(PostgresDatabase.redacted(text)): sslmode \(mode) is not one of disable, allow, "
+                                     + "prefer, require, verify-ca, verify-full")
         }
         configuration = PostgresConnection.Configuration(
             host: host, port: url.port ?? 5432, username: user, password: url.password ?? password,

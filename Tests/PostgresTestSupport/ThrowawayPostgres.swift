@@ -10,12 +10,17 @@ public final class ThrowawayPostgres: @unchecked Sendable {
     public let directory: URL
     public let port: Int
     private var server: Process?
+    private var tlsOptions: [String] = []
+
+    /// The server's certificate (PEM), when it speaks TLS.
+    public var certificate: String { directory.appendingPathComponent("server.crt").path }
     private var stopped = false
 
     /// `postgresql://autoprov@127.0.0.1:PORT/NAME`: a database of the cluster (``createDatabase(_:)``).
     public func url(_ name: String) -> String { "postgresql://autoprov@127.0.0.1:\(port)/\(name)?sslmode=disable" }
 
-    public init() throws {
+    /// With `tls`, the server also speaks TLS with a self-signed certificate for 127.0.0.1 (``certificate``).
+    public init(tls: Bool = false) throws {
         directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("autoprov-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try ThrowawayPostgres.freePort()
@@ -23,6 +28,16 @@ public final class ThrowawayPostgres: @unchecked Sendable {
         let data = directory.appendingPathComponent("data").path
         try asOwner(ThrowawayPostgres.program("initdb"), ["-D", data, "-U", "autoprov", "--auth=trust", "--no-sync",
                                                           "-E", "UTF8", "--locale=C.UTF-8"])
+        if tls {
+            let (certificate, key) = (self.certificate, directory.appendingPathComponent("server.key").path)
+            try ThrowawayPostgres.run("/usr/bin/openssl", [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", certificate,
+            ])
+            try ThrowawayPostgres.run("/bin/chmod", ["600", key])
+            if getuid() == 0 { try ThrowawayPostgres.run("/bin/chown", ["postgres:postgres", key, certificate]) }
+            tlsOptions = ["-c", "ssl=on", "-c", "ssl_cert_file=\(certificate)", "-c", "ssl_key_file=\(key)"]
+        }
         try start()
     }
 
@@ -36,7 +51,7 @@ public final class ThrowawayPostgres: @unchecked Sendable {
         server.arguments = (getuid() == 0 ? ["-u", "postgres", "--", ThrowawayPostgres.program("postgres")] : []) + [
             "-D", data, "-p", "\(port)", "-k", directory.path, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
             "-c", "full_page_writes=off",
-        ]
+        ] + tlsOptions
         let log = FileHandle(forWritingAtPath: "/dev/null")
         server.standardOutput = log
         server.standardError = log

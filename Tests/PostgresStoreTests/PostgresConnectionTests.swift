@@ -1,0 +1,38 @@
+import Foundation
+import PostgresNIO
+@testable import PostgresStore
+import PostgresTestSupport
+import Storage
+import Testing
+
+/// How a `[store] url` reaches PostgreSQL: `sslmode` as libpq reads it, against a throwaway cluster that speaks TLS
+/// with a self-signed certificate.
+@Suite("PostgreSQL connections: sslmode as libpq reads it", .serialized, .timeLimit(.minutes(5)))
+struct PostgresConnectionTests {
+    /// Whether the connection a URL makes is encrypted, as the server sees it.
+    func encrypted(_ url: String) throws -> Bool {
+        let database = try PostgresDatabase(url: url)
+        defer { database.close() }
+        return try database.withConnection { connection in
+            try connection.query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", logger: database.logger)
+                .waited().rows.first.map { try $0.decode(Bool.self) } ?? false
+        }
+    }
+
+    @Test("disable: plain; prefer and require: encrypted without checking the certificate; verify-ca and verify-full: checked against sslrootcert, refused without it")
+    func sslModes() throws {
+        let cluster = try ThrowawayPostgres(tls: true)
+        defer { cluster.stop() }
+        try cluster.createDatabase("fleet")
+        let base = "postgresql://autoprov@127.0.0.1:\(cluster.port)/fleet?sslmode="
+        #expect(try !encrypted(base + "disable"))
+        #expect(try encrypted(base + "prefer"))
+        #expect(try encrypted(base + "require"))
+        #expect(try encrypted(base + "verify-ca&sslrootcert=\(cluster.certificate)"))
+        #expect(try encrypted(base + "verify-full&sslrootcert=\(cluster.certificate)"))
+        // The self-signed certificate is in no system trust store.
+        #expect(throws: StoreUnavailable.self) { try encrypted(base + "verify-full") }
+        #expect(throws: PostgresStoreError.self) { try PostgresDatabase(url: base + "sometimes") }
+        #expect(throws: PostgresStoreError.self) { try PostgresDatabase(url: "mysql://autoprov@127.0.0.1/fleet") }
+    }
+}
