@@ -58,6 +58,14 @@ public final class PostgresDatabase: Sendable {
         self.logger = logger
     }
 
+    /// What went wrong, said plainly: the server's own message (a refused password, a missing database), else the
+    /// kind of failure and its cause (a refused connection); never the query's values.
+    static func describe(_ error: any Error) -> String {
+        guard let failure = error as? PSQLError else { return "\(error)" }
+        if let message = failure.serverInfo?[.message] { return message }
+        return failure.underlying.map { "\(failure.code): \($0)" } ?? "\(failure.code)"
+    }
+
     /// The URL without its password, to name it in messages.
     public static func redacted(_ url: String) -> String {
         guard var components = URLComponents(string: url), components.password != nil else { return url }
@@ -78,13 +86,13 @@ public final class PostgresDatabase: Sendable {
                         id: nextID.add(1, ordering: .relaxed).newValue, logger: logger
                     ).waited()
                 } catch {
-                    throw StoreUnavailable("\(PostgresDatabase.redacted(url)): cannot connect (\(error))")
+                    throw StoreUnavailable("\(PostgresDatabase.redacted(url)): cannot connect (\(PostgresDatabase.describe(error)))")
                 }
             }
             do {
                 return try body(connection!)
             } catch where connection!.isClosed {
-                throw StoreUnavailable("\(PostgresDatabase.redacted(url)): the connection was lost (\(error))")
+                throw StoreUnavailable("\(PostgresDatabase.redacted(url)): the connection was lost (\(PostgresDatabase.describe(error)))")
             }
         }
     }
@@ -129,7 +137,7 @@ public final class PostgresDatabase: Sendable {
                     _ = try connection.query("COMMIT", logger: logger).waited()
                 } catch {
                     _ = try? connection.query("ROLLBACK", logger: logger).waited()
-                    throw PostgresStoreError("migration '\(migration.name)' failed: \(String(reflecting: error))")
+                    throw PostgresStoreError("migration '\(migration.name)' failed: \(PostgresDatabase.describe(error))")
                 }
             }
         }

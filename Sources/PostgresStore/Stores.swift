@@ -14,8 +14,10 @@ public enum Stores {
             return try PostgresInventory(database)
         } catch let error as PostgresStoreError {
             throw error
+        } catch let error as StoreUnavailable {
+            throw error
         } catch {
-            throw PostgresStoreError("\(PostgresDatabase.redacted(url)): \(String(reflecting: error))")
+            throw PostgresStoreError("\(PostgresDatabase.redacted(url)): \(PostgresDatabase.describe(error))")
         }
     }
 

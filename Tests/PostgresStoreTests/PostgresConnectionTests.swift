@@ -35,4 +35,26 @@ struct PostgresConnectionTests {
         #expect(throws: PostgresStoreError.self) { try PostgresDatabase(url: base + "sometimes") }
         #expect(throws: PostgresStoreError.self) { try PostgresDatabase(url: "mysql://autoprov@127.0.0.1/fleet") }
     }
+
+    @Test("a password from [store] password_file when the URL has none, or from the URL; a wrong one is refused, naming the store without the password")
+    func passwordFile() throws {
+        let cluster = try ThrowawayPostgres(password: "s3cret-pw")
+        defer { cluster.stop() }
+        try cluster.createDatabase("fleet")
+        let url = cluster.url("fleet")
+        let file = cluster.directory.appendingPathComponent("pgpass").path
+        try "s3cret-pw\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try Stores.inventory(url: url, passwordFile: file, sqlitePath: "").revision() == 0)
+        let inURL = url.replacingOccurrences(of: "autoprov@", with: "autoprov:s3cret-pw@")
+        #expect(try Stores.inventory(url: inURL, passwordFile: nil, sqlitePath: "").revision() == 0)
+        try "wrong\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let refused = #expect(throws: StoreUnavailable.self) { try Stores.inventory(url: url, passwordFile: file, sqlitePath: "") }
+        #expect(refused.map { $0.description.contains("127.0.0.1:\(cluster.port)/fleet")
+                              && $0.description.contains("password authentication failed") } == true,
+                "\(String(describing: refused))")
+        let wrongInURL = url.replacingOccurrences(of: "autoprov@", with: "autoprov:wrong-pw@")
+        let named = #expect(throws: StoreUnavailable.self) { try Stores.inventory(url: wrongInURL, passwordFile: nil, sqlitePath: "") }
+        #expect(named.map { !$0.description.contains("wrong-pw") && $0.description.contains("***") } == true)
+        #expect(throws: PostgresStoreError.self) { try Stores.inventory(url: url, passwordFile: "/nonexistent/pgpass", sqlitePath: "") }
+    }
 }

@@ -11,6 +11,8 @@ public final class ThrowawayPostgres: @unchecked Sendable {
     public let port: Int
     private var server: Process?
     private var tlsOptions: [String] = []
+    /// What logins need, if anything.
+    private var password: String?
 
     /// The server's certificate (PEM), when it speaks TLS.
     public var certificate: String { directory.appendingPathComponent("server.crt").path }
@@ -19,15 +21,24 @@ public final class ThrowawayPostgres: @unchecked Sendable {
     /// `postgresql://autoprov@127.0.0.1:PORT/NAME`: a database of the cluster (``createDatabase(_:)``).
     public func url(_ name: String) -> String { "postgresql://autoprov@127.0.0.1:\(port)/\(name)?sslmode=disable" }
 
-    /// With `tls`, the server also speaks TLS with a self-signed certificate for 127.0.0.1 (``certificate``).
-    public init(tls: Bool = false) throws {
+    /// With `tls`, the server also speaks TLS with a self-signed certificate for 127.0.0.1 (``certificate``); with
+    /// `password`, logins need it (SCRAM), else every local login is trusted.
+    public init(tls: Bool = false, password: String? = nil) throws {
         directory = URL(fileURLWithPath: "/tmp").appendingPathComponent("autoprov-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try ThrowawayPostgres.freePort()
         if getuid() == 0 { try ThrowawayPostgres.run("/bin/chown", ["postgres:postgres", directory.path]) }
         let data = directory.appendingPathComponent("data").path
-        try asOwner(ThrowawayPostgres.program("initdb"), ["-D", data, "-U", "autoprov", "--auth=trust", "--no-sync",
-                                                          "-E", "UTF8", "--locale=C.UTF-8"])
+        var authentication = ["--auth=trust"]
+        if let password {
+            let file = directory.appendingPathComponent("password").path
+            try password.write(toFile: file, atomically: true, encoding: .utf8)
+            if getuid() == 0 { try ThrowawayPostgres.run("/bin/chown", ["postgres:postgres", file]) }
+            authentication = ["--auth=scram-sha-256", "--pwfile=\(file)"]
+        }
+        try asOwner(ThrowawayPostgres.program("initdb"), ["-D", data, "-U", "autoprov", "--no-sync", "-E", "UTF8",
+                                                          "--locale=C.UTF-8"] + authentication)
+        self.password = password
         if tls {
             let (certificate, key) = (self.certificate, directory.appendingPathComponent("server.key").path)
             try ThrowawayPostgres.run("/usr/bin/openssl", [
@@ -61,7 +72,7 @@ public final class ThrowawayPostgres: @unchecked Sendable {
         for attempt in 0..<600 {
             if (try? ThrowawayPostgres.run(ThrowawayPostgres.program("psql"), [
                 "-h", "127.0.0.1", "-p", "\(port)", "-U", "autoprov", "-d", "postgres", "-c", "SELECT 1",
-            ])) != nil { return }
+            ], password: password)) != nil { return }
             guard server.isRunning, attempt < 599 else { break }
             usleep(100_000)
         }
@@ -84,7 +95,7 @@ public final class ThrowawayPostgres: @unchecked Sendable {
         try ThrowawayPostgres.run(ThrowawayPostgres.program("psql"), [
             "-h", "127.0.0.1", "-p", "\(port)", "-U", "autoprov", "-d", "postgres", "-v", "ON_ERROR_STOP=1",
             "-c", "CREATE DATABASE \(name)",
-        ])
+        ], password: password)
     }
 
     /// Stops the cluster at once (SIGQUIT: the immediate shutdown) and removes its folder.
@@ -115,8 +126,9 @@ public final class ThrowawayPostgres: @unchecked Sendable {
         return "/usr/bin/\(name)"
     }
 
-    private static func run(_ program: String, _ arguments: [String]) throws {
+    private static func run(_ program: String, _ arguments: [String], password: String? = nil) throws {
         let process = Process()
+        if let password { process.environment = ProcessInfo.processInfo.environment.merging(["PGPASSWORD": password]) { $1 } }
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = arguments
         let output = Pipe()
