@@ -221,12 +221,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // A throwaway PostgreSQL cluster for the tests that need one (initdb in a temporary folder).
-        .target(name: "PostgresTestSupport", path: "Tests/PostgresTestSupport"),
+        // What several test targets share: a throwaway PostgreSQL cluster (initdb in a temporary folder), and a thread
+        // of its own for a blocking test body.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [
-                "PostgresStore", "PostgresTestSupport", "Storage",
+                "PostgresStore", "TestSupport", "Storage",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
@@ -237,7 +238,7 @@ let package = Package(
         .testTarget(name: "DHCPTests", dependencies: ["DHCP"]),
         .testTarget(
             name: "AutoprovTests",
-            dependencies: ["ProvisioningCore", "PostgresTestSupport"],
+            dependencies: ["ProvisioningCore", "TestSupport"],
             resources: [.copy("Fixtures")]
         ),
     ],

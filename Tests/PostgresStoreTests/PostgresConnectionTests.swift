@@ -1,7 +1,7 @@
 import Foundation
 import PostgresNIO
 @testable import PostgresStore
-import PostgresTestSupport
+import TestSupport
 import Storage
 import Testing
 
@@ -20,41 +20,45 @@ struct PostgresConnectionTests {
     }
 
     @Test("disable: plain; prefer and require: encrypted without checking the certificate; verify-ca and verify-full: checked against sslrootcert, refused without it")
-    func sslModes() throws {
-        let cluster = try ThrowawayPostgres(tls: true)
-        defer { cluster.stop() }
-        try cluster.createDatabase("fleet")
-        let base = "postgresql://autoprov@127.0.0.1:\(cluster.port)/fleet?sslmode="
-        #expect(try !encrypted(base + "disable"))
-        #expect(try encrypted(base + "prefer"))
-        #expect(try encrypted(base + "require"))
-        #expect(try encrypted(base + "verify-ca&sslrootcert=\(cluster.certificate)"))
-        #expect(try encrypted(base + "verify-full&sslrootcert=\(cluster.certificate)"))
-        // The self-signed certificate is in no system trust store.
-        #expect(throws: StoreUnavailable.self) { try encrypted(base + "verify-full") }
-        #expect(throws: PostgresStoreError.self) { try PostgresDatabase(url: base + "sometimes") }
-        #expect(throws: PostgresStoreError.self) { try PostgresDatabase(url: "mysql://autoprov@127.0.0.1/fleet") }
+    func sslModes() async throws {
+        try await onOwnThread {
+            let cluster = try ThrowawayPostgres(tls: true)
+            defer { cluster.stop() }
+            try cluster.createDatabase("fleet")
+            let base = "postgresql://autoprov@127.0.0.1:\(cluster.port)/fleet?sslmode="
+            #expect(try !encrypted(base + "disable"))
+            #expect(try encrypted(base + "prefer"))
+            #expect(try encrypted(base + "require"))
+            #expect(try encrypted(base + "verify-ca&sslrootcert=\(cluster.certificate)"))
+            #expect(try encrypted(base + "verify-full&sslrootcert=\(cluster.certificate)"))
+            // The self-signed certificate is in no system trust store.
+            #expect(throws: StoreUnavailable.self) { try encrypted(base + "verify-full") }
+            #expect(throws: PostgresStoreError.self) { try PostgresDatabase(url: base + "sometimes") }
+            #expect(throws: PostgresStoreError.self) { try PostgresDatabase(url: "mysql://autoprov@127.0.0.1/fleet") }
+        }
     }
 
     @Test("a password from [store] password_file when the URL has none, or from the URL; a wrong one is refused, naming the store without the password")
-    func passwordFile() throws {
-        let cluster = try ThrowawayPostgres(password: "s3cret-pw")
-        defer { cluster.stop() }
-        try cluster.createDatabase("fleet")
-        let url = cluster.url("fleet")
-        let file = cluster.directory.appendingPathComponent("pgpass").path
-        try "s3cret-pw\n".write(toFile: file, atomically: true, encoding: .utf8)
-        #expect(try Stores.inventory(url: url, passwordFile: file, sqlitePath: "").revision() == 0)
-        let inURL = url.replacingOccurrences(of: "autoprov@", with: "autoprov:s3cret-pw@")
-        #expect(try Stores.inventory(url: inURL, passwordFile: nil, sqlitePath: "").revision() == 0)
-        try "wrong\n".write(toFile: file, atomically: true, encoding: .utf8)
-        let refused = #expect(throws: StoreUnavailable.self) { try Stores.inventory(url: url, passwordFile: file, sqlitePath: "") }
-        #expect(refused.map { $0.description.contains("127.0.0.1:\(cluster.port)/fleet")
-                              && $0.description.contains("password authentication failed") } == true,
-                "\(String(describing: refused))")
-        let wrongInURL = url.replacingOccurrences(of: "autoprov@", with: "autoprov:wrong-pw@")
-        let named = #expect(throws: StoreUnavailable.self) { try Stores.inventory(url: wrongInURL, passwordFile: nil, sqlitePath: "") }
-        #expect(named.map { !$0.description.contains("wrong-pw") && $0.description.contains("***") } == true)
-        #expect(throws: PostgresStoreError.self) { try Stores.inventory(url: url, passwordFile: "/nonexistent/pgpass", sqlitePath: "") }
+    func passwordFile() async throws {
+        try await onOwnThread {
+            let cluster = try ThrowawayPostgres(password: "s3cret-pw")
+            defer { cluster.stop() }
+            try cluster.createDatabase("fleet")
+            let url = cluster.url("fleet")
+            let file = cluster.directory.appendingPathComponent("pgpass").path
+            try "s3cret-pw\n".write(toFile: file, atomically: true, encoding: .utf8)
+            #expect(try Stores.inventory(url: url, passwordFile: file, sqlitePath: "").revision() == 0)
+            let inURL = url.replacingOccurrences(of: "autoprov@", with: "autoprov:s3cret-pw@")
+            #expect(try Stores.inventory(url: inURL, passwordFile: nil, sqlitePath: "").revision() == 0)
+            try "wrong\n".write(toFile: file, atomically: true, encoding: .utf8)
+            let refused = #expect(throws: StoreUnavailable.self) { try Stores.inventory(url: url, passwordFile: file, sqlitePath: "") }
+            #expect(refused.map { $0.description.contains("127.0.0.1:\(cluster.port)/fleet")
+                                  && $0.description.contains("password authentication failed") } == true,
+                    "\(String(describing: refused))")
+            let wrongInURL = url.replacingOccurrences(of: "autoprov@", with: "autoprov:wrong-pw@")
+            let named = #expect(throws: StoreUnavailable.self) { try Stores.inventory(url: wrongInURL, passwordFile: nil, sqlitePath: "") }
+            #expect(named.map { !$0.description.contains("wrong-pw") && $0.description.contains("***") } == true)
+            #expect(throws: PostgresStoreError.self) { try Stores.inventory(url: url, passwordFile: "/nonexistent/pgpass", sqlitePath: "") }
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `autoprov changes` and `notify --changed`: a change reaches only the phones whose files it changed (issue 14).
 @Suite("The changed set: changes and notify --changed (end to end)", .serialized, .timeLimit(.minutes(5)))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The admin listener's REST API (`/api/v1`), over real HTTP with curl against the real binary.
 @Suite("autoprov serve: the admin REST API (/api/v1) with bearer tokens", .timeLimit(.minutes(3)))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// The web console on the admin listener, over real HTTP with curl keeping cookies as a browser does: accounts,
 /// sessions, CSRF tokens, roles, escaping, and each page over the same calls as the API and the CLI.

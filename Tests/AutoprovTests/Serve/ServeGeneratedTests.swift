@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Files rendered from the inventory's templates, served by `autoprov serve` on every protocol (issue 14).
 @Suite("Generated files over TFTP, HTTP, HTTPS, FTP and FTPS", .serialized, .timeLimit(.minutes(5)))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Phones the inventory does not know are added as pending by `serve` (issue 14).
 @Suite("Unknown phones become pending devices", .serialized, .timeLimit(.minutes(5)))

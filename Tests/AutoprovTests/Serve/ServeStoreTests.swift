@@ -1,5 +1,5 @@
 import Foundation
-import PostgresTestSupport
+import TestSupport
 import Testing
 
 /// Several `autoprov serve` processes on one PostgreSQL (`[store] url`, issue 17): the inventory is the database's,
@@ -84,56 +84,60 @@ struct ServeStoreTests {
     }
 
     @Test("a store URL that is not PostgreSQL's, or a database that cannot be reached, stops serve with a message that names it")
-    func badStore() throws {
-        let cluster = try ThrowawayPostgres()
-        let url = cluster.url("fleet")
-        cluster.stop()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-store-\(UUID())")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let config = directory.appendingPathComponent("autoprov.toml")
-        try "[store]\nurl = \"mysql://x@y/z\"\n".write(to: config, atomically: true, encoding: .utf8)
-        let badURL = try CommandRunner.run(["device", "list", "--config", config.path, "--data", directory.path])
-        #expect(badURL.status != 0 && badURL.stderr.contains("store.url must be a postgresql://"), "\(badURL.stderr)")
-        try "[store]\nurl = \"\(url)\"\n".write(to: config, atomically: true, encoding: .utf8)
-        let down = try CommandRunner.run(["device", "list", "--config", config.path, "--data", directory.path])
-        #expect(down.status == 2 && down.stderr.contains("[store] url"), "\(down.stderr)")
+    func badStore() async throws {
+        try await onOwnThread {
+            let cluster = try ThrowawayPostgres()
+            let url = cluster.url("fleet")
+            cluster.stop()
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-store-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let config = directory.appendingPathComponent("autoprov.toml")
+            try "[store]\nurl = \"mysql://x@y/z\"\n".write(to: config, atomically: true, encoding: .utf8)
+            let badURL = try CommandRunner.run(["device", "list", "--config", config.path, "--data", directory.path])
+            #expect(badURL.status != 0 && badURL.stderr.contains("store.url must be a postgresql://"), "\(badURL.stderr)")
+            try "[store]\nurl = \"\(url)\"\n".write(to: config, atomically: true, encoding: .utf8)
+            let down = try CommandRunner.run(["device", "list", "--config", config.path, "--data", directory.path])
+            #expect(down.status == 2 && down.stderr.contains("[store] url"), "\(down.stderr)")
+        }
     }
 
     @Test("store migrate copies a data folder's inventory into PostgreSQL and back, every row the same; a store that holds one is refused")
-    func migrate() throws {
-        let cluster = try Self.fleetCluster()
-        defer { cluster.stop() }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-migrate-\(UUID())")
-        defer { try? FileManager.default.removeItem(at: directory) }
-        let data = directory.appendingPathComponent("data").path
-        func run(_ arguments: [String]) throws -> CommandRunner.Result { try CommandRunner.run(arguments, timeout: 60) }
-        #expect(try run(["group", "add", "sales", "--set", "floor=2", "--data", data]).status == 0)
-        #expect(try run(["device", "add", Self.mac, "--model", "T46S", "--group", "sales", "--data", data]).status == 0)
-        let folder = directory.appendingPathComponent("templates")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try "#!version:1.0.0.1\nlocal_time.time_zone = +1\n"
-            .write(to: folder.appendingPathComponent("defaults.cfg"), atomically: true, encoding: .utf8)
-        #expect(try run(["template", "import", folder.path, "--data", data]).status == 0)
-        let sqlite = "sqlite:\(data)/inventory.sqlite"
-        let there = try run(["store", "migrate", "--from", sqlite, "--to", cluster.url("fleet")])
-        #expect(there.status == 0 && there.stdout.contains("copied 1 devices, 1 groups, 1 template versions"), "\(there.stderr)")
-        // The same again is refused: the target holds an inventory now.
-        let again = try run(["store", "migrate", "--from", sqlite, "--to", cluster.url("fleet")])
-        #expect(again.status == 2 && again.stderr.contains("already holds an inventory"), "\(again.stderr)")
-        // And back into a new data folder: the devices, groups and templates as they were.
-        let back = directory.appendingPathComponent("back")
-        try FileManager.default.createDirectory(at: back, withIntermediateDirectories: true)
-        let returned = try run(["store", "migrate", "--from", cluster.url("fleet"), "--to", "sqlite:\(back.path)/inventory.sqlite"])
-        #expect(returned.status == 0, "\(returned.stderr)")
-        for command in [["device", "list", "--with-secrets"], ["group", "list"], ["template", "list"]] {
-            let original = try run(command + ["--data", data])
-            let copied = try run(command + ["--data", back.path])
-            #expect(original.status == 0 && original.stdout == copied.stdout && original.stdout.contains(command[0] == "template" ? "defaults.cfg" : "sales"),
-                    "\(command): \(original.stdout) / \(copied.stdout)")
+    func migrate() async throws {
+        try await onOwnThread {
+            let cluster = try Self.fleetCluster()
+            defer { cluster.stop() }
+            let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-migrate-\(UUID())")
+            defer { try? FileManager.default.removeItem(at: directory) }
+            let data = directory.appendingPathComponent("data").path
+            func run(_ arguments: [String]) throws -> CommandRunner.Result { try CommandRunner.run(arguments, timeout: 60) }
+            #expect(try run(["group", "add", "sales", "--set", "floor=2", "--data", data]).status == 0)
+            #expect(try run(["device", "add", Self.mac, "--model", "T46S", "--group", "sales", "--data", data]).status == 0)
+            let folder = directory.appendingPathComponent("templates")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try "#!version:1.0.0.1\nlocal_time.time_zone = +1\n"
+                .write(to: folder.appendingPathComponent("defaults.cfg"), atomically: true, encoding: .utf8)
+            #expect(try run(["template", "import", folder.path, "--data", data]).status == 0)
+            let sqlite = "sqlite:\(data)/inventory.sqlite"
+            let there = try run(["store", "migrate", "--from", sqlite, "--to", cluster.url("fleet")])
+            #expect(there.status == 0 && there.stdout.contains("copied 1 devices, 1 groups, 1 template versions"), "\(there.stderr)")
+            // The same again is refused: the target holds an inventory now.
+            let again = try run(["store", "migrate", "--from", sqlite, "--to", cluster.url("fleet")])
+            #expect(again.status == 2 && again.stderr.contains("already holds an inventory"), "\(again.stderr)")
+            // And back into a new data folder: the devices, groups and templates as they were.
+            let back = directory.appendingPathComponent("back")
+            try FileManager.default.createDirectory(at: back, withIntermediateDirectories: true)
+            let returned = try run(["store", "migrate", "--from", cluster.url("fleet"), "--to", "sqlite:\(back.path)/inventory.sqlite"])
+            #expect(returned.status == 0, "\(returned.stderr)")
+            for command in [["device", "list", "--with-secrets"], ["group", "list"], ["template", "list"]] {
+                let original = try run(command + ["--data", data])
+                let copied = try run(command + ["--data", back.path])
+                #expect(original.status == 0 && original.stdout == copied.stdout && original.stdout.contains(command[0] == "template" ? "defaults.cfg" : "sales"),
+                        "\(command): \(original.stdout) / \(copied.stdout)")
+            }
+            let missing = try run(["store", "migrate", "--from", "sqlite:\(directory.path)/none.sqlite", "--to", "sqlite:\(back.path)/x.sqlite"])
+            #expect(missing.status == 2 && missing.stderr.contains("no such file"))
         }
-        let missing = try run(["store", "migrate", "--from", "sqlite:\(directory.path)/none.sqlite", "--to", "sqlite:\(back.path)/x.sqlite"])
-        #expect(missing.status == 2 && missing.stderr.contains("no such file"))
     }
 
     @Test("PostgreSQL down: phones keep getting what the node rendered, a write fails with a message that names the store, the node says so in its log; back up, the node reads changes again by itself")
