@@ -63,12 +63,19 @@ struct InventoryStoreContractTests {
                         variables: variables, password: "pw-\(mac)")
     }
 
-    @Test("devices and groups are stored whole, listed by MAC and name, filtered by group, model, state and text, paged",
-          arguments: Kind.allCases)
-    func roundTrip(_ kind: Kind) async throws {
+    /// Runs `body` with a store of `kind` on a new database, on a thread of its own (it blocks); closed after.
+    func with(_ kind: Kind, _ body: @escaping @Sendable (Opened) throws -> Void) async throws {
         try await onOwnThread {
             let opened = try Opened(kind)
             defer { withExtendedLifetime(opened) {} }
+            try body(opened)
+        }
+    }
+
+    @Test("devices and groups are stored whole, listed by MAC and name, filtered by group, model, state and text, paged",
+          arguments: Kind.allCases)
+    func roundTrip(_ kind: Kind) async throws {
+        try await with(kind) { opened in
             let store = opened.store
             try store.apply([.addGroup(InventoryGroup(name: "sales", variables: ["line": "2"])),
                              .addGroup(InventoryGroup(name: "floor2"))])
@@ -103,9 +110,7 @@ struct InventoryStoreContractTests {
     @Test("a batch with one bad change writes nothing; each refusal names what is wrong; another connection sees the same",
           arguments: Kind.allCases)
     func allOrNothing(_ kind: Kind) async throws {
-        try await onOwnThread {
-            let opened = try Opened(kind)
-            defer { withExtendedLifetime(opened) {} }
+        try await with(kind) { opened in
             let store = opened.store
             #expect(try store.revision() == 0)
             try store.apply([.addGroup(InventoryGroup(name: "sales")), .addDevice(device("00156574b150", groups: ["sales"]))])
@@ -142,9 +147,7 @@ struct InventoryStoreContractTests {
     @Test("templates: a save whose text changed is a new version, the same text is not; a removal keeps the versions; the latest of each in layer order",
           arguments: Kind.allCases)
     func templateVersions(_ kind: Kind) async throws {
-        try await onOwnThread {
-            let opened = try Opened(kind)
-            defer { withExtendedLifetime(opened) {} }
+        try await with(kind) { opened in
             let store = opened.store
             try store.apply([.saveTemplate(.group("sales"), text: "#!version:1.0.0.1\n"), .saveTemplate(.defaults, text: "a\n"),
                              .saveTemplate(.device("00156574b150"), text: "d\n"), .saveTemplate(.model("T46S"), text: "m\n")])
@@ -169,9 +172,7 @@ struct InventoryStoreContractTests {
     @Test("counts by group and by state and model; what devices were told, outside the revision; names sorted byte by byte",
           arguments: Kind.allCases)
     func countsAndNotified(_ kind: Kind) async throws {
-        try await onOwnThread {
-            let opened = try Opened(kind)
-            defer { withExtendedLifetime(opened) {} }
+        try await with(kind) { opened in
             let store = opened.store
             let names = ["sales", "Support", "a-b", "ab", "floor 2"]
             try store.apply(names.map { .addGroup(InventoryGroup(name: $0)) })
