@@ -46,9 +46,10 @@ final class UploadCommitter: Sendable {
     let flushes = Atomic<Int>(0)
     let batches = Atomic<Int>(0)
 
-    /// Stores batches until none is waiting. A batch's renames are made durable by the next batch's flush (`syncfs`
-    /// covers every rename before it), or by flushing their directories when no batch follows: during a storm, a
-    /// batch costs one flush, not two. An upload is answered only once its rename is durable.
+    /// Stores batches until none is waiting. A batch's renames are made durable by the next batch's flush when that
+    /// is a `syncfs` (a batch of several files: it covers every rename before it), else by flushing their
+    /// directories: during a storm, a batch costs one flush, not two. An upload is answered only once its rename is
+    /// durable.
     private func storeWaiting() {
         // A batch renamed into place whose directories no flush has covered yet, and its results.
         var unflushed: (batch: [Waiting], published: UploadStore.Published)?
@@ -72,6 +73,15 @@ final class UploadCommitter: Sendable {
             }
             batches.add(1, ordering: .relaxed)
             var staged = store.stage(batch.map { ($0.bytes, $0.path) })
+            // A batch of several files is flushed with syncfs anyway, which carries the renames before it; a single
+            // file is flushed alone (fsync), as syncfs would also write back whatever else is waiting on the disk,
+            // so the batch before it flushes its own directories first.
+            let carries = staged.files.count > 1
+            if let (done, published) = unflushed, !carries {
+                flushDirectories(published)
+                answer(done, published.results)
+                unflushed = nil
+            }
             if !staged.files.isEmpty { flushes.add(1, ordering: .relaxed) }
             let covered = store.flush(&staged, withEarlierRenames: unflushed != nil)
             if let (done, published) = unflushed {
