@@ -157,17 +157,19 @@ public final class PostgresInventory: InventoryStore {
                                  logger: logger).waited()
     }
 
-    private func exists(_ sql: String, _ value: String, _ connection: PostgresConnection) throws -> Bool {
+    /// The rows of a query with one parameter (`$1`).
+    private func rows(_ sql: String, _ value: String, _ connection: PostgresConnection) throws -> [PostgresRow] {
         var binds = PostgresBindings()
         binds.append(value)
-        return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).waited().rows.first != nil
+        return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).waited().rows
+    }
+
+    private func exists(_ sql: String, _ value: String, _ connection: PostgresConnection) throws -> Bool {
+        try rows(sql, value, connection).first != nil
     }
 
     private func count(_ sql: String, _ value: String, _ connection: PostgresConnection) throws -> Int {
-        var binds = PostgresBindings()
-        binds.append(value)
-        let rows = try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).waited().rows
-        return try rows.first.map { try $0.decode(Int.self) } ?? 0
+        try rows(sql, value, connection).first.map { try $0.decode(Int.self) } ?? 0
     }
 
     /// Throws for the first name that is not a group.
@@ -239,21 +241,7 @@ public final class PostgresInventory: InventoryStore {
     }
 
     public func devices(_ filter: DeviceFilter, after: String?, limit: Int) throws -> [InventoryDevice] {
-        guard limit > 0 else { return [] }
-        var found: [InventoryDevice] = []
-        var cursor = after
-        // In chunks, as the filters SQL cannot apply (groups, text) may leave few rows of each.
-        while found.count < limit {
-            let chunk = max(limit, 500)
-            let rows = try deviceRows(filter, after: cursor, limit: chunk)
-            for device in rows where filter.matches(device) {
-                found.append(device)
-                if found.count == limit { break }
-            }
-            guard let last = rows.last, rows.count == chunk else { break }
-            cursor = last.mac
-        }
-        return found
+        try filter.page(after: after, limit: limit) { cursor, count in try deviceRows(filter, after: cursor, limit: count) }
     }
 
     public func device(mac: String) throws -> InventoryDevice? {

@@ -73,6 +73,27 @@ public struct DeviceFilter: Sendable, Hashable {
             && (state.map { device.state == $0 } ?? true) && (text.map { matches(device, text: $0) } ?? true)
     }
 
+    /// A page of the devices this filter matches: at most `limit`, by MAC, each after `after`. `rows` gives the
+    /// devices after a MAC, by MAC, at most a count, with what the store's query can decide already applied; they
+    /// are read in chunks, as the filters a query cannot apply (groups, text) may leave few of each.
+    public func page(after: String?, limit: Int, rows: (_ after: String?, _ count: Int) throws -> [InventoryDevice])
+        rethrows -> [InventoryDevice] {
+        guard limit > 0 else { return [] }
+        var found: [InventoryDevice] = []
+        var cursor = after
+        let chunk = max(limit, 500)
+        while found.count < limit {
+            let read = try rows(cursor, chunk)
+            for device in read where matches(device) {
+                found.append(device)
+                if found.count == limit { break }
+            }
+            guard let last = read.last, read.count == chunk else { break }
+            cursor = last.mac
+        }
+        return found
+    }
+
     private func matches(_ device: InventoryDevice, text: String) -> Bool {
         let wanted = text.lowercased()
         let bare = wanted.filter { $0 != ":" && $0 != "-" && $0 != "." }

@@ -193,26 +193,14 @@ public final class SQLiteInventory: InventoryStore {
     }
 
     public func devices(_ filter: DeviceFilter, after: String?, limit: Int) throws -> [InventoryDevice] {
-        guard limit > 0 else { return [] }
-        return try database.read { db in
-            var found: [InventoryDevice] = []
-            var cursor = after
-            // In chunks, as the filters SQL cannot apply (groups, text) may leave few rows of each.
-            while found.count < limit {
-                var request = DeviceRow.order(Column("mac")).limit(max(limit, 500))
+        try database.read { db in
+            try filter.page(after: after, limit: limit) { cursor, count in
+                var request = DeviceRow.order(Column("mac")).limit(count)
                 if let cursor { request = request.filter(Column("mac") > cursor) }
                 if let model = filter.model { request = request.filter(Column("model") == model) }
                 if let state = filter.state { request = request.filter(Column("state") == state.rawValue) }
-                let rows = try request.fetchAll(db)
-                for row in rows {
-                    let device = row.device
-                    if filter.matches(device) { found.append(device) }
-                    if found.count == limit { break }
-                }
-                guard let last = rows.last, rows.count == max(limit, 500) else { break }
-                cursor = last.mac
+                return try request.fetchAll(db).map(\.device)
             }
-            return found
         }
     }
 
