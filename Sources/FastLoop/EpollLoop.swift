@@ -147,13 +147,11 @@ public final class EpollLoop {
         return nil
     }
 
-    /// Accepts up to `most` connections from the listening socket (non-blocking, TCP_NODELAY), each with its
-    /// peer's address.
+    /// Accepts up to `most` connections from the listening socket (non-blocking; TCP_NODELAY, inherited from the
+    /// listener), each with its peer's address.
     public func acceptConnections(most: Int, _ accepted: (Int32, sockaddr_storage) -> Void) {
         for _ in 0..<most {
             guard let (descriptor, peer) = acceptOne(listenSocket) else { return }
-            var one: Int32 = 1
-            setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
             accepted(descriptor, peer)
         }
     }

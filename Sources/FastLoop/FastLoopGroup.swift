@@ -120,7 +120,12 @@ public final class FastLoopGroup: Sendable {
             for _ in 0..<count {
                 let descriptor = try bound(&address, length: length, reusePort: true, type: type)
                 sockets.append(descriptor)
-                guard datagram || Glibc.listen(descriptor, 1024) == 0 else {
+                guard !datagram else { continue }
+                // Connections accepted from it inherit TCP_NODELAY (Linux copies the listener's options): one
+                // setsockopt here instead of one per connection.
+                var one: Int32 = 1
+                setsockopt(descriptor, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+                guard Glibc.listen(descriptor, 1024) == 0 else {
                     throw IOError(errnoCode: errno, reason: "listen")
                 }
             }

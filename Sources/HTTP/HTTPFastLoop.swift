@@ -19,6 +19,8 @@ final class HTTPFastConnection {
     var output: [ByteBuffer] = []
     /// Waiting for the socket to take output (polled for writing, not reading).
     var writing = false
+    /// In the loop's epoll set: not until a read found nothing (most connections are answered and closed without).
+    var watched = false
     var closeWhenWritten = false
     /// Once the output is written, the connection goes to the SwiftNIO path with ``input``.
     var handingOff = false
@@ -109,7 +111,10 @@ final class HTTPFastLoop {
             }
             connections[Int(descriptor)] = connection
             connectionCount += 1
-            watch(descriptor, EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
+            // A phone's request usually arrives with its connection: read it now, and poll the connection only when
+            // it has to wait (for a request, or for the socket to drain). A connection answered and closed at once
+            // costs no epoll_ctl and no wake-up.
+            readable(connection)
         }
     }
 
@@ -126,7 +131,7 @@ final class HTTPFastLoop {
 
     /// Gives the connection and the bytes not yet answered to the SwiftNIO path.
     private func handOffConnection(_ connection: HTTPFastConnection) {
-        watch(connection.descriptor, 0, operation: EPOLL_CTL_DEL)
+        if connection.watched { watch(connection.descriptor, 0, operation: EPOLL_CTL_DEL) }
         forget(connection)
         handOff(connection.descriptor, connection.input)
     }
@@ -163,7 +168,10 @@ final class HTTPFastLoop {
 
     private func readable(_ connection: HTTPFastConnection) {
         guard let count = loop.receive(connection.descriptor, into: received) else { return closeConnection(connection) }
-        guard count > 0 else { return }
+        guard count > 0 else {
+            if !connection.watched { waitFor(connection, writing: false) }
+            return
+        }
         let now = ContinuousClock.now
         connection.lastActive = now
         if connection.headStarted == nil { connection.headStarted = now }
@@ -306,7 +314,7 @@ final class HTTPFastLoop {
     /// After writing: wait for the socket to drain, or close, or hand off, or read on.
     private func settle(_ connection: HTTPFastConnection) {
         if !connection.output.isEmpty {
-            loop.poll(connection.descriptor, forWriting: true, writing: &connection.writing)
+            waitFor(connection, writing: true)
             return
         }
         if connection.closeWhenWritten {
@@ -317,7 +325,18 @@ final class HTTPFastLoop {
             handOffConnection(connection)
             return
         }
-        loop.poll(connection.descriptor, forWriting: false, writing: &connection.writing)
+        waitFor(connection, writing: false)
+    }
+
+    /// Polls the connection for writing (output waiting) or for reading, adding it to the epoll set the first time.
+    private func waitFor(_ connection: HTTPFastConnection, writing wanted: Bool) {
+        guard connection.watched else {
+            watch(connection.descriptor, wanted ? EPOLLOUT.rawValue : EPOLLIN.rawValue, operation: EPOLL_CTL_ADD)
+            connection.watched = true
+            connection.writing = wanted
+            return
+        }
+        loop.poll(connection.descriptor, forWriting: wanted, writing: &connection.writing)
     }
 
     private func writable(_ connection: HTTPFastConnection) {

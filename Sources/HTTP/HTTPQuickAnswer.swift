@@ -13,6 +13,12 @@ enum HTTPQuickAnswer {
         case answered(staysOpen: Bool)
     }
 
+    /// What ends a head whose connection closes after it.
+    static let closing = ByteBuffer(string: "Connection: close\r\n\r\n")
+    /// `404 Not Found` to a GET, as ``HTTPExchange/head(of:method:version:keepAlive:)`` writes it.
+    static let notFound = ByteBuffer(string: "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
+    static let notFoundClosing = ByteBuffer(string: "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+
     /// Answers a request by passing the response's buffers, in order, to `emit`.
     static func answer(_ head: FastRequestHead, fileProtocol: FileProtocol, client: String, certificateSubject: String?,
                        service: FileService, keepAlive: Bool, emit: (ByteBuffer) -> Void) -> Outcome {
@@ -25,13 +31,28 @@ enum HTTPQuickAnswer {
                                   userAgent: head.userAgent, certificateSubject: certificateSubject)
         request.serverURL = FileRequest.serverURL(scheme: fileProtocol.rawValue, host: head.host)
         guard case .answer(let answer) = service.decide(request) else { return .handOff }
-        if case .file(let file) = answer, keepAlive, head.ifNoneMatch == nil, head.range == nil {
-            // The common case: the head and body prepared once per file.
-            emit(HTTPFileHead.serialized(file))
+        // The common cases, a file and a file that is not there, from bytes made once; a phone asks each on a
+        // connection of its own (`Connection: close`).
+        switch answer {
+        case .file(let file) where head.ifNoneMatch == nil && head.range == nil:
+            let prepared = HTTPFileHead.serialized(file)
+            if keepAlive {
+                emit(prepared)
+            } else {
+                // The prepared head without its final CRLF, then `Connection: close` and the CRLF.
+                emit(prepared.getSlice(at: prepared.readerIndex, length: prepared.readableBytes - 2)!)
+                emit(closing)
+            }
             if !head.isHead { emit(file.contents) }
             service.record(request, result: .ok, bytes: head.isHead ? 0 : file.contents.readableBytes,
                            seconds: (ContinuousClock.now - started).seconds)
-            return .answered(staysOpen: true)
+            return .answered(staysOpen: keepAlive)
+        case .notFound where !head.isHead:
+            emit(keepAlive ? notFound : notFoundClosing)
+            service.record(request, result: .notFound, bytes: 0, seconds: (ContinuousClock.now - started).seconds)
+            return .answered(staysOpen: keepAlive)
+        default:
+            break
         }
         var headers = HTTPHeaders()
         if let value = head.ifNoneMatch { headers.add(name: "If-None-Match", value: value) }

@@ -67,12 +67,12 @@ final class HTTPQuickHandler: ChannelInboundHandler {
                     handOff = true
                     return
                 case .request(let head):
-                    // Closing after a response is the full path's business (it waits for the write).
-                    guard !head.close else {
-                        handOff = true
-                        return
-                    }
                     if head.method == .put {
+                        // An upload that closes the connection after its answer is the full path's business.
+                        guard !head.close else {
+                            handOff = true
+                            return
+                        }
                         switch HTTPFastUpload.plan(head, body: UnsafeRawBufferPointer(rebasing: raw[(answered + head.length)...]),
                                                    fileProtocol: isTLS ? .https : .http, client: client,
                                                    certificateSubject: subject, service: service) {
@@ -90,15 +90,17 @@ final class HTTPQuickHandler: ChannelInboundHandler {
                     var last: ByteBuffer?
                     let outcome = HTTPQuickAnswer.answer(
                         head, fileProtocol: isTLS ? .https : .http, client: client, certificateSubject: subject,
-                        service: service, keepAlive: true
+                        service: service, keepAlive: !head.close
                     ) { buffer in
                         if let previous = last { context.write(wrapOutboundOut(previous), promise: nil) }
                         last = buffer
                     }
-                    guard case .answered = outcome, let last else {
+                    guard case .answered(let staysOpen) = outcome, let last else {
                         handOff = true
                         return
                     }
+                    // `Connection: close` (a phone's way): closed once this answer is written, nothing read after it.
+                    if !staysOpen { shuttingDown = true }
                     unfinishedWrites += 1
                     let promise = context.eventLoop.makePromise(of: Void.self)
                     context.write(wrapOutboundOut(last), promise: promise)
@@ -116,6 +118,10 @@ final class HTTPQuickHandler: ChannelInboundHandler {
                     }
                     wrote = true
                     answered += head.length
+                    if shuttingDown {
+                        answered = raw.count
+                        return
+                    }
                 }
             }
         }

@@ -160,6 +160,34 @@ struct ServeHTTPFastPathTests {
         #expect(log.stdout.components(separatedBy: "https").count - 1 == 7, "\(log.stdout)")
     }
 
+    @Test("a phone's way, a connection per file with `Connection: close`: a file and a miss answered and closed, nothing after them read, over HTTP and TLS")
+    func closeAfterEachAnswer() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a, "b.cfg": Self.b])
+        let etag = "\"10313c10cf47c43ee3da7eac37bbb57d\""  // md5sum of a
+        let after = "GET /b.cfg HTTP/1.1\r\nHost: x\r\n\r\n"
+        for (path, status, body) in [("/a.cfg", 200, Self.a), ("/missing.cfg", 404, "")] {
+            let request = "GET \(path) HTTP/1.1\r\nHost: x\r\nUser-Agent: Yealink SIP-T46S 66.86.0.15 00:15:65:00:00:09\r\n"
+                + "Connection: close\r\n\r\n"
+            let connection = RawConnection(port: server.httpPort)
+            connection.send(request + after)
+            let plain = responses(connection.readAll())
+            let tls = try Client.run("openssl", ["s_client", "-quiet", "-connect", "127.0.0.1:\(server.httpsPort)"],
+                                     input: request + after, timeout: 30)
+            for answers in [plain, responses(Array(tls.stdout.utf8))] {
+                // One answer: the request after the close is not read (the server closed, s_client returned).
+                #expect(answers.map(\.status) == [status], "\(path): \(answers.map(\.headers))")
+                guard let answer = answers.first else { continue }
+                #expect(answer.headers.hasSuffix("Connection: close"), "\(answer.headers)")
+                #expect(answer.body == Array(body.utf8))
+                #expect(answer.headers.lowercased().contains("content-length: \(body.utf8.count)"))
+                if status == 200 { #expect(answer.headers.contains("ETag: \(etag)")) }
+            }
+        }
+        #expect(server.stop() == 0)
+        let log = try CommandRunner.run(["log", "--data", server.data.path, "--limit", "20"])
+        #expect(log.stdout.components(separatedBy: "001565000009").count - 1 == 4, "\(log.stdout)")
+    }
+
     @Test("the same requests in the other order: cached GETs after the connection was handed over still work")
     func cachedAfterHandOff() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a, "b.cfg": Self.b])
