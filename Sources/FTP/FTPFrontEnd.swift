@@ -56,7 +56,7 @@ public struct FTPFrontEnd: FTPFileProvider {
 
     public func uploadLimit(path: String, login: FTPLogin, client: String) -> Result<Int, FTPFailure> {
         switch service.uploadPermission(request(path, login, client)) {
-        case .success(let permission): .success(permission.1)
+        case .success(let permission): .success(permission.limit)
         case .failure(.forbidden(let reason)): .failure(.denied(reason))
         case .failure(.unauthorized(let realm, _, _)): .failure(.denied("directory '\(realm)' needs its credentials"))
         }

@@ -322,15 +322,22 @@ public final class FileService: Sendable {
                 return .generated(generated)
             }
             var info = stat()
-            guard stat(tree.path(of: path), &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-            // S2 and S5 hold for the file that would be opened: a link out of the tree is refused, and a link into
-            // a protected directory needs that directory's credentials.
-            switch tree.locate(path) {
-            case .outside: return .answer(.forbidden("a symbolic link leads out of the served tree"))
-            case .missing: continue
-            case .inside(let target) where target != path.path:
-                if let refused = refusal(request, for: target) { return .answer(ReadAnswer(refused)) }
-            case .inside: break
+            let full = tree.path(of: path)
+            guard lstat(full, &info) == 0 else { continue }
+            // A name at the top that is no link is the file itself, inside the tree (whose own links were resolved
+            // at the start): one lstat says all. Else S2 and S5 hold for the file that would be opened: a link out
+            // of the tree is refused, and a link into a protected directory needs that directory's credentials.
+            if path.segments.count > 1 || (info.st_mode & S_IFMT) == S_IFLNK {
+                guard stat(full, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+                switch tree.locate(path) {
+                case .outside: return .answer(.forbidden("a symbolic link leads out of the served tree"))
+                case .missing: continue
+                case .inside(let target) where target != path.path:
+                    if let refused = refusal(request, for: target) { return .answer(ReadAnswer(refused)) }
+                case .inside: break
+                }
+            } else {
+                guard (info.st_mode & S_IFMT) == S_IFREG else { continue }
             }
             let identity = FileIdentity(info)
             if candidates.isEmpty, let cached = cache.withLock({ $0[key] }), cached.identity == identity {

@@ -3,10 +3,19 @@ import NIOCore
 import NIOPosix
 import ProvisioningCore
 
+/// An upload that ``FileService/uploadPermission(_:)`` allows: where it goes and how large it may be.
+public struct UploadPermission: Sendable {
+    public let path: RootRelativePath
+    /// The most bytes it may have.
+    public let limit: Int
+    /// A file of that name is in the root (the upload will shadow it).
+    let inRoot: Bool
+}
+
 /// Uploads (S4): which names a phone may write, and storing them atomically with the previous version kept.
 extension FileService {
     /// Whether an upload of this path is allowed (S4), and its size limit.
-    public func uploadPermission(_ request: FileRequest) -> Result<(RootRelativePath, Int), AccessRefusal> {
+    public func uploadPermission(_ request: FileRequest) -> Result<UploadPermission, AccessRefusal> {
         let path: RootRelativePath
         switch confine(request) {
         case .success(let checked): path = checked
@@ -15,8 +24,11 @@ extension FileService {
         if let refused = refusal(request, for: path.path) { return .failure(refused) }
         let name = path.segments.last!
         // A name that is a folder (in the root or among uploads), or lies below a file, cannot be a file.
-        for tree in [rootTree, uploadTree] {
-            if tree.facts(path)?.isDirectory == true { return .failure(.forbidden("'\(path.path)' is a directory")) }
+        var inRoot = false
+        for (index, tree) in [rootTree, uploadTree].enumerated() {
+            let facts = tree.facts(path)
+            if facts?.isDirectory == true { return .failure(.forbidden("'\(path.path)' is a directory")) }
+            if index == 0, facts != nil { inRoot = true }
             for end in 1..<path.segments.count {
                 guard let parent = try? RootRelativePath(path.segments.prefix(end).joined(separator: "/")),
                       let facts = tree.facts(parent), !facts.isDirectory else { continue }
@@ -38,7 +50,7 @@ extension FileService {
         guard settings.uploadPatterns.contains(where: { Glob.matches(pattern: $0, name: name) }) else {
             return .failure(.forbidden("uploads of '\(name)' are not allowed"))
         }
-        return .success((path, settings.uploadMaximumBytes))
+        return .success(UploadPermission(path: path, limit: settings.uploadMaximumBytes, inRoot: inRoot))
     }
 
     /// Stores an upload atomically, keeping the previous version (S4).
@@ -49,20 +61,21 @@ extension FileService {
     }
 
     /// ``write(_:contents:)`` for a caller that is no task (an epoll loop): `answer` hears the outcome, at once for
-    /// a refusal, else on the thread that stored the upload.
-    public func write(_ request: FileRequest, contents: ByteBuffer,
+    /// a refusal, else on the thread that stored the upload. `permitted`: what ``uploadPermission(_:)`` said of this
+    /// request a moment ago on the same thread (the HTTP quick paths, which ask before they wait for the body), not
+    /// asked again.
+    public func write(_ request: FileRequest, contents: ByteBuffer, permitted: UploadPermission? = nil,
                       then answer: @escaping @Sendable (WriteAnswer) -> Void) {
-        let path: RootRelativePath
-        let limit: Int
-        switch uploadPermission(request) {
-        case .success(let permission): (path, limit) = permission
+        let permission: UploadPermission
+        switch permitted.map(Result.success) ?? uploadPermission(request) {
+        case .success(let allowed): permission = allowed
         case .failure(.forbidden(let reason)): return answer(.forbidden(reason))
         case .failure(.unauthorized(let realm, let delay, let stale)):
             return answer(.unauthorized(realm: realm, delay: delay, stale: stale))
         }
-        guard contents.readableBytes <= limit else { return answer(.tooLarge(limit: limit)) }
-        let inRoot = rootTree.facts(path) != nil
-        committer.commit(Array(contents.readableBytesView), at: path.path) { [self] result in
+        guard contents.readableBytes <= permission.limit else { return answer(.tooLarge(limit: permission.limit)) }
+        let inRoot = permission.inRoot
+        committer.commit(Array(contents.readableBytesView), at: permission.path.path) { [self] result in
             switch result {
             case .success(let replacedUpload):
                 metrics.uploads.add(1)

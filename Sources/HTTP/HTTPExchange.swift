@@ -85,12 +85,12 @@ enum HTTPExchange {
             reply.close = true
             return (reply, 0)
         case .success(let permission):
-            if let declared = head.headers.first(name: "Content-Length").flatMap(Int.init), declared > permission.1 {
+            if let declared = head.headers.first(name: "Content-Length").flatMap(Int.init), declared > permission.limit {
                 var reply = HTTPReply(status: .payloadTooLarge, result: .tooLarge)
                 reply.close = true
-                return (reply, permission.1)
+                return (reply, permission.limit)
             }
-            return (nil, permission.1)
+            return (nil, permission.limit)
         }
     }
 

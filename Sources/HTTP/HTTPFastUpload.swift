@@ -37,8 +37,8 @@ enum HTTPFastUpload {
     enum Plan {
         case incomplete
         case handOff
-        /// Store these bytes for this request.
-        case store(FileRequest, ByteBuffer)
+        /// Store these bytes for this request, as permitted.
+        case store(FileRequest, ByteBuffer, UploadPermission)
     }
 
     /// The decision both quick paths (the epoll loop, and the handler behind TLS) take for a PUT head, `body` being
@@ -51,10 +51,11 @@ enum HTTPFastUpload {
         request.serverURL = FileRequest.serverURL(scheme: fileProtocol.rawValue, host: head.host)
         // Decided before the body is waited for, so that a refused body is never held here.
         guard case .success(let permission) = service.uploadPermission(request),
-              head.contentLength <= permission.1
+              head.contentLength <= permission.limit
         else { return .handOff }
         guard body.count >= head.contentLength else { return .incomplete }
-        return .store(request, ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: body[..<head.contentLength])))
+        return .store(request, ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: body[..<head.contentLength])),
+                      permission)
     }
 
     /// The reply to a stored upload, recorded: both quick paths send it as their connection allows.
@@ -76,16 +77,17 @@ extension HTTPFastLoop {
         guard loop.stopDeadline == nil else { return .handOff }
         let request: FileRequest
         let contents: ByteBuffer
+        let permission: UploadPermission
         switch HTTPFastUpload.plan(head, body: body, fileProtocol: .http, client: connection.client,
                                    certificateSubject: nil, service: service) {
         case .incomplete: return .incomplete
         case .handOff: return .handOff
-        case .store(let planned, let bytes): (request, contents) = (planned, bytes)
+        case .store(let planned, let bytes, let allowed): (request, contents, permission) = (planned, bytes, allowed)
         }
         connection.waiting = true
         let (service, inbox, descriptor, serial) = (self.service, self.inbox, connection.descriptor, connection.serial)
         let (keepAlive, started, upload) = (!head.close, ContinuousClock.now, request)
-        service.write(upload, contents: contents) { answer in
+        service.write(upload, contents: contents, permitted: permission) { answer in
             inbox.post(HTTPFastUpload.Stored(descriptor: descriptor, serial: serial, answer: answer, request: upload,
                                              bytes: contents.readableBytes, keepAlive: keepAlive, started: started))
         }

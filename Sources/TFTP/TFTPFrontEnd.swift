@@ -35,7 +35,7 @@ public struct TFTPFrontEnd: TFTPFileProvider {
 
     public func prepareWrite(path: String, client: SocketAddress) async -> Result<Int, TFTPError> {
         switch service.uploadPermission(request(path, client)) {
-        case .success(let permission): .success(permission.1)
+        case .success(let permission): .success(permission.limit)
         case .failure(.forbidden(let reason)): .failure(TFTPError(code: .accessViolation, message: reason))
         case .failure(.unauthorized): .failure(TFTPError(code: .accessViolation, message: "credentials required"))
         }
