@@ -24,6 +24,15 @@ public struct LeaseRecord: Codable, Sendable, Hashable, FetchableRecord, Persist
 
 extension RequestLog {
     /// Stores a lease, replacing the client's previous one and any stale row holding the same address.
+    public func saveLease(_ lease: LeaseRecord) throws { try store.saveLease(lease) }
+
+    public func removeLease(mac: String) throws { try store.removeLease(mac: mac) }
+
+    /// Every stored lease.
+    public func leases() throws -> [LeaseRecord] { try store.leases() }
+}
+
+extension SQLiteRequestLog {
     public func saveLease(_ lease: LeaseRecord) throws {
         try database.write { db in
             try db.execute(sql: "DELETE FROM dhcpLease WHERE address = ? AND mac <> ?", arguments: [lease.address, lease.mac])
@@ -35,7 +44,6 @@ extension RequestLog {
         _ = try database.write { try LeaseRecord.deleteOne($0, key: mac) }
     }
 
-    /// Every stored lease.
     public func leases() throws -> [LeaseRecord] {
         try database.read { try LeaseRecord.order(Column("address")).fetchAll($0) }
     }

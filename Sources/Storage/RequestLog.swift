@@ -1,6 +1,4 @@
 import Foundation
-import GRDB
-import GRDBSQLite
 import Logging
 import NIOCore
 import NIOPosix
@@ -10,8 +8,12 @@ import Synchronization
 import CLinuxShims
 #endif
 
+/// The request log and the device registry: ``record(_:)`` only appends to memory; a thread of the log's own writes
+/// the records in batches to its ``RequestLogStore`` (SQLite in the data folder, or the PostgreSQL several nodes
+/// share), so logging never slows a transfer. While the store cannot be written, batches wait (up to a bound, the
+/// rest counted as dropped) and are written once it is back.
 public final class RequestLog: Service, Sendable {
-    let database: DatabaseQueue
+    public let store: any RequestLogStore
     let pending = PerThread<[RequestRecord]> { [] }
     let logger: Logger
     /// How often pending records are written.
@@ -21,93 +23,23 @@ public final class RequestLog: Service, Sendable {
     /// Told of each batch's records that name a device or a model, once identified (on the writer's thread).
     let observe: (@Sendable ([RequestRecord]) -> Void)?
 
-    /// Opens (creating and migrating) the database at `path`; `nil` for an in-memory database.
-    public init(path: String?, logger: Logger, flushInterval: Duration = .milliseconds(20),
+    /// The log kept in `store`.
+    public init(store: any RequestLogStore, logger: Logger, flushInterval: Duration = .milliseconds(20),
                 identify: (@Sendable (inout RequestRecord) -> Void)? = nil,
-                observe: (@Sendable ([RequestRecord]) -> Void)? = nil) throws {
+                observe: (@Sendable ([RequestRecord]) -> Void)? = nil) {
+        self.store = store
         self.identify = identify
         self.observe = observe
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(5)
-        configuration.prepareDatabase { db in
-            // WAL with NORMAL sync: a crash loses at most the last batches, never the file; far fewer fsyncs.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL; PRAGMA cache_size = -8192")
-        }
-        if let path {
-            database = try DatabaseQueue(path: path, configuration: configuration)
-            try database.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
-        } else {
-            database = try DatabaseQueue(configuration: configuration)
-        }
         self.logger = logger
         self.flushInterval = flushInterval
-        try RequestLog.migrator.migrate(database)
     }
 
-    /// The request table's columns after its key, as version 1 made them (version 2 added `certificate`).
-    private static func addRequestColumns(_ t: TableDefinition) {
-        t.column("time", .double).notNull()
-        t.column("protocolName", .text).notNull()
-        t.column("client", .text).notNull()
-        t.column("path", .text).notNull()
-        t.column("result", .text).notNull()
-        t.column("bytes", .integer).notNull()
-        t.column("duration", .double).notNull()
-        t.column("mac", .text)
-        t.column("model", .text)
-        t.column("firmware", .text)
-    }
-
-    static var migrator: DatabaseMigrator {
-        var migrator = DatabaseMigrator()
-        migrator.registerMigration("v1") { db in
-            try db.create(table: "request") { t in
-                t.autoIncrementedPrimaryKey("id")
-                addRequestColumns(t)
-            }
-            try db.create(index: "request_mac_time", on: "request", columns: ["mac", "time"])
-            try db.create(table: "device") { t in
-                t.primaryKey("mac", .text)
-                t.column("model", .text)
-                t.column("firmware", .text)
-                t.column("address", .text).notNull()
-                t.column("firstSeen", .double).notNull()
-                t.column("lastSeen", .double).notNull()
-                t.column("lastPath", .text).notNull()
-                t.column("lastResult", .text).notNull()
-            }
-        }
-        migrator.registerMigration("v2: client certificates") { db in
-            try db.alter(table: "request") { t in t.add(column: "certificate", .text) }
-        }
-        migrator.registerMigration("v3: append-only request table") { db in
-            // Requests are only appended and read newest first (by id); a (mac, time) index made every insert a
-            // random B-tree write, which cost more than serving the request. Per-device questions go to `device`.
-            try db.drop(index: "request_mac_time")
-        }
-        migrator.registerMigration("v4: rowid request ids") { db in
-            // AUTOINCREMENT made every insert read and write `sqlite_sequence` too: about a fifth of an insert.
-            // A plain rowid key gives the same increasing ids, since rows are only appended.
-            try db.create(table: "request_v4") { t in
-                t.primaryKey("id", .integer)
-                addRequestColumns(t)
-                t.column("certificate", .text)
-            }
-            try db.execute(sql: "INSERT INTO request_v4 SELECT id, time, protocolName, client, path, result, bytes, "
-                + "duration, mac, model, firmware, certificate FROM request")
-            try db.drop(table: "request")
-            try db.rename(table: "request_v4", to: "request")
-        }
-        migrator.registerMigration("v5: DHCP leases") { db in
-            try db.create(table: "dhcpLease") { t in
-                t.primaryKey("mac", .text)
-                t.column("address", .text).notNull().unique()
-                t.column("expires", .double).notNull()
-                t.column("vendorClass", .text)
-                t.column("updated", .double).notNull()
-            }
-        }
-        return migrator
+    /// The log in the SQLite database at `path` (created and migrated); `nil` for an in-memory database.
+    public convenience init(path: String?, logger: Logger, flushInterval: Duration = .milliseconds(20),
+                            identify: (@Sendable (inout RequestRecord) -> Void)? = nil,
+                            observe: (@Sendable ([RequestRecord]) -> Void)? = nil) throws {
+        self.init(store: try SQLiteRequestLog(path: path), logger: logger, flushInterval: flushInterval,
+                  identify: identify, observe: observe)
     }
 
     /// The most records waiting in one shard; beyond it records are dropped and counted, so a load the disk
@@ -115,7 +47,11 @@ public final class RequestLog: Service, Sendable {
     public static let maximumPendingPerShard = 50_000
     /// Records dropped because the queue was full.
     public var dropped: Int { droppedCount.load(ordering: .relaxed) }
-    private let droppedCount = Atomic<Int>(0)
+    let droppedCount = Atomic<Int>(0)
+    /// What failed writes left for the next (``flush(writingDevices:)``).
+    let outage = Mutex(Outage())
+    /// Requests waiting for a store that failed.
+    public var retained: Int { outage.withLock { $0.retained.count } }
 
     /// Queues a record; it is written within ``flushInterval``.
     public func record(_ record: RequestRecord) {
@@ -156,62 +92,41 @@ public final class RequestLog: Service, Sendable {
         try? await gracefulShutdown()
         stopping.store(true, ordering: .releasing)
         for await _ in finished {}
-        flushLogging()
+        flushLogging(now: true)
+        if retained > 0 {
+            logger.error("request log: records the store did not take are lost at exit", metadata: ["records": "\(retained)"])
+        }
     }
 
     private let stopping = Atomic<Bool>(false)
 
     /// Flushes, logging a failure instead of throwing.
-    private func flushLogging(writingDevices: Bool = true) {
+    private func flushLogging(writingDevices: Bool = true, now: Bool = false) {
         do {
-            try flush(writingDevices: writingDevices)
+            try flush(writingDevices: writingDevices, now: now)
         } catch {
-            logger.error("request log write failed", metadata: ["storage.error": "\(error)"])
+            logger.error("request log write failed; its records wait for the store", metadata: [
+                "storage.error": "\(error)", "records": "\(retained)"])
         }
     }
 
     /// Devices seen, most recent first.
-    public func devices() throws -> [DeviceRecord] {
-        try database.read { try DeviceRecord.order(Column("lastSeen").desc).fetchAll($0) }
-    }
+    public func devices() throws -> [DeviceRecord] { try store.devices() }
 
     /// One device, by its canonical MAC.
-    public func device(mac: String) throws -> DeviceRecord? {
-        try database.read { try DeviceRecord.fetchOne($0, key: mac) }
-    }
+    public func device(mac: String) throws -> DeviceRecord? { try store.device(mac: mac) }
 
     /// Which phones the log has seen since when, and their firmware, at `now` (seconds since 1970): the console's fleet
     /// page (the device table alone; the request table is not scanned).
-    public func activity(now: Double) throws -> FleetActivity {
-        try database.read { db in
-            var activity = FleetActivity()
-            let seen = try Row.fetchOne(db, sql: """
-                SELECT COUNT(*) FILTER (WHERE lastSeen >= ?) AS hour, COUNT(*) FILTER (WHERE lastSeen >= ?) AS day,
-                       COUNT(*) AS ever FROM device
-                """, arguments: [now - 3600, now - 86400])
-            (activity.seenLastHour, activity.seenLastDay, activity.seenEver) = (seen?["hour"] ?? 0, seen?["day"] ?? 0, seen?["ever"] ?? 0)
-            activity.firmware = try Row.fetchAll(db, sql: """
-                SELECT firmware, COUNT(*) AS count FROM device WHERE firmware IS NOT NULL
-                GROUP BY firmware ORDER BY count DESC, firmware LIMIT 20
-                """).map { ($0["firmware"], $0["count"]) }
-            return activity
-        }
-    }
+    public func activity(now: Double) throws -> FleetActivity { try store.activity(now: now) }
 
     /// The latest requests, newest first, optionally for one MAC, over one protocol, or since a time (seconds
     /// since 1970).
     public func requests(mac: String? = nil, protocolName: String? = nil, since: Double? = nil,
                          limit: Int = 50) throws -> [RequestRecord] {
-        try database.read { db in
-            var request = RequestRecord.order(Column("id").desc).limit(limit)
-            if let mac { request = request.filter(Column("mac") == mac) }
-            if let protocolName { request = request.filter(Column("protocolName") == protocolName) }
-            if let since { request = request.filter(Column("time") >= since) }
-            return try request.fetchAll(db)
-        }
+        try store.requests(mac: mac, protocolName: protocolName, since: since, limit: limit)
     }
 }
-
 /// The fleet's activity as the request log tells it.
 public struct FleetActivity: Sendable {
     /// Phones (by MAC) whose last request was in the last hour, day, or ever.

@@ -1,6 +1,4 @@
 import Foundation
-import GRDB
-import GRDBSQLite
 import Synchronization
 #if os(Linux)
 import CLinuxShims
@@ -10,30 +8,39 @@ import CLinuxShims
 extension RequestLog {
     /// Writes every queued record now: the requests, then one upsert per device seen in the batch.
     public func flush() throws {
-        try flush(writingDevices: true)
+        try flush(writingDevices: true, now: true)
     }
 
-    /// What the next device write says of one device: the batches since the last write, merged.
-    struct DeviceUpdate {
-        var firstTime: Double
-        var lastTime: Double
-        var client: String
-        var path: String
-        var result: String
-        var model: String?
-        var firmware: String?
+    /// What a failed write left, kept for the next one (only the writer touches it).
+    struct Outage {
+        /// Requests not written yet, oldest first: written before anything newer.
+        var retained: [RequestRecord] = []
+        /// Writes failed in a row; the next is tried at `retryAt`, the wait doubling up to a bound.
+        var failures = 0
+        var retryAt: ContinuousClock.Instant?
     }
 
-    /// Writes the queued requests, and the device updates when `writingDevices`.
-    func flush(writingDevices: Bool) throws {
+    /// The most requests kept while the store cannot be written; later ones are dropped and counted.
+    public static let maximumRetained = 200_000
+    /// The longest wait between two tries of a store that failed.
+    static let longestRetry: Duration = .seconds(30)
+
+    /// Writes the queued requests, and the device updates when `writingDevices`. While the store fails, the requests
+    /// and device updates wait, in order, and are written once it is back; tries are spaced out (a second, doubling
+    /// up to ``longestRetry``; `now`: try at once). Throws the store's error when a try failed.
+    func flush(writingDevices: Bool, now: Bool = false) throws {
+        try outage.withLock { outage in try flush(writingDevices: writingDevices, now: now, outage: &outage) }
+    }
+
+    private func flush(writingDevices: Bool, now: Bool, outage: inout Outage) throws {
         var batch: [RequestRecord] = []
         pending.forEach { records in
             batch += records
             records.removeAll(keepingCapacity: true)
         }
-        guard !batch.isEmpty || writingDevices else { return }
+        guard !batch.isEmpty || writingDevices || !outage.retained.isEmpty else { return }
         // Written in time order across shards; sorting indices moves no strings.
-        let order = batch.indices.sorted { batch[$0].time < batch[$1].time }
+        var order = batch.indices.sorted { batch[$0].time < batch[$1].time }
         if let identify {
             // Called for every record: remembering identities by (protocol, path, User-Agent) cost more in
             // hashing and comparing than identifying again.
@@ -47,7 +54,7 @@ extension RequestLog {
             let sightings = order.map { batch[$0] }.filter { $0.mac != nil || $0.model != nil }
             if !sightings.isEmpty { observe(sightings) }
         }
-        var devices = pendingDevices.withLock { pending -> [String: DeviceUpdate] in
+        let devices = pendingDevices.withLock { pending -> [String: DeviceUpdate] in
             for index in order {
                 guard let mac = batch[index].mac else { continue }
                 // Updated in place: copying records (a dozen reference counts each) was most of this loop's cost.
@@ -70,63 +77,51 @@ extension RequestLog {
             defer { pending.removeAll() }
             return pending
         }
-        try database.write { db in
-            let insert = try db.cachedStatement(sql: """
-                INSERT INTO request (time, protocolName, client, path, result, bytes, duration, mac, model, firmware,
-                certificate) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """)
-            // Bound and stepped with SQLite's own calls: at tens of thousands of requests a second, building
-            // `StatementArguments` for each record cost more than the insert.
-            let statement = insert.sqliteStatement
-            defer { sqlite3_reset(statement) }
-            var pacer = Pacer(work: order.count)
-            for index in order {
-                pacer.step()
-                sqlite3_reset(statement)
-                sqlite3_bind_double(statement, 1, batch[index].time)
-                bind(statement, 2, batch[index].protocolName)
-                bind(statement, 3, batch[index].client)
-                bind(statement, 4, batch[index].path)
-                bind(statement, 5, batch[index].result)
-                sqlite3_bind_int64(statement, 6, Int64(batch[index].bytes))
-                sqlite3_bind_double(statement, 7, batch[index].duration)
-                bind(statement, 8, batch[index].mac)
-                bind(statement, 9, batch[index].model)
-                bind(statement, 10, batch[index].firmware)
-                bind(statement, 11, batch[index].certificate)
-                let code = sqlite3_step(statement)
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
+        if !outage.retained.isEmpty {
+            let earlier = outage.retained.count
+            order = Array(0..<earlier) + order.map { $0 + earlier }
+            batch = outage.retained + batch
+            outage.retained = []
+        }
+        if !now, let retryAt = outage.retryAt, ContinuousClock.now < retryAt {
+            return retain(batch, order: order, devices: devices, in: &outage)
+        }
+        do {
+            try store.write(requests: batch, order: order, devices: devices)
+        } catch {
+            retain(batch, order: order, devices: devices, in: &outage)
+            outage.failures += 1
+            let wait = min(Duration.seconds(1 << min(outage.failures - 1, 5)), RequestLog.longestRetry)
+            outage.retryAt = ContinuousClock.now + wait
+            throw error
+        }
+        if outage.failures > 0 {
+            logger.notice("request log: the store is written again", metadata: [
+                "records": "\(batch.count)", "failed.tries": "\(outage.failures)"])
+            outage.failures = 0
+            outage.retryAt = nil
+        }
+    }
+
+    /// Keeps what a write could not store for the next one: the requests in order (up to ``maximumRetained``, the rest
+    /// dropped and counted), the device updates merged back under any newer ones.
+    private func retain(_ batch: [RequestRecord], order: [Int], devices: [String: DeviceUpdate],
+                        in outage: inout Outage) {
+        let kept = order.prefix(RequestLog.maximumRetained)
+        outage.retained = kept.map { batch[$0] }
+        if kept.count < order.count { droppedCount.add(order.count - kept.count, ordering: .relaxed) }
+        guard !devices.isEmpty else { return }
+        pendingDevices.withLock { pending in
+            for (mac, earlier) in devices {
+                guard var later = pending[mac] else {
+                    pending[mac] = earlier
+                    continue
                 }
+                later.firstTime = min(later.firstTime, earlier.firstTime)
+                later.model = later.model ?? earlier.model
+                later.firmware = later.firmware ?? earlier.firmware
+                pending[mac] = later
             }
-            let upsert = try db.cachedStatement(sql: """
-                INSERT INTO device (mac, model, firmware, address, firstSeen, lastSeen, lastPath, lastResult)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT(mac) DO UPDATE SET model = coalesce(excluded.model, model),
-                firmware = coalesce(excluded.firmware, firmware), address = excluded.address,
-                lastSeen = excluded.lastSeen, lastPath = excluded.lastPath, lastResult = excluded.lastResult
-                """)
-            // Raw binds here too: a fleet is tens of thousands of rows every second.
-            let upsertStatement = upsert.sqliteStatement
-            defer { sqlite3_reset(upsertStatement) }
-            pacer = Pacer(work: devices.count)
-            for (mac, device) in devices {
-                pacer.step()
-                sqlite3_reset(upsertStatement)
-                bind(upsertStatement, 1, mac)
-                bind(upsertStatement, 2, device.model)
-                bind(upsertStatement, 3, device.firmware)
-                bind(upsertStatement, 4, device.client)
-                sqlite3_bind_double(upsertStatement, 5, device.firstTime)
-                sqlite3_bind_double(upsertStatement, 6, device.lastTime)
-                bind(upsertStatement, 7, device.path)
-                bind(upsertStatement, 8, device.result)
-                let code = sqlite3_step(upsertStatement)
-                guard code == SQLITE_DONE else {
-                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: db.lastErrorMessage)
-                }
-            }
-            devices = [:]
         }
     }
 
@@ -153,19 +148,4 @@ extension RequestLog {
             }
         }
     }
-
-    /// Binds text, or NULL for nil; SQLite copies the bytes.
-    private func bind(_ statement: OpaquePointer?, _ index: Int32, _ text: String?) {
-        guard var text else {
-            sqlite3_bind_null(statement, index)
-            return
-        }
-        text.withUTF8 { bytes in
-            _ = sqlite3_bind_text(statement, index, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self),
-                                  Int32(bytes.count), RequestLog.transient)
-        }
-    }
-
-    /// `SQLITE_TRANSIENT`, which C defines as a cast Swift does not import.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 }

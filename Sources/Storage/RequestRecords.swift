@@ -62,6 +62,18 @@ public struct DeviceRecord: Codable, Sendable, Hashable, FetchableRecord, Persis
     public var lastSeen: Double
     public var lastPath: String
     public var lastResult: String
+
+    public init(mac: String, model: String?, firmware: String?, address: String, firstSeen: Double, lastSeen: Double,
+                lastPath: String, lastResult: String) {
+        self.mac = mac
+        self.model = model
+        self.firmware = firmware
+        self.address = address
+        self.firstSeen = firstSeen
+        self.lastSeen = lastSeen
+        self.lastPath = lastPath
+        self.lastResult = lastResult
+    }
 }
 
 /// The request log and device registry in the data folder's SQLite database.

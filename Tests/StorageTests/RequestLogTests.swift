@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import Logging
+import Synchronization
 import Testing
 @testable import FileService
 @testable import Storage
@@ -21,7 +22,7 @@ struct RequestLogTests {
         defer { try? FileManager.default.removeItem(at: path.deletingLastPathComponent()) }
         do {
             let old = try DatabaseQueue(path: path.path)
-            try RequestLog.migrator.migrate(old, upTo: "v3: append-only request table")
+            try SQLiteRequestLog.migrator.migrate(old, upTo: "v3: append-only request table")
             try old.write { db in
                 for (id, file) in [(7, "/001565000001.cfg"), (9, "/y000000000028.cfg")] {
                     try db.execute(sql: """
@@ -33,7 +34,7 @@ struct RequestLogTests {
             try old.close()
         }
         let log = try RequestLog(path: path.path, logger: logger, identify: DeviceIdentity.fill)
-        let schema = try log.database.read { db in
+        let schema = try (log.store as! SQLiteRequestLog).database.read { db in
             try String.fetchOne(db, sql: "SELECT sql FROM sqlite_master WHERE name = 'request'")
         }
         #expect(schema?.uppercased().contains("AUTOINCREMENT") == false)
@@ -83,9 +84,39 @@ struct RequestLogTests {
                                      result: "ok", bytes: 1, duration: 0))
         }
         try log.flush()
-        let count = try log.database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM request") }
+        let count = try (log.store as! SQLiteRequestLog).database.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM request") }
         #expect(count == 20_000)
         #expect(try log.devices().count == 5_000)
+        #expect(log.dropped == 0)
+    }
+
+    @Test("a store that fails keeps nothing back: its requests wait in order, devices merged, and are written once it is back")
+    func outageKeepsRecords() throws {
+        let store = FailingStore(try SQLiteRequestLog(path: nil))
+        let log = RequestLog(store: store, logger: logger, identify: DeviceIdentity.fill)
+        let record = { (time: Double, mac: String, agent: String?) in
+            log.record(RequestRecord(time: time, protocolName: "http", client: "192.0.2.\(Int(time))",
+                                     path: "/\(mac).cfg", result: "ok", bytes: 1, duration: 0, userAgent: agent))
+        }
+        record(1, "001565000001", "Yealink SIP-T46S 66.86.0.15 00:15:65:00:00:01")
+        store.failing.withLock { $0 = true }
+        #expect(throws: StoreUnavailable.self) { try log.flush() }
+        #expect(log.retained == 1)
+        record(3, "001565000001", nil)
+        record(2, "001565000002", nil)
+        #expect(throws: StoreUnavailable.self) { try log.flush() }
+        #expect(log.retained == 3)
+        #expect(throws: StoreUnavailable.self) { try log.requests(limit: 10) }
+        store.failing.withLock { $0 = false }
+        try log.flush()
+        #expect(log.retained == 0)
+        #expect(try log.requests(limit: 10).map(\.time) == [3, 2, 1])
+        let first = try #require(try log.device(mac: "001565000001"))
+        // Its first sighting (kept through the outage) and its model, which only that one's User-Agent said.
+        #expect(first.firstSeen == 1)
+        #expect(first.lastSeen == 3)
+        #expect(first.model == "T46S")
+        #expect(first.address == "192.0.2.3")
         #expect(log.dropped == 0)
     }
 
@@ -103,4 +134,33 @@ struct RequestLogTests {
         #expect(DeviceIdentity(path: "/a/b/001565abcdef.cfg", userAgent: nil).mac == "001565abcdef")
         #expect(DeviceIdentity(path: "001565abcdef.cfg", userAgent: nil).mac == "001565abcdef")
     }
+}
+
+/// A store that refuses every call while `failing`, as a store whose server went away does; else the store it wraps.
+final class FailingStore: RequestLogStore {
+    let wrapped: SQLiteRequestLog
+    let failing = Mutex(false)
+
+    init(_ wrapped: SQLiteRequestLog) {
+        self.wrapped = wrapped
+    }
+
+    private func check() throws {
+        if failing.withLock({ $0 }) { throw StoreUnavailable("the store is away") }
+    }
+
+    func write(requests: [RequestRecord], order: [Int], devices: [String: DeviceUpdate]) throws {
+        try check()
+        try wrapped.write(requests: requests, order: order, devices: devices)
+    }
+    func devices() throws -> [DeviceRecord] { try check(); return try wrapped.devices() }
+    func device(mac: String) throws -> DeviceRecord? { try check(); return try wrapped.device(mac: mac) }
+    func activity(now: Double) throws -> FleetActivity { try check(); return try wrapped.activity(now: now) }
+    func requests(mac: String?, protocolName: String?, since: Double?, limit: Int) throws -> [RequestRecord] {
+        try check()
+        return try wrapped.requests(mac: mac, protocolName: protocolName, since: since, limit: limit)
+    }
+    func saveLease(_ lease: LeaseRecord) throws { try check(); try wrapped.saveLease(lease) }
+    func removeLease(mac: String) throws { try check(); try wrapped.removeLease(mac: mac) }
+    func leases() throws -> [LeaseRecord] { try check(); return try wrapped.leases() }
 }
