@@ -44,6 +44,8 @@ public final class ServerMetrics: Sendable {
     public let uploads = Counter()
     /// Request-log records dropped because the disk could not keep up.
     let droppedLogRecords: @Sendable () -> Int
+    /// Request-log records waiting for a store that failed (PostgreSQL away).
+    let waitingLogRecords: @Sendable () -> Int
     /// Asks each protocol how many transfers are in flight.
     private let inFlightSources = Mutex<[String: @Sendable () -> Int]>([:])
     /// Protective events by name (a fixed set: `auth-delayed`, `connection-refused`, `head-timeout`, …).
@@ -51,8 +53,10 @@ public final class ServerMetrics: Sendable {
     /// Counts kept elsewhere (a TFTP server's retransmissions), asked for when rendering.
     private let eventSources = Mutex<[String: @Sendable () -> Int]>([:])
 
-    public init(droppedLogRecords: @escaping @Sendable () -> Int = { 0 }) {
+    public init(droppedLogRecords: @escaping @Sendable () -> Int = { 0 },
+                waitingLogRecords: @escaping @Sendable () -> Int = { 0 }) {
         self.droppedLogRecords = droppedLogRecords
+        self.waitingLogRecords = waitingLogRecords
     }
 
     /// A monotonically increasing count.
@@ -143,8 +147,10 @@ public final class ServerMetrics: Sendable {
         }
         lines += ["# HELP autoprov_uploads_total Uploads stored.", "# TYPE autoprov_uploads_total counter",
                   "autoprov_uploads_total \(uploads.current)",
-                  "# HELP autoprov_log_dropped_total Request-log records dropped because the queue was full.",
+                  "# HELP autoprov_log_dropped_total Request-log records dropped because the queue was full or the store was away too long.",
                   "# TYPE autoprov_log_dropped_total counter", "autoprov_log_dropped_total \(droppedLogRecords())",
+                  "# HELP autoprov_log_waiting Request-log records waiting for the store to take them again.",
+                  "# TYPE autoprov_log_waiting gauge", "autoprov_log_waiting \(waitingLogRecords())",
                   "# HELP autoprov_events_total Protective events: slowed-down logins, refused or timed-out connections,"
                     + " dropped requests, retransmissions.",
                   "# TYPE autoprov_events_total counter"]

@@ -21,6 +21,21 @@ public enum Stores {
         }
     }
 
+    /// The request log's store in the PostgreSQL at `url` (migrated on first use), on a connection of its own.
+    public static func requestLog(url: String, passwordFile: String?,
+                                  logger: Logger = Logger(label: "autoprov.store")) throws -> any RequestLogStore {
+        let database = try PostgresDatabase(url: url, password: try password(file: passwordFile), logger: logger)
+        do {
+            return try PostgresRequestLog(database)
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch let error as StoreUnavailable {
+            throw error
+        } catch {
+            throw PostgresStoreError("\(PostgresDatabase.redacted(url)): \(PostgresDatabase.describe(error))")
+        }
+    }
+
     /// The password for a URL that has none: the file's first line, else `PGPASSWORD`, else none.
     static func password(file: String?) throws -> String? {
         if let file {

@@ -50,8 +50,9 @@ public final class RequestLog: Service, Sendable {
     let droppedCount = Atomic<Int>(0)
     /// What failed writes left for the next (``flush(writingDevices:)``).
     let outage = Mutex(Outage())
-    /// Requests waiting for a store that failed.
-    public var retained: Int { outage.withLock { $0.retained.count } }
+    /// Requests waiting for a store that failed (read without waiting for a write in progress).
+    public var retained: Int { retainedCount.load(ordering: .relaxed) }
+    let retainedCount = Atomic<Int>(0)
 
     /// Queues a record; it is written within ``flushInterval``.
     public func record(_ record: RequestRecord) {

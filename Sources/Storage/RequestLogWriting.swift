@@ -29,7 +29,10 @@ extension RequestLog {
     /// and device updates wait, in order, and are written once it is back; tries are spaced out (a second, doubling
     /// up to ``longestRetry``; `now`: try at once). Throws the store's error when a try failed.
     func flush(writingDevices: Bool, now: Bool = false) throws {
-        try outage.withLock { outage in try flush(writingDevices: writingDevices, now: now, outage: &outage) }
+        try outage.withLock { outage in
+            defer { retainedCount.store(outage.retained.count, ordering: .relaxed) }
+            try flush(writingDevices: writingDevices, now: now, outage: &outage)
+        }
     }
 
     private func flush(writingDevices: Bool, now: Bool, outage: inout Outage) throws {

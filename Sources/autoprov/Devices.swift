@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import PostgresStore
 import ProvisioningCore
+import Settings
 import Storage
 
 struct Devices: ParsableCommand {
@@ -10,9 +12,12 @@ struct Devices: ParsableCommand {
     @Option(help: "The data folder.")
     var data = "autoprov-data"
 
+    @Option(help: "autoprov.toml, for [store] url (the log several nodes share).")
+    var config: String?
+
     func run() throws {
         try reportingFailures {
-            let log = try openLog(data)
+            let log = try openLog(data, config: config)
             let devices = try log.devices()
             // Leases from the built-in DHCP server, by MAC: the address and the vendor class the phone sent.
             let leases = Dictionary(try log.leases().map { ($0.mac, $0) }, uniquingKeysWith: { first, _ in first })
@@ -36,6 +41,9 @@ struct Log: ParsableCommand {
     @Option(help: "The data folder.")
     var data = "autoprov-data"
 
+    @Option(help: "autoprov.toml, for [store] url (the log several nodes share).")
+    var config: String?
+
     @Option(help: "Only this device's requests.")
     var mac: String?
 
@@ -44,7 +52,7 @@ struct Log: ParsableCommand {
 
     func run() throws {
         try reportingFailures {
-            let log = try openLog(data)
+            let log = try openLog(data, config: config)
             let filter: String?
             if let mac {
                 do { filter = try MACAddress(mac).canonical } catch { throw UsageFailure("\(error)") }
@@ -62,7 +70,23 @@ struct Log: ParsableCommand {
     }
 }
 
-func openLog(_ data: String) throws -> RequestLog {
+/// The request log: in the PostgreSQL the configuration's `[store] url` names (every node's requests), else the data
+/// folder's.
+func openLog(_ data: String, config: String?) throws -> RequestLog {
+    let settings: ServerConfiguration
+    do {
+        settings = try config.map { try ServerConfiguration.load(file: $0) } ?? ServerConfiguration()
+    } catch {
+        throw UsageFailure("\(error)")
+    }
+    if let url = settings.storeURL {
+        do {
+            return RequestLog(store: try Stores.requestLog(url: url, passwordFile: settings.storePasswordFile),
+                              logger: .init(label: "autoprov"))
+        } catch {
+            throw UsageFailure("[store] url: \(error)")
+        }
+    }
     let path = (data as NSString).appendingPathComponent("autoprov.sqlite")
     guard FileManager.default.fileExists(atPath: path) else {
         throw UsageFailure("\(path): no request log yet (has 'autoprov serve' run with --data \(data)?)")

@@ -29,7 +29,7 @@ struct Notify: ParsableCommand {
     @Flag(help: "The devices whose generated files changed since they were last told ('autoprov changes'); each that answers is recorded as told.")
     var changed = false
 
-    @Option(help: "With --changed: autoprov.toml, for the templates' variables.")
+    @Option(help: "autoprov.toml: its [store] url (the devices several nodes share); with --changed, the templates' variables.")
     var config: String?
 
     @Option(help: "The SIP port of devices found in the registry.")
@@ -83,7 +83,7 @@ struct Notify: ParsableCommand {
             } else {
                 let canonical: String
                 do { canonical = try MACAddress(mac ?? "").canonical } catch { throw UsageFailure("\(error)") }
-                guard let device = try openLog(data).device(mac: canonical) else {
+                guard let device = try openLog(data, config: config).device(mac: canonical) else {
                     throw UsageFailure("\(canonical) is not in the device registry of \(data)")
                 }
                 target = uri(for: device)
@@ -115,7 +115,7 @@ struct Notify: ParsableCommand {
     /// Every known device (or, with --changed, every changed one), started at `rate` a second so that a fleet does
     /// not provision all at once.
     private func notifyAll() throws {
-        var devices = try openLog(data).devices()
+        var devices = try openLog(data, config: config).devices()
         if let model { devices = devices.filter { $0.model?.lowercased() == model.lowercased() } }
         // With --changed: only the changed set, each recorded as told once it answers; a changed device the
         // registry has no address for stays changed.

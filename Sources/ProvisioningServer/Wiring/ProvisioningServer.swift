@@ -71,9 +71,18 @@ public struct ProvisioningServer: Sendable {
         // Phones the inventory does not know are added as pending from what the request log identifies.
         let pending = PendingDevices(generated: generated, perAddress: configuration.pendingPerAddress,
                                      autoApprove: configuration.autoApprove, logger: logger)
-        let log = try RequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path, logger: logger,
-                                 identify: DeviceIdentity.fill, observe: { pending.observe($0) })
-        let metrics = ServerMetrics(droppedLogRecords: { log.dropped })
+        // The request log and device registry: every node's in the shared PostgreSQL, else the data folder's.
+        let logStore: any RequestLogStore
+        do {
+            logStore = try configuration.storeURL.map {
+                try Stores.requestLog(url: $0, passwordFile: configuration.storePasswordFile, logger: logger)
+            } ?? SQLiteRequestLog(path: dataDirectory.appendingPathComponent("autoprov.sqlite").path)
+        } catch let error where configuration.storeURL != nil {
+            throw ListenError(description: "[store] url: \(error)")
+        }
+        let log = RequestLog(store: logStore, logger: logger, identify: DeviceIdentity.fill,
+                             observe: { pending.observe($0) })
+        let metrics = ServerMetrics(droppedLogRecords: { log.dropped }, waitingLogRecords: { log.retained })
         // With HTTP on, each file's HTTP head is made once, when the file is loaded.
         let service = try FileService(settings: configuration.fileServiceSettings, log: log, metrics: metrics,
                                       prepare: configuration.http != nil || configuration.https != nil

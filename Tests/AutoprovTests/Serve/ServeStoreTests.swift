@@ -30,6 +30,17 @@ struct ServeStoreTests {
     /// The `[store]` table naming the cluster's `fleet` database.
     static func store(_ cluster: ThrowawayPostgres) -> String { "[store]\nurl = \"\(cluster.url("fleet"))\"\n" }
 
+    /// The CLI's output once `done` holds (within 20 s), else its last output.
+    static func eventually(_ arguments: [String], node: ServerProcess, _ done: (String) -> Bool) throws -> String {
+        var output = ""
+        for _ in 0..<100 {
+            output = try cli(arguments, node: node)
+            if done(output) { break }
+            usleep(200_000)
+        }
+        return output
+    }
+
     struct Failure: Error, CustomStringConvertible {
         var description: String
     }
@@ -79,6 +90,17 @@ struct ServeStoreTests {
             #expect(try Self.cli(["device", "list"], node: a).contains(Self.mac))
             #expect(try Self.cli(["device", "list"], node: b).contains(Self.mac))
             #expect(try !Self.cli(["device", "list"], node: a, config: false).contains(Self.mac))
+            // One request log: what a phone asked of either node shows in `autoprov log` and `devices` on both.
+            _ = try Client.curl(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:51", "\(a.http)/00156574b151.cfg"])
+            _ = try Client.curl(["-A", "Yealink SIP-T54W 96.86.0.100 00:15:65:74:b1:52", "\(b.http)/00156574b152.cfg"])
+            for node in [a, b] {
+                let log = try Self.eventually(["log", "--limit", "100"], node: node) {
+                    $0.contains("/00156574b151.cfg") && $0.contains("/00156574b152.cfg")
+                }
+                #expect(log.contains("/00156574b151.cfg") && log.contains("/00156574b152.cfg"), "\(log)")
+                let devices = try Self.eventually(["devices"], node: node) { $0.contains("T46S") && $0.contains("T54W") }
+                #expect(devices.contains("00156574b151") && devices.contains("96.86.0.100"), "\(devices)")
+            }
             #expect(a.stop() == 0 && b.stop() == 0)
         }
     }
@@ -161,6 +183,14 @@ struct ServeStoreTests {
             usleep(2_500_000)
             let during = try Client.curl(["-i", url])
             #expect(during.status == 200 && during.body.contains("account.1.label = Front desk"), "\(during.body)")
+            // Its request waits in the node's memory for the store, and /metrics says how many wait.
+            #expect(try Client.curl(["\(node.http)/asked-during-the-outage.cfg"]).status == 404)
+            var metrics = ""
+            for _ in 0..<50 where !metrics.contains("autoprov_log_waiting ") || metrics.contains("autoprov_log_waiting 0\n") {
+                metrics = try Client.curl(["\(node.http)/metrics"]).body
+                usleep(100_000)
+            }
+            #expect(metrics.contains("autoprov_log_waiting ") && !metrics.contains("autoprov_log_waiting 0\n"), "\(metrics)")
             let refused = try CommandRunner.run(["device", "set", Self.mac, "desk=Back office", "--data", node.data.path,
                                                  "--config", node.directory.appendingPathComponent("autoprov.toml").path],
                                                 timeout: 60)
@@ -178,6 +208,10 @@ struct ServeStoreTests {
             try cluster.start()
             try Self.cli(["device", "set", Self.mac, "desk=Back office"], node: node)
             #expect(try Self.served(url, containing: "Back office").contains("account.1.label = Back office"))
+            // Nothing the log held is lost: the request made during the outage is written once the store is back.
+            let log = try Self.eventually(["log", "--limit", "100"], node: node) { $0.contains("/asked-during-the-outage.cfg") }
+            #expect(log.contains("/asked-during-the-outage.cfg"), "\(log)")
+            #expect(try String(contentsOf: node.output, encoding: .utf8).contains("the store is written again"))
             #expect(node.stop() == 0)
         }
     }
