@@ -9,24 +9,21 @@ public enum Stores {
     public static func inventory(url: String?, passwordFile: String?, sqlitePath: String,
                                  logger: Logger = Logger(label: "autoprov.store")) throws -> any InventoryStore {
         guard let url else { return try SQLiteInventory(path: sqlitePath) }
-        let database = try PostgresDatabase(url: url, password: try password(file: passwordFile), logger: logger)
-        do {
-            return try PostgresInventory(database)
-        } catch let error as PostgresStoreError {
-            throw error
-        } catch let error as StoreUnavailable {
-            throw error
-        } catch {
-            throw PostgresStoreError("\(PostgresDatabase.redacted(url)): \(PostgresDatabase.describe(error))")
-        }
+        return try open(url, passwordFile: passwordFile, logger: logger, PostgresInventory.init)
     }
 
     /// The request log's store in the PostgreSQL at `url` (migrated on first use), on a connection of its own.
     public static func requestLog(url: String, passwordFile: String?,
                                   logger: Logger = Logger(label: "autoprov.store")) throws -> any RequestLogStore {
+        try open(url, passwordFile: passwordFile, logger: logger, PostgresRequestLog.init)
+    }
+
+    /// A store on a new connection to `url`; what fails is said with the URL, its password left out.
+    private static func open<Store>(_ url: String, passwordFile: String?, logger: Logger,
+                                    _ make: (PostgresDatabase) throws -> Store) throws -> Store {
         let database = try PostgresDatabase(url: url, password: try password(file: passwordFile), logger: logger)
         do {
-            return try PostgresRequestLog(database)
+            return try make(database)
         } catch let error as PostgresStoreError {
             throw error
         } catch let error as StoreUnavailable {

@@ -10,51 +10,16 @@ import Testing
 /// second process, or a second node.
 @Suite("Inventory store contract: SQLite and PostgreSQL", .serialized, .timeLimit(.minutes(5)))
 struct InventoryStoreContractTests {
-    enum Kind: String, CaseIterable, CustomTestStringConvertible {
-        case sqlite, postgresql
-        var testDescription: String { rawValue }
-    }
+    typealias Opened = OpenedStore<any InventoryStore>
 
-    /// A store of `kind` on a new database, and a way to open a second store on the same database.
-    final class Opened: @unchecked Sendable {
-        let store: any InventoryStore
-        let another: () throws -> any InventoryStore
-        private let cleanUp: () -> Void
-
-        init(_ kind: Kind) throws {
-            switch kind {
-            case .sqlite:
-                let folder = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-inventory-\(UUID())")
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                let path = folder.appendingPathComponent("inventory.sqlite").path
-                store = try SQLiteInventory(path: path)
-                another = { try SQLiteInventory(path: path) }
-                cleanUp = { try? FileManager.default.removeItem(at: folder) }
-            case .postgresql:
-                let cluster = try ThrowawayPostgres()
-                do {
-                    try cluster.createDatabase("inventory")
-                    let url = cluster.url("inventory")
-                    let database = try PostgresDatabase(url: url)
-                    store = try PostgresInventory(database)
-                    var opened = [database]
-                    another = {
-                        let second = try PostgresDatabase(url: url)
-                        opened.append(second)
-                        return try PostgresInventory(second)
-                    }
-                    cleanUp = {
-                        for database in opened { database.close() }
-                        cluster.stop()
-                    }
-                } catch {
-                    cluster.stop()
-                    throw error
-                }
+    /// A store of `kind` on a new database.
+    static func open(_ kind: StoreKind) throws -> Opened {
+        try Opened(kind, name: "inventory") { scratch in
+            switch scratch.kind {
+            case .sqlite: try SQLiteInventory(path: scratch.path)
+            case .postgresql: try PostgresInventory(try scratch.postgres())
             }
         }
-
-        deinit { cleanUp() }
     }
 
     func device(_ mac: String, model: String = "T46S", groups: [String] = [], state: InventoryDevice.State = .active,
@@ -64,17 +29,13 @@ struct InventoryStoreContractTests {
     }
 
     /// Runs `body` with a store of `kind` on a new database, on a thread of its own (it blocks); closed after.
-    func with(_ kind: Kind, _ body: @escaping @Sendable (Opened) throws -> Void) async throws {
-        try await onOwnThread {
-            let opened = try Opened(kind)
-            defer { withExtendedLifetime(opened) {} }
-            try body(opened)
-        }
+    func with(_ kind: StoreKind, _ body: @escaping @Sendable (Opened) throws -> Void) async throws {
+        try await withScratch({ try Self.open(kind) }, body)
     }
 
     @Test("devices and groups are stored whole, listed by MAC and name, filtered by group, model, state and text, paged",
-          arguments: Kind.allCases)
-    func roundTrip(_ kind: Kind) async throws {
+          arguments: StoreKind.allCases)
+    func roundTrip(_ kind: StoreKind) async throws {
         try await with(kind) { opened in
             let store = opened.store
             try store.apply([.addGroup(InventoryGroup(name: "sales", variables: ["line": "2"])),
@@ -108,8 +69,8 @@ struct InventoryStoreContractTests {
     }
 
     @Test("a batch with one bad change writes nothing; each refusal names what is wrong; another connection sees the same",
-          arguments: Kind.allCases)
-    func allOrNothing(_ kind: Kind) async throws {
+          arguments: StoreKind.allCases)
+    func allOrNothing(_ kind: StoreKind) async throws {
         try await with(kind) { opened in
             let store = opened.store
             #expect(try store.revision() == 0)
@@ -145,8 +106,8 @@ struct InventoryStoreContractTests {
     }
 
     @Test("templates: a save whose text changed is a new version, the same text is not; a removal keeps the versions; the latest of each in layer order",
-          arguments: Kind.allCases)
-    func templateVersions(_ kind: Kind) async throws {
+          arguments: StoreKind.allCases)
+    func templateVersions(_ kind: StoreKind) async throws {
         try await with(kind) { opened in
             let store = opened.store
             try store.apply([.saveTemplate(.group("sales"), text: "#!version:1.0.0.1\n"), .saveTemplate(.defaults, text: "a\n"),
@@ -170,8 +131,8 @@ struct InventoryStoreContractTests {
     }
 
     @Test("counts by group and by state and model; what devices were told, outside the revision; names sorted byte by byte",
-          arguments: Kind.allCases)
-    func countsAndNotified(_ kind: Kind) async throws {
+          arguments: StoreKind.allCases)
+    func countsAndNotified(_ kind: StoreKind) async throws {
         try await with(kind) { opened in
             let store = opened.store
             let names = ["sales", "Support", "a-b", "ab", "floor 2"]
@@ -192,11 +153,11 @@ struct InventoryStoreContractTests {
     }
 
     @Test("a dump loaded into an empty store of the other kind reads back the same, versions, times and revision too; a store that holds an inventory refuses one",
-          arguments: Kind.allCases)
-    func dumpAndLoad(_ kind: Kind) async throws {
+          arguments: StoreKind.allCases)
+    func dumpAndLoad(_ kind: StoreKind) async throws {
         try await onOwnThread {
-            let source = try Opened(kind)
-            let target = try Opened(kind == .sqlite ? .postgresql : .sqlite)
+            let source = try Self.open(kind)
+            let target = try Self.open(kind == .sqlite ? .postgresql : .sqlite)
             defer { withExtendedLifetime((source, target)) {} }
             try source.store.apply([.addGroup(InventoryGroup(name: "sales", variables: ["floor": "2"])),
                                     .addDevice(device("00156574b150", groups: ["sales"], variables: ["sip_password": "x1"])),

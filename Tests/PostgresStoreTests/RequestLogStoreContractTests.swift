@@ -9,68 +9,21 @@ import Testing
 /// a throwaway PostgreSQL cluster (issue 17). A second store on the same database stands for a second node.
 @Suite("Request log store contract: SQLite and PostgreSQL", .serialized, .timeLimit(.minutes(5)))
 struct RequestLogStoreContractTests {
-    enum Kind: String, CaseIterable, CustomTestStringConvertible {
-        case sqlite, postgresql
-        var testDescription: String { rawValue }
-    }
+    typealias Opened = OpenedStore<any RequestLogStore>
 
-    /// A store of `kind` on a new database, and a way to open a second store on the same database.
-    final class Opened: @unchecked Sendable {
-        let store: any RequestLogStore
-        let another: () throws -> any RequestLogStore
-        /// Stops the database server for a while (PostgreSQL only), then starts it again.
-        let outage: ((() throws -> Void) throws -> Void)?
-        private let cleanUp: () -> Void
-
-        init(_ kind: Kind) throws {
-            switch kind {
-            case .sqlite:
-                let folder = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-log-\(UUID())")
-                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-                let path = folder.appendingPathComponent("autoprov.sqlite").path
-                store = try SQLiteRequestLog(path: path)
-                another = { try SQLiteRequestLog(path: path) }
-                outage = nil
-                cleanUp = { try? FileManager.default.removeItem(at: folder) }
-            case .postgresql:
-                let cluster = try ThrowawayPostgres()
-                do {
-                    try cluster.createDatabase("log")
-                    let url = cluster.url("log")
-                    let database = try PostgresDatabase(url: url)
-                    store = try PostgresRequestLog(database)
-                    var opened = [database]
-                    another = {
-                        let second = try PostgresDatabase(url: url)
-                        opened.append(second)
-                        return try PostgresRequestLog(second)
-                    }
-                    outage = { during in
-                        cluster.pause()
-                        defer { try? cluster.start() }
-                        try during()
-                    }
-                    cleanUp = {
-                        for database in opened { database.close() }
-                        cluster.stop()
-                    }
-                } catch {
-                    cluster.stop()
-                    throw error
-                }
+    /// A store of `kind` on a new database.
+    static func open(_ kind: StoreKind) throws -> Opened {
+        try Opened(kind, name: "log") { scratch in
+            switch scratch.kind {
+            case .sqlite: try SQLiteRequestLog(path: scratch.path)
+            case .postgresql: try PostgresRequestLog(try scratch.postgres())
             }
         }
-
-        deinit { cleanUp() }
     }
 
     /// Runs `body` with a store of `kind` on a new database, on a thread of its own (it blocks); closed after.
-    func with(_ kind: Kind, _ body: @escaping @Sendable (Opened) throws -> Void) async throws {
-        try await onOwnThread {
-            let opened = try Opened(kind)
-            defer { withExtendedLifetime(opened) {} }
-            try body(opened)
-        }
+    func with(_ kind: StoreKind, _ body: @escaping @Sendable (Opened) throws -> Void) async throws {
+        try await withScratch({ try Self.open(kind) }, body)
     }
 
     static func record(_ time: Double, _ path: String, mac: String? = nil, model: String? = nil,
@@ -87,8 +40,8 @@ struct RequestLogStoreContractTests {
     }
 
     @Test("requests are appended in the order given, read newest first, filtered by MAC, protocol and time, limited",
-          arguments: Kind.allCases)
-    func requests(_ kind: Kind) async throws {
+          arguments: StoreKind.allCases)
+    func requests(_ kind: StoreKind) async throws {
         try await with(kind) { opened in
             let store = opened.store
             // Given out of time order; `order` puts them in it.
@@ -120,8 +73,8 @@ struct RequestLogStoreContractTests {
     }
 
     @Test("devices are upserted: first seen kept, last seen, address and path moved on, a model or firmware not said kept",
-          arguments: Kind.allCases)
-    func devices(_ kind: Kind) async throws {
+          arguments: StoreKind.allCases)
+    func devices(_ kind: StoreKind) async throws {
         try await with(kind) { opened in
             let store = opened.store
             try store.write(requests: [], order: [], devices: [
@@ -142,8 +95,8 @@ struct RequestLogStoreContractTests {
         }
     }
 
-    @Test("a batch of many requests and devices is written whole, in order", arguments: Kind.allCases)
-    func largeBatch(_ kind: Kind) async throws {
+    @Test("a batch of many requests and devices is written whole, in order", arguments: StoreKind.allCases)
+    func largeBatch(_ kind: StoreKind) async throws {
         try await with(kind) { opened in
             let count = 45_000
             let batch = (0..<count).map { Self.record(Double($0), "/" + String(format: "001565%06x", $0 % 3_000) + ".cfg",
@@ -159,8 +112,8 @@ struct RequestLogStoreContractTests {
     }
 
     @Test("a lease replaces the client's earlier one and any stale row holding its address; removed by MAC",
-          arguments: Kind.allCases)
-    func leases(_ kind: Kind) async throws {
+          arguments: StoreKind.allCases)
+    func leases(_ kind: StoreKind) async throws {
         try await with(kind) { opened in
             let store = opened.store
             try store.saveLease(LeaseRecord(mac: "001565000001", address: "10.0.0.20", expires: 100, vendorClass: "yealink",
@@ -187,7 +140,7 @@ struct RequestLogStoreContractTests {
             let log = RequestLog(store: opened.store, logger: Logger(label: "test"), identify: nil)
             log.record(Self.record(1, "/001565000001.cfg", mac: "001565000001"))
             try log.flush()
-            try opened.outage! {
+            try opened.scratch.outage {
                 for time in 2...5 { log.record(Self.record(Double(time), "/001565000001.cfg", mac: "001565000001")) }
                 #expect(throws: StoreUnavailable.self) { try log.flush() }
                 #expect(log.retained == 4)
