@@ -223,7 +223,7 @@ let package = Package(
         ),
         // What several test targets share: a throwaway PostgreSQL cluster (initdb in a temporary folder), and a thread
         // of its own for a blocking test body.
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["Storage"], path: "Tests/TestSupport"),
         .testTarget(
             name: "PostgresStoreTests",
             dependencies: [

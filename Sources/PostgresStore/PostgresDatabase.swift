@@ -13,6 +13,8 @@ import Synchronization
 public final class PostgresDatabase: Sendable {
     /// The thread every store connection runs on; nothing else runs there, so no caller ever waits on it.
     static let loop = MultiThreadedEventLoopGroup(numberOfThreads: 1).next()
+    /// Where the stores' async calls (``waitFor(_:timeout:_:)``) run; it never blocks.
+    static let taskThread = ThreadExecutor()
 
     let configuration: PostgresConnection.Configuration
     /// The URL it was opened with, to name it in messages (``redacted(_:)``).
@@ -160,6 +162,35 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
 
     public init(_ description: String) {
         self.description = description
+    }
+}
+
+extension PostgresDatabase {
+    /// Runs `body`, which is async (PostgresNIO's `COPY`), from a thread that blocks until it is done: never the
+    /// store's event loop, nor a task's thread (it would hold one of the few the tasks run on). Past `timeout` the
+    /// connection is closed and the call fails: a `COPY` begun on a connection that closed under it is never
+    /// answered (its request is written with no promise), and the log's writer must not wait for it forever.
+    static func waitFor(_ connection: PostgresConnection, timeout: Duration = .seconds(15),
+                        _ body: @escaping @Sendable () async throws -> Void) throws {
+        precondition(!PostgresDatabase.loop.inEventLoop, "a store call on the store's own event loop")
+        let done = DispatchSemaphore(value: 0)
+        let outcome = Outcome<Void>()
+        // On the store's own task thread: the threads tasks share may all be busy (or be the caller's).
+        Task(executorPreference: PostgresDatabase.taskThread) {
+            do {
+                try await body()
+                outcome.result = .success(())
+            } catch {
+                outcome.result = .failure(error)
+            }
+            done.signal()
+        }
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+        guard done.wait(timeout: .now() + seconds) == .success else {
+            try? connection.close().waited()
+            throw StoreUnavailable("no answer from PostgreSQL within \(timeout); the connection is closed")
+        }
+        try outcome.result!.get()
     }
 }
 

@@ -64,11 +64,13 @@ public final class RequestLog: Service, Sendable {
         if !accepted { droppedCount.add(1, ordering: .relaxed) }
     }
 
-    /// Device updates not yet written. Requests are written every ``flushInterval``; devices at most once a
-    /// second: a fleet polling at full speed touches the same rows over and over, and one upsert per device per
-    /// second instead of one per request is what lets the log keep up with the HTTP fast path.
+    /// Device updates not yet written. Requests are written every ``flushInterval``; devices at most once per
+    /// ``deviceWriteInterval`` (a second in SQLite): a fleet polling at full speed touches the same rows over and
+    /// over, and one upsert per device per interval instead of one per request is what lets the log keep up with
+    /// the HTTP fast path.
     let pendingDevices = Mutex<[String: DeviceUpdate]>([:])
-    static let deviceWriteInterval: Double = 1
+    /// How often device updates are written: the store's own pace (``RequestLogStore/deviceWriteInterval``).
+    var deviceWriteInterval: Double { store.deviceWriteInterval }
 
 
     public func run() async throws {
@@ -83,17 +85,19 @@ public final class RequestLog: Service, Sendable {
             while !stopping.load(ordering: .acquiring) {
                 usleep(pause)
                 let now = ContinuousClock.now
-                let writingDevices = now - lastDeviceWrite >= .seconds(RequestLog.deviceWriteInterval)
+                let writingDevices = now - lastDeviceWrite >= .seconds(deviceWriteInterval)
                 if writingDevices { lastDeviceWrite = now }
                 flushLogging(writingDevices: writingDevices)
             }
+            // The last write, on this thread too: a store may block its caller (PostgreSQL's COPY waits for a task),
+            // which must be no task's thread.
+            flushLogging(now: true)
             done.finish()
         }
         thread.start()
         try? await gracefulShutdown()
         stopping.store(true, ordering: .releasing)
         for await _ in finished {}
-        flushLogging(now: true)
         if retained > 0 {
             logger.error("request log: records the store did not take are lost at exit", metadata: ["records": "\(retained)"])
         }

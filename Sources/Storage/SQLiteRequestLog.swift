@@ -22,6 +22,12 @@ public protocol RequestLogStore: Sendable {
     func removeLease(mac: String) throws
     /// Every stored lease, by address.
     func leases() throws -> [LeaseRecord]
+    /// Seconds between two writes of the device updates (each device at most once per write).
+    var deviceWriteInterval: Double { get }
+}
+
+extension RequestLogStore {
+    public var deviceWriteInterval: Double { 1 }
 }
 
 /// What the next device write says of one device: the batches since the last write, merged.
@@ -193,11 +199,15 @@ public final class SQLiteRequestLog: RequestLogStore {
         }
     }
 
-    /// Binds text, or NULL for nil; SQLite copies the bytes.
+    /// Binds text, or NULL for nil; SQLite copies the bytes. A NUL (which would cut the text short when read back,
+    /// and which PostgreSQL's text cannot hold) is stored as '?'.
     private func bind(_ statement: OpaquePointer?, _ index: Int32, _ text: String?) {
         guard var text else {
             sqlite3_bind_null(statement, index)
             return
+        }
+        if text.utf8.withContiguousStorageIfAvailable({ $0.count > 0 && memchr($0.baseAddress!, 0, $0.count) != nil }) == true {
+            text = text.replacingOccurrences(of: "\0", with: "?")
         }
         text.withUTF8 { bytes in
             _ = sqlite3_bind_text(statement, index, UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self),

@@ -61,4 +61,24 @@ struct PostgresConnectionTests {
             #expect(throws: PostgresStoreError.self) { try Stores.inventory(url: url, passwordFile: "/nonexistent/pgpass", sqlitePath: "") }
         }
     }
+
+    @Test("a COPY on a connection that has closed under it fails within its limit instead of waiting forever")
+    func copyOnClosedConnection() async throws {
+        try await onOwnThread {
+            let scratch = try ScratchDatabase(.postgresql, name: "log")
+            let database = try scratch.postgres()
+            _ = try PostgresRequestLog(database)
+            try database.withConnection { connection in
+                try connection.close().waited()
+                // PostgresNIO never answers it (its request is written with no promise): the limit does.
+                #expect(throws: StoreUnavailable.self) {
+                    try PostgresDatabase.waitFor(connection, timeout: .seconds(3)) {
+                        try await connection.copyFrom(table: "request_log", columns: ["time"], logger: database.logger) {
+                            try await $0.write(ByteBuffer(string: "1\n"))
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -49,7 +49,7 @@ struct RequestLogStoreContractTests {
                          Self.record(1, "/y000000000000.boot"),
                          Self.record(2, "001565000002.cfg", mac: "001565000002", protocolName: "tftp",
                                      certificate: "CN=phone 2"),
-                         Self.record(4, "/odd\u{0}name", mac: nil)]
+                         Self.record(4, "/odd\u{0}name\\with\ttab\nand\rcr", mac: nil)]
             try store.write(requests: batch, order: [1, 2, 0, 3], devices: [:])
             let all = try store.requests(mac: nil, protocolName: nil, since: nil, limit: 10)
             #expect(all.map(\.time) == [4, 3, 2, 1])
@@ -61,6 +61,9 @@ struct RequestLogStoreContractTests {
             #expect(first.bytes == 30 && first.client == "192.0.2.3" && first.result == "ok" && first.duration == 0.001)
             #expect(all.first { $0.time == 1 }?.mac == nil)
             #expect(all.first { $0.time == 2 }?.certificate == "CN=phone 2")
+            // A NUL, which PostgreSQL's text cannot hold and SQLite would read back cut short, is kept as '?'; a
+            // backslash, tab, newline and carriage return come back as they were.
+            #expect(all.first { $0.time == 4 }?.path == "/odd?name\\with\ttab\nand\rcr")
             #expect(try store.requests(mac: "001565000001", protocolName: nil, since: nil, limit: 10).map(\.time) == [3])
             #expect(try store.requests(mac: nil, protocolName: "tftp", since: nil, limit: 10).map(\.time) == [2])
             #expect(try store.requests(mac: nil, protocolName: nil, since: 2.5, limit: 10).map(\.time) == [4, 3])
