@@ -28,6 +28,7 @@ public final class PostgresInventory: InventoryStore {
             "INSERT INTO revision (id, value) VALUES (1, 0)",
             "CREATE TABLE notified (mac TEXT COLLATE \"C\" PRIMARY KEY, files TEXT NOT NULL, time DOUBLE PRECISION NOT NULL)",
         ]),
+        adminMigration,
     ]
 
     private var logger: Logger { database.logger }

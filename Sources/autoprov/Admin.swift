@@ -29,7 +29,7 @@ struct AdminCommand: ParsableCommand {
                     else { throw UsageFailure("an account name is 1 to 64 letters, digits, '.', '_', '-' or '@'") }
                     let password = try readPassword()
                     guard password.count >= 8 else { throw UsageFailure("the password must have at least 8 characters") }
-                    let accounts: any AdminUserStore = try store.openLocal()
+                    let accounts: any AdminUserStore = try store.openAdmins()
                     do {
                         try accounts.addUser(try AdminPasswords.account(name: name, role: role, password: password))
                     } catch let refused as AdminUserError {
@@ -62,7 +62,7 @@ struct AdminCommand: ParsableCommand {
 
             func run() throws {
                 try reportingFailures {
-                    let accounts: any AdminUserStore = try store.openLocal()
+                    let accounts: any AdminUserStore = try store.openAdmins()
                     let formatter = ISO8601DateFormatter()
                     var text = "NAME  ROLE  CREATED\n"
                     for user in try accounts.users() {
@@ -81,7 +81,7 @@ struct AdminCommand: ParsableCommand {
 
             func run() throws {
                 try reportingFailures {
-                    let accounts: any AdminUserStore = try store.openLocal()
+                    let accounts: any AdminUserStore = try store.openAdmins()
                     do {
                         try accounts.removeUser(named: name)
                     } catch let refused as AdminUserError {
@@ -121,7 +121,7 @@ struct AdminCommand: ParsableCommand {
             }
 
             func tokens() throws -> any AdminTokenStore {
-                let tokens: any AdminTokenStore = try store.openLocal()
+                let tokens: any AdminTokenStore = try store.openAdmins()
                 return tokens
             }
         }
@@ -132,7 +132,7 @@ struct AdminCommand: ParsableCommand {
 
             func run() throws {
                 try reportingFailures {
-                    let tokens: any AdminTokenStore = try store.openLocal()
+                    let tokens: any AdminTokenStore = try store.openAdmins()
                     let formatter = ISO8601DateFormatter()
                     var text = "NAME  ROLE  CREATED\n"
                     for token in try tokens.tokens() {
@@ -151,7 +151,7 @@ struct AdminCommand: ParsableCommand {
 
             func run() throws {
                 try reportingFailures {
-                    let tokens: any AdminTokenStore = try store.openLocal()
+                    let tokens: any AdminTokenStore = try store.openAdmins()
                     do {
                         try tokens.revokeToken(named: name)
                     } catch let refused as AdminTokenError {

@@ -293,7 +293,14 @@ struct InventoryOptions: ParsableArguments {
         }
     }
 
-    /// The data folder's own store (administrators' accounts and tokens, and the inventory without `[store] url`).
+    /// Administrators' accounts and tokens: beside the inventory, in PostgreSQL with `[store] url`, else in the data
+    /// folder.
+    func openAdmins() throws -> any AdminTokenStore & AdminUserStore {
+        if let shared = try open() as? any AdminTokenStore & AdminUserStore { return shared }
+        return try openLocal()
+    }
+
+    /// The data folder's own store (the inventory without `[store] url`).
     func openLocal() throws -> SQLiteInventory {
         do {
             try FileManager.default.createDirectory(atPath: data, withIntermediateDirectories: true)

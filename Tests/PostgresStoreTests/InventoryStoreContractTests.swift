@@ -209,6 +209,39 @@ struct InventoryStoreContractTests {
                     .waited().rows.map { try $0.decode((String, Int).self) }
             }
         }
-        #expect(recorded.count == 1 && recorded.allSatisfy { $0.1 == 1 }, "\(recorded)")
+        #expect(recorded.count == PostgresInventory.migrations.count && recorded.allSatisfy { $0.1 == 1 }, "\(recorded)")
+    }
+
+    @Test("administrators' tokens and accounts: added once by name, found by digest or name, listed by name, removed; another node sees the same",
+          arguments: StoreKind.allCases)
+    func administrators(_ kind: StoreKind) async throws {
+        try await with(kind) { opened in
+            guard let admins = opened.store as? any AdminTokenStore & AdminUserStore,
+                  let other = try opened.another() as? any AdminTokenStore & AdminUserStore
+            else { Issue.record("\(kind) keeps no administrators"); return }
+            try admins.addToken(AdminToken(name: "deploy", role: .write, digest: "d1", created: 10))
+            try admins.addToken(AdminToken(name: "audit", role: .read, digest: "d2", created: 11))
+            #expect(throws: AdminTokenError.exists("deploy")) {
+                try admins.addToken(AdminToken(name: "deploy", role: .read, digest: "d3", created: 12))
+            }
+            #expect(try other.token(digest: "d1") == AdminToken(name: "deploy", role: .write, digest: "d1", created: 10))
+            #expect(try other.token(digest: "d3") == nil)
+            #expect(try other.tokens().map(\.name) == ["audit", "deploy"])
+            try other.revokeToken(named: "deploy")
+            #expect(try admins.token(digest: "d1") == nil)
+            #expect(throws: AdminTokenError.noSuchToken("deploy")) { try admins.revokeToken(named: "deploy") }
+
+            let alice = AdminUser(name: "alice", role: .write, scheme: "pbkdf2-sha256", rounds: 600_000,
+                                  salt: [0, 1, 2, 255], hash: Array(repeating: 7, count: 32), created: 20)
+            try admins.addUser(alice)
+            try admins.addUser(AdminUser(name: "bob", role: .read, scheme: "pbkdf2-sha256", rounds: 1, salt: [9],
+                                         hash: [8], created: 21))
+            #expect(throws: AdminUserError.exists("alice")) { try other.addUser(alice) }
+            #expect(try other.user(named: "alice") == alice)
+            #expect(try other.users().map(\.name) == ["alice", "bob"])
+            try other.removeUser(named: "bob")
+            #expect(try admins.user(named: "bob") == nil)
+            #expect(throws: AdminUserError.noSuchUser("bob")) { try admins.removeUser(named: "bob") }
+        }
     }
 }

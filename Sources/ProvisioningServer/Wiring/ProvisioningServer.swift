@@ -46,8 +46,8 @@ public struct ProvisioningServer: Sendable {
         }
         let dataDirectory = URL(fileURLWithPath: configuration.data)
         try FileManager.default.createDirectory(at: dataDirectory, withIntermediateDirectories: true)
-        // The inventory: in the data folder, or in the PostgreSQL several nodes share ([store] url). Administrators'
-        // accounts and tokens stay in the data folder's SQLite.
+        // The inventory, and administrators' accounts and tokens beside it: in the data folder, or in the PostgreSQL
+        // several nodes share ([store] url).
         let local = try SQLiteInventory(path: dataDirectory.appendingPathComponent("inventory.sqlite").path)
         let inventoryStore: any InventoryStore
         do {
@@ -194,7 +194,8 @@ public struct ProvisioningServer: Sendable {
                 tls?.certificateVerification = .none
                 tls?.trustRoots = nil
             }
-            let admin = AdminServer(editor: editor, tokens: local, users: local, log: log, checkSync: checkSync,
+            let admins = inventoryStore as? any AdminTokenStore & AdminUserStore ?? local
+            let admin = AdminServer(editor: editor, tokens: admins, users: admins, log: log, checkSync: checkSync,
                                     root: configuration.root, uploads: service.uploads, metrics: service.metrics,
                                     secureCookies: tls != nil,
                                     logger: logger)

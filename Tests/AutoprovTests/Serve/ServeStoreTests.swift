@@ -90,6 +90,16 @@ struct ServeStoreTests {
             #expect(try Self.cli(["device", "list"], node: a).contains(Self.mac))
             #expect(try Self.cli(["device", "list"], node: b).contains(Self.mac))
             #expect(try !Self.cli(["device", "list"], node: a, config: false).contains(Self.mac))
+            // One set of administrators' tokens: one made through A's CLI opens B's API, and revoked, no longer does.
+            let token = try Self.cli(["admin", "token", "create", "--name", "deploy", "--role", "read"], node: a)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let asked = { try Client.run("curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-m", "30", "-H",
+                                                  "Authorization: Bearer \(token)",
+                                                  "http://127.0.0.1:\(b.adminPort)/api/v1/devices"]).stdout }
+            #expect(try asked() == "200")
+            #expect(try !Self.cli(["admin", "token", "list"], node: a, config: false).contains("deploy"))
+            try Self.cli(["admin", "token", "revoke", "deploy"], node: b)
+            #expect(try asked() == "401")
             // One request log: what a phone asked of either node shows in `autoprov log` and `devices` on both.
             _ = try Client.curl(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:51", "\(a.http)/00156574b151.cfg"])
             _ = try Client.curl(["-A", "Yealink SIP-T54W 96.86.0.100 00:15:65:74:b1:52", "\(b.http)/00156574b152.cfg"])
@@ -177,6 +187,8 @@ struct ServeStoreTests {
             try Self.cli(["template", "import", folder.deletingLastPathComponent().path], node: node)
             let url = "\(node.http)/\(Self.mac).cfg"
             #expect(try Self.served(url, containing: "Front desk").contains("account.1.label = Front desk"))
+            let token = try Self.cli(["admin", "token", "create", "--name", "deploy", "--role", "write"], node: node)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
 
             cluster.pause()
             // Past the node's next look at the store (once a second), it still serves what it rendered.
@@ -196,9 +208,7 @@ struct ServeStoreTests {
                                                 timeout: 60)
             #expect(refused.status == 2 && refused.stderr.contains("[store] url"), "\(refused.stderr)")
             #expect(try String(contentsOf: node.output, encoding: .utf8).contains("cannot reread the inventory"))
-            // Through the admin API: 503 with Retry-After (its tokens are the node's own, in its data folder).
-            let token = try CommandRunner.run(["admin", "token", "create", "--name", "deploy", "--role", "write",
-                                               "--data", node.data.path]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+            // Through the admin API: 503 with Retry-After (its token, in PostgreSQL too, was made before the outage).
             let api = try Client.run("curl", ["-s", "-i", "-m", "30", "-X", "PUT", "-H", "Authorization: Bearer \(token)",
                                               "-H", "Content-Type: application/json", "--data-binary", #"{"model":"T46S"}"#,
                                               "http://127.0.0.1:\(node.adminPort)/api/v1/devices/00156574b151"])
