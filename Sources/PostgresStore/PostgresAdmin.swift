@@ -17,42 +17,34 @@ extension PostgresInventory: AdminTokenStore, AdminUserStore {
         """,
     ])
 
-    private var adminLogger: Logger { database.logger }
+    /// The rows of one statement, on the store's connection.
+    private func rows(_ query: PostgresQuery) throws -> [PostgresRow] {
+        try database.withConnection { try $0.query(query, logger: logger).waited().rows }
+    }
 
     // MARK: Tokens
 
     public func addToken(_ token: AdminToken) throws {
-        try database.transaction { connection in
-            let taken = try connection.query("SELECT 1 FROM admin_token WHERE name = \(token.name)", logger: adminLogger)
-                .waited().rows.first != nil
-            guard !taken else { throw AdminTokenError.exists(token.name) }
-            _ = try connection.query("""
-                INSERT INTO admin_token (name, role, digest, created)
-                VALUES (\(token.name), \(token.role.rawValue), \(token.digest), \(token.created))
-                """, logger: adminLogger).waited()
-        }
+        let added = try rows("""
+            INSERT INTO admin_token (name, role, digest, created)
+            VALUES (\(token.name), \(token.role.rawValue), \(token.digest), \(token.created))
+            ON CONFLICT (name) DO NOTHING RETURNING name
+            """)
+        guard !added.isEmpty else { throw AdminTokenError.exists(token.name) }
     }
 
     public func revokeToken(named name: String) throws {
-        try database.withConnection { connection in
-            let removed = try connection.query("DELETE FROM admin_token WHERE name = \(name) RETURNING name",
-                                               logger: adminLogger).waited().rows
-            guard !removed.isEmpty else { throw AdminTokenError.noSuchToken(name) }
+        guard try !rows("DELETE FROM admin_token WHERE name = \(name) RETURNING name").isEmpty else {
+            throw AdminTokenError.noSuchToken(name)
         }
     }
 
     public func token(digest: String) throws -> AdminToken? {
-        try database.withConnection { connection in
-            try connection.query("SELECT name, role, digest, created FROM admin_token WHERE digest = \(digest)",
-                                 logger: adminLogger).waited().rows.first.map(Self.token)
-        }
+        try rows("SELECT name, role, digest, created FROM admin_token WHERE digest = \(digest)").first.map(Self.token)
     }
 
     public func tokens() throws -> [AdminToken] {
-        try database.withConnection { connection in
-            try connection.query("SELECT name, role, digest, created FROM admin_token ORDER BY name", logger: adminLogger)
-                .waited().rows.map(Self.token)
-        }
+        try rows("SELECT name, role, digest, created FROM admin_token ORDER BY name").map(Self.token)
     }
 
     private static func token(_ row: PostgresRow) throws -> AdminToken {
@@ -63,39 +55,28 @@ extension PostgresInventory: AdminTokenStore, AdminUserStore {
     // MARK: Accounts
 
     public func addUser(_ user: AdminUser) throws {
-        try database.transaction { connection in
-            let taken = try connection.query("SELECT 1 FROM admin_user WHERE name = \(user.name)", logger: adminLogger)
-                .waited().rows.first != nil
-            guard !taken else { throw AdminUserError.exists(user.name) }
-            _ = try connection.query("""
-                INSERT INTO admin_user (name, role, scheme, rounds, salt, hash, created)
-                VALUES (\(user.name), \(user.role.rawValue), \(user.scheme), \(user.rounds), \(ByteBuffer(bytes: user.salt)),
-                        \(ByteBuffer(bytes: user.hash)), \(user.created))
-                """, logger: adminLogger).waited()
-        }
+        let added = try rows("""
+            INSERT INTO admin_user (name, role, scheme, rounds, salt, hash, created)
+            VALUES (\(user.name), \(user.role.rawValue), \(user.scheme), \(user.rounds), \(ByteBuffer(bytes: user.salt)),
+                    \(ByteBuffer(bytes: user.hash)), \(user.created))
+            ON CONFLICT (name) DO NOTHING RETURNING name
+            """)
+        guard !added.isEmpty else { throw AdminUserError.exists(user.name) }
     }
 
     public func removeUser(named name: String) throws {
-        try database.withConnection { connection in
-            let removed = try connection.query("DELETE FROM admin_user WHERE name = \(name) RETURNING name",
-                                               logger: adminLogger).waited().rows
-            guard !removed.isEmpty else { throw AdminUserError.noSuchUser(name) }
+        guard try !rows("DELETE FROM admin_user WHERE name = \(name) RETURNING name").isEmpty else {
+            throw AdminUserError.noSuchUser(name)
         }
     }
 
     public func user(named name: String) throws -> AdminUser? {
-        try database.withConnection { connection in
-            try connection.query("""
-                SELECT name, role, scheme, rounds, salt, hash, created FROM admin_user WHERE name = \(name)
-                """, logger: adminLogger).waited().rows.first.map(Self.user)
-        }
+        try rows("SELECT name, role, scheme, rounds, salt, hash, created FROM admin_user WHERE name = \(name)")
+            .first.map(Self.user)
     }
 
     public func users() throws -> [AdminUser] {
-        try database.withConnection { connection in
-            try connection.query("SELECT name, role, scheme, rounds, salt, hash, created FROM admin_user ORDER BY name",
-                                 logger: adminLogger).waited().rows.map(Self.user)
-        }
+        try rows("SELECT name, role, scheme, rounds, salt, hash, created FROM admin_user ORDER BY name").map(Self.user)
     }
 
     private static func user(_ row: PostgresRow) throws -> AdminUser {

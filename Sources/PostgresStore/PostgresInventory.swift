@@ -31,7 +31,7 @@ public final class PostgresInventory: InventoryStore {
         adminMigration,
     ]
 
-    private var logger: Logger { database.logger }
+    var logger: Logger { database.logger }
 
     /// The channel every inventory write notifies.
     static let channel = "autoprov_inventory"
