@@ -60,19 +60,28 @@ struct UploadStoreTests {
         #expect(names == [".versions", "001565000001-local.cfg", "file", "sub"], "\(names)")
     }
 
-    @Test("uploads committed at once all land whole, each under its own name")
+    // Alone it takes a tenth of a second; beside the full suite its flushes wait 90–130 s behind what the other tests
+    // write (not yet explained), so its limit is the server suites' five minutes.
+    @Test("uploads committed at once all land whole, each under its own name", .timeLimit(.minutes(5)))
     func groupCommit() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-uploads-\(UUID())")
         defer { try? FileManager.default.removeItem(at: directory) }
         let store = UploadStore(directory: directory)
         let committer = UploadCommitter(store: store)
         func contents(_ index: Int) -> [UInt8] { Array("#!version:1.0.0.1\naccount.1.label = \(index)\n".utf8) }
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for index in 0..<300 {
-                group.addTask { try await committer.commit(contents(index), at: "d\(index % 3)/\(index)-local.cfg") }
+        // Committed from here and heard through callbacks, with one wait for all: 300 tasks each awaiting its own
+        // commit needed the few threads every test shares, and beside a full suite waited minutes for them.
+        let stored = DispatchGroup()
+        let failures = Mutex<[Error]>([])
+        for index in 0..<300 {
+            stored.enter()
+            committer.commit(contents(index), at: "d\(index % 3)/\(index)-local.cfg") { result in
+                if case .failure(let error) = result { failures.withLock { $0.append(error) } }
+                stored.leave()
             }
-            try await group.waitForAll()
         }
+        await withCheckedContinuation { continuation in stored.notify(queue: .global()) { continuation.resume() } }
+        if let failure = failures.withLock({ $0.first }) { throw failure }
         for index in 0..<300 {
             #expect(try Array(Data(contentsOf: store.url(for: "d\(index % 3)/\(index)-local.cfg"))) == contents(index))
         }
