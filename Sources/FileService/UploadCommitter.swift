@@ -3,7 +3,7 @@ import Synchronization
 
 /// Gathers the uploads that arrive while a batch is being stored and stores them as the next batch (a group commit,
 /// ``UploadStore/store(_:)``): one upload alone is stored at once; during a storm, every upload waits at most for
-/// the batch ahead of it, and a batch of any size costs two flushes to the disk. Batches run one at a time on the
+/// the batch ahead of it, and a batch of any size costs two flushes to the disk (one during a storm). Batches run one at a time on the
 /// shared thread pool, never on a loop.
 final class UploadCommitter: Sendable {
     private struct Waiting {
@@ -46,10 +46,9 @@ final class UploadCommitter: Sendable {
     let flushes = Atomic<Int>(0)
     let batches = Atomic<Int>(0)
 
-    /// Stores batches until none is waiting. A batch's renames are made durable by the next batch's flush when that
-    /// is a `syncfs` (a batch of several files: it covers every rename before it), else by flushing their
-    /// directories: during a storm, a batch costs one flush, not two. An upload is answered only once its rename is
-    /// durable.
+    /// Stores batches until none is waiting. A batch's renames are made durable by the next batch's flush, which
+    /// flushes their directories with its own files: during a storm, a batch costs one flush, not two. An upload is
+    /// answered only once its rename is durable.
     private func storeWaiting() {
         // A batch renamed into place whose directories no flush has covered yet, and its results.
         var unflushed: (batch: [Waiting], published: UploadStore.Published)?
@@ -73,21 +72,10 @@ final class UploadCommitter: Sendable {
             }
             batches.add(1, ordering: .relaxed)
             var staged = store.stage(batch.map { ($0.bytes, $0.path) })
-            // A batch of several files is flushed with syncfs anyway, which carries the renames before it; a single
-            // file is flushed alone (fsync), as syncfs would also write back whatever else is waiting on the disk,
-            // so the batch before it flushes its own directories first.
-            let carries = staged.files.count > 1
-            if let (done, published) = unflushed, !carries {
-                flushDirectories(published)
-                answer(done, published.results)
-                unflushed = nil
-            }
-            if !staged.files.isEmpty { flushes.add(1, ordering: .relaxed) }
-            let covered = store.flush(&staged, withEarlierRenames: unflushed != nil)
+            let earlier = unflushed?.published.directories ?? []
+            if !staged.files.isEmpty || !earlier.isEmpty { flushes.add(1, ordering: .relaxed) }
+            store.flush(&staged, alsoDirectories: earlier)
             if let (done, published) = unflushed {
-                // No flush of this batch covered the one before (none written, or the flush failed): it is made
-                // durable on its own.
-                if !covered { flushDirectories(published) }
                 answer(done, published.results)
                 unflushed = nil
             }

@@ -40,7 +40,7 @@ public struct UploadStore: Sendable {
     }
 
     /// Writes several uploads at once (a group commit): each to a temporary file, then one flush to the disk for all
-    /// of them (`syncfs`; `fsync` for one), then each renamed over its name with the previous version kept, then
+    /// of them (their writes started together, then each file's `fsync`), then each renamed over its name with the previous version kept, then
     /// each directory they changed flushed once. Every upload has its own result; one failing fails no other. A
     /// batch costs two flushes however many uploads it holds, where one upload at a time costs two each: on a disk
     /// where a flush is slow (a virtual disk, an SD card), the difference is most of an upload's cost. (A stream of
@@ -48,7 +48,7 @@ public struct UploadStore: Sendable {
     /// A success says whether the upload replaced an earlier one.
     public func store(_ uploads: [(bytes: [UInt8], path: String)]) -> [Result<Bool, Error>] {
         var staged = stage(uploads)
-        flush(&staged, withEarlierRenames: false)
+        flush(&staged, alsoDirectories: [])
         let published = publish(staged)
         flushDirectories(published.directories)
         return published.results
@@ -91,25 +91,27 @@ public struct UploadStore: Sendable {
         return staged
     }
 
-    /// 2. One flush for all of them: `fsync` for one file alone, else `syncfs`, which also makes durable every
-    /// rename done before it (`withEarlierRenames`: a batch published earlier waits for it). On failure the
-    /// temporary files are removed and their uploads fail. Whether a flush was made and succeeded.
-    @discardableResult
-    func flush(_ staged: inout Staged, withEarlierRenames: Bool) -> Bool {
-        guard !staged.files.isEmpty else { return false }
-        let alone = staged.files.count == 1 && !withEarlierRenames
-        let synced = alone ? fsync(staged.files[0].descriptor) : clinux_syncfs(staged.files[0].descriptor)
-        let syncError = errno
-        for file in staged.files { close(file.descriptor) }
-        guard synced == 0 else {
-            for file in staged.files {
-                unlink(file.temporary)
-                staged.results[file.index] = .failure(UploadError.system("write \(file.path)", syncError))
-            }
-            staged.files = []
-            return false
+    /// 2. One flush for all of them: every file's write to the disk started at once, then each file's `fsync`
+    /// waits for its own, and `alsoDirectories` (those of a batch published earlier, whose renames it makes
+    /// durable) are flushed with them. Only these files and directories: never the whole filesystem (`syncfs`),
+    /// whose cost is whatever any other process left unwritten on it (seconds behind a busy neighbour). A file
+    /// whose flush fails is removed and its upload fails; the others go on.
+    func flush(_ staged: inout Staged, alsoDirectories: Set<String>) {
+        if staged.files.count > 1 {
+            for file in staged.files { _ = clinux_start_writeback(file.descriptor) }
         }
-        return true
+        var synced: [(index: Int, path: String, temporary: String, target: String, descriptor: Int32)] = []
+        for file in staged.files {
+            if fsync(file.descriptor) == 0 {
+                synced.append(file)
+            } else {
+                unlink(file.temporary)
+                staged.results[file.index] = .failure(UploadError.system("write \(file.path)", errno))
+            }
+            close(file.descriptor)
+        }
+        staged.files = synced
+        flushDirectories(alsoDirectories)
     }
 
     /// 3. Published in the order they came, each keeping the one it replaces.

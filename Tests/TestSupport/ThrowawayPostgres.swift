@@ -24,8 +24,8 @@ public final class ThrowawayPostgres: @unchecked Sendable {
     /// With `tls`, the server also speaks TLS with a self-signed certificate for 127.0.0.1 (``certificate``); with
     /// `password`, logins need it (SCRAM), else every local login is trusted.
     public init(tls: Bool = false, password: String? = nil) throws {
-        // In memory where there is a tmpfs: a cluster's files (initdb writes some 40 MB) are then no dirty pages of
-        // the disk, which an upload's syncfs in a test running beside it would have to write back first.
+        // In memory where there is a tmpfs: a cluster's files (initdb writes some 40 MB) then cost the disk nothing,
+        // and the tests beside it do not wait behind their write-back.
         let parent = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp"
         directory = URL(fileURLWithPath: parent).appendingPathComponent("autoprov-pg-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)

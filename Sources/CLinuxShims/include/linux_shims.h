@@ -28,6 +28,8 @@ void clinux_trim_memory(void);
 /// At most `arenas` malloc arenas (glibc makes up to 8 a core, and a fleet's files rendered on every thread
 /// leave each of them holding freed memory); 0 when it cannot be set.
 int clinux_limit_arenas(int arenas);
-/// Flushes the whole filesystem holding `fd` to the disk (syncfs(2), a _GNU_SOURCE call).
-int clinux_syncfs(int fd);
+/// Starts writing `fd`'s dirty pages to the disk without waiting for them (sync_file_range(2) with
+/// SYNC_FILE_RANGE_WRITE, a _GNU_SOURCE call): a later fsync of each of several files then waits for writes that
+/// are already under way together.
+int clinux_start_writeback(int fd);
 #endif
