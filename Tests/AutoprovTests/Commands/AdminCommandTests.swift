@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `autoprov admin user` and `admin token` through the built binary.
-@Suite("autoprov admin user and token (end to end)", .timeLimit(.minutes(3)))
+@Suite("autoprov admin user and token (end to end)", .blocking, .timeLimit(.minutes(3)))
 struct AdminCommandTests {
     @Test("accounts: stored as PBKDF2-HMAC-SHA256 (600,000 rounds, a 16-byte salt of their own) that Python's hashlib recomputes; never the password")
     func accounts() async throws {

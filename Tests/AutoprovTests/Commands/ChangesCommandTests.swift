@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `autoprov changes` and `notify --changed`: a change reaches only the phones whose files it changed (issue 14).
-@Suite("The changed set: changes and notify --changed (end to end)", .serialized, .timeLimit(.minutes(5)))
+@Suite("The changed set: changes and notify --changed (end to end)", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ChangesCommandTests {
     static let (a, b, c) = ("001565000001", "001565000002", "001565000003")
 

@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `autoprov dhcp snippet`: every Kea, dnsmasq and ISC dhcpd snippet is fed to that server's own checker.
-@Suite("autoprov dhcp snippet (R8.1), checked by kea-dhcp4 -t, dnsmasq --test and dhcpd -t", .timeLimit(.minutes(5)))
+@Suite("autoprov dhcp snippet (R8.1), checked by kea-dhcp4 -t, dnsmasq --test and dhcpd -t", .blocking, .timeLimit(.minutes(5)))
 struct DHCPSnippetCommandTests {
     static let url = "http://10.0.0.5:8080/prov,$PN/$MAC.boot"
 

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 
-@Suite("autoprov encrypt and decrypt, compatible with Yealink's tool (R6.3)", .timeLimit(.minutes(5)))
+@Suite("autoprov encrypt and decrypt, compatible with Yealink's tool (R6.3)", .blocking, .timeLimit(.minutes(5)))
 struct EncryptCommandTests {
     @Test("the fixture: decrypted with the _Security.enc beside it, and re-encrypted to exactly its bytes")
     func fixture() throws {

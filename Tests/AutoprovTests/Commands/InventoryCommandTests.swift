@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `autoprov device` and `autoprov group` through the built binary, on a fresh data folder.
-@Suite("autoprov device and group (end to end)", .timeLimit(.minutes(5)))
+@Suite("autoprov device and group (end to end)", .blocking, .timeLimit(.minutes(5)))
 struct InventoryCommandTests {
     /// A fresh data folder, removed when done; runs `autoprov` with `--data` pointing at it.
     final class DataFolder {

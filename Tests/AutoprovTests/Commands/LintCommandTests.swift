@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 
-@Suite("autoprov lint (end to end)", .timeLimit(.minutes(5)))
+@Suite("autoprov lint (end to end)", .blocking, .timeLimit(.minutes(5)))
 struct LintCommandTests {
     @Test("a tree written as the Guide says has no findings and exits 0")
     func cleanTree() throws {

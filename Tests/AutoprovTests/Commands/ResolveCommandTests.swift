@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 
-@Suite("autoprov resolve (end to end)", .timeLimit(.minutes(5)))
+@Suite("autoprov resolve (end to end)", .blocking, .timeLimit(.minutes(5)))
 struct ResolveCommandTests {
     func json(_ result: CommandRunner.Result) throws -> [String: Any] {
         #expect(result.status == 0, "\(result.stderr)")
@@ -181,7 +182,7 @@ struct ResolveCommandTests {
     }
 }
 
-@Suite("autoprov schedule (end to end)", .timeLimit(.minutes(5)))
+@Suite("autoprov schedule (end to end)", .blocking, .timeLimit(.minutes(5)))
 struct ScheduleCommandTests {
     @Test("R8.3: prints the next window of each enabled mode")
     func schedule() throws {

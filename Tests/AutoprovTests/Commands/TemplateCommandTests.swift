@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `autoprov template` through the built binary.
-@Suite("autoprov template import, export, list (end to end)", .timeLimit(.minutes(5)))
+@Suite("autoprov template import, export, list (end to end)", .blocking, .timeLimit(.minutes(5)))
 struct TemplateCommandTests {
     @Test("a folder imports all or nothing, saves versions only for changed text, and exports as it came")
     func importExport() async throws {

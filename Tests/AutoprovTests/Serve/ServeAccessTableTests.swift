@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// S2 and S5 as tables: one list of hostile paths and one of credential cases, each run over TFTP, HTTP, HTTPS,
 /// FTP and FTPS, reads and writes, with real clients (tftp-hpa, curl, lftp), against a server running as an
 /// unprivileged user. Every answer is asserted; a client that got no protocol answer fails the case.
-@Suite("S2 and S5 tables on every protocol", .timeLimit(.minutes(10)))
+@Suite("S2 and S5 tables on every protocol", .blocking, .timeLimit(.minutes(10)))
 struct ServeAccessTableTests {
     static let secret = ServeConfinementTests.secret
     static let user = (name: "nobody", group: "nogroup")
@@ -97,7 +98,7 @@ struct ServeAccessTableTests {
 
 /// S5 as a table: who asks, and what each protocol answers, for a protected directory's file and for an upload
 /// into it, asked for by its own path and through a link in the root.
-@Suite("S5 credential table on every protocol", .serialized, .timeLimit(.minutes(10)))
+@Suite("S5 credential table on every protocol", .blocking, .serialized, .timeLimit(.minutes(10)))
 struct ServeCredentialTableTests {
     struct Case: CustomStringConvertible {
         var description: String

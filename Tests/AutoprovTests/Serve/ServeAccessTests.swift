@@ -1,8 +1,9 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// S2 and S5 decided on the file the server really opens, on every protocol: links inside the root.
-@Suite("S2 and S5 through symbolic links, on TFTP, HTTP, HTTPS, FTP and FTPS", .serialized, .timeLimit(.minutes(5)))
+@Suite("S2 and S5 through symbolic links, on TFTP, HTTP, HTTPS, FTP and FTPS", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeLinkTests {
     static let protected = "#!version:1.0.0.1\nsecret = yes\n"
     static let phones = Account(username: "phones", password: "pw")
@@ -71,7 +72,7 @@ struct ServeLinkTests {
 }
 
 /// S5's credentials: what a captured header or another valid account can and cannot do.
-@Suite("S5 credentials: Digest replays and FTP accounts", .serialized, .timeLimit(.minutes(5)))
+@Suite("S5 credentials: Digest replays and FTP accounts", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeCredentialTests {
     @Test("Digest: a captured Authorization header sent again (same nonce and count) is refused, on HTTP and HTTPS",
           arguments: [false, true])
@@ -114,7 +115,7 @@ struct ServeCredentialTests {
 }
 
 /// S4 on every protocol: which names a phone may upload, how large, and that the previous version is kept.
-@Suite("S4 uploads on TFTP, HTTP, HTTPS, FTP and FTPS", .serialized, .timeLimit(.minutes(5)))
+@Suite("S4 uploads on TFTP, HTTP, HTTPS, FTP and FTPS", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeUploadRuleTests {
     static func start(_ extra: String = "") throws -> ServerProcess {
         try ServerProcess(files: ["00156574b150.cfg": sipFile],

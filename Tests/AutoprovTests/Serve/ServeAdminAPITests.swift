@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// The admin listener's REST API (`/api/v1`), over real HTTP with curl against the real binary.
-@Suite("autoprov serve: the admin REST API (/api/v1) with bearer tokens", .timeLimit(.minutes(3)))
+@Suite("autoprov serve: the admin REST API (/api/v1) with bearer tokens", .blocking, .timeLimit(.minutes(3)))
 struct ServeAdminAPITests {
     /// A server with a write and a read token, a group and a template that names a device variable.
     struct Admin {

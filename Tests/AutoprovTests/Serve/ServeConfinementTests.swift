@@ -1,9 +1,10 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// S2 with raw TFTP datagrams: names no client sends (NUL bytes, absolute paths, 5,000 bytes). The shared list of
 /// hostile paths runs over every protocol with real clients in ServeAccessTableTests.
-@Suite("Confinement (S2) on raw TFTP RRQ and WRQ", .serialized, .timeLimit(.minutes(5)))
+@Suite("Confinement (S2) on raw TFTP RRQ and WRQ", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeConfinementTests {
     static let secret = "SECRET-OUTSIDE-THE-ROOT"
 
@@ -79,7 +80,7 @@ struct ServeConfinementTests {
     }
 }
 
-@Suite("Request log, devices and lifecycle", .serialized, .timeLimit(.minutes(5)))
+@Suite("Request log, devices and lifecycle", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeLifecycleTests {
     @Test("every request is logged with the device from the User-Agent or the file name; devices and log list them")
     func requestLog() throws {

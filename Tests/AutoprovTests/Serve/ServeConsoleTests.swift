@@ -4,7 +4,7 @@ import TestSupport
 
 /// The web console on the admin listener, over real HTTP with curl keeping cookies as a browser does: accounts,
 /// sessions, CSRF tokens, roles, escaping, and each page over the same calls as the API and the CLI.
-@Suite("autoprov serve: the web console (login, sessions, CSRF, roles, pages)", .timeLimit(.minutes(3)))
+@Suite("autoprov serve: the web console (login, sessions, CSRF, roles, pages)", .blocking, .timeLimit(.minutes(3)))
 struct ServeConsoleTests {
     /// A server with a write account (alice) and a read account (bob), both with the password `hunter22`.
     struct Console {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// Two network namespaces joined by a veth pair: autoprov's DHCP server on one side (192.0.2.1/24), clients on the
@@ -178,7 +179,7 @@ final class DHCPLab {
     }
 }
 
-@Suite("autoprov serve: the built-in DHCPv4 server (RFC 2131/2132), real clients in network namespaces", .serialized,
+@Suite("autoprov serve: the built-in DHCPv4 server (RFC 2131/2132), real clients in network namespaces", .blocking, .serialized,
        .enabled(if: getuid() == 0, "needs root for ip netns and port 67 (CI runs as root)"), .timeLimit(.minutes(5)))
 struct ServeDHCPTests {
     @Test("udhcpc and dhclient get an address from the pool and see options 66, 43 and 160; `devices` lists the lease")

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 
-@Suite("Serving with [encryption]: files encrypted on the fly, checked with openssl (R6.2, R6.3)", .serialized, .timeLimit(.minutes(5)))
+@Suite("Serving with [encryption]: files encrypted on the fly, checked with openssl (R6.2, R6.3)", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeEncryptionTests {
     static let common = "#!version:1.0.0.1\nstatic.auto_provision.repeat.enable = 1\n"   // 57 bytes
     static let device = "#!version:1.0.0.1\naccount.1.password = s3cret\n"              // 46 bytes

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// A listening socket on 127.0.0.1, for the data connection of an active transfer (EPRT).
@@ -51,7 +52,7 @@ final class RawListener {
 /// Plain FTP sessions run on the server's epoll loops; TLS and active data connections move to the SwiftNIO
 /// session. These tests cover what that split could break: the move itself, pipelined commands, data connections
 /// from strangers, files too large to read on a loop, and one session holding the others up.
-@Suite("autoprov serve: the FTP fast path and its hand-over to SwiftNIO", .serialized, .timeLimit(.minutes(5)))
+@Suite("autoprov serve: the FTP fast path and its hand-over to SwiftNIO", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeFTPFastPathTests {
     @Test("EPRT moves a session to SwiftNIO mid-way: login, directory, TYPE and the commands behind it carry over")
     func handOverKeepsTheSession() throws {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// An FTP control connection driven command by command, with passive data connections (EPSV).
@@ -79,7 +80,7 @@ final class RawFTPClient {
     }
 }
 
-@Suite("autoprov serve over FTP and FTPS (RFC 959, 2428, 3659, 4217)", .serialized, .timeLimit(.minutes(5)))
+@Suite("autoprov serve over FTP and FTPS (RFC 959, 2428, 3659, 4217)", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeFTPTests {
     static let configuration = """
         [ftp]

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Files rendered from the inventory's templates, served by `autoprov serve` on every protocol (issue 14).
-@Suite("Generated files over TFTP, HTTP, HTTPS, FTP and FTPS", .serialized, .timeLimit(.minutes(5)))
+@Suite("Generated files over TFTP, HTTP, HTTPS, FTP and FTPS", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeGeneratedTests {
     static let mac = "00156574b150"
     static let secret = "Zq8-secret"

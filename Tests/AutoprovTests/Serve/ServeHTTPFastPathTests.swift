@@ -3,6 +3,7 @@ import ProvisioningCore
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// A TCP connection to the server, driven byte by byte when a test needs it.
@@ -105,7 +106,7 @@ func responses(_ bytes: [UInt8], headRequests: Set<Int> = []) -> [(status: Int, 
     return result
 }
 
-@Suite("HTTP: cached GETs and small uploads on the epoll path, everything else handed to the full server", .serialized, .timeLimit(.minutes(5)))
+@Suite("HTTP: cached GETs and small uploads on the epoll path, everything else handed to the full server", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeHTTPFastPathTests {
     static let a = "#!version:1.0.0.1\na = 1\n"
     static let b = "#!version:1.0.0.1\nb = 2\n"

@@ -3,12 +3,13 @@ import ProvisioningCore
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 let bootFile = "#!version:1.0.0.1\ninclude:config <sip.cfg>\n"
 let sipFile = "#!version:1.0.0.1\naccount.1.label = abc\n"
 
-@Suite("autoprov serve over HTTP and HTTPS (S1-S5)", .serialized, .timeLimit(.minutes(5)))
+@Suite("autoprov serve over HTTP and HTTPS (S1-S5)", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeHTTPTests {
     @Test("GET and HEAD: the bytes, text/plain, an MD5 ETag; If-None-Match gives 304 (S3)")
     func getAndHead() throws {
@@ -215,7 +216,7 @@ struct ServeHTTPTests {
     }
 }
 
-@Suite("Mutual TLS", .serialized, .timeLimit(.minutes(5)))
+@Suite("Mutual TLS", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct MutualTLSTests {
     @Test("with client_ca set, a client without a certificate it signed is refused; the device's certificate is recorded")
     func clientCertificates() throws {
@@ -239,7 +240,7 @@ struct MutualTLSTests {
     }
 }
 
-@Suite("HTTP robustness (S6)", .serialized, .timeLimit(.minutes(5)))
+@Suite("HTTP robustness (S6)", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct HTTPRobustnessTests {
     /// Sends raw bytes over TCP and returns what comes back before the server closes (or 3 s pass).
     static func exchange(port: Int, _ bytes: [UInt8]) -> String {

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// Phones the inventory does not know are added as pending by `serve` (issue 14).
-@Suite("Unknown phones become pending devices", .serialized, .timeLimit(.minutes(5)))
+@Suite("Unknown phones become pending devices", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServePendingTests {
     /// The inventory's devices as `MAC MODEL STATE LABEL…` lines, once `serve` has added what it saw.
     static func devices(_ server: ServerProcess) throws -> [String] {

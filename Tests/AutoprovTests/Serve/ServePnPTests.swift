@@ -2,6 +2,7 @@ import Foundation
 import Testing
 #if canImport(Glibc)
 import Glibc
+import TestSupport
 #endif
 
 /// sipp (Debian's `sip-tester`) playing a phone, with the scenarios kept in `Fixtures/sipp`.
@@ -111,7 +112,7 @@ enum Sipp {
     }
 }
 
-@Suite("SIP Plug-and-Play responder, with sipp as the phone", .serialized, .timeLimit(.minutes(5)))
+@Suite("SIP Plug-and-Play responder, with sipp as the phone", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServePnPTests {
     static let configuration = """
         [pnp]
@@ -272,7 +273,7 @@ struct ServePnPTests {
     }
 }
 
-@Suite("autoprov notify: check-sync, with sipp as the phone", .serialized, .timeLimit(.minutes(5)))
+@Suite("autoprov notify: check-sync, with sipp as the phone", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct NotifyCommandTests {
     @Test("NOTIFY Event: check-sync;reboot=true is answered 200: printed, exit 0")
     func checkSync() throws {
@@ -341,7 +342,7 @@ struct NotifyCommandTests {
     }
 }
 
-@Suite("PnP over multicast, in a network namespace made by the test", .serialized,
+@Suite("PnP over multicast, in a network namespace made by the test", .blocking, .serialized,
        .enabled(if: getuid() == 0, "needs root for ip netns (CI runs as root)"), .timeLimit(.minutes(5)))
 struct PnPMulticastTests {
     /// Runs `ip` with arguments; true on success.

@@ -4,7 +4,7 @@ import Testing
 
 /// Several `autoprov serve` processes on one PostgreSQL (`[store] url`, issue 17): the inventory is the database's,
 /// whichever node or CLI writes it.
-@Suite("Several nodes on one PostgreSQL ([store] url)", .serialized, .timeLimit(.minutes(5)))
+@Suite("Several nodes on one PostgreSQL ([store] url)", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeStoreTests {
     static let mac = "00156574b150"
 

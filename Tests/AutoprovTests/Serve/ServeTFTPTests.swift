@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+import TestSupport
 
-@Suite("autoprov serve over TFTP (RFC 1350, 2347-2349, 7440)", .serialized, .timeLimit(.minutes(5)))
+@Suite("autoprov serve over TFTP (RFC 1350, 2347-2349, 7440)", .blocking, .serialized, .timeLimit(.minutes(5)))
 struct ServeTFTPTests {
     @Test("curl, tftp-hpa and atftp download the same bytes")
     func clients() throws {

@@ -1,10 +1,11 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `autoprov simulate`: the phone's algorithm downloading from the real server over HTTP, HTTPS and TFTP, checked
 /// against `resolve` reading the same tree from disk: the same files tried, the same statuses and MD5s, the same
 /// settings from the same file lines.
-@Suite("autoprov simulate: a phone on the network, the same result as resolve on the same tree", .timeLimit(.minutes(3)))
+@Suite("autoprov simulate: a phone on the network, the same result as resolve on the same tree", .blocking, .timeLimit(.minutes(3)))
 struct SimulateTests {
     /// Legacy mode (R3.3): the model's common CFG, then `<mac>.cfg`, the MAC-local file applied last when protected.
     static let legacy = [
