@@ -68,7 +68,7 @@ public struct FTPFrontEnd: FTPFileProvider {
         case .tooLarge(let limit): .tooLarge(limit)
         case .forbidden(let reason): .denied(reason)
         case .unauthorized(let realm, _, _): .denied("directory '\(realm)' needs its credentials")
-        case .failed(let reason): .failed(reason)
+        case .failed(let reason), .unavailable(let reason): .failed(reason)
         }
     }
 

@@ -123,6 +123,8 @@ public enum WriteAnswer: Sendable, Equatable {
     case tooLarge(limit: Int)
     case unauthorized(realm: String, delay: Duration, stale: Bool)
     case failed(String)
+    /// The shared upload store (PostgreSQL) cannot be reached: nothing was stored; the phone may try again later.
+    case unavailable(String)
 }
 
 /// The one place that decides what a request means (ARCHITECTURE.md): confinement (S2), credentials (S5),
@@ -168,8 +170,13 @@ public final class FileService: Sendable {
     /// them can be no upload, and needs no look at the upload store.
     let uploadEndings: [String]
 
+    /// With several nodes, the store every node's uploads go to first (``SharedUploadStore``); the upload folder is
+    /// then this node's copy of it.
+    public let sharedUploads: (any SharedUploadStore)?
+
     public init(settings: Settings, log: RequestLog?, metrics: ServerMetrics, prepare: FilePreparer? = nil,
-                generated: GeneratedFiles? = nil) throws {
+                generated: GeneratedFiles? = nil, sharedUploads: (any SharedUploadStore)? = nil) throws {
+        self.sharedUploads = sharedUploads
         self.prepare = prepare
         self.generated = generated
         uploadEndings = settings.uploadPatterns.map { pattern in
@@ -185,7 +192,7 @@ public final class FileService: Sendable {
         let dataURL = URL(fileURLWithPath: settings.data).standardizedFileURL
         uploads = UploadStore(directory: dataURL.appendingPathComponent("uploads").resolvingSymlinksInPath())
         uploadTree = ConfinedTree(directory: uploads.directory)
-        committer = UploadCommitter(store: uploads)
+        committer = UploadCommitter(store: uploads, shared: sharedUploads)
         self.settings = settings
         self.log = log
         self.metrics = metrics

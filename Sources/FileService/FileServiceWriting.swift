@@ -1,7 +1,9 @@
+import Crypto
 import Foundation
 import NIOCore
 import NIOPosix
 import ProvisioningCore
+import Storage
 
 /// An upload that ``FileService/uploadPermission(_:)`` allows: where it goes and how large it may be.
 public struct UploadPermission: Sendable {
@@ -84,9 +86,44 @@ extension FileService {
                 // (misses are not remembered), so a storm of first uploads leaves every thread's answers standing.
                 if inRoot || replacedUpload { generation.add(1, ordering: .releasing) }
                 answer(inRoot || replacedUpload ? .replaced : .created)
+            case .failure(let error as StoreUnavailable):
+                answer(.unavailable("uploads cannot be stored now: \(error)"))
             case .failure(let error):
                 answer(.failed("\(error)"))
             }
         }
+    }
+}
+
+/// Uploads stored by other nodes (``SharedUploadStore``), copied into this node's folder.
+extension FileService {
+    /// Copies the shared store's current version of `path` here, unless this node has it already; whether it did.
+    /// Answers remembered for the name are dropped, as for an upload through this node.
+    @discardableResult
+    public func copySharedUpload(_ path: String) throws -> Bool {
+        guard let sharedUploads, let checked = try? RootRelativePath(path) else { return false }
+        return try committer.sharedOrder.withLock {
+            guard let bytes = try sharedUploads.current(checked.path) else { return false }
+            if let held = FileManager.default.contents(atPath: uploads.url(for: checked.path).path), Array(held) == bytes {
+                return false
+            }
+            try uploads.store(bytes, at: checked.path)
+            generation.add(1, ordering: .releasing)
+            return true
+        }
+    }
+
+    /// Copies every path whose current version in the shared store this node lacks (at start, and after a lost
+    /// connection, when notifications may have been missed); how many it copied.
+    public func copySharedUploads() throws -> Int {
+        guard let sharedUploads else { return 0 }
+        var copied = 0
+        for (path, md5) in try sharedUploads.digests() {
+            guard let checked = try? RootRelativePath(path) else { continue }
+            let held = FileManager.default.contents(atPath: uploads.url(for: checked.path).path)
+            if let held, Insecure.MD5.hash(data: held).map({ String(format: "%02x", $0) }).joined() == md5 { continue }
+            if try copySharedUpload(path) { copied += 1 }
+        }
+        return copied
     }
 }

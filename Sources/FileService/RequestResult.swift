@@ -44,7 +44,7 @@ public enum RequestResult: String, Sendable, Hashable, CaseIterable {
         case .forbidden: self = .forbidden
         case .tooLarge: self = .tooLarge
         case .unauthorized: self = .unauthorized
-        case .failed: self = .failed
+        case .failed, .unavailable: self = .failed
         }
     }
 }

@@ -1,4 +1,6 @@
+import Foundation
 import NIOPosix
+import Storage
 import Synchronization
 
 /// Gathers the uploads that arrive while a batch is being stored and stores them as the next batch (a group commit,
@@ -13,12 +15,19 @@ final class UploadCommitter: Sendable {
     }
 
     private let store: UploadStore
+    /// Where a batch is stored first when several nodes share uploads: published here only once stored there.
+    private let shared: (any SharedUploadStore)?
+    /// Held from a batch's storing in the shared store to its publishing here, and by each copy of another node's
+    /// upload (``FileService/copySharedUpload(_:)``): a copy made while this node's own upload of the same name was
+    /// between the two would be overwritten by the older bytes, and stay so.
+    let sharedOrder = NSLock()
     private let state = Mutex<(waiting: [Waiting], storing: Bool)>(([], false))
     /// The most uploads in one batch (their bytes are in memory together).
     static let largestBatch = 512
 
-    init(store: UploadStore) {
+    init(store: UploadStore, shared: (any SharedUploadStore)? = nil) {
         self.store = store
+        self.shared = shared
     }
 
     /// Stores `bytes` as the new version of `path`; returns once it is on the disk and published, saying whether it
@@ -79,7 +88,29 @@ final class UploadCommitter: Sendable {
                 answer(done, published.results)
                 unflushed = nil
             }
-            unflushed = (batch, store.publish(staged))
+            if let shared {
+                unflushed = sharedOrder.withLock {
+                    share(&staged, batch, shared)
+                    return (batch, store.publish(staged))
+                }
+            } else {
+                unflushed = (batch, store.publish(staged))
+            }
+        }
+    }
+
+    /// Stores the batch's files in the shared store, all in one transaction; when that fails, none is published here
+    /// either (their temporary files removed): no node serves what the others cannot.
+    private func share(_ staged: inout UploadStore.Staged, _ batch: [Waiting], _ shared: any SharedUploadStore) {
+        guard !staged.files.isEmpty else { return }
+        do {
+            try shared.store(staged.files.map { (batch[$0.index].path, batch[$0.index].bytes) })
+        } catch {
+            for file in staged.files {
+                unlink(file.temporary)
+                staged.results[file.index] = .failure(error)
+            }
+            staged.files = []
         }
     }
 

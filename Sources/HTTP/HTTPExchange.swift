@@ -109,6 +109,11 @@ enum HTTPExchange {
         case .unauthorized(let realm, let delay, let stale):
             return challenge(realm: realm, delay: delay, stale: stale, service: service)
         case .failed: return HTTPReply(status: .internalServerError, result: .failed)
+        case .unavailable:
+            // The shared store is down: nothing was stored, and the phone may try again shortly.
+            var reply = HTTPReply(status: .serviceUnavailable, result: .failed)
+            reply.headers = ["Retry-After": "5"]
+            return reply
         }
     }
 

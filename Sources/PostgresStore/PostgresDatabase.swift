@@ -166,6 +166,41 @@ public struct PostgresStoreError: Error, CustomStringConvertible {
 }
 
 extension PostgresDatabase {
+    /// Each notification's payload on `channel`, from a connection of its own that listens until the stream is
+    /// dropped; a lost connection is made again (after a second, then up to 30), and each reconnection is a `nil`
+    /// (the first connection too, with `signalFirst`): what was notified while none listened must be read anew.
+    func notifications(on channel: String, what: String, signalFirst: Bool) -> AsyncStream<String?> {
+        let (notifications, continuation) = AsyncStream.makeStream(of: String?.self)
+        let (configuration, logger) = (configuration, logger)
+        let listener = Task {
+            var pause = Duration.seconds(1)
+            var connected = false
+            while !Task.isCancelled {
+                do {
+                    let connection = try await PostgresConnection.connect(
+                        on: PostgresDatabase.loop, configuration: configuration, id: 0, logger: logger)
+                    do {
+                        try await connection.listen(on: channel) { received in
+                            if connected || signalFirst { continuation.yield(nil) }
+                            connected = true
+                            pause = .seconds(1)
+                            for try await notification in received { continuation.yield(notification.payload) }
+                        }
+                    } catch {
+                        if !Task.isCancelled { logger.debug("\(what): \(error)") }
+                    }
+                    try? await connection.close()
+                } catch {
+                    if !Task.isCancelled { logger.debug("\(what): \(error)") }
+                }
+                try? await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(30))
+            }
+        }
+        continuation.onTermination = { _ in listener.cancel() }
+        return notifications
+    }
+
     /// Runs `body`, which is async (PostgresNIO's `COPY`), from a thread that blocks until it is done: never the
     /// store's event loop, nor a task's thread (it would hold one of the few the tasks run on). Past `timeout` the
     /// connection is closed and the call fails: a `COPY` begun on a connection that closed under it is never

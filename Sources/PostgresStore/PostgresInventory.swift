@@ -36,38 +36,16 @@ public final class PostgresInventory: InventoryStore {
     /// The channel every inventory write notifies.
     static let channel = "autoprov_inventory"
 
-    /// Each notification on ``channel``, from a connection of its own that listens until the stream is dropped; a
-    /// lost connection is made again (after a second, then up to 30), and a signal follows each reconnection.
+    /// Each notification on ``channel``, and one after each reconnection (``PostgresDatabase/notifications``).
     public func changeSignals() -> AsyncStream<Void>? {
+        let notifications = database.notifications(on: PostgresInventory.channel, what: "inventory notifications",
+                                                   signalFirst: false)
         let (signals, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let (configuration, logger) = (database.configuration, database.logger)
-        let listener = Task {
-            var pause = Duration.seconds(1)
-            var connected = false
-            while !Task.isCancelled {
-                do {
-                    let connection = try await PostgresConnection.connect(
-                        on: PostgresDatabase.loop, configuration: configuration, id: 0, logger: logger)
-                    do {
-                        try await connection.listen(on: PostgresInventory.channel) { notifications in
-                            // Writes made while no connection listened are found by the reread this signal asks for.
-                            if connected { continuation.yield() }
-                            connected = true
-                            pause = .seconds(1)
-                            for try await _ in notifications { continuation.yield() }
-                        }
-                    } catch {
-                        if !Task.isCancelled { logger.debug("inventory notifications: \(error)") }
-                    }
-                    try? await connection.close()
-                } catch {
-                    if !Task.isCancelled { logger.debug("inventory notifications: \(error)") }
-                }
-                try? await Task.sleep(for: pause)
-                pause = min(pause * 2, .seconds(30))
-            }
+        let relay = Task {
+            for await _ in notifications { continuation.yield() }
+            continuation.finish()
         }
-        continuation.onTermination = { _ in listener.cancel() }
+        continuation.onTermination = { _ in relay.cancel() }
         return signals
     }
 

@@ -18,6 +18,12 @@ public enum Stores {
         try open(url, passwordFile: passwordFile, logger: logger, PostgresRequestLog.init)
     }
 
+    /// The phones' uploads in the PostgreSQL at `url` (migrated on first use), on a connection of its own.
+    public static func uploads(url: String, passwordFile: String?,
+                               logger: Logger = Logger(label: "autoprov.store")) throws -> any SharedUploadStore {
+        try open(url, passwordFile: passwordFile, logger: logger, PostgresUploads.init)
+    }
+
     /// A store on a new connection to `url`; what fails is said with the URL, its password left out.
     private static func open<Store>(_ url: String, passwordFile: String?, logger: Logger,
                                     _ make: (PostgresDatabase) throws -> Store) throws -> Store {

@@ -48,6 +48,7 @@ public struct TFTPFrontEnd: TFTPFileProvider {
         case .forbidden(let reason): TFTPError(code: .accessViolation, message: reason)
         case .unauthorized: TFTPError(code: .accessViolation, message: "credentials required")
         case .failed(let reason): TFTPError(code: .diskFull, message: reason)
+        case .unavailable(let reason): TFTPError(code: .notDefined, message: reason)
         }
     }
 

@@ -83,11 +83,20 @@ public struct ProvisioningServer: Sendable {
         let log = RequestLog(store: logStore, logger: logger, identify: DeviceIdentity.fill,
                              observe: { pending.observe($0) })
         let metrics = ServerMetrics(droppedLogRecords: { log.dropped }, waitingLogRecords: { log.retained })
+        // Every node's uploads in the shared PostgreSQL, the data folder holding this node's copy; else the folder alone.
+        let sharedUploads: (any SharedUploadStore)?
+        do {
+            sharedUploads = try configuration.storeURL.map {
+                try Stores.uploads(url: $0, passwordFile: configuration.storePasswordFile, logger: logger)
+            }
+        } catch {
+            throw ListenError(description: "[store] url: \(error)")
+        }
         // With HTTP on, each file's HTTP head is made once, when the file is loaded.
         let service = try FileService(settings: configuration.fileServiceSettings, log: log, metrics: metrics,
                                       prepare: configuration.http != nil || configuration.https != nil
                                           ? HTTPServer.filePreparer : nil,
-                                      generated: generated)
+                                      generated: generated, sharedUploads: sharedUploads)
         let watcher = InventoryWatcher(
             generated: generated, service: service, logger: logger, serverURL: configuration.templateServerURL,
             notifications: configuration.notifyOnChange
@@ -208,7 +217,9 @@ public struct ProvisioningServer: Sendable {
         }
         // The request log first, so that it is stopped last, after every listener has drained.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: log), .init(service: watcher), .init(service: ListenerGroup(listeners: listeners))],
+            services: [.init(service: log), .init(service: watcher)]
+                + (sharedUploads.map { [.init(service: SharedUploadCopier(service: service, shared: $0, logger: logger))] } ?? [])
+                + [.init(service: ListenerGroup(listeners: listeners))],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

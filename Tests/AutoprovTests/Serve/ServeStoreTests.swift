@@ -248,4 +248,66 @@ struct ServeStoreTests {
             #expect(a.stop() == 0 && b.stop() == 0)
         }
     }
+
+    @Test("uploads on one PostgreSQL: a phone's upload through one node is served by the other at once (by notification), and by a node started later; PostgreSQL down, an upload is refused on every protocol (HTTP 503 with Retry-After, TFTP error 0, FTP 451) and no node changes; back up, uploads go through again")
+    func sharedUploads() async throws {
+        try await onOwnThread {
+            let cluster = try Self.fleetCluster()
+            defer { cluster.stop() }
+            let configuration = Self.store(cluster) + "[ftp]\n[[ftp.user]]\nusername = \"phones\"\npassword = \"pw\"\n"
+            let phones = Account(username: "phones", password: "pw")
+            let a = try ServerProcess(files: ["y000000000066.cfg": sipFile], configuration: configuration)
+            let b = try ServerProcess(files: ["y000000000066.cfg": sipFile], configuration: configuration)
+            let name = "\(Self.mac)-local.cfg"
+            /// What `node` serves as `name` over HTTP once it is `contents` (within 10 s), else what it served last.
+            func served(_ node: ServerProcess, _ contents: String) throws -> Answer {
+                var answer = Answer.broken("never asked")
+                for _ in 0..<100 {
+                    answer = try node.read(name, over: .http)
+                    if answer == .file(contents) { break }
+                    usleep(100_000)
+                }
+                return answer
+            }
+            // Through A over HTTP, then through B over TFTP and FTP: each reaches the other node.
+            let first = "#!version:1.0.0.1\naccount.1.label = first\n"
+            #expect(try a.write(name, first, over: .http, as: phones) == .stored)
+            #expect(try served(b, first) == .file(first))
+            #expect(try b.read(name, over: .tftp) == .file(first))
+            let second = "#!version:1.0.0.1\naccount.1.label = second\n"
+            #expect(try b.write(name, second, over: .tftp) == .stored)
+            #expect(try served(a, second) == .file(second))
+            let third = "#!version:1.0.0.1\naccount.1.label = third\n"
+            #expect(try b.write(name, third, over: .ftp, as: phones) == .stored)
+            #expect(try served(a, third) == .file(third))
+            // A node that starts later copies every upload when it connects.
+            let c = try ServerProcess(configuration: configuration)
+            #expect(try served(c, third) == .file(third))
+
+            cluster.pause()
+            let refused = "#!version:1.0.0.1\naccount.1.label = refused\n"
+            let put = try Client.run("curl", ["-s", "-i", "-m", "30", "-T", "-", "\(a.http)/\(name)"], input: refused)
+            #expect(put.stdout.hasPrefix("HTTP/1.1 503") && put.stdout.lowercased().contains("retry-after: 5"), "\(put.stdout)")
+            let tftp = try a.write(name, refused, over: .tftp)
+            #expect(tftp == .refused(0), "\(tftp)")
+            // curl, as lftp takes 451 for what it is (try again later) and retries until it gives up.
+            let ftp = try Client.run("curl", ["-s", "-v", "-m", "30", "-u", "phones:pw", "-T", "-",
+                                              "ftp://\(a.ftpHostPort)/\(name)"], input: refused)
+            #expect(ftp.stderr.contains("< 451 "), "\(ftp.stderr)")
+            for node in [a, b, c] { #expect(try node.read(name, over: .http) == .file(third)) }
+            #expect(ServerProcess.files(below: a.data.appendingPathComponent("uploads")).allSatisfy { !$0.hasSuffix(".tmp") })
+
+            try cluster.start()
+            let fourth = "#!version:1.0.0.1\naccount.1.label = fourth\n"
+            var stored = Answer.broken("never tried")
+            // The node's connection is made again on its next use.
+            for _ in 0..<50 where stored != .stored {
+                stored = try a.write(name, fourth, over: .http, as: phones)
+                if stored != .stored { usleep(200_000) }
+            }
+            #expect(stored == .stored)
+            for node in [b, c] { #expect(try served(node, fourth) == .file(fourth)) }
+            #expect(a.stop() == 0 && b.stop() == 0 && c.stop() == 0)
+        }
+    }
 }

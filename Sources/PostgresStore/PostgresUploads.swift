@@ -1,0 +1,79 @@
+import Foundation
+import NIOCore
+import PostgresNIO
+import Storage
+
+/// Phones' uploads in PostgreSQL, bytes and earlier versions, so that an upload through any node is served by every
+/// node (``SharedUploadStore``). A batch of uploads is one transaction; each path stored is announced on
+/// ``channel`` when it commits. Its own connection: uploads never wait behind the inventory or the log.
+public final class PostgresUploads: SharedUploadStore {
+    let database: PostgresDatabase
+
+    public init(_ database: PostgresDatabase) throws {
+        self.database = database
+        try database.migrate(PostgresUploads.migrations)
+    }
+
+    static let migrations: [(name: String, statements: [String])] = [
+        ("uploads v1: bytes and versions", [
+            """
+            CREATE TABLE upload (id BIGSERIAL PRIMARY KEY, path TEXT COLLATE "C" NOT NULL, bytes BYTEA NOT NULL,
+                md5 TEXT NOT NULL, stored DOUBLE PRECISION NOT NULL)
+            """,
+            "CREATE INDEX upload_path ON upload (path, id)",
+        ]),
+    ]
+
+    /// The channel every stored upload is announced on, its path the payload.
+    static let channel = "autoprov_uploads"
+    var logger: Logger { database.logger }
+
+    public func store(_ uploads: [(path: String, bytes: [UInt8])]) throws {
+        guard !uploads.isEmpty else { return }
+        let now = Date().timeIntervalSince1970
+        try database.transaction { connection in
+            for upload in uploads {
+                let bytes = ByteBuffer(bytes: upload.bytes)
+                _ = try connection.query("""
+                    INSERT INTO upload (path, bytes, md5, stored) VALUES (\(upload.path), \(bytes), md5(\(bytes)), \(now))
+                    """, logger: logger).waited()
+            }
+            let paths = Array(Set(uploads.map(\.path))).sorted()
+            // The current version and keptVersions before it stay; every node is told of each path on commit.
+            _ = try connection.query("""
+                DELETE FROM upload u USING (
+                    SELECT id, row_number() OVER (PARTITION BY path ORDER BY id DESC) AS n
+                    FROM upload WHERE path = ANY(\(paths))) old
+                WHERE u.id = old.id AND old.n > \(keptVersions + 1)
+                """, logger: logger).waited()
+            _ = try connection.query(
+                "SELECT pg_notify(\(PostgresUploads.channel), p) FROM unnest(\(paths)::text[]) p", logger: logger
+            ).waited()
+        }
+    }
+
+    public func digests() throws -> [String: String] {
+        try database.withConnection { connection in
+            var digests: [String: String] = [:]
+            for row in try connection.query(
+                "SELECT DISTINCT ON (path) path, md5 FROM upload ORDER BY path, id DESC", logger: logger
+            ).waited() {
+                let (path, md5) = try row.decode((String, String).self)
+                digests[path] = md5
+            }
+            return digests
+        }
+    }
+
+    public func current(_ path: String) throws -> [UInt8]? {
+        try database.withConnection { connection in
+            try connection.query("SELECT bytes FROM upload WHERE path = \(path) ORDER BY id DESC LIMIT 1", logger: logger)
+                .waited().rows.first.map { Array(buffer: try $0.decode(ByteBuffer.self)) }
+        }
+    }
+
+    public func changes() -> AsyncStream<String?> {
+        // A connection made (the first too): uploads stored while none listened are found by comparing every path.
+        database.notifications(on: PostgresUploads.channel, what: "upload notifications", signalFirst: true)
+    }
+}
