@@ -26,8 +26,10 @@ public struct AdminServer: Sendable {
     let checkSync: any CheckSyncSender
     /// The provisioning root, for `/resolve`.
     let root: String?
-    /// Phones' uploads, for `/uploads`.
+    /// Phones' uploads, for `/resolve` (this node's folder).
     let uploads: UploadStore?
+    /// The versions of phones' uploads, for `/uploads` and the console: the shared store's with several nodes.
+    let uploadHistory: (any UploadHistory)?
     /// The file service's counters, for the fleet page's requests per minute.
     let metrics: ServerMetrics?
     let jobs = CheckSyncJobs()
@@ -35,8 +37,10 @@ public struct AdminServer: Sendable {
     let logger: Logger
 
     public init(editor: InventoryEditor, tokens: any AdminTokenStore, users: any AdminUserStore, log: RequestLog?,
-                checkSync: any CheckSyncSender, root: String?, uploads: UploadStore?, metrics: ServerMetrics? = nil,
+                checkSync: any CheckSyncSender, root: String?, uploads: UploadStore?,
+                uploadHistory: (any UploadHistory)? = nil, metrics: ServerMetrics? = nil,
                 secureCookies: Bool = false, logger: Logger) {
+        self.uploadHistory = uploadHistory ?? uploads
         self.metrics = metrics
         self.users = users
         self.secureCookies = secureCookies
@@ -67,7 +71,7 @@ public struct AdminServer: Sendable {
         templates.register(on: authenticated)
         phoneView.register(on: authenticated)
         checkSync.register(on: authenticated)
-        UploadsAPI(uploads: uploads, store: editor.store).register(on: authenticated)
+        UploadsAPI(uploads: uploadHistory, store: editor.store).register(on: authenticated)
 
         // The web console: pages for a signed-in account, over the same calls as the API.
         router.get("console.css") { _, _ in ConsoleViews.asset(ConsoleViews.css, type: "text/css; charset=utf-8") }
@@ -75,7 +79,7 @@ public struct AdminServer: Sendable {
         ConsoleLogin(users: users, sessions: sessions, failures: failures, secure: secureCookies).register(on: router)
         let console = router.group().add(middleware: ConsoleAuthentication(sessions: sessions))
         ConsolePages(editor: editor, log: log, devicesAPI: devices, phoneView: phoneView, checkSync: checkSync,
-                     uploads: uploads, metrics: metrics).register(on: console)
+                     uploads: uploadHistory, metrics: metrics).register(on: console)
         ConsoleTemplatePages(editor: editor, api: templates).register(on: console)
         return router
     }

@@ -7,7 +7,7 @@ import Storage
 /// `/api/v1/devices/{mac}/uploads`: the versions of the MAC-local file the phone uploaded (`<mac>-local.cfg`, S4),
 /// each readable, and what changed between two of them, key by key.
 struct UploadsAPI {
-    let uploads: UploadStore?
+    let uploads: (any UploadHistory)?
     let store: any InventoryStore
 
     struct Listed: Encodable {
@@ -38,9 +38,8 @@ struct UploadsAPI {
 
     func list(_ context: AdminContext) throws -> Response {
         try APIJSON.response(["uploads": try versions(context).map { version in
-            let bytes = (try? Data(contentsOf: version.url)).map(Array.init) ?? []
-            return Listed(version: version.id, time: APIJSON.time(version.time), bytes: bytes.count,
-                          md5: Provisioning.md5(bytes))
+            Listed(version: version.id, time: APIJSON.time(version.time), bytes: version.bytes.count,
+                   md5: Provisioning.md5(version.bytes))
         }])
     }
 
@@ -87,18 +86,18 @@ struct UploadsAPI {
 
     /// The versions of the device's local file; 404 for a MAC that is neither in the inventory nor uploaded
     /// anything (a phone may upload before it is added).
-    private func versions(_ context: AdminContext) throws -> [UploadStore.Version] {
+    private func versions(_ context: AdminContext) throws -> [UploadVersion] {
         let mac = try DevicesAPI.mac(try DevicesAPI.parameter(context, "mac"))
-        let found = uploads?.versions(of: "\(mac)-local.cfg") ?? []
+        let found = try uploads?.history(of: "\(mac)-local.cfg") ?? []
         if found.isEmpty, try store.device(mac: mac) == nil { throw APIError.notFound("\(InventoryError.noSuchDevice(mac))") }
         return found
     }
 
     private func read(_ id: String, _ context: AdminContext) throws -> [UInt8] {
-        guard let version = try versions(context).first(where: { $0.id == id }),
-              let data = try? Data(contentsOf: version.url)
-        else { throw APIError.notFound("no upload version \(id)") }
-        return Array(data)
+        guard let version = try versions(context).first(where: { $0.id == id }) else {
+            throw APIError.notFound("no upload version \(id)")
+        }
+        return version.bytes
     }
 
     /// A CFG file's settings, a later line winning (R4.1).

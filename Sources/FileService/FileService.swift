@@ -173,6 +173,8 @@ public final class FileService: Sendable {
     /// With several nodes, the store every node's uploads go to first (``SharedUploadStore``); the upload folder is
     /// then this node's copy of it.
     public let sharedUploads: (any SharedUploadStore)?
+    /// Where the versions of uploads are read: the shared store's, else this node's folder's.
+    public var uploadHistory: any UploadHistory { sharedUploads ?? uploads }
 
     public init(settings: Settings, log: RequestLog?, metrics: ServerMetrics, prepare: FilePreparer? = nil,
                 generated: GeneratedFiles? = nil, sharedUploads: (any SharedUploadStore)? = nil) throws {

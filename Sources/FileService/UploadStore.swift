@@ -1,5 +1,6 @@
 import CLinuxShims
 import Foundation
+import Storage
 #if canImport(Glibc)
 import Glibc
 import Synchronization
@@ -215,6 +216,14 @@ public struct UploadStore: Sendable {
             }
         }
         return true
+    }
+}
+
+extension UploadStore: UploadHistory {
+    public func history(of path: String) throws -> [UploadVersion] {
+        versions(of: path).compactMap { version in
+            (try? Data(contentsOf: version.url)).map { UploadVersion(id: version.id, time: version.time, bytes: Array($0)) }
+        }
     }
 }
 

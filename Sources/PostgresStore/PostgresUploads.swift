@@ -72,6 +72,21 @@ public final class PostgresUploads: SharedUploadStore {
         }
     }
 
+    public func history(of path: String) throws -> [UploadVersion] {
+        let rows = try database.withConnection { connection in
+            try connection.query("SELECT id, stored, bytes FROM upload WHERE path = \(path) ORDER BY id", logger: logger)
+                .waited().rows.map { row in
+                    let (id, stored, bytes) = try row.decode((Int64, Double, ByteBuffer).self)
+                    return (id, stored, Array(buffer: bytes))
+                }
+        }
+        // An earlier version is named by its row and dated by its replacement, as the upload folder dates them.
+        return rows.enumerated().map { index, row in
+            index == rows.count - 1 ? UploadVersion(id: "current", time: row.1, bytes: row.2)
+                : UploadVersion(id: String(row.0), time: rows[index + 1].1, bytes: row.2)
+        }
+    }
+
     public func changes() -> AsyncStream<String?> {
         // A connection made (the first too): uploads stored while none listened are found by comparing every path.
         database.notifications(on: PostgresUploads.channel, what: "upload notifications", signalFirst: true)

@@ -1,7 +1,7 @@
 /// Phones' uploads where every node finds them (several nodes on one PostgreSQL): each upload's bytes and its earlier
 /// versions. A node's upload folder is then its copy of this store: an upload is stored here first (all of a batch or
 /// none), then published in the folder; the other nodes hear of its path and copy it into theirs.
-public protocol SharedUploadStore: Sendable {
+public protocol SharedUploadStore: UploadHistory {
     /// Stores `uploads` as the new versions of their paths, all or none, keeping ``keptVersions`` earlier ones of each;
     /// every node listening hears each path once this returns. ``StoreUnavailable`` when the database cannot be
     /// reached: nothing was stored.
@@ -18,4 +18,25 @@ public protocol SharedUploadStore: Sendable {
 extension SharedUploadStore {
     /// How many earlier versions of a path are kept.
     public var keptVersions: Int { 10 }
+}
+
+/// One version of an uploaded file: `current`, or an earlier one by its id and the time it was replaced.
+public struct UploadVersion: Sendable, Equatable {
+    public var id: String
+    /// When it was stored (current) or replaced (earlier), seconds since 1970.
+    public var time: Double
+    public var bytes: [UInt8]
+
+    public init(id: String, time: Double, bytes: [UInt8]) {
+        self.id = id
+        self.time = time
+        self.bytes = bytes
+    }
+}
+
+/// Where the versions of phones' uploads are read (the console and the admin API): the node's folder, or the
+/// shared store with several nodes.
+public protocol UploadHistory: Sendable {
+    /// The versions kept of `path`, oldest first, the current one last (its id `current`).
+    func history(of path: String) throws -> [UploadVersion]
 }

@@ -33,6 +33,12 @@ struct PostgresUploadsTests {
                                      logger: a.logger).waited().rows.first!.decode(Int.self)
             }
             #expect(kept == a.keptVersions + 1)
+            // Oldest first, each earlier one dated by its replacement, the current one last; any node reads them.
+            let history = try b.history(of: "00156574b150-local.cfg")
+            #expect(history.map(\.bytes) == (9..<20).map { Self.bytes("v\($0)\n") })
+            #expect(history.last?.id == "current" && history.dropLast().allSatisfy { Int($0.id) != nil })
+            #expect(history.map(\.time) == history.map(\.time).sorted())
+            #expect(try b.history(of: "never-local.cfg").isEmpty)
         }
     }
 

@@ -15,7 +15,7 @@ struct ConsolePages {
     let devicesAPI: DevicesAPI
     let phoneView: PhoneViewAPI
     let checkSync: CheckSyncAPI
-    let uploads: UploadStore?
+    let uploads: (any UploadHistory)?
     /// The server's counters: requests and errors per minute.
     let metrics: ServerMetrics?
     var store: any InventoryStore { editor.store }
@@ -165,11 +165,11 @@ struct ConsolePages {
     private func uploadVersions(_ mac: String) throws -> [[String: Any]] {
         guard let uploads else { return [] }
         let name = "\(mac)-local.cfg"
-        let versions = uploads.versions(of: name)
+        let versions = try uploads.history(of: name)
         var previous: [String: String] = [:]
         var shown: [[String: Any]] = []
         for version in versions {
-            let bytes = (try? Data(contentsOf: version.url)).map(Array.init) ?? []
+            let bytes = version.bytes
             let settings = UploadsAPI.settings(bytes)
             let changes = UploadsAPI.diff(previous, settings).map { change in
                 ["key": change.key, "kind": change.kind, "old": change.old ?? "", "new": change.new ?? ""]

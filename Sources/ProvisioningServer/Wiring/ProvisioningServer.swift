@@ -205,7 +205,8 @@ public struct ProvisioningServer: Sendable {
             }
             let admins = inventoryStore as? any AdminTokenStore & AdminUserStore ?? local
             let admin = AdminServer(editor: editor, tokens: admins, users: admins, log: log, checkSync: checkSync,
-                                    root: configuration.root, uploads: service.uploads, metrics: service.metrics,
+                                    root: configuration.root, uploads: service.uploads,
+                                    uploadHistory: service.uploadHistory, metrics: service.metrics,
                                     secureCookies: tls != nil,
                                     logger: logger)
             listeners.append(("admin", ListenerService(name: "admin", address: address, logger: logger) { [tls] in

@@ -280,6 +280,14 @@ struct ServeStoreTests {
             let third = "#!version:1.0.0.1\naccount.1.label = third\n"
             #expect(try b.write(name, third, over: .ftp, as: phones) == .stored)
             #expect(try served(a, third) == .file(third))
+            // The versions the admin API lists are the shared store's: the same on both nodes.
+            let token = try Self.cli(["admin", "token", "create", "--name", "uploads", "--role", "read"], node: a)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+            let listed = try [a, b].map { node in
+                try Client.curl(["-H", "Authorization: Bearer \(token)",
+                                 "http://127.0.0.1:\(node.adminPort)/api/v1/devices/\(Self.mac)/uploads"]).body
+            }
+            #expect(listed[0] == listed[1] && listed[0].components(separatedBy: "\"version\"").count == 4, "\(listed)")
             // A node that starts later copies every upload when it connects.
             let c = try ServerProcess(configuration: configuration)
             #expect(try served(c, third) == .file(third))
@@ -308,6 +316,74 @@ struct ServeStoreTests {
             #expect(stored == .stored)
             for node in [b, c] { #expect(try served(node, fourth) == .file(fourth)) }
             #expect(a.stop() == 0 && b.stop() == 0 && c.stop() == 0)
+        }
+    }
+
+    @Test("a node killed with SIGKILL in the middle of a storm of uploads: each upload is in PostgreSQL whole or not at all; the other node and a node started later serve each whole or not at all, the same set; the killed node's folder holds no part of one")
+    func killedMidUpload() async throws {
+        try await onOwnThread {
+            let cluster = try Self.fleetCluster()
+            defer { cluster.stop() }
+            let configuration = Self.store(cluster)
+            let a = try ServerProcess(configuration: configuration)
+            let b = try ServerProcess(configuration: configuration)
+            let scratch = try AccessScratch()
+            // 200 uploads of 24 KB, each line naming its upload: a part of one, or a mix of two, differs from all.
+            let names = (0..<200).map { String(format: "001565000%03d-local.cfg", $0) }
+            let contents = names.indices.map { index in
+                "#!version:1.0.0.1\n" + (0..<800).map { "# upload \(index) line \($0)\n" }.joined() + "account.1.label = \(index)\n"
+            }
+            var arguments = ["-s", "-Z", "--parallel-max", "32", "-m", "60", "-o", "/dev/null"]
+            for (index, name) in names.enumerated() {
+                let file = scratch.folder.appendingPathComponent(name)
+                try contents[index].write(to: file, atomically: true, encoding: .utf8)
+                arguments += ["-T", file.path, "\(a.http)/\(name)"]
+            }
+            let storm = Process()
+            storm.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            storm.arguments = ["curl"] + arguments
+            storm.standardOutput = FileHandle.nullDevice
+            storm.standardError = FileHandle.nullDevice
+            try Children.start(storm)
+            defer { storm.killGroup() }
+            // Killed once the other node serves some of them (5 of every 4th of the first 80): the storm is under way.
+            var started = false
+            for _ in 0..<300 where !started {
+                started = try stride(from: 0, to: 80, by: 4).filter { try b.read(names[$0], over: .http) != .refused(404) }
+                    .count >= 5
+                if !started { usleep(20_000) }
+            }
+            #expect(started)
+            a.kill9()
+            storm.killGroup()
+            // Whole or absent on B once its copies settle (two passes alike), and the same on a node started now.
+            func served(_ node: ServerProcess) throws -> [Answer] {
+                var last: [Answer] = []
+                for _ in 0..<50 {
+                    let now = try names.map { try node.read($0, over: .http) }
+                    if now == last { break }
+                    last = now
+                    usleep(300_000)
+                }
+                return last
+            }
+            let onB = try served(b)
+            for (index, answer) in onB.enumerated() {
+                #expect(answer == .file(contents[index]) || answer == .refused(404), "\(names[index]): \(answer)")
+            }
+            // Some stored, some cut off by the kill: else the kill came before or after the storm, and proved nothing.
+            let stored = onB.filter { $0 != .refused(404) }.count
+            #expect(stored >= 5 && stored < names.count, "\(stored) of \(names.count) stored")
+            let c = try ServerProcess(configuration: configuration)
+            #expect(try served(c) == onB)
+            // The killed node's folder: every published file whole (its temporary files are hidden, never served).
+            for file in ServerProcess.files(below: a.data.appendingPathComponent("uploads"))
+            where !file.hasPrefix(".") && !file.contains("/.") {
+                let index = names.firstIndex(of: file)
+                let held = try String(contentsOf: a.data.appendingPathComponent("uploads/\(file)"), encoding: .utf8)
+                #expect(index.map { contents[$0] } == held, "\(file)")
+            }
+            #expect(b.stop() == 0 && c.stop() == 0)
         }
     }
 }
