@@ -219,11 +219,38 @@ public struct UploadStore: Sendable {
     }
 }
 
-extension UploadStore: UploadHistory {
+extension UploadStore: UploadArchive {
     public func history(of path: String) throws -> [UploadVersion] {
         versions(of: path).compactMap { version in
             (try? Data(contentsOf: version.url)).map { UploadVersion(id: version.id, time: version.time, bytes: Array($0)) }
         }
+    }
+
+    /// Every uploaded file below the folder (not the hidden versions and temporary files), sorted.
+    public func paths() throws -> [String] {
+        guard let walker = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.isRegularFileKey],
+                                                          options: [.skipsHiddenFiles]) else { return [] }
+        let base = directory.standardizedFileURL.path + "/"
+        return walker.compactMap { $0 as? URL }
+            .filter { (try? $0.resourceValues(forKeys: [.isRegularFileKey]).isRegularFile) == true }
+            .map { String($0.standardizedFileURL.path.dropFirst(base.count)) }
+            .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    /// Earlier versions under `.versions/<path>/`, named by their times; the current one published last, its
+    /// modification time its own.
+    public func load(_ path: String, versions: [UploadVersion]) throws {
+        guard let current = versions.last else { return }
+        let folder = versionsDirectory.appendingPathComponent(path)
+        for (index, version) in versions.dropLast().enumerated() {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            let name = String(format: "%.6f", version.time) + "-" + String(format: "%08d", index)
+            try Data(version.bytes).write(to: folder.appendingPathComponent(name), options: .atomic)
+        }
+        try store([(current.bytes, path)])[0].get()
+        // store() kept nothing (the name was new): the versions above are the ones written.
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSince1970: current.time)],
+                                              ofItemAtPath: url(for: path).path)
     }
 }
 

@@ -87,6 +87,29 @@ public final class PostgresUploads: SharedUploadStore {
         }
     }
 
+    public func paths() throws -> [String] {
+        try digests().keys.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+    }
+
+    public func load(_ path: String, versions: [UploadVersion]) throws {
+        guard !versions.isEmpty else { return }
+        // A version is stored when the one before it was replaced (history dates an earlier version by that); the
+        // first's own time is not known, and its replacement's stands for it. The current one keeps its own time,
+        // which also dates the one before (the folder's two differ by the moment between a write and its rename).
+        let stored = versions.indices.map { index in
+            index == versions.count - 1 || index == 0 ? versions[index].time : versions[index - 1].time
+        }
+        try database.transaction { connection in
+            for (version, time) in zip(versions, stored) {
+                let bytes = ByteBuffer(bytes: version.bytes)
+                _ = try connection.query("""
+                    INSERT INTO upload (path, bytes, md5, stored) VALUES (\(path), \(bytes), md5(\(bytes)), \(time))
+                    """, logger: logger).waited()
+            }
+            _ = try connection.query("SELECT pg_notify(\(PostgresUploads.channel), \(path))", logger: logger).waited()
+        }
+    }
+
     public func changes() -> AsyncStream<String?> {
         // A connection made (the first too): uploads stored while none listened are found by comparing every path.
         database.notifications(on: PostgresUploads.channel, what: "upload notifications", signalFirst: true)

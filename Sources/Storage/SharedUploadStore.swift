@@ -1,7 +1,7 @@
 /// Phones' uploads where every node finds them (several nodes on one PostgreSQL): each upload's bytes and its earlier
 /// versions. A node's upload folder is then its copy of this store: an upload is stored here first (all of a batch or
 /// none), then published in the folder; the other nodes hear of its path and copy it into theirs.
-public protocol SharedUploadStore: UploadHistory {
+public protocol SharedUploadStore: UploadArchive {
     /// Stores `uploads` as the new versions of their paths, all or none, keeping ``keptVersions`` earlier ones of each;
     /// every node listening hears each path once this returns. ``StoreUnavailable`` when the database cannot be
     /// reached: nothing was stored.
@@ -39,4 +39,13 @@ public struct UploadVersion: Sendable, Equatable {
 public protocol UploadHistory: Sendable {
     /// The versions kept of `path`, oldest first, the current one last (its id `current`).
     func history(of path: String) throws -> [UploadVersion]
+}
+
+/// Every upload with its versions, as `autoprov store migrate` copies them between a data folder and PostgreSQL.
+public protocol UploadArchive: UploadHistory {
+    /// Every path uploaded, sorted.
+    func paths() throws -> [String]
+    /// Stores `versions` (oldest first, the current one last) as `path`'s, with their times: ``history(of:)`` then
+    /// reads them back the same (their ids aside).
+    func load(_ path: String, versions: [UploadVersion]) throws
 }

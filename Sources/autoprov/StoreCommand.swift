@@ -1,4 +1,5 @@
 import ArgumentParser
+import FileService
 import Foundation
 import PostgresStore
 import Storage
@@ -6,17 +7,18 @@ import Storage
 struct StoreCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "store",
-        abstract: "Move the inventory between stores (SQLite in a data folder, PostgreSQL for several nodes).",
+        abstract: "Move an installation between stores (a data folder, PostgreSQL for several nodes).",
         subcommands: [Migrate.self])
 
     struct Migrate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Copy the inventory from one store into another, which must hold none yet.",
+            abstract: "Copy the inventory, accounts and uploads from one store into another, which must hold none yet.",
             discussion: """
                 A store is sqlite:PATH (a data folder's inventory.sqlite) or postgresql://USER@HOST[:PORT]/DATABASE. \
                 Every device, group, template version (removed ones too, with their times), what each device was last \
-                told, and the revision are copied as they are; the copy is then read back and compared, and the \
-                command fails unless it is the same. Either direction works.
+                told, the revision, administrators' accounts and API tokens, and the phones' uploads with their \
+                versions (a data folder's uploads/ beside its inventory.sqlite) are copied as they are; the copy is \
+                then read back and compared, and the command fails unless it is the same. Either direction works.
                 """)
 
         @Option(help: "The store to copy from: sqlite:PATH or a postgresql:// URL.")
@@ -33,18 +35,67 @@ struct StoreCommand: ParsableCommand {
                 let source = try open(from, mustExist: true)
                 let target = try open(to, mustExist: false)
                 do {
+                    let (sourceUploads, targetUploads) = (try uploads(from), try uploads(to))
+                    guard try targetUploads.paths().isEmpty else {
+                        throw UsageFailure("\(PostgresDatabase.redacted(to)): the store to copy into already holds uploads")
+                    }
                     let dump = try source.dump()
                     try target.load(dump)
-                    guard try target.dump() == dump else {
-                        throw UsageFailure("\(PostgresDatabase.redacted(to)): the copy read back differs from \(PostgresDatabase.redacted(from))")
+                    guard try target.dump() == dump else { throw differs("inventory") }
+                    let (accounts, tokens) = try copyAdministrators(source, target)
+                    var versions = 0
+                    let paths = try sourceUploads.paths()
+                    for path in paths {
+                        let history = try sourceUploads.history(of: path)
+                        try targetUploads.load(path, versions: history)
+                        guard Self.alike(try targetUploads.history(of: path), history) else { throw differs("upload \(path)") }
+                        versions += history.count
                     }
                     emit("copied \(dump.devices.count) devices, \(dump.groups.count) groups, \(dump.templates.count) "
-                         + "template versions, \(dump.notified.count) notified devices; revision \(dump.revision)\n")
+                         + "template versions, \(dump.notified.count) notified devices; revision \(dump.revision); "
+                         + "\(accounts) accounts, \(tokens) tokens; \(paths.count) uploads (\(versions) versions)\n")
                 } catch let failure as UsageFailure {
                     throw failure
                 } catch {
                     throw UsageFailure("\(error)")
                 }
+            }
+        }
+
+        private func differs(_ what: String) -> UsageFailure {
+            UsageFailure("\(PostgresDatabase.redacted(to)): the copy of the \(what) read back differs from \(PostgresDatabase.redacted(from))")
+        }
+
+        /// Accounts and tokens, where both stores keep them (both kinds do): how many of each were copied.
+        private func copyAdministrators(_ source: any InventoryStore, _ target: any InventoryStore) throws -> (Int, Int) {
+            guard let source = source as? any AdminTokenStore & AdminUserStore,
+                  let target = target as? any AdminTokenStore & AdminUserStore else { return (0, 0) }
+            let (users, tokens) = (try source.users(), try source.tokens())
+            for user in users { try target.addUser(user) }
+            for token in tokens { try target.addToken(token) }
+            guard Set(try target.users()) == Set(users) else { throw differs("accounts") }
+            guard Set(try target.tokens()) == Set(tokens) else { throw differs("tokens") }
+            return (users.count, tokens.count)
+        }
+
+        /// The uploads beside a store: a data folder's `uploads/` (beside its `inventory.sqlite`), or PostgreSQL's.
+        private func uploads(_ location: String) throws -> any UploadArchive {
+            if location.hasPrefix("sqlite:") {
+                let file = URL(fileURLWithPath: String(location.dropFirst("sqlite:".count)))
+                return UploadStore(directory: file.deletingLastPathComponent().appendingPathComponent("uploads"))
+            }
+            do {
+                return try Stores.uploads(url: location, passwordFile: passwordFile)
+            } catch {
+                throw UsageFailure("\(error)")
+            }
+        }
+
+        /// The same versions in the same order: the same bytes, and times within a second (a folder dates an
+        /// earlier version by its replacement and the current one by its write, a moment apart).
+        static func alike(_ copied: [UploadVersion], _ original: [UploadVersion]) -> Bool {
+            copied.count == original.count && zip(copied, original).allSatisfy { pair in
+                pair.0.bytes == pair.1.bytes && abs(pair.0.time - pair.1.time) < 1 && (pair.0.id == "current") == (pair.1.id == "current")
             }
         }
 

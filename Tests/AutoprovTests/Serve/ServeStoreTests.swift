@@ -134,17 +134,30 @@ struct ServeStoreTests {
         }
     }
 
-    @Test("store migrate copies a data folder's inventory into PostgreSQL and back, every row the same; a store that holds one is refused")
+    @Test("store migrate copies a data folder's inventory, accounts, tokens and uploads (every version) into PostgreSQL and back, every row the same; a store that holds an inventory is refused")
     func migrate() async throws {
         try await onOwnThread {
             let cluster = try Self.fleetCluster()
             defer { cluster.stop() }
             let directory = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-migrate-\(UUID())")
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: directory) }
-            let data = directory.appendingPathComponent("data").path
+            // A data folder an embedded server filled with uploads: one name three times, one in a folder once.
+            let server = try ServerProcess()
+            for (name, text) in [("\(Self.mac)-local.cfg", "first\n"), ("\(Self.mac)-local.cfg", "second\n"),
+                                 ("\(Self.mac)-local.cfg", "third\n"), ("T46S/00156574b151-local.cfg", "other\n")] {
+                #expect(try server.write(name, text, over: .http) == .stored)
+            }
+            #expect(server.stop() == 0)
+            let data = server.data.path
             func run(_ arguments: [String]) throws -> CommandRunner.Result { try CommandRunner.run(arguments, timeout: 60) }
             #expect(try run(["group", "add", "sales", "--set", "floor=2", "--data", data]).status == 0)
             #expect(try run(["device", "add", Self.mac, "--model", "T46S", "--group", "sales", "--data", data]).status == 0)
+            let password = directory.appendingPathComponent("password")
+            try "correct horse battery\n".write(to: password, atomically: true, encoding: .utf8)
+            #expect(try run(["admin", "user", "add", "alice", "--role", "write", "--password-file", password.path,
+                             "--data", data]).status == 0)
+            #expect(try run(["admin", "token", "create", "--name", "deploy", "--role", "write", "--data", data]).status == 0)
             let folder = directory.appendingPathComponent("templates")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             try "#!version:1.0.0.1\nlocal_time.time_zone = +1\n"
@@ -152,21 +165,38 @@ struct ServeStoreTests {
             #expect(try run(["template", "import", folder.path, "--data", data]).status == 0)
             let sqlite = "sqlite:\(data)/inventory.sqlite"
             let there = try run(["store", "migrate", "--from", sqlite, "--to", cluster.url("fleet")])
-            #expect(there.status == 0 && there.stdout.contains("copied 1 devices, 1 groups, 1 template versions"), "\(there.stderr)")
-            // The same again is refused: the target holds an inventory now.
+            #expect(there.status == 0 && there.stdout.contains("copied 1 devices, 1 groups, 1 template versions")
+                        && there.stdout.contains("1 accounts, 1 tokens; 2 uploads (4 versions)"), "\(there.stdout) \(there.stderr)")
+            // The same again is refused: the target holds uploads and an inventory now.
             let again = try run(["store", "migrate", "--from", sqlite, "--to", cluster.url("fleet")])
-            #expect(again.status == 2 && again.stderr.contains("already holds an inventory"), "\(again.stderr)")
-            // And back into a new data folder: the devices, groups and templates as they were.
+            #expect(again.status == 2 && again.stderr.contains("already holds"), "\(again.stderr)")
+            // A node on PostgreSQL serves the uploads and lists their versions as the folder had them.
+            let node = try ServerProcess(configuration: Self.store(cluster))
+            var served = Answer.broken("never asked")
+            for _ in 0..<100 where served != .file("third\n") {
+                served = try node.read("\(Self.mac)-local.cfg", over: .http)
+                usleep(100_000)
+            }
+            #expect(served == .file("third\n"))
+            #expect(node.stop() == 0)
+            // And back into a new data folder: the devices, groups, templates, accounts, tokens and uploads as they were.
             let back = directory.appendingPathComponent("back")
             try FileManager.default.createDirectory(at: back, withIntermediateDirectories: true)
             let returned = try run(["store", "migrate", "--from", cluster.url("fleet"), "--to", "sqlite:\(back.path)/inventory.sqlite"])
-            #expect(returned.status == 0, "\(returned.stderr)")
-            for command in [["device", "list", "--with-secrets"], ["group", "list"], ["template", "list"]] {
+            #expect(returned.status == 0 && returned.stdout.contains("2 uploads (4 versions)"), "\(returned.stderr)")
+            for command in [["device", "list", "--with-secrets"], ["group", "list"], ["template", "list"],
+                            ["admin", "user", "list"], ["admin", "token", "list"]] {
                 let original = try run(command + ["--data", data])
                 let copied = try run(command + ["--data", back.path])
-                #expect(original.status == 0 && original.stdout == copied.stdout && original.stdout.contains(command[0] == "template" ? "defaults.cfg" : "sales"),
+                let expected = ["template": "defaults.cfg", "admin": command[1] == "user" ? "alice" : "deploy"][command[0]] ?? "sales"
+                #expect(original.status == 0 && original.stdout == copied.stdout && original.stdout.contains(expected),
                         "\(command): \(original.stdout) / \(copied.stdout)")
             }
+            let uploads = back.appendingPathComponent("uploads")
+            #expect(ServerProcess.files(below: uploads).filter { !$0.hasPrefix(".") } == ["00156574b150-local.cfg", "T46S/00156574b151-local.cfg"])
+            let versions = uploads.appendingPathComponent(".versions/\(Self.mac)-local.cfg")
+            let kept = try FileManager.default.contentsOfDirectory(atPath: versions.path).sorted()
+            #expect(try kept.map { try String(contentsOf: versions.appendingPathComponent($0), encoding: .utf8) } == ["first\n", "second\n"])
             let missing = try run(["store", "migrate", "--from", "sqlite:\(directory.path)/none.sqlite", "--to", "sqlite:\(back.path)/x.sqlite"])
             #expect(missing.status == 2 && missing.stderr.contains("no such file"))
         }
