@@ -16,9 +16,10 @@ struct StoreCommand: ParsableCommand {
             discussion: """
                 A store is sqlite:PATH (a data folder's inventory.sqlite) or postgresql://USER@HOST[:PORT]/DATABASE. \
                 Every device, group, template version (removed ones too, with their times), what each device was last \
-                told, the revision, administrators' accounts and API tokens, and the phones' uploads with their \
-                versions (a data folder's uploads/ beside its inventory.sqlite) are copied as they are; the copy is \
-                then read back and compared, and the command fails unless it is the same. Either direction works.
+                told, the revision, administrators' accounts and API tokens, the phones' uploads with their versions \
+                (a data folder's uploads/ beside its inventory.sqlite), the request log, the devices seen and the \
+                DHCP leases (its autoprov.sqlite) are copied as they are; each copy is then read back and compared, \
+                and the command fails unless it is the same. Either direction works.
                 """)
 
         @Option(help: "The store to copy from: sqlite:PATH or a postgresql:// URL.")
@@ -39,6 +40,10 @@ struct StoreCommand: ParsableCommand {
                     guard try targetUploads.paths().isEmpty else {
                         throw UsageFailure("\(PostgresDatabase.redacted(to)): the store to copy into already holds uploads")
                     }
+                    if let log = try requestLog(to), try !log.devices().isEmpty
+                        || !log.requests(mac: nil, protocolName: nil, since: nil, limit: 1).isEmpty || !log.leases().isEmpty {
+                        throw UsageFailure("\(PostgresDatabase.redacted(to)): the store to copy into already holds a request log")
+                    }
                     let dump = try source.dump()
                     try target.load(dump)
                     guard try target.dump() == dump else { throw differs("inventory") }
@@ -51,9 +56,11 @@ struct StoreCommand: ParsableCommand {
                         guard Self.alike(try targetUploads.history(of: path), history) else { throw differs("upload \(path)") }
                         versions += history.count
                     }
+                    let (requests, seen, leases) = try copyLog(try requestLog(from), try requestLog(to))
                     emit("copied \(dump.devices.count) devices, \(dump.groups.count) groups, \(dump.templates.count) "
                          + "template versions, \(dump.notified.count) notified devices; revision \(dump.revision); "
-                         + "\(accounts) accounts, \(tokens) tokens; \(paths.count) uploads (\(versions) versions)\n")
+                         + "\(accounts) accounts, \(tokens) tokens; \(paths.count) uploads (\(versions) versions); "
+                         + "\(requests) requests, \(seen) devices seen, \(leases) leases\n")
                 } catch let failure as UsageFailure {
                     throw failure
                 } catch {
@@ -76,6 +83,54 @@ struct StoreCommand: ParsableCommand {
             guard Set(try target.users()) == Set(users) else { throw differs("accounts") }
             guard Set(try target.tokens()) == Set(tokens) else { throw differs("tokens") }
             return (users.count, tokens.count)
+        }
+
+        /// The request log beside a store: a data folder's `autoprov.sqlite` (none when it has never served), or
+        /// PostgreSQL's.
+        private func requestLog(_ location: String) throws -> (any RequestLogStore)? {
+            if location.hasPrefix("sqlite:") {
+                let file = URL(fileURLWithPath: String(location.dropFirst("sqlite:".count)))
+                    .deletingLastPathComponent().appendingPathComponent("autoprov.sqlite").path
+                guard location == to || FileManager.default.fileExists(atPath: file) else { return nil }
+                do { return try SQLiteRequestLog(path: file) } catch { throw UsageFailure("\(file): \(error)") }
+            }
+            do {
+                return try Stores.requestLog(url: location, passwordFile: passwordFile)
+            } catch {
+                throw UsageFailure("\(error)")
+            }
+        }
+
+        /// Every request (oldest first, in batches), every device seen and every lease, read back and compared: how
+        /// many of each.
+        private func copyLog(_ source: (any RequestLogStore)?, _ target: (any RequestLogStore)?) throws -> (Int, Int, Int) {
+            guard let source, let target else { return (0, 0, 0) }
+            func all(_ store: any RequestLogStore) throws -> [RequestRecord] {
+                try store.requests(mac: nil, protocolName: nil, since: nil, limit: Int.max).reversed().map { record in
+                    var record = record
+                    record.id = nil
+                    return record
+                }
+            }
+            let requests = try all(source)
+            var start = 0
+            while start < requests.count {
+                let batch = Array(requests[start..<min(start + 10_000, requests.count)])
+                try target.write(requests: batch, order: Array(batch.indices), devices: [:])
+                start += batch.count
+            }
+            let devices = try source.devices()
+            try target.write(requests: [], order: [], devices: Dictionary(uniqueKeysWithValues: devices.map { device in
+                (device.mac, DeviceUpdate(firstTime: device.firstSeen, lastTime: device.lastSeen, client: device.address,
+                                          path: device.lastPath, result: device.lastResult, model: device.model,
+                                          firmware: device.firmware))
+            }))
+            let leases = try source.leases()
+            for lease in leases { try target.saveLease(lease) }
+            guard try all(target) == requests else { throw differs("request log") }
+            guard Set(try target.devices()) == Set(devices) else { throw differs("devices seen") }
+            guard Set(try target.leases()) == Set(leases) else { throw differs("leases") }
+            return (requests.count, devices.count, leases.count)
         }
 
         /// The uploads beside a store: a data folder's `uploads/` (beside its `inventory.sqlite`), or PostgreSQL's.

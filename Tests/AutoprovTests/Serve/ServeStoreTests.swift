@@ -166,29 +166,22 @@ struct ServeStoreTests {
             let sqlite = "sqlite:\(data)/inventory.sqlite"
             let there = try run(["store", "migrate", "--from", sqlite, "--to", cluster.url("fleet")])
             #expect(there.status == 0 && there.stdout.contains("copied 1 devices, 1 groups, 1 template versions")
-                        && there.stdout.contains("1 accounts, 1 tokens; 2 uploads (4 versions)"), "\(there.stdout) \(there.stderr)")
+                        && there.stdout.contains("1 accounts, 1 tokens; 2 uploads (4 versions); 4 requests, 2 devices seen"),
+                    "\(there.stdout) \(there.stderr)")
             // The same again is refused: the target holds uploads and an inventory now.
             let again = try run(["store", "migrate", "--from", sqlite, "--to", cluster.url("fleet")])
             #expect(again.status == 2 && again.stderr.contains("already holds"), "\(again.stderr)")
-            // A node on PostgreSQL serves the uploads and lists their versions as the folder had them.
-            let node = try ServerProcess(configuration: Self.store(cluster))
-            var served = Answer.broken("never asked")
-            for _ in 0..<100 where served != .file("third\n") {
-                served = try node.read("\(Self.mac)-local.cfg", over: .http)
-                usleep(100_000)
-            }
-            #expect(served == .file("third\n"))
-            #expect(node.stop() == 0)
             // And back into a new data folder: the devices, groups, templates, accounts, tokens and uploads as they were.
             let back = directory.appendingPathComponent("back")
             try FileManager.default.createDirectory(at: back, withIntermediateDirectories: true)
             let returned = try run(["store", "migrate", "--from", cluster.url("fleet"), "--to", "sqlite:\(back.path)/inventory.sqlite"])
             #expect(returned.status == 0 && returned.stdout.contains("2 uploads (4 versions)"), "\(returned.stderr)")
             for command in [["device", "list", "--with-secrets"], ["group", "list"], ["template", "list"],
-                            ["admin", "user", "list"], ["admin", "token", "list"]] {
+                            ["admin", "user", "list"], ["admin", "token", "list"], ["log", "--limit", "100"], ["devices"]] {
                 let original = try run(command + ["--data", data])
                 let copied = try run(command + ["--data", back.path])
-                let expected = ["template": "defaults.cfg", "admin": command[1] == "user" ? "alice" : "deploy"][command[0]] ?? "sales"
+                let expected = ["template": "defaults.cfg", "admin": command.contains("user") ? "alice" : "deploy",
+                                "log": "T46S/00156574b151-local.cfg", "devices": Self.mac][command[0]] ?? "sales"
                 #expect(original.status == 0 && original.stdout == copied.stdout && original.stdout.contains(expected),
                         "\(command): \(original.stdout) / \(copied.stdout)")
             }
@@ -197,6 +190,15 @@ struct ServeStoreTests {
             let versions = uploads.appendingPathComponent(".versions/\(Self.mac)-local.cfg")
             let kept = try FileManager.default.contentsOfDirectory(atPath: versions.path).sorted()
             #expect(try kept.map { try String(contentsOf: versions.appendingPathComponent($0), encoding: .utf8) } == ["first\n", "second\n"])
+            // A node on PostgreSQL serves the uploads it holds.
+            let node = try ServerProcess(configuration: Self.store(cluster))
+            var served = Answer.broken("never asked")
+            for _ in 0..<100 where served != .file("third\n") {
+                served = try node.read("\(Self.mac)-local.cfg", over: .http)
+                usleep(100_000)
+            }
+            #expect(served == .file("third\n"))
+            #expect(node.stop() == 0)
             let missing = try run(["store", "migrate", "--from", "sqlite:\(directory.path)/none.sqlite", "--to", "sqlite:\(back.path)/x.sqlite"])
             #expect(missing.status == 2 && missing.stderr.contains("no such file"))
         }
