@@ -334,7 +334,13 @@ struct ServeStoreTests {
             let ftp = try Client.run("curl", ["-s", "-v", "-m", "30", "-u", "phones:pw", "-T", "-",
                                               "ftp://\(a.ftpHostPort)/\(name)"], input: refused)
             #expect(ftp.stderr.contains("< 451 "), "\(ftp.stderr)")
-            for node in [a, b, c] { #expect(try node.read(name, over: .http) == .file(third)) }
+            #expect(try b.write(name, refused, over: .tftp) == .refused(0))
+            // Five seconds without PostgreSQL: every node still serves the last upload, over HTTP and TFTP.
+            usleep(5_000_000)
+            for node in [a, b, c] {
+                #expect(try node.read(name, over: .http) == .file(third))
+                #expect(try node.read(name, over: .tftp) == .file(third))
+            }
             #expect(ServerProcess.files(below: a.data.appendingPathComponent("uploads")).allSatisfy { !$0.hasSuffix(".tmp") })
 
             try cluster.start()
