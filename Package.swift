@@ -19,6 +19,9 @@ let package = Package(
     products: [
         .executable(name: "autoprov", targets: ["autoprov"]),
         .library(name: "ProvisioningCore", targets: ["ProvisioningCore"]),
+        // For the fuzz targets in Fuzz/ (a package of their own, built with libFuzzer).
+        .library(name: "SIP", targets: ["SIP"]),
+        .library(name: "DHCP", targets: ["DHCP"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
