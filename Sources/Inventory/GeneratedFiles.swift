@@ -69,6 +69,9 @@ public final class GeneratedFiles: Sendable {
     /// The store's signals of writes, when it has them (``InventoryStore/changeSignals()``).
     public func changeSignals() -> AsyncStream<Void>? { store.changeSignals() }
 
+    /// How many times the store reconnected (``InventoryStore/reconnections``).
+    public var storeReconnections: Int { store.reconnections }
+
     /// The snapshot in use.
     public var snapshot: InventorySnapshot { state.withLock { $0.snapshot } }
 

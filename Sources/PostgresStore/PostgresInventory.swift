@@ -1,6 +1,7 @@
 import Foundation
 import PostgresNIO
 import Storage
+import Synchronization
 
 /// The inventory in PostgreSQL: devices, groups, templates with their versions, the revision and what each device was
 /// last told, as ``SQLiteInventory`` keeps them (lists and maps as sorted-key JSON text), so that several nodes share
@@ -36,13 +37,19 @@ public final class PostgresInventory: InventoryStore {
     /// The channel every inventory write notifies.
     static let channel = "autoprov_inventory"
 
+    private let reconnected = Atomic<Int>(0)
+    public var reconnections: Int { reconnected.load(ordering: .acquiring) }
+
     /// Each notification on ``channel``, and one after each reconnection (``PostgresDatabase/notifications``).
     public func changeSignals() -> AsyncStream<Void>? {
         let notifications = database.notifications(on: PostgresInventory.channel, what: "inventory notifications",
                                                    signalFirst: false)
         let (signals, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        let relay = Task {
-            for await _ in notifications { continuation.yield() }
+        let relay = Task { [self] in
+            for await notification in notifications {
+                if notification == nil { reconnected.add(1, ordering: .releasing) }
+                continuation.yield()
+            }
             continuation.finish()
         }
         continuation.onTermination = { _ in relay.cancel() }

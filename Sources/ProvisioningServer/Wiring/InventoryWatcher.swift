@@ -64,12 +64,20 @@ struct InventoryWatcher: Service {
             }
             group.addTask {
                 var failing = false
+                var reconnections = generated.storeReconnections
                 for await _ in wakes {
                     if Task.isCancelled { return }
                     do {
                         // Off the cooperative threads: a large inventory takes a moment to read.
                         let moved = try await NIOThreadPool.singleton.runIfActive { try generated.refresh() }
                         failing = false
+                        // Back on the store after losing it: what was rendered before is dropped, as writes may have
+                        // been missed, whether or not the revision moved.
+                        if generated.storeReconnections != reconnections {
+                            reconnections = generated.storeReconnections
+                            if !moved { service.generatedFilesChanged() }
+                            logger.notice("the store's connection is back; files rendered before are dropped")
+                        }
                         if moved {
                             service.generatedFilesChanged()
                             logger.notice("inventory changed; generated files are rendered anew",

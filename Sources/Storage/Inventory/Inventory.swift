@@ -189,10 +189,14 @@ public protocol InventoryStore: Sendable {
     /// connection comes back, when writes may have been missed); nil when the store has none, and the revision is
     /// the only way to learn of a write.
     func changeSignals() -> AsyncStream<Void>?
+    /// How many times the store's listening connection was made again after it was lost (0 for a store that has
+    /// none): a node that reconnected drops what it rendered, whatever the revision says.
+    var reconnections: Int { get }
 }
 
 extension InventoryStore {
     public func changeSignals() -> AsyncStream<Void>? { nil }
+    public var reconnections: Int { 0 }
 }
 
 /// Everything an inventory store holds (``InventoryStore/dump()``), in a stable order: what `autoprov store migrate`

@@ -254,6 +254,14 @@ struct ServeStoreTests {
             let log = try Self.eventually(["log", "--limit", "100"], node: node) { $0.contains("/asked-during-the-outage.cfg") }
             #expect(log.contains("/asked-during-the-outage.cfg"), "\(log)")
             #expect(try String(contentsOf: node.output, encoding: .utf8).contains("the store is written again"))
+            // Its listening connection is made again (after a backoff of up to 30 s), and what it rendered before
+            // is dropped.
+            var said = ""
+            for _ in 0..<400 where !said.contains("the store's connection is back") {
+                said = try String(contentsOf: node.output, encoding: .utf8)
+                usleep(100_000)
+            }
+            #expect(said.contains("the store's connection is back; files rendered before are dropped"))
             #expect(node.stop() == 0)
         }
     }
