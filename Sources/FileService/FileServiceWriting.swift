@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import NIOCore
 import NIOPosix
@@ -121,7 +120,7 @@ extension FileService {
         for (path, md5) in try sharedUploads.digests() {
             guard let checked = try? RootRelativePath(path) else { continue }
             let held = FileManager.default.contents(atPath: uploads.url(for: checked.path).path)
-            if let held, Insecure.MD5.hash(data: held).map({ String(format: "%02x", $0) }).joined() == md5 { continue }
+            if let held, Provisioning.md5(Array(held)) == md5 { continue }
             if try copySharedUpload(path) { copied += 1 }
         }
         return copied
