@@ -406,43 +406,41 @@ struct ServeAdminAPITests {
     }
 
     @Test("check-sync: a job tells the devices asked for (sipp as the phone, at the registry's address), counts grow to done")
-    func checkSync() async throws {
-        try await onOwnThread {
-            let phone = try Sipp.Phone("checksync-registry-phone.xml")
-            let admin = try Admin(configuration: "[inventory]\nnotify_port = \(phone.port)\n")
-            #expect(try admin.json("PUT", "/devices/00156574b150", token: admin.write, body: #"{"model":"T46S"}"#).status == 201)
-            #expect(try admin.json("PUT", "/devices/00156574b151", token: admin.write, body: #"{"model":"T54W"}"#).status == 201)
-            // The phone asks for a file: the registry keeps its address (written within a second or so).
-            _ = try Client.curl(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:50", "\(admin.server.http)/00156574b150.cfg"])
-            #expect(eventually(within: 20) {
-                (try? CommandRunner.run(["devices", "--data", admin.server.data.path]).stdout.contains("00156574b150")) == true
-            })
-            let started = try Client.run("curl", ["-s", "-i", "-m", "15", "-X", "POST", "-H", "Authorization: Bearer \(admin.write)",
-                                                  "--data-binary", #"{"macs":["00:15:65:74:B1:50","00156574b151"],"rate":50}"#,
-                                                  admin.base + "/check-sync"]).stdout
-            #expect(started.hasPrefix("HTTP/1.1 202"), "\(started)")
-            let location = try #require(started.split(separator: "\r\n").first { $0.lowercased().hasPrefix("location:") }
-                .map { String($0.dropFirst(9)).trimmingCharacters(in: .whitespaces) }, "\(started)")
-            #expect(location.hasPrefix("/api/v1/jobs/"))
-            var job: [String: Any] = [:]
-            #expect(eventually(within: 40) {
-                job = (try? admin.json("GET", String(location.dropFirst("/api/v1".count)), token: admin.read).object) ?? [:]
-                return job["state"] as? String == "done"
-            }, "\(job)")
-            #expect(job["devices"] as? Int == 2 && job["unknownAddress"] as? Int == 1 && job["answered"] as? Int == 1
-                    && job["refused"] as? Int == 0 && job["silent"] as? Int == 0, "\(job)")
-            #expect(phone.finish().status == 0)
+    func checkSync() throws {
+        let phone = try Sipp.Phone("checksync-registry-phone.xml")
+        let admin = try Admin(configuration: "[inventory]\nnotify_port = \(phone.port)\n")
+        #expect(try admin.json("PUT", "/devices/00156574b150", token: admin.write, body: #"{"model":"T46S"}"#).status == 201)
+        #expect(try admin.json("PUT", "/devices/00156574b151", token: admin.write, body: #"{"model":"T54W"}"#).status == 201)
+        // The phone asks for a file: the registry keeps its address (written within a second or so).
+        _ = try Client.curl(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:50", "\(admin.server.http)/00156574b150.cfg"])
+        #expect(eventually(within: 20) {
+            (try? CommandRunner.run(["devices", "--data", admin.server.data.path]).stdout.contains("00156574b150")) == true
+        })
+        let started = try Client.run("curl", ["-s", "-i", "-m", "15", "-X", "POST", "-H", "Authorization: Bearer \(admin.write)",
+                                              "--data-binary", #"{"macs":["00:15:65:74:B1:50","00156574b151"],"rate":50}"#,
+                                              admin.base + "/check-sync"]).stdout
+        #expect(started.hasPrefix("HTTP/1.1 202"), "\(started)")
+        let location = try #require(started.split(separator: "\r\n").first { $0.lowercased().hasPrefix("location:") }
+            .map { String($0.dropFirst(9)).trimmingCharacters(in: .whitespaces) }, "\(started)")
+        #expect(location.hasPrefix("/api/v1/jobs/"))
+        var job: [String: Any] = [:]
+        #expect(eventually(within: 40) {
+            job = (try? admin.json("GET", String(location.dropFirst("/api/v1".count)), token: admin.read).object) ?? [:]
+            return job["state"] as? String == "done"
+        }, "\(job)")
+        #expect(job["devices"] as? Int == 2 && job["unknownAddress"] as? Int == 1 && job["answered"] as? Int == 1
+                && job["refused"] as? Int == 0 && job["silent"] as? Int == 0, "\(job)")
+        #expect(phone.finish().status == 0)
 
-            let unknown = try admin.json("POST", "/check-sync", token: admin.write, body: #"{"macs":["00156574b1ff"]}"#)
-            #expect(unknown.status == 409 && Self.errorCode(unknown.object) == "conflict", "\(unknown)")
-            #expect(try admin.json("POST", "/check-sync", token: admin.write, body: #"{"macs":["00156574b150"],"changed":true}"#).status == 400)
-            #expect(try admin.json("POST", "/check-sync", token: admin.write, body: #"{"changed":true,"rate":0}"#).status == 400)
-            #expect(try admin.json("POST", "/check-sync", token: admin.read, body: #"{"changed":true}"#).status == 403)
-            let none = try admin.json("POST", "/check-sync", token: admin.write, body: #"{"filter":{"model":"T48S"}}"#)
-            #expect(none.status == 202 && none.object["devices"] as? Int == 0, "\(none)")
-            #expect(try admin.json("GET", "/jobs/nosuch", token: admin.read).status == 404)
-            #expect(admin.server.stop() == 0)
-        }
+        let unknown = try admin.json("POST", "/check-sync", token: admin.write, body: #"{"macs":["00156574b1ff"]}"#)
+        #expect(unknown.status == 409 && Self.errorCode(unknown.object) == "conflict", "\(unknown)")
+        #expect(try admin.json("POST", "/check-sync", token: admin.write, body: #"{"macs":["00156574b150"],"changed":true}"#).status == 400)
+        #expect(try admin.json("POST", "/check-sync", token: admin.write, body: #"{"changed":true,"rate":0}"#).status == 400)
+        #expect(try admin.json("POST", "/check-sync", token: admin.read, body: #"{"changed":true}"#).status == 403)
+        let none = try admin.json("POST", "/check-sync", token: admin.write, body: #"{"filter":{"model":"T48S"}}"#)
+        #expect(none.status == 202 && none.object["devices"] as? Int == 0, "\(none)")
+        #expect(try admin.json("GET", "/jobs/nosuch", token: admin.read).status == 404)
+        #expect(admin.server.stop() == 0)
     }
 
     @Test("the OpenAPI 3.1 document is served without a token and is a valid document (openapi-spec-validator)")

@@ -296,57 +296,53 @@ struct ServeConsoleTests {
     }
 
     @Test("check-sync: the device page's button notifies the phone (sipp) and its job page counts the answer")
-    func checkSync() async throws {
-        try await onOwnThread {
-            let phone = try Sipp.Phone("checksync-registry-phone.xml")
-            let console = try Console(configuration: "[inventory]\nnotify_port = \(phone.port)\n") { data in
-                _ = try CommandRunner.run(["device", "add", "00156574b150", "--model", "T46S", "--data", data])
-            }
-            _ = try Client.curl(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:50", "\(console.server.http)/00156574b150.cfg"])
-            #expect(eventually(within: 20) {
-                (try? CommandRunner.run(["devices", "--data", console.server.data.path]).stdout.contains("00156574b150")) == true
-            })
-            let browser = try console.browser()
-            _ = try browser.login("alice")
-            #expect(try browser.get("/devices/00156574b150").body.contains("Send check-sync"))
-            let sent = try browser.post("/devices/00156574b150/check-sync", [])
-            let job = try #require(sent.location, "\(sent.headers)")
-            #expect(job.hasPrefix("/jobs/") && job.hasSuffix("?device=00156574b150"))
-            var page = ""
-            #expect(eventually(within: 40) {
-                page = (try? browser.get(job).body) ?? ""
-                return page.contains("Done.")
-            }, "\(page)")
-            #expect(page.contains(#"<dt>Answered</dt><dd id="answered">1</dd>"#), "\(page)")
-            #expect(phone.finish().status == 0)
-            #expect(console.server.stop() == 0)
+    func checkSync() throws {
+        let phone = try Sipp.Phone("checksync-registry-phone.xml")
+        let console = try Console(configuration: "[inventory]\nnotify_port = \(phone.port)\n") { data in
+            _ = try CommandRunner.run(["device", "add", "00156574b150", "--model", "T46S", "--data", data])
         }
+        _ = try Client.curl(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:50", "\(console.server.http)/00156574b150.cfg"])
+        #expect(eventually(within: 20) {
+            (try? CommandRunner.run(["devices", "--data", console.server.data.path]).stdout.contains("00156574b150")) == true
+        })
+        let browser = try console.browser()
+        _ = try browser.login("alice")
+        #expect(try browser.get("/devices/00156574b150").body.contains("Send check-sync"))
+        let sent = try browser.post("/devices/00156574b150/check-sync", [])
+        let job = try #require(sent.location, "\(sent.headers)")
+        #expect(job.hasPrefix("/jobs/") && job.hasSuffix("?device=00156574b150"))
+        var page = ""
+        #expect(eventually(within: 40) {
+            page = (try? browser.get(job).body) ?? ""
+            return page.contains("Done.")
+        }, "\(page)")
+        #expect(page.contains(#"<dt>Answered</dt><dd id="answered">1</dd>"#), "\(page)")
+        #expect(phone.finish().status == 0)
+        #expect(console.server.stop() == 0)
     }
 
     @Test("in headless Chromium: log in, add a device, see a lint diagnostic at its line, save a template and see the file change, approve a pending phone, check-sync it (sipp), log out; screenshots saved")
-    func inABrowser() async throws {
-        try await onOwnThread {
-            let phone = try Sipp.Phone("checksync-registry-phone.xml")
-            let console = try Console(configuration: "[inventory]\nnotify_port = \(phone.port)\n")
-            // A phone the inventory does not know asks for its file: it waits as pending, and the registry knows
-            // where to notify it.
-            _ = try Client.curl(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:50", "\(console.server.http)/00156574b150.cfg"])
-            #expect(eventually(within: 20) {
-                (try? CommandRunner.run(["devices", "--data", console.server.data.path]).stdout.contains("00156574b150")) == true
-            })
-            let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-                .deletingLastPathComponent().deletingLastPathComponent()
-            let output = package.appendingPathComponent(".build/test-output/console-in-a-browser")
-            try? FileManager.default.removeItem(at: output)
-            let walk = try Client.run("python3", [package.appendingPathComponent("Tests/Browser/console_walkthrough.py").path,
-                                                  console.base, output.path, "alice", "hunter22", "00:15:65:74:B1:52",
-                                                  "00156574b150"], timeout: 150)
-            #expect(walk.status == 0, "\(walk.stdout)\(walk.stderr)")
-            let shots = (try? FileManager.default.contentsOfDirectory(atPath: output.path)) ?? []
-            #expect(shots.filter { $0.hasSuffix(".png") }.count == 11, "\(shots)")
-            #expect(phone.finish().status == 0)
-            #expect(console.server.stop() == 0)
-        }
+    func inABrowser() throws {
+        let phone = try Sipp.Phone("checksync-registry-phone.xml")
+        let console = try Console(configuration: "[inventory]\nnotify_port = \(phone.port)\n")
+        // A phone the inventory does not know asks for its file: it waits as pending, and the registry knows
+        // where to notify it.
+        _ = try Client.curl(["-A", "Yealink SIP-T46S 66.86.0.15 00:15:65:74:b1:50", "\(console.server.http)/00156574b150.cfg"])
+        #expect(eventually(within: 20) {
+            (try? CommandRunner.run(["devices", "--data", console.server.data.path]).stdout.contains("00156574b150")) == true
+        })
+        let package = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let output = package.appendingPathComponent(".build/test-output/console-in-a-browser")
+        try? FileManager.default.removeItem(at: output)
+        let walk = try Client.run("python3", [package.appendingPathComponent("Tests/Browser/console_walkthrough.py").path,
+                                              console.base, output.path, "alice", "hunter22", "00:15:65:74:B1:52",
+                                              "00156574b150"], timeout: 150)
+        #expect(walk.status == 0, "\(walk.stdout)\(walk.stderr)")
+        let shots = (try? FileManager.default.contentsOfDirectory(atPath: output.path)) ?? []
+        #expect(shots.filter { $0.hasSuffix(".png") }.count == 11, "\(shots)")
+        #expect(phone.finish().status == 0)
+        #expect(console.server.stop() == 0)
     }
 
     @Test("over TLS ([admin] tls = true): the console and the API answer HTTPS with the server's certificate, plain HTTP gets nothing, and the session cookie is Secure")

@@ -71,16 +71,14 @@ struct ServeGeneratedTests {
     /// The generated file wins over the root's file of the same name, and the secret line is left out.
     @Test("a device's <mac>.cfg and its model's common file come from the templates, over every protocol",
           arguments: Wire.allCases)
-    func servedEverywhere(_ wire: Wire) async throws {
-        try await onOwnThread {
-            let server = try Self.start()
-            let account = wire.carriesCredentials ? ServeLinkTests.phones : nil
-            #expect(try server.read("\(Self.mac).cfg", over: wire, as: account) == .file(Self.own(user: "201")))
-            #expect(try server.read("y000000000066.cfg", over: wire, as: account) == .file(Self.common(over: wire, of: server)))
-            // Files templates do not make still come from the root.
-            #expect(try server.read("other.cfg", over: wire, as: account) == .file(sipFile))
-            #expect(try server.read("00156574b152.cfg", over: wire, as: account).code != nil)
-        }
+    func servedEverywhere(_ wire: Wire) throws {
+        let server = try Self.start()
+        let account = wire.carriesCredentials ? ServeLinkTests.phones : nil
+        #expect(try server.read("\(Self.mac).cfg", over: wire, as: account) == .file(Self.own(user: "201")))
+        #expect(try server.read("y000000000066.cfg", over: wire, as: account) == .file(Self.common(over: wire, of: server)))
+        // Files templates do not make still come from the root.
+        #expect(try server.read("other.cfg", over: wire, as: account) == .file(sipFile))
+        #expect(try server.read("00156574b152.cfg", over: wire, as: account).code != nil)
     }
 
     /// A device's own password, as `device show --with-secrets` prints it.
@@ -96,150 +94,136 @@ struct ServeGeneratedTests {
     /// `[inventory] secrets = "device"`: a secret goes only to its own device, proven by its own credentials.
     @Test("the secret line goes whole only to the device's own credentials; no one else gets a byte of it",
           arguments: Wire.allCases)
-    func secretsOnlyToTheirDevice(_ wire: Wire) async throws {
-        try await onOwnThread {
-            let server = try Self.start()
-            let path = "\(Self.mac).cfg"
-            let answers: [Answer]
-            if wire.carriesCredentials {
-                let own = Account(username: Self.mac, password: try Self.password(Self.mac, data: server.data))
-                let others = Account(username: Self.other, password: try Self.password(Self.other, data: server.data))
-                #expect(try server.read(path, over: wire, as: own) == .file(Self.whole))
-                // Another device's valid credentials, an account of the site, a wrong password for this device.
-                let foreign = try server.read(path, over: wire, as: others)
-                let site = try server.read(path, over: wire, as: ServeLinkTests.phones)
-                let wrong = try server.read(path, over: wire, as: Account(username: Self.mac, password: "guess"))
-                #expect(foreign == .file(Self.own(user: "201")))
-                #expect(site == .file(Self.own(user: "201")))
-                // HTTP asks again (a phone with its credentials answers a 401); FTP refused the login.
-                #expect(wrong == .refused(wire == .http || wire == .https ? 401 : 530), "\(wrong)")
-                // Without credentials HTTP asks for them; FTP logins are the site's account above.
-                if wire == .http || wire == .https {
-                    #expect(try server.read(path, over: wire) == .refused(401))
-                    let digest = Account(username: Self.mac, password: own.password, digest: true)
-                    #expect(try server.read(path, over: wire, as: digest) == .file(Self.whole))
-                }
-                answers = [foreign, site, wrong]
-            } else {
-                answers = [try server.read(path, over: wire)]
-                #expect(answers == [.file(Self.own(user: "201"))])
+    func secretsOnlyToTheirDevice(_ wire: Wire) throws {
+        let server = try Self.start()
+        let path = "\(Self.mac).cfg"
+        let answers: [Answer]
+        if wire.carriesCredentials {
+            let own = Account(username: Self.mac, password: try Self.password(Self.mac, data: server.data))
+            let others = Account(username: Self.other, password: try Self.password(Self.other, data: server.data))
+            #expect(try server.read(path, over: wire, as: own) == .file(Self.whole))
+            // Another device's valid credentials, an account of the site, a wrong password for this device.
+            let foreign = try server.read(path, over: wire, as: others)
+            let site = try server.read(path, over: wire, as: ServeLinkTests.phones)
+            let wrong = try server.read(path, over: wire, as: Account(username: Self.mac, password: "guess"))
+            #expect(foreign == .file(Self.own(user: "201")))
+            #expect(site == .file(Self.own(user: "201")))
+            // HTTP asks again (a phone with its credentials answers a 401); FTP refused the login.
+            #expect(wrong == .refused(wire == .http || wire == .https ? 401 : 530), "\(wrong)")
+            // Without credentials HTTP asks for them; FTP logins are the site's account above.
+            if wire == .http || wire == .https {
+                #expect(try server.read(path, over: wire) == .refused(401))
+                let digest = Account(username: Self.mac, password: own.password, digest: true)
+                #expect(try server.read(path, over: wire, as: digest) == .file(Self.whole))
             }
-            for answer in answers {
-                #expect(!answer.description.contains("secret") && !"\(answer)".contains(Self.otherSecret))
-                if case .file(let text) = answer { #expect(!text.contains(Self.secret) && !text.contains(Self.otherSecret)) }
-            }
-            // Nor does a secret reach the server's log or the request log.
-            #expect(server.stop() == 0)
-            let logged = try CommandRunner.run(["log", "--data", server.data.path, "--limit", "1000"]).stdout
-            #expect(!logged.isEmpty && !logged.contains(Self.secret) && !server.log.contains(Self.secret))
+            answers = [foreign, site, wrong]
+        } else {
+            answers = [try server.read(path, over: wire)]
+            #expect(answers == [.file(Self.own(user: "201"))])
         }
+        for answer in answers {
+            #expect(!answer.description.contains("secret") && !"\(answer)".contains(Self.otherSecret))
+            if case .file(let text) = answer { #expect(!text.contains(Self.secret) && !text.contains(Self.otherSecret)) }
+        }
+        // Nor does a secret reach the server's log or the request log.
+        #expect(server.stop() == 0)
+        let logged = try CommandRunner.run(["log", "--data", server.data.path, "--limit", "1000"]).stdout
+        #expect(!logged.isEmpty && !logged.contains(Self.secret) && !server.log.contains(Self.secret))
     }
 
     @Test("secrets = \"open\" sends the secret line to anyone, as other provisioning servers do")
-    func openMode() async throws {
-        try await onOwnThread {
-            let server = try Self.start("secrets = \"open\"\n")
-            #expect(try server.read("\(Self.mac).cfg", over: .tftp) == .file(Self.whole))
-            // serve says how many devices that exposes.
-            var warned = false
-            for _ in 0..<100 where !warned {
-                warned = server.log.contains("secrets = \"open\": 2 device(s) have secret lines served to anyone")
-                if !warned { usleep(100_000) }
-            }
-            #expect(warned, "\(server.log)")
+    func openMode() throws {
+        let server = try Self.start("secrets = \"open\"\n")
+        #expect(try server.read("\(Self.mac).cfg", over: .tftp) == .file(Self.whole))
+        // serve says how many devices that exposes.
+        var warned = false
+        for _ in 0..<100 where !warned {
+            warned = server.log.contains("secrets = \"open\": 2 device(s) have secret lines served to anyone")
+            if !warned { usleep(100_000) }
         }
+        #expect(warned, "\(server.log)")
     }
 
     @Test("FTP SIZE says what RETR of a generated file sends: the redacted file to the site's account, the whole to the device")
-    func ftpSize() async throws {
-        try await onOwnThread {
-            let server = try Self.start()
-            let site = RawFTPClient(port: server.ftpPort)
-            #expect(site.login("phones", "pw") == 230)
-            #expect(site.send("SIZE \(Self.mac).cfg").text.hasPrefix("213 \(Self.own(user: "201").utf8.count)"))
-            let own = RawFTPClient(port: server.ftpPort)
-            #expect(own.login(Self.mac, try Self.password(Self.mac, data: server.data)) == 230)
-            #expect(own.send("SIZE \(Self.mac).cfg").text.hasPrefix("213 \(Self.whole.utf8.count)"))
-        }
+    func ftpSize() throws {
+        let server = try Self.start()
+        let site = RawFTPClient(port: server.ftpPort)
+        #expect(site.login("phones", "pw") == 230)
+        #expect(site.send("SIZE \(Self.mac).cfg").text.hasPrefix("213 \(Self.own(user: "201").utf8.count)"))
+        let own = RawFTPClient(port: server.ftpPort)
+        #expect(own.login(Self.mac, try Self.password(Self.mac, data: server.data)) == 230)
+        #expect(own.send("SIZE \(Self.mac).cfg").text.hasPrefix("213 \(Self.whole.utf8.count)"))
     }
 
     @Test("cache_mb = 0 keeps nothing rendered: every request renders the file again, byte for byte the same")
-    func noCache() async throws {
-        try await onOwnThread {
-            let server = try Self.start("cache_mb = 0\n")
-            for _ in 0..<3 {
-                #expect(try server.read("\(Self.mac).cfg", over: .tftp) == .file(Self.own(user: "201")))
-                #expect(try server.read("y000000000066.cfg", over: .http) == .file(Self.common(over: .http, of: server)))
-            }
+    func noCache() throws {
+        let server = try Self.start("cache_mb = 0\n")
+        for _ in 0..<3 {
+            #expect(try server.read("\(Self.mac).cfg", over: .tftp) == .file(Self.own(user: "201")))
+            #expect(try server.read("y000000000066.cfg", over: .http) == .file(Self.common(over: .http, of: server)))
         }
     }
 
     @Test("over HTTPS, a client certificate whose subject names the device's MAC proves it is the device")
-    func clientCertificate() async throws {
-        try await onOwnThread {
-            let work = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-devcert-\(UUID())")
-            try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: work) }
-            let ca = try TestCA(in: work)
-            try ca.issue("own", subject: "/O=Yealink/CN=00:15:65:74:B1:50")
-            try ca.issue("other", subject: "/CN=\(Self.other)")
-            let server = try Self.start("[https]\nclient_ca = \"\(ca.pem.path)\"\n")
-            let url = "\(server.https)/\(Self.mac).cfg"
-            func fetch(_ name: String) throws -> String {
-                try Client.curl(["--cert", ca.certificate(name).path, "--key", ca.key(name).path, url]).body
-            }
-            #expect(try fetch("own") == Self.whole)
-            let foreign = try fetch("other")
-            #expect(foreign == Self.own(user: "201"))
-            #expect(!foreign.contains(Self.secret))
+    func clientCertificate() throws {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-devcert-\(UUID())")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let ca = try TestCA(in: work)
+        try ca.issue("own", subject: "/O=Yealink/CN=00:15:65:74:B1:50")
+        try ca.issue("other", subject: "/CN=\(Self.other)")
+        let server = try Self.start("[https]\nclient_ca = \"\(ca.pem.path)\"\n")
+        let url = "\(server.https)/\(Self.mac).cfg"
+        func fetch(_ name: String) throws -> String {
+            try Client.curl(["--cert", ca.certificate(name).path, "--key", ca.key(name).path, url]).body
         }
+        #expect(try fetch("own") == Self.whole)
+        let foreign = try fetch("other")
+        #expect(foreign == Self.own(user: "201"))
+        #expect(!foreign.contains(Self.secret))
     }
 
     @Test("a change made with the CLI while the server runs reaches the next request; other files keep their bytes")
-    func changeReachesServer() async throws {
-        try await onOwnThread {
-            let server = try Self.start()
-            let site = ["-u", "phones:pw"]
-            let before = try Client.curl(site + ["-i", "\(server.http)/y000000000066.cfg"]).body
-            try Self.cli(["device", "set", Self.mac, "user=202"], data: server.data)
-            var served = ""
-            for _ in 0..<100 {
-                served = try Client.curl(site + ["\(server.http)/\(Self.mac).cfg"]).body
-                if served == Self.own(user: "202") { break }
-                usleep(100_000)
-            }
-            #expect(served == Self.own(user: "202"))
-            let after = try Client.curl(site + ["-i", "\(server.http)/y000000000066.cfg"]).body
-            let etag = { (head: String) in head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") } }
-            #expect(etag(after) != nil && etag(after) == etag(before), "\(after)")
+    func changeReachesServer() throws {
+        let server = try Self.start()
+        let site = ["-u", "phones:pw"]
+        let before = try Client.curl(site + ["-i", "\(server.http)/y000000000066.cfg"]).body
+        try Self.cli(["device", "set", Self.mac, "user=202"], data: server.data)
+        var served = ""
+        for _ in 0..<100 {
+            served = try Client.curl(site + ["\(server.http)/\(Self.mac).cfg"]).body
+            if served == Self.own(user: "202") { break }
+            usleep(100_000)
         }
+        #expect(served == Self.own(user: "202"))
+        let after = try Client.curl(site + ["-i", "\(server.http)/y000000000066.cfg"]).body
+        let etag = { (head: String) in head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("etag:") } }
+        #expect(etag(after) != nil && etag(after) == etag(before), "\(after)")
     }
 
     @Test("an inventory that generates nothing stands aside: the root serves every name, until templates imported while the server runs take over")
-    func emptyInventoryStandsAside() async throws {
-        try await onOwnThread {
-            let server = try ServerProcess(
-                files: ["\(Self.mac).cfg": sipFile, "y000000000066.cfg": sipFile],
-                configuration: "[inventory]\nserver_url = \"http://prov.example/\"\n")
-            #expect(try Client.curl(["\(server.http)/y000000000066.cfg"]).body == sipFile)
-            #expect(try Client.curl(["\(server.http)/\(Self.mac).cfg"]).body == sipFile)
-            let folder = server.directory.appendingPathComponent("templates")
-            for (path, text) in Self.templates where !path.hasPrefix("groups/") {
-                let file = folder.appendingPathComponent(path)
-                try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
-                try text.write(to: file, atomically: true, encoding: .utf8)
-            }
-            try Self.cli(["template", "import", folder.path], data: server.data)
-            let generated = Self.common(url: server.http + "/")
-            var served = ""
-            for _ in 0..<100 {
-                served = try Client.curl(["\(server.http)/y000000000066.cfg"]).body
-                if served == generated { break }
-                usleep(100_000)
-            }
-            #expect(served == generated)
-            // No device in the inventory: the root's <mac>.cfg still answers.
-            #expect(try Client.curl(["\(server.http)/\(Self.mac).cfg"]).body == sipFile)
+    func emptyInventoryStandsAside() throws {
+        let server = try ServerProcess(
+            files: ["\(Self.mac).cfg": sipFile, "y000000000066.cfg": sipFile],
+            configuration: "[inventory]\nserver_url = \"http://prov.example/\"\n")
+        #expect(try Client.curl(["\(server.http)/y000000000066.cfg"]).body == sipFile)
+        #expect(try Client.curl(["\(server.http)/\(Self.mac).cfg"]).body == sipFile)
+        let folder = server.directory.appendingPathComponent("templates")
+        for (path, text) in Self.templates where !path.hasPrefix("groups/") {
+            let file = folder.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: file, atomically: true, encoding: .utf8)
         }
+        try Self.cli(["template", "import", folder.path], data: server.data)
+        let generated = Self.common(url: server.http + "/")
+        var served = ""
+        for _ in 0..<100 {
+            served = try Client.curl(["\(server.http)/y000000000066.cfg"]).body
+            if served == generated { break }
+            usleep(100_000)
+        }
+        #expect(served == generated)
+        // No device in the inventory: the root's <mac>.cfg still answers.
+        #expect(try Client.curl(["\(server.http)/\(Self.mac).cfg"]).body == sipFile)
     }
 }
