@@ -16,6 +16,7 @@ extension ServerConfiguration {
         certificate = ""               # PEM; when both are empty a self-signed pair is made once in data/tls
         private_key = ""
         client_ca = ""                 # PEM bundle; when set, clients must present a certificate it signed
+        ciphers = []                   # TLS 1.2 suites by OpenSSL name; []: ECDHE with AES-GCM or ChaCha20 only
 
         [admin]
         listen = "127.0.0.1:8090"      # the web console (/) and the REST API (/api/v1, bearer tokens); "off"

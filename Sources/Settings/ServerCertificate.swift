@@ -7,7 +7,13 @@ import X509
 
 /// The HTTPS certificate: the configured PEM pair, or a self-signed pair made once and kept in the data folder.
 public enum ServerCertificate {
-    /// Builds the TLS configuration (TLS 1.2+; client certificates required when `client_ca` is set).
+    /// The TLS 1.2 suites offered unless `[https] ciphers` says otherwise: forward secrecy (ECDHE) and authenticated
+    /// encryption only. No RSA key exchange, CBC, SHA-1 MACs, 3DES or RC4; every Yealink firmware with TLS 1.2 offers
+    /// ECDHE with AES-GCM.
+    public static let strongCiphers = "ECDHE+AESGCM:ECDHE+CHACHA20"
+
+    /// Builds the TLS configuration (TLS 1.2 and 1.3 only, `strongCiphers` unless configured; client certificates
+    /// required when `client_ca` is set).
     public static func tlsConfiguration(_ configuration: ServerConfiguration, dataDirectory: URL) throws -> TLSConfiguration {
         var certificatePath = configuration.certificate
         var keyPath = configuration.privateKey
@@ -28,6 +34,7 @@ public enum ServerCertificate {
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain.map { .certificate($0) },
                                                            privateKey: .privateKey(key))
         tls.minimumTLSVersion = .tlsv12
+        tls.cipherSuites = configuration.tlsCiphers.isEmpty ? strongCiphers : configuration.tlsCiphers.joined(separator: ":")
         if !configuration.clientCA.isEmpty {
             guard FileManager.default.isReadableFile(atPath: configuration.clientCA) else {
                 throw ConfigurationError("cannot read the client CA bundle", code: .unreadableFile, file: configuration.clientCA)

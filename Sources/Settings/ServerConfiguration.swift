@@ -44,8 +44,18 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// PEM files for HTTPS (and FTPS); when both are empty a self-signed pair is made once and kept in the data folder.
     public var certificate = ""
     public var privateKey = ""
+    /// The TLS 1.2 suites the TLS library offers, by OpenSSL name, strongest first: what `[https] ciphers` may list.
+    public static let tls12Suites = [
+        "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305",
+        "ECDHE-ECDSA-AES128-SHA", "ECDHE-RSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-RSA-AES256-SHA",
+        "AES128-GCM-SHA256", "AES256-GCM-SHA384", "AES128-SHA", "AES256-SHA", "DES-CBC3-SHA",
+    ]
     /// PEM bundle; when set, HTTPS clients must present a certificate it signed.
     public var clientCA = ""
+    /// TLS 1.2 cipher suites by their OpenSSL names (`[https] ciphers`); empty: forward-secret AEAD suites only
+    /// (`ServerCertificate.strongCiphers`). TLS 1.3 has only strong suites and is not affected.
+    public var tlsCiphers: [String] = []
     /// Upload names allowed (S4), as `*`, `?` and `$MAC` patterns on the file name.
     public var uploadPatterns = ["$MAC-local.cfg", "$MAC-contact.xml"]
     /// The largest upload accepted, in bytes.
@@ -169,6 +179,11 @@ extension ServerConfiguration {
             certificate = try httpsTable.string("certificate") ?? certificate
             privateKey = try httpsTable.string("private_key") ?? privateKey
             clientCA = try httpsTable.string("client_ca") ?? clientCA
+            tlsCiphers = try httpsTable.strings("ciphers") ?? tlsCiphers
+            if let unknown = tlsCiphers.first(where: { !ServerConfiguration.tls12Suites.contains($0) }) {
+                throw ConfigurationError("https.ciphers: \"\(unknown)\" is no TLS 1.2 suite this server has; it has "
+                                         + ServerConfiguration.tls12Suites.joined(separator: ", "))
+            }
             try httpsTable.finish()
         }
         if var ftpTable = try reader.table("ftp") {

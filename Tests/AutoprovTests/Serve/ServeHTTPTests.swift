@@ -105,6 +105,57 @@ struct ServeHTTPTests {
         #expect(verified.status == 200)
     }
 
+    @Test("TLS: 1.3, and 1.2 with forward-secret AEAD suites only, for ECDSA and RSA keys; `[https] ciphers` widens 1.2 for old phones (openssl s_client)")
+    func strongSuitesOnly() throws {
+        // A handshake with one TLS 1.2 suite (or TLS 1.3): s_client exits 0 when it completes, 1 when refused.
+        func handshake(_ port: Int, _ suite: String?) throws -> Bool {
+            let version = suite == nil ? ["-tls1_3"] : ["-tls1_2", "-cipher", "\(suite!):@SECLEVEL=0"]
+            let result = try Client.run("openssl", ["s_client", "-connect", "127.0.0.1:\(port)"] + version,
+                                        input: "", timeout: 20)
+            return result.status == 0
+        }
+        let ecdsa = try ServerProcess(files: ["sip.cfg": sipFile])
+        for suite in ["ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384", "ECDHE-ECDSA-CHACHA20-POLY1305", nil] {
+            #expect(try handshake(ecdsa.httpsPort, suite), "\(suite ?? "TLS 1.3") refused")
+        }
+        for suite in ["ECDHE-ECDSA-AES128-SHA", "ECDHE-ECDSA-AES256-SHA", "ECDHE-ECDSA-AES128-SHA256"] {
+            #expect(try !handshake(ecdsa.httpsPort, suite), "\(suite) (CBC) accepted")
+        }
+        #expect(ecdsa.stop() == 0)
+
+        // An RSA certificate: no RSA key exchange (no forward secrecy), no CBC, no 3DES.
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("autoprov-rsa-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let key = folder.appendingPathComponent("key.pem").path, certificate = folder.appendingPathComponent("cert.pem").path
+        let made = try Client.run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                                              "/CN=127.0.0.1", "-keyout", key, "-out", certificate], timeout: 60)
+        try #require(made.status == 0, "\(made.stderr)")
+        let https = "[https]\ncertificate = \"\(certificate)\"\nprivate_key = \"\(key)\"\n"
+        let rsa = try ServerProcess(files: ["sip.cfg": sipFile], configuration: https)
+        #expect(try handshake(rsa.httpsPort, "ECDHE-RSA-AES128-GCM-SHA256"))
+        for suite in ["AES128-GCM-SHA256", "AES128-SHA", "ECDHE-RSA-AES128-SHA", "DES-CBC3-SHA"] {
+            #expect(try !handshake(rsa.httpsPort, suite), "\(suite) accepted")
+        }
+        #expect(rsa.stop() == 0)
+
+        // An administrator with phones that only know CBC suites may list them; a list OpenSSL cannot use is refused.
+        let wide = try ServerProcess(files: ["sip.cfg": sipFile],
+                                     configuration: https + "ciphers = [\"ECDHE-RSA-AES128-GCM-SHA256\", \"ECDHE-RSA-AES128-SHA\"]\n")
+        #expect(try handshake(wide.httpsPort, "ECDHE-RSA-AES128-SHA"))
+        #expect(try !handshake(wide.httpsPort, "AES128-SHA"))
+        #expect(wide.stop() == 0)
+        let config = folder.appendingPathComponent("bad.toml")
+        try (https + "ciphers = [\"ECDHE-RSA-AES128-GCM-SHA256\", \"NO-SUCH-SUITE\"]\n").write(to: config, atomically: true, encoding: .utf8)
+        let refused = try CommandRunner.run(["serve", "--config", config.path, "--root", folder.path, "--data",
+                                             folder.appendingPathComponent("data").path, "--https", "127.0.0.1:0",
+                                             "--http", "off", "--tftp", "off", "--ftp", "off", "--pnp", "off",
+                                             "--admin", "off"],
+                                            timeout: 60)
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("https.ciphers: \"NO-SUCH-SUITE\" is no TLS 1.2 suite"), "\(refused.stderr)")
+    }
+
     @Test("S4: PUT of an allowed name stores it (201, then 204) and a later GET returns it; others 403, over the limit 413")
     func uploads() throws {
         let server = try ServerProcess(configuration: "[uploads]\nallow = [\"*-local.cfg\", \"*-contact.xml\"]\nmax_bytes = 2048\n")
