@@ -173,6 +173,9 @@ public final class FileService: Sendable {
     /// With several nodes, the store every node's uploads go to first (``SharedUploadStore``); the upload folder is
     /// then this node's copy of it.
     public let sharedUploads: (any SharedUploadStore)?
+    /// What the upload journal held at the start (an unclean stop), and what of it the disk had lost and was put
+    /// back: current files and earlier versions (``UploadJournal``).
+    public let recoveredUploads: (journaled: Int, files: Int, versions: Int)
     /// Where the versions of uploads are read: the shared store's, else this node's folder's.
     public var uploadHistory: any UploadHistory { sharedUploads ?? uploads }
 
@@ -194,12 +197,22 @@ public final class FileService: Sendable {
         let dataURL = URL(fileURLWithPath: settings.data).standardizedFileURL
         uploads = UploadStore(directory: dataURL.appendingPathComponent("uploads").resolvingSymlinksInPath())
         uploadTree = ConfinedTree(directory: uploads.directory)
-        committer = UploadCommitter(store: uploads, shared: sharedUploads)
+        // What a crash or a power loss kept from the disk is put back from the journal before anything is served.
+        let recovery = try UploadJournal.recover(into: uploads)
+        recoveredUploads = (recovery.records, recovery.restored, recovery.versionsRestored)
+        committer = UploadCommitter(store: uploads, shared: sharedUploads,
+                                    journal: try UploadJournal(uploads: uploads.directory,
+                                                              segmentAge: .seconds(settings.uploadCheckpointSeconds)))
         self.settings = settings
         self.log = log
         self.metrics = metrics
         credentials = CredentialChecker(directories: settings.directories, metrics: metrics)
         encryption = try ServedEncryption(commonKey: settings.encryptionCommonKey, keysFile: settings.encryptionKeysFile)
+    }
+
+    /// At a clean stop, after the listeners: the upload journal folded into the files and dropped.
+    public func finishUploads() {
+        committer.journal?.finish()
     }
 
     // MARK: Reading

@@ -4,7 +4,8 @@ import Storage
 import Synchronization
 
 /// Gathers the uploads that arrive while a batch is being stored and stores them as the next batch (a group commit,
-/// ``UploadStore/store(_:)``): one upload alone is stored at once; during a storm, every upload waits at most for
+/// ``UploadStore/store(_:)``; with a ``UploadJournal``, the batch is durable with one flush of the journal, and
+/// what follows here about flushes is the path without one): one upload alone is stored at once; during a storm, every upload waits at most for
 /// the batch ahead of it, and a batch of any size costs two flushes to the disk (one during a storm). Batches run one at a time on the
 /// shared thread pool, never on a loop.
 final class UploadCommitter: Sendable {
@@ -25,9 +26,13 @@ final class UploadCommitter: Sendable {
     /// The most uploads in one batch (their bytes are in memory together).
     static let largestBatch = 512
 
-    init(store: UploadStore, shared: (any SharedUploadStore)? = nil) {
+    /// Where a batch is made durable with one flush (``UploadJournal``); without one, each file is flushed.
+    let journal: UploadJournal?
+
+    init(store: UploadStore, shared: (any SharedUploadStore)? = nil, journal: UploadJournal? = nil) {
         self.store = store
         self.shared = shared
+        self.journal = journal
     }
 
     /// Stores `bytes` as the new version of `path`; returns once it is on the disk and published, saying whether it
@@ -80,6 +85,10 @@ final class UploadCommitter: Sendable {
                 continue
             }
             batches.add(1, ordering: .relaxed)
+            if let journal {
+                storeJournaled(batch, journal)
+                continue
+            }
             var staged = store.stage(batch.map { ($0.bytes, $0.path) })
             let earlier = unflushed?.published.directories ?? []
             if !staged.files.isEmpty || !earlier.isEmpty { flushes.add(1, ordering: .relaxed) }
@@ -97,6 +106,52 @@ final class UploadCommitter: Sendable {
                 unflushed = (batch, store.publish(staged))
             }
         }
+    }
+
+    /// A batch with the journal: written to temporary files, stored in the shared store if there is one, journaled
+    /// (one flush), renamed into place and answered. When the journal cannot be written (a full disk), each file is
+    /// flushed instead, as without one.
+    private func storeJournaled(_ batch: [Waiting], _ journal: UploadJournal) {
+        var staged = store.stage(batch.map { ($0.bytes, $0.path) })
+        let published: UploadStore.Published
+        if let shared {
+            published = sharedOrder.withLock {
+                let descriptors = staged.files.map(\.descriptor)
+                share(&staged, batch, shared)
+                if staged.files.isEmpty { for descriptor in descriptors { close(descriptor) } }  // refused, unlinked
+                return journalAndPublish(&staged, batch, journal)
+            }
+        } else {
+            published = journalAndPublish(&staged, batch, journal)
+        }
+        answer(batch, published.results)
+        journal.checkpointIfDue()
+    }
+
+    private func journalAndPublish(_ staged: inout UploadStore.Staged, _ batch: [Waiting],
+                                   _ journal: UploadJournal) -> UploadStore.Published {
+        guard !staged.files.isEmpty else { return UploadStore.Published(results: staged.results, directories: []) }
+        // Each upload with the version it replaces: the one on the disk, or the one before it in this batch.
+        var latest: [String: [UInt8]] = [:]
+        let now = Date().timeIntervalSince1970
+        let records = staged.files.map { file -> UploadJournal.Record in
+            let bytes = batch[file.index].bytes
+            let previous = latest[file.path] ?? store.current(file.path)
+            latest[file.path] = bytes
+            return UploadJournal.Record(time: now, path: file.path, bytes: bytes, previous: previous)
+        }
+        do {
+            try journal.append(records)
+            flushes.add(1, ordering: .relaxed)
+        } catch {
+            store.flush(&staged, alsoDirectories: [])
+            flushes.add(1, ordering: .relaxed)
+            let published = store.publish(staged)
+            flushDirectories(published)
+            return published
+        }
+        for file in staged.files { close(file.descriptor) }
+        return store.publish(staged)
     }
 
     /// Stores the batch's files in the shared store, all in one transaction; when that fails, none is published here

@@ -197,6 +197,45 @@ public struct UploadStore: Sendable {
         return found
     }
 
+    /// The bytes of the current version of `path`, if there is one.
+    func current(_ path: String) -> [UInt8]? {
+        FileManager.default.contents(atPath: url(for: path).path).map(Array.init)
+    }
+
+    /// Adds `bytes` to the history of `path` as the version replaced at `time` (a recovery's: ``UploadJournal``),
+    /// then trims the history.
+    func addVersion(_ bytes: [UInt8], of path: String, replacedAt time: Double, index: Int) throws {
+        let folder = versionsDirectory.appendingPathComponent(path)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let name = String(format: "%.6f", time) + "-r" + String(format: "%07d", index)
+        try Data(bytes).write(to: folder.appendingPathComponent(name), options: .atomic)
+        trimVersions(in: folder)
+    }
+
+    /// Makes `bytes` the current version of `path` without keeping what is there (a recovery's: that is a torn
+    /// write, or a version the history already holds), flushed to the disk.
+    func replace(_ path: String, with bytes: [UInt8]) throws {
+        var staged = stage([(bytes, path)])
+        flush(&staged, alsoDirectories: [])
+        if case .failure(let error) = staged.results[0] { throw error }
+        guard let file = staged.files.first else { return }
+        guard rename(file.temporary, file.target) == 0 else {
+            let code = errno
+            unlink(file.temporary)
+            throw UploadError.system("rename \(path)", code)
+        }
+        flushDirectories(staged.directories)
+    }
+
+    private func trimVersions(in folder: URL) {
+        if let versions = try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted(),
+           versions.count > keptVersions {
+            for old in versions.prefix(versions.count - keptVersions) {
+                try? FileManager.default.removeItem(at: folder.appendingPathComponent(old))
+            }
+        }
+    }
+
     /// Hard-links the current version into `.versions/<path>/<time>` and trims old versions.
     /// Whether there was one.
     private func keepPreviousVersion(of target: String, path: String) -> Bool {
@@ -209,12 +248,7 @@ public struct UploadStore: Sendable {
         if link(target, version.path) != 0 {
             try? FileManager.default.copyItem(at: URL(fileURLWithPath: target), to: version)
         }
-        if let versions = try? FileManager.default.contentsOfDirectory(atPath: folder.path).sorted(),
-           versions.count > keptVersions {
-            for old in versions.prefix(versions.count - keptVersions) {
-                try? FileManager.default.removeItem(at: folder.appendingPathComponent(old))
-            }
-        }
+        trimVersions(in: folder)
         return true
     }
 }

@@ -97,6 +97,8 @@ extension ServerConfiguration {
         allow = ["$MAC-local.cfg", "$MAC-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ, FTP STOR);
                                                           # $MAC: 12 lower-case hex digits, * and ? as in a shell
         max_bytes = 1048576
+        checkpoint_seconds = 10        # uploads are durable at once through a journal; after this the journal is
+                                       # folded into the files with one flush of the disk, and dropped
 
         # Activation-code directories (R8.2): files below `path` need this user name and password.
         # [[directory]]

@@ -60,6 +60,9 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var uploadPatterns = ["$MAC-local.cfg", "$MAC-contact.xml"]
     /// The largest upload accepted, in bytes.
     public var uploadMaximumBytes = 1_048_576
+    /// Seconds an upload stays in the journal before a checkpoint flushes the upload folder (`[uploads]
+    /// checkpoint_seconds`); 0: after every batch.
+    public var uploadCheckpointSeconds = 10
     /// Directories that need a user name and password (S5, activation codes R8.2).
     public var directories: [DirectoryAccount] = []
     /// HTTP and HTTPS connections open at once from one client address (S6), and the addresses or networks not
@@ -283,6 +286,10 @@ extension ServerConfiguration {
         if var uploads = try reader.table("uploads") {
             uploadPatterns = try uploads.strings("allow") ?? uploadPatterns
             uploadMaximumBytes = try uploads.integer("max_bytes") ?? uploadMaximumBytes
+            uploadCheckpointSeconds = try uploads.integer("checkpoint_seconds") ?? uploadCheckpointSeconds
+            guard (0...3600).contains(uploadCheckpointSeconds) else {
+                throw ConfigurationError("uploads.checkpoint_seconds must be between 0 and 3600, not \(uploadCheckpointSeconds)")
+            }
             try uploads.finish()
         }
         if var limits = try reader.table("limits") {

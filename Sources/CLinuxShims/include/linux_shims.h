@@ -32,4 +32,6 @@ int clinux_limit_arenas(int arenas);
 /// SYNC_FILE_RANGE_WRITE, a _GNU_SOURCE call): a later fsync of each of several files then waits for writes that
 /// are already under way together.
 int clinux_start_writeback(int fd);
+/// Writes everything dirty on `fd`'s filesystem to the disk and flushes it (syncfs(2), a _GNU_SOURCE call).
+int clinux_syncfs(int fd);
 #endif

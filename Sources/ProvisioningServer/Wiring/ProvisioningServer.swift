@@ -97,6 +97,12 @@ public struct ProvisioningServer: Sendable {
                                       prepare: configuration.http != nil || configuration.https != nil
                                           ? HTTPServer.filePreparer : nil,
                                       generated: generated, sharedUploads: sharedUploads)
+        let recovered = service.recoveredUploads
+        if recovered.journaled > 0 {
+            logger.notice("the last stop was not clean: uploads checked against the upload journal", metadata: [
+                "journaled": "\(recovered.journaled)", "files_put_back": "\(recovered.files)",
+                "versions_put_back": "\(recovered.versions)"])
+        }
         let watcher = InventoryWatcher(
             generated: generated, service: service, logger: logger, serverURL: configuration.templateServerURL,
             notifications: configuration.notifyOnChange
@@ -224,6 +230,7 @@ public struct ProvisioningServer: Sendable {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()
+        service.finishUploads()
     }
 
     /// An HTTP or HTTPS listener over the file service.
@@ -356,6 +363,7 @@ extension ServerConfiguration {
         settings.anonymousLogin = ftpAnonymous
         settings.uploadPatterns = uploadPatterns
         settings.uploadMaximumBytes = uploadMaximumBytes
+        settings.uploadCheckpointSeconds = uploadCheckpointSeconds
         settings.encryptionCommonKey = encryptionCommonKey
         settings.encryptionKeysFile = encryptionKeysFile
         settings.templateServerURL = templateServerURL

@@ -218,6 +218,48 @@ struct ServeHTTPTests {
         #expect(try String(contentsOf: stored, encoding: .utf8) == "#!version:1.0.0.1\naccount.1.label = before\n")
     }
 
+    @Test("S4: an answered upload survives a power loss through the journal: its file torn and its kept version lost, a restart puts both back; a clean stop leaves no journal")
+    func journalAfterPowerLoss() throws {
+        let configuration = "[uploads]\ncheckpoint_seconds = 3600\n"
+        let (one, two, three) = ("#!version:1.0.0.1\naccount.1.label = one\n", "#!version:1.0.0.1\naccount.1.label = two\n",
+                                 "#!version:1.0.0.1\naccount.1.label = three\n")
+        let first = try ServerProcess(configuration: configuration)
+        let local = first.directory.appendingPathComponent("local.cfg")
+        let url = "\(first.http)/00156574b150-local.cfg"
+        try one.write(to: local, atomically: true, encoding: .utf8)
+        #expect(try Client.curl(["-T", local.path, url]).status == 201)
+        try two.write(to: local, atomically: true, encoding: .utf8)
+        #expect(try Client.curl(["-T", local.path, url]).status == 204)
+        first.kill9()
+        let uploads = first.data.appendingPathComponent("uploads")
+        let journal = uploads.appendingPathComponent(".journal")
+        #expect(try !FileManager.default.contentsOfDirectory(atPath: journal.path).isEmpty, "no journal to recover from")
+        // What a power loss can leave when the system had not yet written the uploads back: the file empty, and
+        // the hard link that kept the version before it never made.
+        try Data().write(to: uploads.appendingPathComponent("00156574b150-local.cfg"))
+        try FileManager.default.removeItem(at: uploads.appendingPathComponent(".versions"))
+
+        let second = try ServerProcess(configuration: configuration) { directory in
+            try FileManager.default.copyItem(at: first.data, to: directory.appendingPathComponent("data"))
+        }
+        let served = try Client.curl(["\(second.http)/00156574b150-local.cfg"])
+        #expect(served.status == 200 && served.body == two, "\(served)")
+        let versions = second.data.appendingPathComponent("uploads/.versions/00156574b150-local.cfg")
+        let kept = try FileManager.default.contentsOfDirectory(atPath: versions.path)
+        #expect(try kept.map { try String(contentsOf: versions.appendingPathComponent($0), encoding: .utf8) } == [one])
+        let secondJournal = second.data.appendingPathComponent("uploads/.journal")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: secondJournal.path).isEmpty)
+        let log = try String(contentsOf: second.output, encoding: .utf8)
+        #expect(log.contains("uploads checked against the upload journal") && log.contains("files_put_back=1")
+                && log.contains("versions_put_back=1"), "\(log)")
+        // A clean stop folds the journal into the files: nothing left to check at the next start.
+        try three.write(to: local, atomically: true, encoding: .utf8)
+        #expect(try Client.curl(["-T", local.path, "\(second.http)/00156574b150-local.cfg"]).status == 204)
+        #expect(try !FileManager.default.contentsOfDirectory(atPath: secondJournal.path).isEmpty)
+        #expect(second.stop() == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: secondJournal.path).isEmpty)
+    }
+
     @Test("S5: a protected directory needs its credentials (Basic and Digest MD5/SHA-256); wrong ones get 401")
     func directoryCredentials() throws {
         let server = try ServerProcess(
