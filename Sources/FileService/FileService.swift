@@ -212,7 +212,7 @@ public final class FileService: Sendable {
 
     /// At a clean stop, after the listeners: the upload journal folded into the files and dropped.
     public func finishUploads() {
-        committer.journal?.finish()
+        committer.journal?.finish(uploads)
     }
 
     // MARK: Reading

@@ -32,6 +32,8 @@ final class UploadJournal: Sendable {
         var sequence = 0
         var bytes = 0
         var opened = ContinuousClock.now
+        /// The paths journaled since the last checkpoint began: what a clean stop flushes one by one.
+        var paths = Set<String>()
     }
     private let segment = Mutex(Segment())
     private let checkpointing = Atomic<Bool>(false)
@@ -68,6 +70,7 @@ final class UploadJournal: Sendable {
                 throw error
             }
             segment.bytes += buffer.count
+            for record in records { segment.paths.insert(record.path) }
         }
     }
 
@@ -87,7 +90,7 @@ final class UploadJournal: Sendable {
     /// and then removes every segment up to it (the uploads they hold are all on the disk). One checkpoint at a time;
     /// uploads go on into a new segment meanwhile.
     func checkpointIfDue() {
-        let due = segment.withLock { segment -> Int? in
+        let due = segment.withLock { segment -> (Int, Set<String>)? in
             guard segment.descriptor >= 0,
                   segment.bytes >= segmentBytes || ContinuousClock.now - segment.opened >= segmentAge else { return nil }
             guard checkpointing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
@@ -95,41 +98,64 @@ final class UploadJournal: Sendable {
             }
             close(segment.descriptor)
             segment.descriptor = -1
-            return segment.sequence
+            defer { segment.paths = [] }
+            return (segment.sequence, segment.paths)
         }
-        guard let upTo = due else { return }
+        guard let (upTo, paths) = due else { return }
         let thread = Thread { [self] in
-            checkpoint(upTo: upTo)
+            if !checkpoint(upTo: upTo) { segment.withLock { $0.paths.formUnion(paths) } }
             checkpointing.store(false, ordering: .releasing)
         }
         thread.name = "autoprov-journal"
         thread.start()
     }
 
-    /// At a clean stop, once no upload is coming: a last checkpoint, on this thread, after any still under way; the
-    /// journal is then empty, and the next start has nothing to check.
-    func finish() {
+    /// At a clean stop, once no upload is coming, after any checkpoint under way: the files journaled since the
+    /// last one flushed one by one (a stop waits for this server's own uploads, never for what other processes left
+    /// unwritten on the filesystem, as `syncfs` would), and the journal removed: the next start has nothing to check.
+    func finish(_ store: UploadStore) {
         while !checkpointing.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged {
             Thread.sleep(forTimeInterval: 0.01)
         }
-        let upTo = segment.withLock { segment -> Int in
+        defer { checkpointing.store(false, ordering: .releasing) }
+        let paths = segment.withLock { segment -> Set<String> in
             if segment.descriptor >= 0 { close(segment.descriptor) }
             segment.descriptor = -1
-            return segment.sequence
+            defer { segment.paths = [] }
+            return segment.paths
         }
-        checkpoint(upTo: upTo)
-        checkpointing.store(false, ordering: .releasing)
+        let found = Self.segments(in: directory)
+        guard !found.isEmpty else { return }
+        // Each file, then every folder on its way (a folder made for it is an entry in its parent), and its versions'.
+        var directories = Set([store.directory.path, store.versionsDirectory.path])
+        for path in paths {
+            let descriptor = Glibc.open(store.url(for: path).path, O_RDONLY | O_CLOEXEC)
+            if descriptor >= 0 {
+                fsync(descriptor)
+                close(descriptor)
+            }
+            let components = path.split(separator: "/")
+            for depth in 1...components.count {
+                let folder = components.prefix(depth).joined(separator: "/")
+                if depth < components.count { directories.insert(store.url(for: folder).path) }
+                directories.insert(store.versionsDirectory.appendingPathComponent(folder).path)
+            }
+        }
+        for directory in directories { Self.flushDirectory(directory) }
+        for segment in found { unlink(segment.path) }
+        Self.flushDirectory(directory.path)
     }
 
-    /// Flushes the upload folder's filesystem, then removes the segments up to `upTo`.
-    private func checkpoint(upTo: Int) {
+    /// Flushes the upload folder's filesystem, then removes the segments up to `upTo`; whether it could.
+    private func checkpoint(upTo: Int) -> Bool {
         let folder = Glibc.open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard folder >= 0 else { return }
+        guard folder >= 0 else { return false }
         defer { close(folder) }
-        guard clinux_syncfs(folder) == 0 else { return }  // kept: the next checkpoint or a restart tries again
+        guard clinux_syncfs(folder) == 0 else { return false }  // kept: the next checkpoint or a restart tries again
         for old in Self.segments(in: directory) where old.sequence <= upTo { unlink(old.path) }
         fsync(folder)
         checkpoints.add(1, ordering: .relaxed)
+        return true
     }
 
     // MARK: Recovery

@@ -350,7 +350,10 @@ struct ServeStoreTests {
         }
         #expect(stored == .stored)
         for node in [b, c] { #expect(try served(node, fourth) == .file(fourth)) }
-        #expect(a.stop() == 0 && b.stop() == 0 && c.stop() == 0)
+        for (label, node) in [("a", a), ("b", b), ("c", c)] {
+            let status = node.stop()
+            #expect(status == 0, "node \(label) stopped with \(status): \(node.log.suffix(3000))")
+        }
     }
 
     @Test("a node killed with SIGKILL in the middle of a storm of uploads: each upload is in PostgreSQL whole or not at all; the other node and a node started later serve each whole or not at all, the same set; the killed node's folder holds no part of one")
