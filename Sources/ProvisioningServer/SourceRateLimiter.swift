@@ -1,11 +1,16 @@
 import NIOCore
 
-/// At most `burst` datagrams at once from one address, refilled at `perSecond`; other addresses are not affected.
+/// At most `burst` datagrams at once from (or to) one address, refilled at `perSecond`; other addresses are not affected.
 struct SourceRateLimiter {
     var burst = 40.0
     var perSecond = 20.0
     var maximumSources = 10_000
     private var buckets: [String: (tokens: Double, last: NIODeadline)] = [:]
+
+    init(burst: Double = 40, perSecond: Double = 20) {
+        self.burst = burst
+        self.perSecond = perSecond
+    }
 
     mutating func admit(_ source: String, now: NIODeadline) -> Bool {
         if buckets.count > maximumSources { buckets.removeAll(keepingCapacity: true) }

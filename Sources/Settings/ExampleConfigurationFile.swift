@@ -84,8 +84,10 @@ extension ServerConfiguration {
         keys = ""                      # a file of 'mac,key' lines: <mac>.cfg goes out encrypted with its key
 
         [limits]                       # so that one client cannot take what the others need (S6)
-        connections_per_address = 4096 # HTTP and HTTPS connections open at once from one address
-        ftp_sessions_per_address = 256 # FTP sessions open at once from one address (1,000 in all)
+        connections = 16384            # HTTP and HTTPS connections open at once, from all addresses together
+        connections_per_address = 4096 # from one address
+        ftp_sessions = 1000            # FTP sessions open at once, from all addresses together (421 past it)
+        ftp_sessions_per_address = 256 # from one address
         connections_exempt = []        # addresses or networks not counted, e.g. ["10.0.0.0/8"] (a NAT, a proxy)
         head_timeout_seconds = 10      # an HTTP request head must arrive whole within this (a byte a second is not enough)
         ftp_login_timeout_seconds = 60 # an FTP session must log in within this

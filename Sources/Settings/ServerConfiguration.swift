@@ -69,6 +69,10 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// counted (a proxy, or a NAT in front of more phones than that). Far below the open-file limit, far above
     /// what the phones of one site behind a NAT open at once.
     public var connectionsPerAddress = 4096
+    /// HTTP and HTTPS connections open at once from all addresses (`[limits] connections`).
+    public var connections = 16384
+    /// FTP sessions open at once from all addresses (`[limits] ftp_sessions`).
+    public var ftpSessions = 1000
     /// FTP sessions open at once from one address: well under the 1,000 sessions the server takes in all.
     public var ftpSessionsPerAddress = 256
     public var connectionsExempt: [String] = []
@@ -294,6 +298,8 @@ extension ServerConfiguration {
         }
         if var limits = try reader.table("limits") {
             connectionsPerAddress = try limits.integer("connections_per_address") ?? connectionsPerAddress
+            connections = try limits.integer("connections") ?? connections
+            ftpSessions = try limits.integer("ftp_sessions") ?? ftpSessions
             ftpSessionsPerAddress = try limits.integer("ftp_sessions_per_address") ?? ftpSessionsPerAddress
             connectionsExempt = try limits.strings("connections_exempt") ?? connectionsExempt
             for entry in connectionsExempt { _ = try AddressRange(entry) }
@@ -304,7 +310,8 @@ extension ServerConfiguration {
                 ?? tftpMaximumTransfersPerAddress
             fileCacheMB = try limits.integer("file_cache_mb") ?? fileCacheMB
             guard fileCacheMB >= 0 else { throw ConfigurationError("limits.file_cache_mb must be 0 or more") }
-            for (key, value) in [("connections_per_address", connectionsPerAddress),
+            for (key, value) in [("connections_per_address", connectionsPerAddress), ("connections", connections),
+                                 ("ftp_sessions", ftpSessions),
                                  ("ftp_sessions_per_address", ftpSessionsPerAddress),
                                  ("head_timeout_seconds", headTimeoutSeconds),
                                  ("ftp_login_timeout_seconds", ftpLoginTimeoutSeconds), ("tftp_transfers", tftpMaximumTransfers),

@@ -16,6 +16,12 @@ final class PnPHandler: ChannelInboundHandler {
     /// NOTIFYs in flight, by branch.
     private var clients: [String: ClientEntry] = [:]
     private var limiter = SourceRateLimiter()
+    /// NOTIFYs by the address they go to (a SUBSCRIBE's Contact names it, and a spoofed one names anyone): at most
+    /// `burst` at once and `perSecond` after, and at most ``notifiesInFlight`` unanswered (each is resent up to ten
+    /// times, Timer E), so that SUBSCRIBEs from many forged sources cannot turn the responder on one victim.
+    private var targets = SourceRateLimiter(burst: 10, perSecond: 5)
+    private var inFlight: [String: Int] = [:]
+    static let notifiesInFlight = 8
 
     struct ServerEntry {
         var transaction: SIPServerTransaction
@@ -45,6 +51,7 @@ final class PnPHandler: ChannelInboundHandler {
         for entry in clients.values { entry.timers.values.forEach { $0.cancel() } }
         servers = [:]
         clients = [:]
+        inFlight = [:]
         self.context = nil
     }
 
@@ -112,6 +119,20 @@ final class PnPHandler: ChannelInboundHandler {
             responder.logger.warning("pnp: no URL to send (no HTTP listener and no [pnp] url)")
             return
         }
+        // The NOTIFY goes to the Contact; a host that is not one phone's address (a name, a broadcast, multicast or
+        // unspecified address) falls back to where the SUBSCRIBE came from.
+        let contact = try? SocketAddress(ipAddress: subscription.notifyHost, port: subscription.notifyPort)
+        let toOnePhone = contact.map { PnPHandler.isUnicast($0) && !responder.localBroadcasts.contains($0.ipAddress ?? "") }
+        let peer = (toOnePhone == true ? contact : nil)
+            ?? (try? SocketAddress(ipAddress: client, port: subscription.notifyPort)) ?? source
+        let target = peer.ipAddress ?? client
+        // Past the bound for that address the SUBSCRIBE is not answered at all: a phone sends it again (Timer A)
+        // and is answered once the bound allows.
+        guard inFlight[target, default: 0] < PnPHandler.notifiesInFlight, targets.admit(target, now: NIODeadline.now()) else {
+            responder.logger.debug("pnp: NOTIFYs to this address limited", metadata: ["pnp.target": "\(target)"])
+            responder.service.metrics.event("pnp-notify-limited")
+            return
+        }
         let toTag = SIPMessage.randomToken()
         var server = SIPServerTransaction(key: key)
         let accepted = subscription.accepted(request, toTag: toTag, localHost: localHost, localPort: localPort)
@@ -126,16 +147,11 @@ final class PnPHandler: ChannelInboundHandler {
         let branch = "z9hG4bK" + SIPMessage.randomToken()
         let notify = subscription.notify(for: request, url: url, localHost: localHost, localPort: localPort,
                                          branch: branch, toTag: toTag)
-        // The NOTIFY goes to the Contact; a host that is not one phone's address (a name, a broadcast, multicast or
-        // unspecified address) falls back to where the SUBSCRIBE came from.
-        let contact = try? SocketAddress(ipAddress: subscription.notifyHost, port: subscription.notifyPort)
-        let toOnePhone = contact.map { PnPHandler.isUnicast($0) && !responder.localBroadcasts.contains($0.ipAddress ?? "") }
-        let peer = (toOnePhone == true ? contact : nil)
-            ?? (try? SocketAddress(ipAddress: client, port: subscription.notifyPort)) ?? source
         var transaction = SIPClientTransaction(request: notify)
         let started = transaction.start()
         clients[branch] = ClientEntry(transaction: transaction, peer: peer, subscription: subscription,
-                                      client: peer.ipAddress ?? client, url: url)
+                                      client: target, url: url)
+        inFlight[target, default: 0] += 1
         perform(started, client: branch, to: peer)
     }
 
@@ -195,7 +211,11 @@ final class PnPHandler: ChannelInboundHandler {
                 if let branch, let entry = clients[branch] { recordOutcome(entry, result: "silent") }
             case .terminated:
                 if let key { servers[key] = nil }
-                if let branch { clients.removeValue(forKey: branch)?.timers.values.forEach { $0.cancel() } }
+                if let branch, let entry = clients.removeValue(forKey: branch) {
+                    entry.timers.values.forEach { $0.cancel() }
+                    if let count = inFlight[entry.client], count > 1 { inFlight[entry.client] = count - 1 }
+                    else { inFlight[entry.client] = nil }
+                }
             }
         }
     }

@@ -112,7 +112,8 @@ public struct ProvisioningServer: Sendable {
         // Connections per client address (S6), counted where they are accepted; HTTP and HTTPS share one count.
         let exempt = try configuration.connectionsExempt.map { text throws(ConfigurationError) in try AddressRange(text) }
         let httpLimits = HTTPLimits(
-            connections: ConnectionLimits(perAddress: configuration.connectionsPerAddress, exempt: exempt, metrics: metrics),
+            connections: ConnectionLimits(perAddress: configuration.connectionsPerAddress,
+                                          total: configuration.connections, exempt: exempt, metrics: metrics),
             headTimeout: .seconds(configuration.headTimeoutSeconds))
 
         if let address = configuration.tftp {
@@ -153,6 +154,7 @@ public struct ProvisioningServer: Sendable {
                 host: address.host, port: address.port, passivePorts: configuration.ftpPassivePorts,
                 passiveAddress: configuration.ftpPassiveAddress, tls: try NIOSSLContext(configuration: tls))
             ftpConfiguration.maximumUploadBytes = configuration.uploadMaximumBytes
+            ftpConfiguration.maximumSessions = configuration.ftpSessions
             ftpConfiguration.loginTimeout = .seconds(configuration.ftpLoginTimeoutSeconds)
             let front = FTPFrontEnd(
                 service: service,

@@ -193,6 +193,23 @@ struct ServeFTPFastPathTests {
         #expect(banner(again).hasPrefix("220"))
     }
 
+    @Test("[limits] ftp_sessions: sessions from all addresses together are capped (421), and a place given back is taken again")
+    func sessionsInTotal() throws {
+        let server = try ServeFTPTests.start("[limits]\nftp_sessions = 4\n")
+        let banner = { (connection: RawConnection) in String(decoding: connection.read(atLeast: 4), as: UTF8.self) }
+        var held = (0..<4).map { index in RawConnection(port: server.ftpPort, source: "127.0.0.\(index + 2)") }
+        for connection in held { #expect(banner(connection).hasPrefix("220")) }
+        let fifth = RawConnection(port: server.ftpPort, source: "127.0.0.9")
+        #expect(String(decoding: fifth.readAll(), as: UTF8.self).hasPrefix("421 Too many sessions"))
+        held.removeLast()
+        #expect(eventually {
+            let download = try? Client.run("curl", ["-s", "--interface", "127.0.0.9",
+                                                    "ftp://phones:pw@\(server.ftpHostPort)/00156574b150.cfg"])
+            return download?.stdout == sipFile
+        })
+        #expect(held.count == 3)
+    }
+
     @Test("sessions that start TLS and never handshake still count against their address and meet the login deadline")
     func idleTLSSessions() throws {
         let server = try ServeFTPTests.start("[limits]\nftp_sessions_per_address = 5\nftp_login_timeout_seconds = 2\n")

@@ -278,6 +278,55 @@ struct ServeHTTPFastPathTests {
         #expect(String(decoding: other.readAll(), as: UTF8.self).hasSuffix(Self.a))
     }
 
+    @Test("5,000 half-open connections (heads never finished, from two addresses) starve no one: a phone is served over HTTP and HTTPS while all of them are held")
+    func halfOpenConnections() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 120\n")
+        let half = "GET /a.cfg HTTP/1.1\r\nHost: x\r\nUser-Agent: slow"
+        var held: [RawConnection] = []
+        for index in 0..<5_000 {
+            let connection = RawConnection(port: server.httpPort, source: index % 2 == 0 ? "127.0.0.2" : "127.0.0.3")
+            connection.send(half)
+            held.append(connection)
+        }
+        #expect(eventually { TCPTable.established(localPort: server.httpPort) >= 5_000 },
+                "\(TCPTable.established(localPort: server.httpPort)) established")
+        // A phone from elsewhere, over HTTP and HTTPS, while all 5,000 are held.
+        for _ in 0..<20 {
+            let phone = RawConnection(port: server.httpPort, source: "127.0.0.4")
+            phone.send("GET /a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            #expect(String(decoding: phone.readAll(), as: UTF8.self).hasSuffix(Self.a))
+        }
+        let tls = try Client.curl(["\(server.https)/a.cfg"])
+        #expect(tls.status == 200 && tls.body == Self.a)
+        // All 5,000 were still held while the phone was served (their closing at the head timeout is tested above).
+        #expect(held.allSatisfy { !$0.closedByPeer }, "\(held.filter(\.closedByPeer).count) closed")
+        #expect(try server.event("connection-refused") == 0)
+        #expect(server.stop() == 0)
+    }
+
+    @Test("[limits] connections: all addresses together, exempt ones too, hold at most that many; past it a connection is closed at once, and served again once one is given back")
+    func connectionsInTotal() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a],
+                                       configuration: "[limits]\nconnections = 30\nconnections_exempt = [\"127.0.0.4/32\"]\n")
+        let get = "GET /a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        var held = (0..<10).map { _ in RawConnection(port: server.httpPort, source: "127.0.0.2") }
+            + (0..<10).map { _ in RawConnection(port: server.httpsPort, source: "127.0.0.3") }
+            + (0..<10).map { _ in RawConnection(port: server.httpPort, source: "127.0.0.4") }
+        #expect(eventually { TCPTable.established(localPort: server.httpPort) + TCPTable.established(localPort: server.httpsPort) >= 30 })
+        let refused = RawConnection(port: server.httpPort, source: "127.0.0.5")
+        #expect(eventually { refused.closedByPeer })
+        let refusedExempt = RawConnection(port: server.httpsPort, source: "127.0.0.4")
+        #expect(eventually { refusedExempt.closedByPeer })
+        held.removeLast(5)
+        #expect(try server.event("connection-refused") >= 2)
+        #expect(eventually {
+            let again = RawConnection(port: server.httpPort, source: "127.0.0.5")
+            again.send(get)
+            return String(decoding: again.readAll(), as: UTF8.self).hasSuffix(Self.a)
+        })
+        #expect(held.count == 25)
+    }
+
     @Test("one address holds at most connections_per_address on HTTP and HTTPS; others are served; exempt ones are not counted")
     func connectionsPerAddress() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a],

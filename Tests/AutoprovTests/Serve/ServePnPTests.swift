@@ -175,8 +175,9 @@ struct ServePnPTests {
         #expect(run.status == 0, "\(run.errors)")
     }
 
-    /// One SUBSCRIBE of a flood from the same phone, told apart by `index`.
-    static func floodSubscribe(_ index: Int) -> [UInt8] {
+    /// One SUBSCRIBE of a flood from the same phone, told apart by `index`; its NOTIFY to `contact` (the discard
+    /// port of an address).
+    static func floodSubscribe(_ index: Int, contact: String = "127.0.0.1") -> [UInt8] {
         Array("""
             SUBSCRIBE sip:MAC001565f4f9e1@224.0.1.75 SIP/2.0\r
             Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bKflood\(index)\r
@@ -184,7 +185,7 @@ struct ServePnPTests {
             To: <sip:MAC001565f4f9e1@224.0.1.75>\r
             Call-ID: flood\(index)\r
             CSeq: 1 SUBSCRIBE\r
-            Contact: <sip:MAC001565f4f9e1@127.0.0.1:9>\r
+            Contact: <sip:MAC001565f4f9e1@\(contact):9>\r
             Event: ua-profile;profile-type="device";vendor="yealink";model="T46G";version="28.83.0.50"\r
             Content-Length: 0\r
             \r
@@ -196,7 +197,8 @@ struct ServePnPTests {
     func rateLimit() throws {
         let server = try ServerProcess(configuration: Self.configuration)
         let peer = RawUDPPeer(serverPort: server.pnpPort)
-        for index in 0..<150 { peer.send(Self.floodSubscribe(index)) }
+        // Each names a NOTIFY address of its own, so that only the limit on the source is in play here.
+        for index in 0..<150 { peer.send(Self.floodSubscribe(index, contact: "127.0.2.\(index + 1)")) }
         var answers = 0
         while let (reply, _) = peer.receive(), reply.starts(with: Array("SIP/2.0 200".utf8)) { answers += 1 }
         // Every SUBSCRIBE is either answered or counted as cut; the burst (40) is answered, the rest is cut.
@@ -206,9 +208,47 @@ struct ServePnPTests {
         var probe = 150
         #expect(eventually(within: 20) {
             probe += 1
-            peer.send(Self.floodSubscribe(probe))
+            peer.send(Self.floodSubscribe(probe, contact: "127.0.3.\(probe % 250 + 1)"))
             return peer.receive().map { $0.0.starts(with: Array("SIP/2.0 200".utf8)) } ?? false
         })
+        let run = try Sipp.run("pnp-phone.xml", against: server.pnpHostPort)
+        #expect(run.status == 0, "\(run.errors)")
+    }
+
+    @Test("no reflector: SUBSCRIBEs from 40 forged sources, each within its own limit, naming one victim as Contact, get it at most a handful of NOTIFYs; phones elsewhere are still served")
+    func notifiesToOneAddressBounded() throws {
+        let server = try ServerProcess(configuration: Self.configuration)
+        let victim = RawUDPPeer(serverPort: server.pnpPort, source: "127.0.0.200")
+        let victimPort = victim.localPort
+        var sent = 0
+        for source in 1...40 {
+            let forger = RawUDPPeer(serverPort: server.pnpPort, source: "127.0.1.\(source)")
+            for _ in 0..<5 {
+                sent += 1
+                let subscribe = String(decoding: Self.floodSubscribe(sent), as: UTF8.self)
+                    .replacingOccurrences(of: "Contact: <sip:MAC001565f4f9e1@127.0.0.1:9>",
+                                          with: "Contact: <sip:MAC001565f4f9e1@127.0.0.200:\(victimPort)>")
+                forger.send(Array(subscribe.utf8))
+                usleep(1_000)  // paced, so that none is lost in the server's socket buffer: each is counted
+            }
+        }
+        // What reaches the victim in the next seconds, retransmissions (Timer E: 0.5, 1, 2 s) included.
+        var notifies = 0, calls = Set<String>()
+        let deadline = ContinuousClock.now + .seconds(4)
+        while ContinuousClock.now < deadline, let (datagram, _) = victim.receive(timeoutMilliseconds: 500) {
+            let text = String(decoding: datagram, as: UTF8.self)
+            guard text.hasPrefix("NOTIFY ") else { continue }
+            notifies += 1
+            if let line = text.split(separator: "\r\n").first(where: { $0.hasPrefix("Call-ID:") }) { calls.insert(String(line)) }
+        }
+        // At most 8 unanswered NOTIFYs at a time to one address, each sent at most 4 times in 4 s: without the bound,
+        // 200 distinct ones (and their retransmissions).
+        #expect(calls.count >= 1 && calls.count <= 8, "\(calls.count) distinct NOTIFYs reached the victim")
+        #expect(notifies <= 32, "\(notifies) NOTIFYs reached the victim")
+        let limited = try server.event("pnp-notify-limited")
+        #expect(limited >= sent - 10 - 8 - 2, "\(limited) of \(sent) limited")
+        #expect(try server.event("pnp-rate-limited") == 0, "each forged source stayed within its own limit")
+        // A phone at another address is told its URL as ever.
         let run = try Sipp.run("pnp-phone.xml", against: server.pnpHostPort)
         #expect(run.status == 0, "\(run.errors)")
     }
