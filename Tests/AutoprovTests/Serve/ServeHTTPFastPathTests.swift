@@ -304,26 +304,37 @@ struct ServeHTTPFastPathTests {
         #expect(server.stop() == 0)
     }
 
+    /// `count` idle connections to `port` from `source`.
+    static func hold(_ count: Int, _ port: Int, from source: String) -> [RawConnection] {
+        (0..<count).map { _ in RawConnection(port: port, source: source) }
+    }
+
+    /// Connections established with the server's HTTP and HTTPS listeners.
+    static func established(_ server: ServerProcess) -> Int {
+        TCPTable.established(localPort: server.httpPort) + TCPTable.established(localPort: server.httpsPort)
+    }
+
+    /// Whether a GET of a.cfg from `source` is answered with it.
+    static func served(_ server: ServerProcess, from source: String) -> Bool {
+        let connection = RawConnection(port: server.httpPort, source: source)
+        connection.send("GET /a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        return String(decoding: connection.readAll(), as: UTF8.self).hasSuffix(Self.a)
+    }
+
     @Test("[limits] connections: all addresses together, exempt ones too, hold at most that many; past it a connection is closed at once, and served again once one is given back")
     func connectionsInTotal() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a],
                                        configuration: "[limits]\nconnections = 30\nconnections_exempt = [\"127.0.0.4/32\"]\n")
-        let get = "GET /a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-        var held = (0..<10).map { _ in RawConnection(port: server.httpPort, source: "127.0.0.2") }
-            + (0..<10).map { _ in RawConnection(port: server.httpsPort, source: "127.0.0.3") }
-            + (0..<10).map { _ in RawConnection(port: server.httpPort, source: "127.0.0.4") }
-        #expect(eventually { TCPTable.established(localPort: server.httpPort) + TCPTable.established(localPort: server.httpsPort) >= 30 })
+        var held = Self.hold(10, server.httpPort, from: "127.0.0.2") + Self.hold(10, server.httpsPort, from: "127.0.0.3")
+            + Self.hold(10, server.httpPort, from: "127.0.0.4")
+        #expect(eventually { Self.established(server) >= 30 })
         let refused = RawConnection(port: server.httpPort, source: "127.0.0.5")
         #expect(eventually { refused.closedByPeer })
         let refusedExempt = RawConnection(port: server.httpsPort, source: "127.0.0.4")
         #expect(eventually { refusedExempt.closedByPeer })
         held.removeLast(5)
         #expect(try server.event("connection-refused") >= 2)
-        #expect(eventually {
-            let again = RawConnection(port: server.httpPort, source: "127.0.0.5")
-            again.send(get)
-            return String(decoding: again.readAll(), as: UTF8.self).hasSuffix(Self.a)
-        })
+        #expect(eventually { Self.served(server, from: "127.0.0.5") })
         #expect(held.count == 25)
     }
 
@@ -331,11 +342,9 @@ struct ServeHTTPFastPathTests {
     func connectionsPerAddress() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a],
                                        configuration: "[limits]\nconnections_per_address = 20\nconnections_exempt = [\"127.0.0.4/32\"]\n")
-        let get = "GET /a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
         // 127.0.0.2 takes its 20 (over HTTP and HTTPS together) and holds them idle.
-        var held = (0..<10).map { _ in RawConnection(port: server.httpPort, source: "127.0.0.2") }
-            + (0..<10).map { _ in RawConnection(port: server.httpsPort, source: "127.0.0.2") }
-        #expect(eventually { TCPTable.established(localPort: server.httpPort) + TCPTable.established(localPort: server.httpsPort) >= 20 })
+        var held = Self.hold(10, server.httpPort, from: "127.0.0.2") + Self.hold(10, server.httpsPort, from: "127.0.0.2")
+        #expect(eventually { Self.established(server) >= 20 })
         // Its 21st, on either listener, is closed at once, unanswered.
         let refused = RawConnection(port: server.httpPort, source: "127.0.0.2")
         #expect(eventually { refused.closedByPeer })
@@ -343,21 +352,13 @@ struct ServeHTTPFastPathTests {
         #expect(eventually { refusedTLS.closedByPeer })
         #expect(try server.event("connection-refused") >= 2)
         // Another address is served; so is an exempt one, however many it holds.
-        let other = RawConnection(port: server.httpPort, source: "127.0.0.3")
-        other.send(get)
-        #expect(String(decoding: other.readAll(), as: UTF8.self).hasSuffix(Self.a))
-        let exempt = (0..<25).map { _ in RawConnection(port: server.httpPort, source: "127.0.0.4") }
-        let lastExempt = try #require(exempt.last)
-        lastExempt.send(get)
-        #expect(String(decoding: lastExempt.readAll(), as: UTF8.self).hasSuffix(Self.a))
+        #expect(Self.served(server, from: "127.0.0.3"))
+        let exempt = Self.hold(25, server.httpPort, from: "127.0.0.4")
+        #expect(Self.served(server, from: "127.0.0.4"))
         // A connection given back frees its place: 127.0.0.2 is served again.
         held.removeLast()
-        #expect(eventually {
-            let again = RawConnection(port: server.httpPort, source: "127.0.0.2")
-            again.send(get)
-            return String(decoding: again.readAll(), as: UTF8.self).hasSuffix(Self.a)
-        })
-        #expect(held.count == 19)
+        #expect(eventually { Self.served(server, from: "127.0.0.2") })
+        #expect(held.count == 19 && exempt.count == 25)
     }
 
     @Test("the SwiftNIO path too: no TLS handshake, or a head handed over unfinished, is closed after the head timeout")
