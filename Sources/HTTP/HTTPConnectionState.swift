@@ -90,11 +90,14 @@ struct HTTPConnectionState {
     /// What the file service said of a PUT's head: a refusal (a body too large is refused at once and the
     /// connection closes; any other refusal after the body is read), or the limit to read up to.
     mutating func uploadChecked(_ refusal: HTTPReply?, limit: Int, request: Request) -> Action {
-        guard let refusal else {
+        guard var refusal else {
             phase = .readingBody(request, limit: limit, body: ByteBuffer())
             return .none
         }
-        if refusal.status == .payloadTooLarge {
+        // A client waiting for `100 Continue` has not sent the body: the refusal at once, and the connection closed
+        // (RFC 9110 §10.1.1), rather than a wait for a body that comes only after the client's own timeout.
+        if refusal.status == .payloadTooLarge || request.head.expectsContinue {
+            if request.head.expectsContinue { refusal.close = true }
             phase = .responding
             return .respond(refusal, request)
         }
@@ -132,5 +135,13 @@ struct HTTPConnectionState {
         shuttingDown = true
         if case .idle = phase { return true }
         return false
+    }
+}
+
+extension HTTPRequestHead {
+    /// `Expect: 100-continue` on HTTP/1.1: the client sends the body once told to (or after a timeout of its own).
+    var expectsContinue: Bool {
+        version.major == 1 && version.minor >= 1
+            && headers[canonicalForm: "expect"].contains { $0.lowercased() == "100-continue" }
     }
 }

@@ -49,6 +49,10 @@ final class HTTPFileHandler: ChannelInboundHandler {
             break
         case .checkUpload(let request):
             let (refusal, limit) = HTTPExchange.uploadPrecheck(request.file, head: request.head, service: service)
+            if refusal == nil && request.head.expectsContinue {
+                // The body is welcome: the client (curl, for one) sends it once told so, not after a second's wait.
+                context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
+            }
             perform(state.uploadChecked(refusal, limit: limit, request: request), context: context)
         case .read(let request):
             read(request, context: context)

@@ -177,6 +177,35 @@ struct ServeHTTPTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: versions.path).count == 1)
     }
 
+    @Test("S4: a PUT with Expect: 100-continue is told to go on before it sends the body, and a refused one is refused at once (RFC 9110 §10.1.1), over HTTP and TLS")
+    func expectContinue() throws {
+        let server = try ServerProcess()
+        let head = { (name: String) in
+            "PUT /\(name) HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+        }
+        let connection = RawConnection(port: server.httpPort)
+        connection.send(head("00156574b150-local.cfg"))
+        // Nothing of the body is sent until the server says so.
+        #expect(String(decoding: connection.read(atLeast: 25), as: UTF8.self) == "HTTP/1.1 100 Continue\r\n\r\n")
+        connection.send("hello")
+        #expect(String(decoding: connection.read(atLeast: 12), as: UTF8.self).hasPrefix("HTTP/1.1 201"))
+        let refused = RawConnection(port: server.httpPort)
+        refused.send(head("evil.txt"))
+        let answer = String(decoding: refused.readAll(), as: UTF8.self)
+        #expect(answer.hasPrefix("HTTP/1.1 403") && !answer.contains("100 Continue"), "\(answer)")
+        // curl sends Expect for a body over 1 KB, and with the 100 it sends the body at once, over HTTPS too.
+        let file = server.directory.appendingPathComponent("large.cfg")
+        try ("#!version:1.0.0.1\n" + String(repeating: "# padding\n", count: 300)).write(to: file, atomically: true, encoding: .utf8)
+        for base in [server.http, server.https] {
+            let put = try Client.run("curl", ["-s", "-k", "-v", "-o", "/dev/null", "-w", "%{http_code}", "-T", file.path,
+                                              "\(base)/00156574b151-local.cfg"], timeout: 30)
+            #expect(put.stderr.contains("Expect: 100-continue") && put.stderr.contains("< HTTP/1.1 100 Continue"),
+                    "\(put.stderr.suffix(800))")
+            #expect(["201", "204"].contains(put.stdout))
+        }
+        #expect(try Client.curl(["\(server.http)/00156574b150-local.cfg"]).body == "hello")
+    }
+
     @Test("S4: concurrent PUTs of one file leave one complete version, never a mix")
     func concurrentUploads() async throws {
         let server = try ServerProcess(configuration: "[uploads]\nmax_bytes = 1048576\n")
