@@ -22,6 +22,7 @@ let package = Package(
         // For the fuzz targets in Fuzz/ (a package of their own, built with libFuzzer).
         .library(name: "SIP", targets: ["SIP"]),
         .library(name: "DHCP", targets: ["DHCP"]),
+        .library(name: "WireProtocols", targets: ["WireProtocols"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -50,6 +51,9 @@ let package = Package(
         ),
         // SIP, DHCP: message codecs and transaction or lease state machines, no I/O and no dependencies.
         .target(name: "SIP"),
+        // WireProtocols: the HTTP fast path's request-head scanner and FTP's command lines, read straight from the
+        // bytes a socket gave; no I/O and no dependencies, so that they are fuzzed on their own.
+        .target(name: "WireProtocols"),
         .target(name: "DHCP"),
         // CLinuxShims: the Linux calls Glibc does not export (epoll, eventfd, accept4, thread names).
         .target(name: "CLinuxShims"),
@@ -111,12 +115,12 @@ let package = Package(
         ),
         .target(
             name: "FTP",
-            dependencies: ["ProvisioningCore", "FileService", "FastLoop", "CLinuxShims"] + nio + service + tls
+            dependencies: ["ProvisioningCore", "FileService", "FastLoop", "CLinuxShims", "WireProtocols"] + nio + service + tls
         ),
         .target(
             name: "HTTP",
             dependencies: [
-                "ProvisioningCore", "FileService", "FastLoop", "CLinuxShims",
+                "ProvisioningCore", "FileService", "FastLoop", "CLinuxShims", "WireProtocols",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "X509", package: "swift-certificates"),
             ] + nio + service + tls
@@ -205,7 +209,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .testTarget(name: "FTPTests", dependencies: ["FTP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "FTPTests", dependencies: ["FTP", "WireProtocols", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation", "TFTP", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "FileServiceTests",
@@ -213,7 +217,7 @@ let package = Package(
         ),
         .testTarget(
             name: "HTTPTests",
-            dependencies: ["HTTP", "FileService", .product(name: "NIOCore", package: "swift-nio"),
+            dependencies: ["HTTP", "FileService", "WireProtocols", .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "NIOHTTP1", package: "swift-nio")]
         ),
         .testTarget(

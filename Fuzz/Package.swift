@@ -18,6 +18,7 @@ let package = Package(
         fuzzTarget("FuzzCore", "ProvisioningCore"),
         fuzzTarget("FuzzSIP", "SIP"),
         fuzzTarget("FuzzDHCP", "DHCP"),
+        fuzzTarget("FuzzWire", "WireProtocols"),
     ],
     swiftLanguageModes: [.v6]
 )

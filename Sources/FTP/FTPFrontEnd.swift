@@ -2,6 +2,7 @@ import FileService
 import Foundation
 import NIOCore
 import NIOPosix
+import WireProtocols
 
 /// FTP: a thin front-end that turns commands into ``FileService`` calls (S1, S2, S4, S5 hold there). A login's
 /// user name and password travel with every request, so a `[[directory]]`'s credentials open that directory on

@@ -6,6 +6,7 @@ import NIOPosix
 import NIOSSL
 import ServiceLifecycle
 import Synchronization
+import WireProtocols
 
 /// Who logged in on a control connection.
 public struct FTPLogin: Sendable, Equatable {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ProvisioningCore
+import WireProtocols
 
 /// One control connection: its commands, in order, and the data connections they open.
 ///

@@ -1,6 +1,7 @@
 import FileService
 import Foundation
 import NIOCore
+import WireProtocols
 
 /// A control connection's state, and what each command line asks for, decided without I/O (RFC 959, 2389, 2428,
 /// 3659, 4217). Every driver of a session (the SwiftNIO session, the server's epoll fast path) feeds it lines and

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import ProvisioningCore
+import WireProtocols
 
 /// Data connections (passive and active), and the transfers over them: LIST/NLST/MLSD, RETR, STOR.
 extension FTPSession {

@@ -6,6 +6,7 @@ import Glibc
 import Logging
 import NIOCore
 import ProvisioningCore
+import WireProtocols
 
 /// One connection owned by a loop.
 final class HTTPFastConnection {

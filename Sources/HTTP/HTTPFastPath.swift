@@ -8,6 +8,7 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 import Foundation
+import WireProtocols
 
 /// Plain HTTP GETs and HEADs answered on one epoll loop per core, below SwiftNIO's channel pipeline.
 ///

@@ -2,6 +2,7 @@
 import FastLoop
 import FileService
 import NIOCore
+import WireProtocols
 
 /// A phone's PUT of its local file (R5.4, S4) on the HTTP fast path: the loop reads the head and the body, the
 /// file service stores it off the loop, and the answer comes back through the loop's inbox. Only what the fast path

@@ -1,6 +1,7 @@
 import FileService
 import NIOCore
 import NIOHTTP1
+import WireProtocols
 
 /// The answer to a request head that ``HTTPHeadScanner`` accepted, shared by the epoll fast path (plain HTTP) and
 /// ``HTTPQuickHandler`` (HTTPS, and plain HTTP where there is no epoll): the same ``FileService`` calls and

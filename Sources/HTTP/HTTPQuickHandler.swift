@@ -1,6 +1,7 @@
 import FileService
 import NIOCore
 import NIOHTTP1
+import WireProtocols
 
 /// The first handler after TLS (and, where there is no epoll fast path, after the socket): answers the requests
 /// ``HTTPHeadScanner`` accepts with ``HTTPQuickAnswer``, straight from the bytes. At the first request it does not

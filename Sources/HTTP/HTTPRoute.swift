@@ -1,4 +1,5 @@
 import NIOHTTP1
+import WireProtocols
 
 /// Where an HTTP request goes, decided once for every path (the epoll fast path, the quick handler behind TLS and
 /// the full SwiftNIO pipeline): the metrics page, a file read, an upload, or 405.

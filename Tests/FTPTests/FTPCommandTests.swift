@@ -1,6 +1,7 @@
 import Foundation
 @testable import FTP
 import Testing
+import WireProtocols
 
 @Suite("FTP commands, replies and paths (RFC 959, 2428, 3659)", .timeLimit(.minutes(2)))
 struct FTPCommandTests {

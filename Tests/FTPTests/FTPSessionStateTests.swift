@@ -2,6 +2,7 @@ import Foundation
 @testable import FTP
 import NIOCore
 import Testing
+import WireProtocols
 
 /// The decisions every FTP session driver shares (RFC 959, 2428, 2577, 3659, 4217), without sockets.
 @Suite("FTP session state: what each command asks for", .timeLimit(.minutes(2)))

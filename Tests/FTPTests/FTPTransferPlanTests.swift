@@ -2,6 +2,7 @@ import Foundation
 @testable import FTP
 import NIOCore
 import Testing
+import WireProtocols
 
 /// What every FTP driver does once the file service has answered RETR, LIST/NLST/MLSD or STOR: one plan, carried
 /// out alike by the SwiftNIO session and the epoll loop.

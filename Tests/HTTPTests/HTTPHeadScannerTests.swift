@@ -1,5 +1,6 @@
 @testable import HTTP
 import Testing
+@testable import WireProtocols
 
 @Suite("The HTTP fast path's request-head reader (RFC 9112)", .timeLimit(.minutes(2)))
 struct HTTPHeadScannerTests {

@@ -1,6 +1,7 @@
 @testable import HTTP
 import NIOHTTP1
 import Testing
+import WireProtocols
 
 /// The one routing decision every HTTP path asks (the epoll fast path, the quick handler, the full pipeline).
 @Suite("HTTP routing: metrics, reads, uploads, 405; what a quick path may answer", .timeLimit(.minutes(2)))

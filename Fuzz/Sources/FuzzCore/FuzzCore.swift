@@ -2,7 +2,8 @@ import FuzzDriver
 import ProvisioningCore
 
 /// Bytes as a phone's files, headers and an administrator's imports bring them: every ProvisioningCore parser reads
-/// the same input (CFG and boot files, activation codes, the linter, User-Agent, Digest headers, CSV, file names).
+/// the same input (CFG and boot files, activation codes, the linter, User-Agent, Digest headers, CSV, file names,
+/// the TOML configuration).
 @_cdecl("LLVMFuzzerTestOneInput")
 public func test(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     guard let start else { return 0 }
@@ -18,6 +19,7 @@ public func test(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     _ = DigestChallenge(text)
     _ = try? CSVTable(parsing: text)
     _ = ProvisioningFileName(text)
+    _ = try? TOML.parse(text)
     return 0
 }
 

@@ -7,6 +7,7 @@ import Foundation
 import Glibc
 import Logging
 import NIOCore
+import WireProtocols
 
 /// What a descriptor of the loop belongs to.
 enum FTPFastOwner {

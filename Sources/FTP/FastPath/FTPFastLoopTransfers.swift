@@ -5,6 +5,7 @@ import CLinuxShims
 import Foundation
 import Glibc
 import NIOCore
+import WireProtocols
 
 /// The fast path's file commands, passive listeners, data connections, and outcomes of work off the loop.
 extension FTPFastLoop {

@@ -1,26 +1,26 @@
 /// A GET, HEAD or PUT request head that the HTTP fast path can answer itself (see ``HTTPFastPath``).
-struct FastRequestHead: Equatable {
-    enum Method: Equatable {
+public struct FastRequestHead: Equatable, Sendable {
+    public enum Method: Equatable, Sendable {
         case get, head, put
     }
 
-    var method: Method
+    public var method: Method
     /// The request target up to `?` or `#`, still percent-encoded.
-    var path: String
-    var userAgent: String?
+    public var path: String
+    public var userAgent: String?
     /// The `Host` header: which name and port the client reached the server on.
-    var host: String?
-    var ifNoneMatch: String?
-    var range: String?
-    var authorization: String?
+    public var host: String?
+    public var ifNoneMatch: String?
+    public var range: String?
+    public var authorization: String?
     /// `Connection: close` was asked for.
-    var close: Bool
+    public var close: Bool
     /// Bytes of the head, blank line included.
-    var length: Int
+    public var length: Int
     /// The body's length: 0 but for a PUT, which must declare it (`Content-Length`).
-    var contentLength = 0
+    public var contentLength = 0
 
-    var isHead: Bool { method == .head }
+    public var isHead: Bool { method == .head }
 }
 
 /// Reads request heads straight from the bytes a socket gave, for the HTTP fast path (RFC 9112 §2–5).
@@ -29,8 +29,8 @@ struct FastRequestHead: Equatable {
 /// most ``maximumPutLength`` (a phone's local file or contact list), in origin form over HTTP/1.1 with CRLF line
 /// ends and well-formed header fields; never `Transfer-Encoding` or `Expect`. Anything else, valid or not, is handed to the full SwiftNIO parser, which
 /// answers it (or answers 400), so the fast path never has to decide a hard case.
-enum HTTPHeadScanner {
-    enum Outcome: Equatable {
+public enum HTTPHeadScanner {
+    public enum Outcome: Equatable, Sendable {
         /// The head has not fully arrived yet.
         case incomplete
         case request(FastRequestHead)
@@ -39,11 +39,11 @@ enum HTTPHeadScanner {
     }
 
     /// Heads longer than this go to the full parser (which has its own limit and answers 431 or 400).
-    static let maximumHeadLength = 16 * 1024
+    public static let maximumHeadLength = 16 * 1024
     /// Larger uploads go to the full parser, which streams them against the upload limit.
-    static let maximumPutLength = 64 * 1024
+    public static let maximumPutLength = 64 * 1024
 
-    static func scan(_ bytes: UnsafeRawBufferPointer) -> Outcome {
+    public static func scan(_ bytes: UnsafeRawBufferPointer) -> Outcome {
         let count = min(bytes.count, maximumHeadLength)
         // The request line.
         let lineEnd: Int

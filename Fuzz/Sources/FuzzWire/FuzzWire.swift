@@ -1,0 +1,30 @@
+import FuzzDriver
+import WireProtocols
+
+/// Bytes as the HTTP fast path and the FTP control connection read them: scanned as a request head (whose fields
+/// must then lie within the bytes it was given), and split into command lines, each parsed as a command, its
+/// argument as a path and as PORT and EPRT addresses, as an FTP session does.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func test(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
+    guard let start else { return 0 }
+    let buffer = UnsafeRawBufferPointer(start: start, count: count)
+    if case .request(let head) = HTTPHeadScanner.scan(buffer) {
+        precondition(head.length <= count, "a head longer than its bytes")
+        precondition(head.contentLength <= HTTPHeadScanner.maximumPutLength, "a PUT body over the fast path's limit")
+    }
+    for line in buffer.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
+        _ = FTPCommand.isAbort(line)
+        guard let command = FTPCommand(line: FTPCommand.text(of: line)) else { continue }
+        let path = FTPPath.resolve(command.argument, from: "/T46S/")
+        precondition(path.hasPrefix("/") && !path.split(separator: "/").contains(".."), "a path out of the root")
+        _ = FTPPath.quoted(path)
+        _ = FTPHostPort.parsePORT(command.argument)
+        _ = FTPHostPort.parseEPRT(command.argument)
+    }
+    return 0
+}
+
+@_cdecl("FuzzWire_main")
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> CInt {
+    fuzz_driver(argc, argv, test)
+}
