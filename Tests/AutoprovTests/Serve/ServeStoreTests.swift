@@ -370,7 +370,8 @@ struct ServeStoreTests {
         let contents = names.indices.map { index in
             "#!version:1.0.0.1\n" + (0..<800).map { "# upload \(index) line \($0)\n" }.joined() + "account.1.label = \(index)\n"
         }
-        var arguments = ["-s", "-Z", "--parallel-max", "32", "-m", "60", "-o", "/dev/null"]
+        // Each upload sent at 24 KB/s, about a second: the storm lasts some seconds, and the kill falls inside it.
+        var arguments = ["-s", "-Z", "--parallel-max", "32", "--limit-rate", "24k", "-m", "60", "-o", "/dev/null"]
         for (index, name) in names.enumerated() {
             let file = scratch.folder.appendingPathComponent(name)
             try contents[index].write(to: file, atomically: true, encoding: .utf8)
