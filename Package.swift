@@ -51,9 +51,10 @@ let package = Package(
         ),
         // SIP, DHCP: message codecs and transaction or lease state machines, no I/O and no dependencies.
         .target(name: "SIP"),
-        // WireProtocols: the HTTP fast path's request-head scanner and FTP's command lines, read straight from the
-        // bytes a socket gave; no I/O and no dependencies, so that they are fuzzed on their own.
-        .target(name: "WireProtocols"),
+        // WireProtocols: TFTP's packets and option negotiation, the HTTP fast path's request-head scanner and FTP's
+        // command lines, read straight from the bytes a socket gave; no I/O and no dependency but NIOCore's buffers,
+        // so that they are fuzzed on their own.
+        .target(name: "WireProtocols", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
         .target(name: "DHCP"),
         // CLinuxShims: the Linux calls Glibc does not export (epoll, eventfd, accept4, thread names).
         .target(name: "CLinuxShims"),
@@ -111,7 +112,7 @@ let package = Package(
         // path) and the front-end onto the file service; use FileService, FastLoop, Core, NIO.
         .target(
             name: "TFTP",
-            dependencies: ["ProvisioningCore", "FileService", "FastLoop", "CLinuxShims"] + nio + service
+            dependencies: ["ProvisioningCore", "FileService", "FastLoop", "CLinuxShims", "WireProtocols"] + nio + service
         ),
         .target(
             name: "FTP",
@@ -148,7 +149,7 @@ let package = Package(
         .target(
             name: "Simulation",
             dependencies: [
-                "ProvisioningCore", "TFTP", "FastLoop", "CLinuxShims",
+                "ProvisioningCore", "TFTP", "FastLoop", "CLinuxShims", "WireProtocols",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ] + nio + tls
         ),
@@ -203,14 +204,14 @@ let package = Package(
         .testTarget(
             name: "TFTPTests",
             dependencies: [
-                "TFTP",
+                "TFTP", "WireProtocols",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(name: "FTPTests", dependencies: ["FTP", "WireProtocols", .product(name: "NIOCore", package: "swift-nio")]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "TFTP", .product(name: "NIOCore", package: "swift-nio")]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation", "TFTP", "WireProtocols", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "FileServiceTests",
             dependencies: ["FileService", "ProvisioningCore", "Storage", .product(name: "Crypto", package: "swift-crypto")]

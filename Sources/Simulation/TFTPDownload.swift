@@ -1,6 +1,7 @@
 import NIOCore
 import ProvisioningCore
 import TFTP
+import WireProtocols
 
 /// One TFTP read (RFC 1350) as a phone asks it: octet mode with `blksize 1024` and `tsize 0` (RFC 2348, 2349), from a
 /// socket of its own (its transfer ID); an OACK is acknowledged with block 0, each block in turn; the last packet sent

@@ -5,6 +5,7 @@ import Synchronization
 import Foundation
 import TFTP
 import NIOCore
+import WireProtocols
 
 /// The TFTP counterpart of ``NullResponder``: every read request answered at once, error 1 for a boot file, else one
 /// DATA block holding the smallest configuration file; options are not negotiated (RFC 2347 lets a server ignore

@@ -1,5 +1,6 @@
 import NIOCore
 import ProvisioningCore
+import WireProtocols
 
 /// Receives requests on the listening port.
 final class TFTPRequestHandler: ChannelInboundHandler {

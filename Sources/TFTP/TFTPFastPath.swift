@@ -4,6 +4,7 @@ import FastLoop
 import Glibc
 import Logging
 import NIOCore
+import WireProtocols
 
 /// TFTP read requests answered on one epoll loop per core, below SwiftNIO's channels.
 ///

@@ -1,5 +1,6 @@
 import FileService
 import NIOCore
+import WireProtocols
 
 /// TFTP: a thin front-end that turns transfers into ``FileService`` calls (S1, S2, S4, S5 hold there).
 public struct TFTPFrontEnd: TFTPFileProvider {

@@ -1,4 +1,5 @@
 import NIOCore
+import WireProtocols
 
 /// What a transfer state machine asks its channel to do.
 public enum TFTPAction: Sendable, Hashable {

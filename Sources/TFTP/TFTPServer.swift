@@ -4,6 +4,7 @@ import NIOPosix
 import ProvisioningCore
 import ServiceLifecycle
 import Synchronization
+import WireProtocols
 
 /// Where a TFTP server's files come from and go to; the provisioning server's file service implements it.
 public protocol TFTPFileProvider: Sendable {

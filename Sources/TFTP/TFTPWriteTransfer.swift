@@ -1,4 +1,5 @@
 import NIOCore
+import WireProtocols
 
 /// The server side of a write transfer (RFC 1350 with options): DATA in, ACKs out, bounded size.
 public struct TFTPWriteTransfer: Sendable {

@@ -66,6 +66,18 @@ public enum TFTPPacket: Sendable, Hashable {
         }
     }
 
+    /// Parses a datagram's bytes (``init(parsing:)`` over a buffer of them).
+    public init(bytes: [UInt8]) throws(TFTPPacketError) {
+        try self.init(parsing: ByteBuffer(bytes: bytes))
+    }
+
+    /// The packet's wire form.
+    public var bytes: [UInt8] {
+        var buffer = ByteBuffer()
+        write(into: &buffer)
+        return Array(buffer.readableBytesView)
+    }
+
     /// Writes the packet's wire form.
     public func write(into buffer: inout ByteBuffer) {
         switch self {

@@ -2,6 +2,7 @@ import NIOCore
 import Testing
 import TFTP
 @testable import Simulation
+import WireProtocols
 
 @Suite("the simulated phone's side of a TFTP read (RFC 1350, 2347, 2348), without the network", .timeLimit(.minutes(5)))
 struct TFTPReadSessionTests {

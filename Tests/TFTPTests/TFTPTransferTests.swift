@@ -1,6 +1,7 @@
 import NIOCore
 import Testing
 @testable import TFTP
+import WireProtocols
 
 @Suite("TFTP packets and transfers (RFC 1350, 2347-2349, 7440)", .timeLimit(.minutes(2)))
 struct TFTPTransferTests {

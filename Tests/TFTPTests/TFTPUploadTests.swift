@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 @testable import TFTP
+import WireProtocols
 
 @Suite("TFTP uploads through the transfer handler (RFC 1350 WRQ)", .timeLimit(.minutes(2)))
 struct TFTPUploadTests {

@@ -1,13 +1,24 @@
 import FuzzDriver
 import WireProtocols
 
-/// Bytes as the HTTP fast path and the FTP control connection read them: scanned as a request head (whose fields
-/// must then lie within the bytes it was given), and split into command lines, each parsed as a command, its
-/// argument as a path and as PORT and EPRT addresses, as an FTP session does.
+/// Bytes as the TFTP listeners, the HTTP fast path and the FTP control connection read them: parsed as a TFTP
+/// datagram (a request's options negotiated, the packet written out and read again to the same packet), scanned as
+/// an HTTP request head (whose fields must then lie within the bytes it was given), and split into command lines,
+/// each parsed as a command, its argument as a path and as PORT and EPRT addresses, as an FTP session does.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func test(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     guard let start else { return 0 }
     let buffer = UnsafeRawBufferPointer(start: start, count: count)
+    if let packet = try? TFTPPacket(bytes: Array(buffer)) {
+        switch packet {
+        case .readRequest(let request), .writeRequest(let request):
+            _ = try? TFTPNegotiation(options: request.options, transferSize: count)
+        default:
+            break
+        }
+        // Written out and read again: the same packet (unless repairing its text made a request too long).
+        if let again = try? TFTPPacket(bytes: packet.bytes) { precondition(again == packet, "\(packet) read back as \(again)") }
+    }
     if case .request(let head) = HTTPHeadScanner.scan(buffer) {
         precondition(head.length <= count, "a head longer than its bytes")
         precondition(head.contentLength <= HTTPHeadScanner.maximumPutLength, "a PUT body over the fast path's limit")
