@@ -156,6 +156,33 @@ struct ServeHTTPTests {
         #expect(refused.stderr.contains("https.ciphers: \"NO-SUCH-SUITE\" is no TLS 1.2 suite"), "\(refused.stderr)")
     }
 
+    @Test("TLS as testssl.sh sees it: TLS 1.2 and 1.3 offered, nothing older; no NULL, export, low, 3DES or CBC suites; every finding OK or informational")
+    func testssl() throws {
+        let server = try ServerProcess(files: ["sip.cfg": sipFile])
+        let report = server.directory.appendingPathComponent("testssl.json")
+        let run = try Client.run("testssl", ["--quiet", "--color", "0", "--protocols", "--std", "--jsonfile-pretty",
+                                             report.path, "127.0.0.1:\(server.httpsPort)"], timeout: 240)
+        #expect(run.status == 0, "\(run.stdout.suffix(2000))")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: report)) as? [String: Any]
+        let scan = try #require((json?["scanResult"] as? [[String: Any]])?.first)
+        var findings: [String: (severity: String, finding: String)] = [:]
+        for section in ["protocols", "ciphers"] {
+            for entry in scan[section] as? [[String: Any]] ?? [] {
+                if let id = entry["id"] as? String, let severity = entry["severity"] as? String {
+                    findings[id] = (severity, entry["finding"] as? String ?? "")
+                }
+            }
+        }
+        #expect(findings["TLS1_2"]?.finding.hasPrefix("offered") == true && findings["TLS1_3"]?.finding.hasPrefix("offered") == true,
+                "\(findings)")
+        for id in ["SSLv2", "SSLv3", "TLS1", "TLS1_1", "cipherlist_NULL", "cipherlist_aNULL", "cipherlist_EXPORT",
+                   "cipherlist_LOW", "cipherlist_3DES_IDEA", "cipherlist_AVERAGE"] {
+            #expect(findings[id]?.finding == "not offered", "\(id): \(String(describing: findings[id]))")
+        }
+        let flagged = findings.filter { !["OK", "INFO"].contains($0.value.severity) }
+        #expect(flagged.isEmpty, "\(flagged)")
+    }
+
     @Test("S4: PUT of an allowed name stores it (201, then 204) and a later GET returns it; others 403, over the limit 413")
     func uploads() throws {
         let server = try ServerProcess(configuration: "[uploads]\nallow = [\"*-local.cfg\", \"*-contact.xml\"]\nmax_bytes = 2048\n")
