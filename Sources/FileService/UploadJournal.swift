@@ -80,7 +80,7 @@ final class UploadJournal: Sendable {
         let path = Self.name(directory, segment.sequence)
         let descriptor = Glibc.open(path, O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0o600)
         guard descriptor >= 0 else { throw UploadError.system("create \(path)", errno) }
-        Self.flushDirectory(directory.path)
+        UploadStore.flushDirectory(directory.path)
         segment.descriptor = descriptor
         segment.bytes = 0
         segment.opened = .now
@@ -141,9 +141,9 @@ final class UploadJournal: Sendable {
                 directories.insert(store.versionsDirectory.appendingPathComponent(folder).path)
             }
         }
-        for directory in directories { Self.flushDirectory(directory) }
+        store.flushDirectories(directories)
         for segment in found { unlink(segment.path) }
-        Self.flushDirectory(directory.path)
+        UploadStore.flushDirectory(directory.path)
     }
 
     /// Flushes the upload folder's filesystem, then removes the segments up to `upTo`; whether it could.
@@ -302,12 +302,5 @@ final class UploadJournal: Sendable {
                 offset += written
             }
         }
-    }
-
-    static func flushDirectory(_ path: String) {
-        let descriptor = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
-        fsync(descriptor)
-        close(descriptor)
     }
 }

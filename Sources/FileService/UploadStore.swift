@@ -139,13 +139,15 @@ public struct UploadStore: Sendable {
 
     /// 4. The renames made durable, each directory once.
     func flushDirectories(_ directories: Set<String>) {
-        for parent in directories {
-            let descriptor = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-            if descriptor >= 0 {
-                fsync(descriptor)
-                close(descriptor)
-            }
-        }
+        for parent in directories { Self.flushDirectory(parent) }
+    }
+
+    /// A folder's entries made durable (its `fsync`); a folder that cannot be opened is left as it is.
+    static func flushDirectory(_ path: String) {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return }
+        fsync(descriptor)
+        close(descriptor)
     }
 
     /// Creates `temporary` with `bytes` in it; returns its descriptor, still open.
