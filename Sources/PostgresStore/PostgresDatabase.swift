@@ -95,6 +95,12 @@ public final class PostgresDatabase: Sendable {
                 return try body(connection!)
             } catch where connection!.isClosed {
                 throw StoreUnavailable("\(PostgresDatabase.redacted(url)): the connection was lost (\(PostgresDatabase.describe(error)))")
+            } catch let unanswered as Unanswered {
+                // The next call opens another connection: this one's answers, if any come, answer nothing.
+                let dropped: EventLoopFuture<Void> = connection!.close()
+                _ = dropped
+                connection = nil
+                throw StoreUnavailable("\(PostgresDatabase.redacted(url)): \(unanswered)")
             }
         }
     }
@@ -108,37 +114,42 @@ public final class PostgresDatabase: Sendable {
                 _ = try connection.query("COMMIT", logger: logger).waited()
                 return result
             } catch {
-                _ = try? connection.query("ROLLBACK", logger: logger).waited()
+                // A connection closed under the statement (a COPY past its deadline) takes no ROLLBACK: PostgreSQL
+                // rolled back when it went, and a query on it might never be answered.
+                if !connection.isClosed {
+                    _ = try? connection.query("ROLLBACK", logger: logger).waited(within: .seconds(5))
+                }
                 throw error
             }
         }
     }
 
     /// Runs the migrations not yet applied, in order, each in its own transaction, under an advisory lock: nodes that
-    /// start together migrate once.
+    /// start together migrate once. A migration may rewrite a large table, and a node waits for another's to
+    /// finish: each statement has an hour, not a query's minute.
     public func migrate(_ migrations: [(name: String, statements: [String])]) throws {
         try withConnection { connection in
-            _ = try connection.query("SELECT pg_advisory_lock(7265746)", logger: logger).waited()
-            defer { _ = try? connection.query("SELECT pg_advisory_unlock(7265746)", logger: logger).waited() }
+            _ = try connection.query("SELECT pg_advisory_lock(7265746)", logger: logger).waited(within: .seconds(3600))
+            defer { _ = try? connection.query("SELECT pg_advisory_unlock(7265746)", logger: logger).waited(within: .seconds(3600)) }
             _ = try connection.query(
                 "CREATE TABLE IF NOT EXISTS schema_migration (name TEXT COLLATE \"C\" PRIMARY KEY, applied DOUBLE PRECISION NOT NULL)",
-                logger: logger).waited()
+                logger: logger).waited(within: .seconds(3600))
             var applied = Set<String>()
-            for row in try connection.query("SELECT name FROM schema_migration", logger: logger).waited() {
+            for row in try connection.query("SELECT name FROM schema_migration", logger: logger).waited(within: .seconds(3600)) {
                 applied.insert(try row.decode(String.self))
             }
             for migration in migrations where !applied.contains(migration.name) {
-                _ = try connection.query("BEGIN", logger: logger).waited()
+                _ = try connection.query("BEGIN", logger: logger).waited(within: .seconds(3600))
                 do {
                     for statement in migration.statements {
-                        _ = try connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).waited()
+                        _ = try connection.query(PostgresQuery(unsafeSQL: statement), logger: logger).waited(within: .seconds(3600))
                     }
                     _ = try connection.query(
                         "INSERT INTO schema_migration (name, applied) VALUES (\(migration.name), \(Date().timeIntervalSince1970))",
-                        logger: logger).waited()
-                    _ = try connection.query("COMMIT", logger: logger).waited()
+                        logger: logger).waited(within: .seconds(3600))
+                    _ = try connection.query("COMMIT", logger: logger).waited(within: .seconds(3600))
                 } catch {
-                    _ = try? connection.query("ROLLBACK", logger: logger).waited()
+                    _ = try? connection.query("ROLLBACK", logger: logger).waited(within: .seconds(3600))
                     throw PostgresStoreError("migration '\(migration.name)' failed: \(PostgresDatabase.describe(error))")
                 }
             }
@@ -229,10 +240,18 @@ extension PostgresDatabase {
     }
 }
 
+/// No answer from PostgreSQL within a call's deadline: the connection is given up.
+struct Unanswered: Error, CustomStringConvertible {
+    let deadline: Duration
+    var description: String { "no answer from PostgreSQL within \(deadline); the connection is closed" }
+}
+
 extension EventLoopFuture {
     /// The value, once the future has it: blocks the calling thread, which must not be the future's own event loop
-    /// (the store's connections run on ``PostgresDatabase/loop``, which never calls this).
-    func waited() throws -> Value {
+    /// (the store's connections run on ``PostgresDatabase/loop``, which never calls this). Past `deadline` it throws
+    /// ``Unanswered``: a query on a connection that went away under it may never be answered, and no thread of the
+    /// server (the request log's writer at shutdown, for one) may wait for it forever.
+    func waited(within deadline: Duration = .seconds(60)) throws -> Value {
         precondition(!eventLoop.inEventLoop, "a store call on the store's own event loop")
         let done = DispatchSemaphore(value: 0)
         let outcome = Outcome<Value>()
@@ -240,7 +259,8 @@ extension EventLoopFuture {
             outcome.result = result
             done.signal()
         }
-        done.wait()
+        let seconds = Double(deadline.components.seconds) + Double(deadline.components.attoseconds) / 1e18
+        guard done.wait(timeout: .now() + seconds) == .success else { throw Unanswered(deadline: deadline) }
         return try outcome.result!.get()
     }
 }

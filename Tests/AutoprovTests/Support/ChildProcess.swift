@@ -86,13 +86,14 @@ extension Process {
         }
     }
 
-    /// Waits at most `seconds` for a process started elsewhere; past that its process group is killed. True when it
-    /// ended on its own.
+    /// Waits at most `seconds` for a process started elsewhere; past that `beforeKill` is called with its pid and its
+    /// process group is killed. True when it ended on its own.
     @discardableResult
-    func finish(within seconds: Double) -> Bool {
+    func finish(within seconds: Double, beforeKill: (Int32) -> Void = { _ in }) -> Bool {
         let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
         while isRunning, ContinuousClock.now < deadline { usleep(10_000) }
         guard isRunning else { return true }
+        beforeKill(processIdentifier)
         killGroup()
         waitUntilExit()
         return false

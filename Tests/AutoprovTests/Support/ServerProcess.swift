@@ -125,9 +125,18 @@ final class ServerProcess {
     func stop() -> Int32 {
         guard process.isRunning else { return process.terminationStatus }
         kill(process.processIdentifier, SIGTERM)
-        // A server that has not drained within 30 s is killed; -1 tells the test that expected 0.
-        guard process.finish(within: 30) else { return -1 }
+        // A server that has not drained within 30 s is killed; -1 tells the test that expected 0. What each of its
+        // threads was doing is written to the test's error output first: a hang seen once is then explained.
+        guard process.finish(within: 30, beforeKill: { ServerProcess.dumpThreads($0) }) else { return -1 }
         return process.terminationStatus
+    }
+
+    /// Every thread's stack of the process `pid`, by gdb where it is installed, to standard error.
+    static func dumpThreads(_ pid: Int32) {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/gdb"),
+              let dump = try? Client.run("gdb", ["-p", "\(pid)", "-batch", "-ex", "thread apply all bt 30"], timeout: 60)
+        else { return }
+        FileHandle.standardError.write(Data("server \(pid) did not stop within 30 s of SIGTERM; its threads:\n\(dump.stdout)\n".utf8))
     }
 
     func kill9() {
