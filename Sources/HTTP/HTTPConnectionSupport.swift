@@ -59,9 +59,12 @@ public struct HTTPLimits: Sendable {
     public let connections: ConnectionLimits
     /// How long a request head has to arrive whole.
     public let headTimeout: Duration
+    /// The longest request head, in bytes (431 past it).
+    public let headBytes: Int
 
-    public init(connections: ConnectionLimits, headTimeout: Duration) {
+    public init(connections: ConnectionLimits, headTimeout: Duration, headBytes: Int = 16384) {
         self.connections = connections
         self.headTimeout = headTimeout
+        self.headBytes = headBytes
     }
 }

@@ -206,7 +206,7 @@ final class HTTPFastLoop {
     private func answer(_ bytes: UnsafeRawBufferPointer, on connection: HTTPFastConnection) -> Int {
         var offset = 0
         while offset < bytes.count, !connection.waiting {
-            switch HTTPHeadScanner.scan(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
+            switch HTTPHeadScanner.scan(UnsafeRawBufferPointer(rebasing: bytes[offset...]), limit: limits.headBytes) {
             case .incomplete:
                 return offset
             case .handOff:

@@ -24,11 +24,19 @@ final class HTTPFileHandler: ChannelInboundHandler {
         handle(unwrapInboundIn(data), context: context)
     }
 
-    /// A request the decoder cannot parse: 400, then close (RFC 9112 §2.2).
+    /// A request the decoder cannot parse: 400, then close (RFC 9112 §2.2); a head longer than `[limits]
+    /// head_bytes`: 431, then close (RFC 6585 §5).
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        guard error is HTTPParserError else { return context.fireErrorCaught(error) }
+        guard let error = error as? HTTPParserError else { return context.fireErrorCaught(error) }
+        let status: String
+        if error == .headerOverflow {
+            status = "431 Request Header Fields Too Large"
+            service.metrics.event("head-too-long")
+        } else {
+            status = "400 Bad Request"
+        }
         state.closing()
-        let reply = ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        let reply = ByteBuffer(string: "HTTP/1.1 \(status)\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
         let channel = context.channel
         context.writeAndFlush(wrapOutboundOut(reply)).whenComplete { _ in channel.close(promise: nil) }
     }

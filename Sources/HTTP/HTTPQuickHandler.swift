@@ -15,6 +15,8 @@ final class HTTPQuickHandler: ChannelInboundHandler {
 
     let service: FileService
     let isTLS: Bool
+    /// Heads longer than this go to the full path, which refuses them.
+    let headLimit: Int
     /// Adds the full path's handlers after this one.
     let addFullPath: (ChannelPipeline.SynchronousOperations, HTTPQuickHandler) throws -> Void
     private var buffered: ByteBuffer?
@@ -24,10 +26,11 @@ final class HTTPQuickHandler: ChannelInboundHandler {
     private var unfinishedWrites = 0
     private var peer = ConnectionPeer()
 
-    init(service: FileService, isTLS: Bool,
+    init(service: FileService, isTLS: Bool, headLimit: Int,
          addFullPath: @escaping (ChannelPipeline.SynchronousOperations, HTTPQuickHandler) throws -> Void) {
         self.service = service
         self.isTLS = isTLS
+        self.headLimit = headLimit
         self.addFullPath = addFullPath
     }
 
@@ -61,7 +64,7 @@ final class HTTPQuickHandler: ChannelInboundHandler {
         var wrote = false
         bytes.withUnsafeReadableBytes { raw in
             while answered < raw.count {
-                switch HTTPHeadScanner.scan(UnsafeRawBufferPointer(rebasing: raw[answered...])) {
+                switch HTTPHeadScanner.scan(UnsafeRawBufferPointer(rebasing: raw[answered...]), limit: headLimit) {
                 case .incomplete:
                     return
                 case .handOff:

@@ -115,7 +115,8 @@ public final class HTTPServer: Service, Sendable {
             try addFullPath(pipeline, after: nil)
         } else {
             if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
-            try pipeline.addHandler(HTTPQuickHandler(service: service, isTLS: tls != nil) { pipeline, quick in
+            try pipeline.addHandler(HTTPQuickHandler(service: service, isTLS: tls != nil,
+                                                     headLimit: limits.headBytes) { pipeline, quick in
                 try self.addFullPath(pipeline, after: quick)
             })
         }
@@ -125,17 +126,23 @@ public final class HTTPServer: Service, Sendable {
     }
 
     /// The request decoder and the file handler: the handler keeps pipelined requests in order, answers malformed
-    /// ones with 400, and writes response heads itself (a cached file's head is serialized once).
+    /// ones with 400 and long heads with 431, and writes response heads itself (a cached file's head is serialized
+    /// once).
     private func addFullPath(_ pipeline: ChannelPipeline.SynchronousOperations, after quick: HTTPQuickHandler?) throws {
-        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes))
+        // The request target and the header fields, names and values, count against `[limits] head_bytes`, each
+        // message anew, as the parser reads them: a head that never ends is refused once it passes the limit.
+        var headLimits = NIOHTTPDecoderLimitConfiguration()
+        headLimits.maxHeaderListSize = limits.headBytes
+        headLimits.maxHeaderFieldSize = limits.headBytes
+        let decoder = ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes,
+                                                              limitConfiguration: headLimits))
         let handler = HTTPFileHandler(service: service, isTLS: tls != nil)
         if let quick {
             try pipeline.addHandler(decoder, position: .after(quick))
-            try pipeline.addHandler(handler, position: .after(decoder))
         } else {
             try pipeline.addHandler(decoder)
-            try pipeline.addHandler(handler)
         }
+        try pipeline.addHandler(handler, position: .after(decoder))
     }
 
     /// After the listener stops: idle connections close, requests in flight finish (bounded).

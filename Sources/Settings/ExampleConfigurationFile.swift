@@ -90,6 +90,7 @@ extension ServerConfiguration {
         ftp_sessions_per_address = 256 # from one address
         connections_exempt = []        # addresses or networks not counted, e.g. ["10.0.0.0/8"] (a NAT, a proxy)
         head_timeout_seconds = 10      # an HTTP request head must arrive whole within this (a byte a second is not enough)
+        head_bytes = 16384             # the longest HTTP request head (a phone's is under 1 KB); longer ones get 431
         ftp_login_timeout_seconds = 60 # an FTP session must log in within this
         tftp_transfers = 4096          # TFTP requests answered at once (each holds a socket); more wait for retries
         tftp_transfers_per_address = 256   # from one address (phones behind one NAT share it)

@@ -78,6 +78,10 @@ public struct ServerConfiguration: Sendable, Hashable {
     public var connectionsExempt: [String] = []
     /// Seconds an HTTP request head has to arrive whole, from the connection's start or its first byte (S6).
     public var headTimeoutSeconds = 10
+    /// The longest HTTP request head (`[limits] head_bytes`; S6): its target and header names and values together; a
+    /// phone's is under 1 KB, a longer one gets 431.
+    public var headBytes = 16384
+    public static let headBytesRange = 1024...65536
     /// Seconds an FTP session has to log in (a person at an FTP prompt types a password meanwhile).
     public var ftpLoginTimeoutSeconds = 60
     /// TFTP requests answered at once, in all and from one address (each holds a socket; S6).
@@ -304,6 +308,10 @@ extension ServerConfiguration {
             connectionsExempt = try limits.strings("connections_exempt") ?? connectionsExempt
             for entry in connectionsExempt { _ = try AddressRange(entry) }
             headTimeoutSeconds = try limits.integer("head_timeout_seconds") ?? headTimeoutSeconds
+            headBytes = try limits.integer("head_bytes") ?? headBytes
+            guard ServerConfiguration.headBytesRange.contains(headBytes) else {
+                throw ConfigurationError("limits.head_bytes must be between 1024 and 65536 (it is \(headBytes))")
+            }
             ftpLoginTimeoutSeconds = try limits.integer("ftp_login_timeout_seconds") ?? ftpLoginTimeoutSeconds
             tftpMaximumTransfers = try limits.integer("tftp_transfers") ?? tftpMaximumTransfers
             tftpMaximumTransfersPerAddress = try limits.integer("tftp_transfers_per_address")

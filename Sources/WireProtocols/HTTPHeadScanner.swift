@@ -43,7 +43,10 @@ public enum HTTPHeadScanner {
     /// Larger uploads go to the full parser, which streams them against the upload limit.
     public static let maximumPutLength = 64 * 1024
 
-    public static func scan(_ bytes: UnsafeRawBufferPointer) -> Outcome {
+    /// The request at the start of `bytes`. A head longer than `limit` (or ``maximumHeadLength``, the smaller) is
+    /// handed off, for the full path to refuse or read.
+    public static func scan(_ bytes: UnsafeRawBufferPointer, limit: Int = maximumHeadLength) -> Outcome {
+        let maximumHeadLength = min(limit, maximumHeadLength)
         let count = min(bytes.count, maximumHeadLength)
         // The request line.
         let lineEnd: Int

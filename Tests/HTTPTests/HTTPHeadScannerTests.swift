@@ -113,4 +113,16 @@ struct HTTPHeadScannerTests {
             }
         }
     }
+
+    @Test("the fast path's reader hands a head longer than the limit to the full path, which refuses it ([limits] head_bytes, S6)")
+    func scannerHandsOff() {
+        let head = "GET /a.cfg HTTP/1.1\r\nHost: x\r\nX-Pad: " + String(repeating: "a", count: 2000) + "\r\n\r\n"
+        let outcome = Array(head.utf8).withUnsafeBytes { HTTPHeadScanner.scan($0, limit: 1024) }
+        #expect(outcome == .handOff)
+        let accepted = Array(head.utf8).withUnsafeBytes { HTTPHeadScanner.scan($0, limit: 4096) }
+        guard case .request = accepted else {
+            Issue.record("\(accepted)")
+            return
+        }
+    }
 }

@@ -169,6 +169,8 @@ struct ConfigurationTests {
         ("[limits]\nconnections_exempt = [\"10.0.0.0/33\"]", "prefix length out of range"),
         ("[limits]\nconnections_exempt = [\"phones.example\"]", "is not an address or a network"),
         ("[limits]\nconnections_per_address = 0", "limits.connections_per_address must be at least 1"),
+        ("[limits]\nhead_bytes = 512", "limits.head_bytes must be between 1024 and 65536 (it is 512)"),
+        ("[limits]\nhead_bytes = 100000", "limits.head_bytes must be between 1024 and 65536"),
         ("[ftp]\nanonymous = \"yes\"", "ftp.anonymous must be true or false"),
         ("[[ftp.user]]\nusername = \"a\"", "needs username and password"),
         ("[pnp]\nallow_ouis = [\"00:15\"]", "pnp.allow_ouis: '00:15' is not an OUI"),

@@ -114,7 +114,7 @@ public struct ProvisioningServer: Sendable {
         let httpLimits = HTTPLimits(
             connections: ConnectionLimits(perAddress: configuration.connectionsPerAddress,
                                           total: configuration.connections, exempt: exempt, metrics: metrics),
-            headTimeout: .seconds(configuration.headTimeoutSeconds))
+            headTimeout: .seconds(configuration.headTimeoutSeconds), headBytes: configuration.headBytes)
 
         if let address = configuration.tftp {
             var tftpConfiguration = TFTPServerConfiguration(host: address.host, port: address.port)

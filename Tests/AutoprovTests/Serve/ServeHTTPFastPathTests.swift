@@ -278,6 +278,38 @@ struct ServeHTTPFastPathTests {
         #expect(String(decoding: other.readAll(), as: UTF8.self).hasSuffix(Self.a))
     }
 
+    @Test("[limits] head_bytes: a longer head gets 431 and the connection closes, finished or not, on the fast path, the full path and over TLS; a body is not a head; shorter heads are served (S6, RFC 6585 §5)")
+    func headBytes() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_bytes = 2048\n")
+        let pad = { (count: Int) in "X-Pad: " + String(repeating: "p", count: count) + "\r\n" }
+        // Within the limit, on both paths (Transfer-Encoding goes to the full one): served.
+        let within = RawConnection(port: server.httpPort)
+        within.send("GET /a.cfg HTTP/1.1\r\nHost: x\r\n\(pad(1500))\r\n"
+            + "PUT /001565000010-local.cfg HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\(pad(1500))\r\n"
+            + "2710\r\n" + String(repeating: "#", count: 10_000) + "\r\n0\r\n\r\n"
+            + "GET /a.cfg HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\(pad(1500))\r\n")
+        #expect(responses(within.readAll()).map(\.status) == [200, 201, 200])
+        // A whole head past it, and one that never ends, each on the fast path's port and handed over mid-connection.
+        for (index, head) in ["GET /a.cfg HTTP/1.1\r\nHost: x\r\n\(pad(3000))\r\n",
+                              "GET /a.cfg HTTP/1.1\r\nHost: x\r\n\(pad(3000))"].enumerated() {
+            let connection = RawConnection(port: server.httpPort)
+            connection.send(head)
+            let answer = String(decoding: connection.readAll(), as: UTF8.self)
+            #expect(answer.hasPrefix("HTTP/1.1 431 ") && connection.closedByPeer, "head \(index): \(answer)")
+            let afterHandOff = RawConnection(port: server.httpPort)
+            afterHandOff.send("GET /a.cfg HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + head)
+            let statuses = responses(afterHandOff.readAll()).map(\.status)
+            #expect(statuses == [200, 431], "head \(index) after a hand-over: \(statuses)")
+        }
+        // Over TLS, with curl: the same.
+        let long = try Client.curl(["-H", "X-Pad: " + String(repeating: "p", count: 3000), "\(server.https)/a.cfg"])
+        #expect(long.status == 431)
+        let short = try Client.curl(["-H", "X-Pad: " + String(repeating: "p", count: 1500), "\(server.https)/a.cfg"])
+        #expect(short.status == 200 && short.body == Self.a)
+        #expect(try server.event("head-too-long") == 5)
+        #expect(server.stop() == 0)
+    }
+
     @Test("5,000 half-open connections (heads never finished, from two addresses) starve no one: a phone is served over HTTP and HTTPS while all of them are held")
     func halfOpenConnections() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 120\n")
