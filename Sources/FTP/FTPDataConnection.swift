@@ -1,3 +1,4 @@
+import FileService
 import NIOCore
 
 /// One data connection: its channel, and what its ``DataLink`` collects. Plain values, so a connection nobody
@@ -17,12 +18,24 @@ struct DataChannel: Sendable {
     }
 
     /// Waits until the client has sent everything; nil when it sent more than the limit.
-    func receive() async throws -> ByteBuffer? {
+    /// What an upload's data connection brought.
+    enum Received {
+        /// The whole upload, and its share of the server's upload budget (given back once it is stored).
+        case whole(ByteBuffer, UploadReservation?)
+        /// More than the data connection takes (the server's limit).
+        case tooLarge
+        /// More than the server's upload budget had room for.
+        case budgetFull
+    }
+
+    func receive() async throws -> Received {
         try await ended.get()
         let link = self.link
-        let (contents, overflowed) = try await channel.eventLoop.submit { (link.value.collected, link.value.overflowed) }.get()
+        let (contents, overflowed, budgetFull, reservation) = try await channel.eventLoop.submit {
+            (link.value.collected, link.value.overflowed, link.value.budgetFull, link.value.reservation)
+        }.get()
         try? await channel.close()
-        return overflowed ? nil : contents
+        return budgetFull ? .budgetFull : overflowed ? .tooLarge : .whole(contents, reservation)
     }
 
     func close() async {
@@ -36,12 +49,17 @@ final class DataLink: ChannelInboundHandler {
 
     var collected = ByteBuffer()
     var overflowed = false
+    /// The server's upload budget had no room for what arrived.
+    var budgetFull = false
     let limit: Int
+    /// What is collected is held here, in the server's upload budget.
+    let reservation: UploadReservation?
     let ended: EventLoopPromise<Void>
     private var isEnded = false
 
-    init(limit: Int, ended: EventLoopPromise<Void>) {
+    init(limit: Int, reservation: UploadReservation?, ended: EventLoopPromise<Void>) {
         self.limit = limit
+        self.reservation = reservation
         self.ended = ended
     }
 
@@ -50,6 +68,12 @@ final class DataLink: ChannelInboundHandler {
         guard !overflowed else { return }
         guard collected.readableBytes + bytes.readableBytes <= limit else {
             overflowed = true
+            context.close(promise: nil)
+            return
+        }
+        guard reservation?.hold(collected.readableBytes + bytes.readableBytes) != false else {
+            overflowed = true
+            budgetFull = true
             context.close(promise: nil)
             return
         }

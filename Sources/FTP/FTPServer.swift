@@ -86,6 +86,8 @@ public struct FTPServerConfiguration: Sendable {
     public var maximumLineLength = 4096
     /// The most a data connection collects (the largest upload; ``FTPFileProvider/uploadLimit`` may say less).
     public var maximumUploadBytes = 1_048_576
+    /// Where uploads being received are held, with every other protocol's (`[limits] upload_mb`; S6).
+    public var uploadBudget: UploadBudget?
     /// How long a passive listener waits for the client's data connection.
     public var dataConnectTimeout: Duration = .seconds(15)
 

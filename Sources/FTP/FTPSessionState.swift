@@ -300,6 +300,9 @@ public enum FTPTransferPlan: Sendable, Equatable {
     /// The reply to an upload over its limit; recorded as `too-large`.
     public static func tooLarge(_ limit: Int) -> FTPReply { FTPFailure.tooLarge(limit).reply }
 
+    /// The server's upload budget is full (`[limits] upload_mb`): 452, which a client takes as "not now" (RFC 959).
+    public static let budgetFull = FTPReply(452, "Insufficient storage: too many uploads at once; try again later")
+
     /// An upload received whole and handed to the file service: what is recorded, and the reply.
     public static func stored(_ failure: FTPFailure?) -> (result: RequestResult, reply: FTPReply) {
         (failure?.result ?? .stored, failure?.reply ?? FTPReply(226, "Transfer complete"))

@@ -16,7 +16,7 @@ extension FTPSession {
             return try await reply(425, "No local address")
         }
         let tls = state.protectData ? configuration.tls : nil
-        let limit = configuration.maximumUploadBytes
+        let (limit, budget) = (configuration.maximumUploadBytes, configuration.uploadBudget)
         for port in server.passivePortsInTurn() {
             guard let listener = try? await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .serverChannelOption(.backlog, value: 4)
@@ -25,7 +25,7 @@ extension FTPSession {
                 .childChannelOption(.allowRemoteHalfClosure, value: true)
                 .bind(host: localHost, port: port, childChannelInitializer: { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try FTPSession.prepareDataChannel(channel, tls: tls, limit: limit)
+                        try FTPSession.prepareDataChannel(channel, tls: tls, limit: limit, budget: budget)
                     }
                 })
             else { continue }
@@ -41,12 +41,13 @@ extension FTPSession {
     }
 
     /// A data connection's pipeline: TLS when PROT P, an idle limit, and the collector.
-    static func prepareDataChannel(_ channel: any Channel, tls: NIOSSLContext?, limit: Int) throws -> DataChannel {
+    static func prepareDataChannel(_ channel: any Channel, tls: NIOSSLContext?, limit: Int,
+                                   budget: UploadBudget?) throws -> DataChannel {
         let pipeline = channel.pipeline.syncOperations
         if let tls { try pipeline.addHandler(NIOSSLServerHandler(context: tls)) }
         try pipeline.addHandler(IdleStateHandler(allTimeout: .seconds(60)))
         let ended = channel.eventLoop.makePromise(of: Void.self)
-        let link = DataLink(limit: limit, ended: ended)
+        let link = DataLink(limit: limit, reservation: budget?.reservation(), ended: ended)
         try pipeline.addHandler(link)
         return DataChannel(channel: channel, link: NIOLoopBound(link, eventLoop: channel.eventLoop),
                            ended: ended.futureResult)
@@ -95,13 +96,13 @@ extension FTPSession {
             }
         case .active(let host, let port):
             let tls = state.protectData ? configuration.tls : nil
-            let limit = configuration.maximumUploadBytes
+            let (limit, budget) = (configuration.maximumUploadBytes, configuration.uploadBudget)
             return try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
                 .connectTimeout(.seconds(10))
                 .channelOption(.allowRemoteHalfClosure, value: true)
                 .connect(host: host, port: port) { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try FTPSession.prepareDataChannel(channel, tls: tls, limit: limit)
+                        try FTPSession.prepareDataChannel(channel, tls: tls, limit: limit, budget: budget)
                     }
                 }
         }
@@ -180,20 +181,28 @@ extension FTPSession {
         guard let connection = try? await openDataConnection() else {
             return try await reply(425, "Cannot open data connection")
         }
-        var received: ByteBuffer?
+        let received: DataChannel.Received
         do {
-            // nil: more than the data connection takes (the server's limit).
             received = try await connection.receive()
         } catch {
             await connection.close()
             return try await reply(426, "Connection closed; transfer aborted")
         }
-        guard let whole = received, whole.readableBytes <= limit else {
+        let whole: ByteBuffer
+        let reservation: UploadReservation?
+        switch received {
+        case .whole(let contents, let held) where contents.readableBytes <= limit:
+            (whole, reservation) = (contents, held)
+        case .whole, .tooLarge:
             record(path: path, login: login, result: .tooLarge, bytes: 0, started: started)
             return send(FTPTransferPlan.tooLarge(limit))
+        case .budgetFull:
+            record(path: path, login: login, result: .refused, bytes: 0, started: started)
+            return send(FTPTransferPlan.budgetFull)
         }
         let contents = state.upload(whole)
         let failure = await provider.write(path: path, contents: contents, login: login, client: client)
+        reservation?.release()
         let (result, answer) = FTPTransferPlan.stored(failure)
         record(path: path, login: login, result: result, bytes: contents.readableBytes, started: started)
         send(answer)

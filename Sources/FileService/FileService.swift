@@ -140,6 +140,8 @@ public final class FileService: Sendable {
     let settings: Settings
     let log: RequestLog?
     public let metrics: ServerMetrics
+    /// The bytes of uploads received and not yet stored, in all (``Settings/uploadBudgetBytes``).
+    public let uploadBudget: UploadBudget
     let credentials: CredentialChecker
     /// `[encryption]`: what is encrypted on the way out.
     let encryption: ServedEncryption
@@ -206,6 +208,7 @@ public final class FileService: Sendable {
         self.settings = settings
         self.log = log
         self.metrics = metrics
+        uploadBudget = UploadBudget(limit: settings.uploadBudgetBytes, metrics: metrics)
         credentials = CredentialChecker(directories: settings.directories, metrics: metrics)
         encryption = try ServedEncryption(commonKey: settings.encryptionCommonKey, keysFile: settings.encryptionKeysFile)
     }

@@ -18,6 +18,8 @@ extension FileService {
         public var uploadPatterns = ["$MAC-local.cfg", "$MAC-contact.xml"]
         /// The largest upload accepted, in bytes.
         public var uploadMaximumBytes = 1_048_576
+        /// The bytes of uploads received and not yet stored, from all clients at once (``UploadBudget``).
+        public var uploadBudgetBytes = 64 * 1024 * 1024
         /// How long uploads stay in the journal before a checkpoint flushes them where they are (``UploadJournal``).
         public var uploadCheckpointSeconds = 10
         /// The key for common CFG files and a file of `mac,key` lines (R6.3); empty: none.

@@ -16,8 +16,8 @@ struct HTTPConnectionState {
         case idle
         /// A GET or HEAD (or another method) whose end has not arrived.
         case readingHead(Request)
-        /// A PUT's body, up to `limit` bytes.
-        case readingBody(Request, limit: Int, body: ByteBuffer)
+        /// A PUT's body, up to `limit` bytes, held in `reservation` of the server's upload budget.
+        case readingBody(Request, limit: Int, body: ByteBuffer, reservation: UploadReservation)
         /// A refused PUT: its body is read and dropped, then the refusal is sent.
         case discardingBody(Request, HTTPReply)
         /// An answer is on its way (or the connection is closing): what arrives meanwhile waits.
@@ -31,8 +31,8 @@ struct HTTPConnectionState {
         case read(Request)
         /// A PUT's head: ask the file service whether it may upload, then tell ``uploadChecked(_:limit:)``.
         case checkUpload(Request)
-        /// Store a whole upload.
-        case write(Request, body: ByteBuffer)
+        /// Store a whole upload (its reservation is given back once it is stored).
+        case write(Request, body: ByteBuffer, reservation: UploadReservation)
         /// Send this reply.
         case respond(HTTPReply, Request)
     }
@@ -62,22 +62,26 @@ struct HTTPConnectionState {
             }
             phase = .readingHead(request)
             return .none
-        case (.body(var chunk), .readingBody(let request, let limit, var body)):
+        case (.body(var chunk), .readingBody(let request, let limit, var body, let reservation)):
             guard body.readableBytes + chunk.readableBytes <= limit else {
                 var reply = HTTPReply(status: .payloadTooLarge, result: .tooLarge)
                 reply.close = true
                 phase = .responding
                 return .respond(reply, request)
             }
+            guard reservation.hold(body.readableBytes + chunk.readableBytes) else {
+                phase = .responding
+                return .respond(HTTPExchange.uploadBudgetFull(), request)
+            }
             body.writeBuffer(&chunk)
-            phase = .readingBody(request, limit: limit, body: body)
+            phase = .readingBody(request, limit: limit, body: body, reservation: reservation)
             return .none
         case (.end, .readingHead(let request)):
             phase = .responding
             return .read(request)
-        case (.end, .readingBody(let request, _, let body)):
+        case (.end, .readingBody(let request, _, let body, let reservation)):
             phase = .responding
-            return .write(request, body: body)
+            return .write(request, body: body, reservation: reservation)
         case (.end, .discardingBody(let request, var reply)):
             reply.close = false  // the body was read: the connection can go on
             phase = .responding
@@ -88,10 +92,17 @@ struct HTTPConnectionState {
     }
 
     /// What the file service said of a PUT's head: a refusal (a body too large is refused at once and the
-    /// connection closes; any other refusal after the body is read), or the limit to read up to.
-    mutating func uploadChecked(_ refusal: HTTPReply?, limit: Int, request: Request) -> Action {
+    /// connection closes; any other refusal after the body is read), or the limit to read up to, and the share of the
+    /// upload budget the body is held in. A declared length is held at once: past the budget, 503 before the body.
+    mutating func uploadChecked(_ refusal: HTTPReply?, limit: Int, reservation: UploadReservation,
+                                request: Request) -> Action {
         guard var refusal else {
-            phase = .readingBody(request, limit: limit, body: ByteBuffer())
+            if let declared = request.head.headers.first(name: "Content-Length").flatMap(Int.init),
+               !reservation.hold(declared) {
+                phase = .responding
+                return .respond(HTTPExchange.uploadBudgetFull(), request)
+            }
+            phase = .readingBody(request, limit: limit, body: ByteBuffer(), reservation: reservation)
             return .none
         }
         // A client waiting for `100 Continue` has not sent the body: the refusal at once, and the connection closed

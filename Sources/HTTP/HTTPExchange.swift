@@ -74,6 +74,15 @@ enum HTTPExchange {
     }
 
     /// The answer to a PUT before its body is read: nil to go on reading (up to the returned limit).
+    /// 503 with Retry-After for an upload the server has no memory for now (`[limits] upload_mb`): the phone tries
+    /// again shortly, as after any 503. The connection closes: what the client still sends is not read.
+    static func uploadBudgetFull() -> HTTPReply {
+        var reply = HTTPReply(status: .serviceUnavailable, result: .refused)
+        reply.headers = ["Retry-After": "5"]
+        reply.close = true
+        return reply
+    }
+
     static func uploadPrecheck(_ request: FileRequest, head: HTTPRequestHead, service: FileService) -> (HTTPReply?, Int) {
         switch service.uploadPermission(request) {
         case .failure(.forbidden):

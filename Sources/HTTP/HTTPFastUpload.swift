@@ -38,12 +38,13 @@ enum HTTPFastUpload {
     enum Plan {
         case incomplete
         case handOff
-        /// Store these bytes for this request, as permitted.
-        case store(FileRequest, ByteBuffer, UploadPermission)
+        /// Store these bytes for this request, as permitted, held in the upload budget until stored.
+        case store(FileRequest, ByteBuffer, UploadPermission, UploadReservation)
     }
 
     /// The decision both quick paths (the epoll loop, and the handler behind TLS) take for a PUT head, `body` being
-    /// the bytes after it: permitted without credentials, within the limit, whole.
+    /// the bytes after it: permitted without credentials, within the limit, whole, and within the server's upload
+    /// budget (else the full path answers 503).
     static func plan(_ head: FastRequestHead, body: UnsafeRawBufferPointer, fileProtocol: FileProtocol, client: String,
                      certificateSubject: String?, service: FileService) -> Plan {
         guard head.authorization == nil else { return .handOff }
@@ -55,8 +56,10 @@ enum HTTPFastUpload {
               head.contentLength <= permission.limit
         else { return .handOff }
         guard body.count >= head.contentLength else { return .incomplete }
+        let reservation = service.uploadBudget.reservation()
+        guard reservation.hold(head.contentLength) else { return .handOff }
         return .store(request, ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: body[..<head.contentLength])),
-                      permission)
+                      permission, reservation)
     }
 
     /// The reply to a stored upload, recorded: both quick paths send it as their connection allows.
@@ -79,16 +82,19 @@ extension HTTPFastLoop {
         let request: FileRequest
         let contents: ByteBuffer
         let permission: UploadPermission
+        let reservation: UploadReservation
         switch HTTPFastUpload.plan(head, body: body, fileProtocol: .http, client: connection.client,
                                    certificateSubject: nil, service: service) {
         case .incomplete: return .incomplete
         case .handOff: return .handOff
-        case .store(let planned, let bytes, let allowed): (request, contents, permission) = (planned, bytes, allowed)
+        case .store(let planned, let bytes, let allowed, let held):
+            (request, contents, permission, reservation) = (planned, bytes, allowed, held)
         }
         connection.waiting = true
         let (service, inbox, descriptor, serial) = (self.service, self.inbox, connection.descriptor, connection.serial)
         let (keepAlive, started, upload) = (!head.close, ContinuousClock.now, request)
         service.write(upload, contents: contents, permitted: permission) { answer in
+            reservation.release()
             inbox.post(HTTPFastUpload.Stored(descriptor: descriptor, serial: serial, answer: answer, request: upload,
                                              bytes: contents.readableBytes, keepAlive: keepAlive, started: started))
         }

@@ -57,18 +57,21 @@ final class HTTPFileHandler: ChannelInboundHandler {
             break
         case .checkUpload(let request):
             let (refusal, limit) = HTTPExchange.uploadPrecheck(request.file, head: request.head, service: service)
-            if refusal == nil && request.head.expectsContinue {
+            let action = state.uploadChecked(refusal, limit: limit, reservation: service.uploadBudget.reservation(),
+                                             request: request)
+            if refusal == nil, case .none = action, request.head.expectsContinue {
                 // The body is welcome: the client (curl, for one) sends it once told so, not after a second's wait.
                 context.writeAndFlush(wrapOutboundOut(ByteBuffer(string: "HTTP/1.1 100 Continue\r\n\r\n")), promise: nil)
             }
-            perform(state.uploadChecked(refusal, limit: limit, request: request), context: context)
+            perform(action, context: context)
         case .read(let request):
             read(request, context: context)
-        case .write(let request, let body):
+        case .write(let request, let body, let reservation):
             let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             let service = self.service
             Task {
                 let answer = await service.write(request.file, contents: body)
+                reservation.release()
                 loopBound.eventLoop.execute {
                     let (handler, context) = loopBound.value
                     handler.respond(HTTPExchange.write(answer, bytes: body.readableBytes, service: service),

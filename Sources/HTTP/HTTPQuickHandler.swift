@@ -85,8 +85,8 @@ final class HTTPQuickHandler: ChannelInboundHandler {
                         case .handOff:
                             handOff = true
                             return
-                        case .store(let request, let contents, let permission):
-                            store(request, contents, permission, context: context)
+                        case .store(let request, let contents, let permission, let reservation):
+                            store(request, contents, permission, reservation, context: context)
                             answered += head.length + head.contentLength
                             return
                         }
@@ -147,12 +147,13 @@ final class HTTPQuickHandler: ChannelInboundHandler {
 
     /// Stores an upload off the loop; its answer is written when it is stored, then the requests behind it go on.
     private func store(_ request: FileRequest, _ contents: ByteBuffer, _ permission: UploadPermission,
-                       context: ChannelHandlerContext) {
+                       _ reservation: UploadReservation, context: ChannelHandlerContext) {
         storing = true
         unfinishedWrites += 1  // its answer, not yet written: shutdown waits for it
         let started = ContinuousClock.now
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         service.write(request, contents: contents, permitted: permission) { answer in
+            reservation.release()
             loopBound.eventLoop.execute {
                 let (handler, context) = loopBound.value
                 handler.stored(answer, request: request, bytes: contents.readableBytes, started: started, context: context)

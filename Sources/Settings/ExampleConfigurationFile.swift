@@ -95,6 +95,7 @@ extension ServerConfiguration {
         tftp_transfers = 4096          # TFTP requests answered at once (each holds a socket); more wait for retries
         tftp_transfers_per_address = 256   # from one address (phones behind one NAT share it)
         file_cache_mb = 64             # files kept in memory; the rest are read again (from the page cache) on request
+        upload_mb = 64                 # uploads received and not yet stored, in all; past it 503, TFTP error 3, FTP 452
 
         [uploads]
         allow = ["$MAC-local.cfg", "$MAC-contact.xml"]   # names phones may upload (HTTP PUT, TFTP WRQ, FTP STOR);

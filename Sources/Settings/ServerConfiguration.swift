@@ -87,6 +87,8 @@ public struct ServerConfiguration: Sendable, Hashable {
     /// TFTP requests answered at once, in all and from one address (each holds a socket; S6).
     public var tftpMaximumTransfers = 4096
     public var tftpMaximumTransfersPerAddress = 256
+    /// Memory for uploads received and not yet stored, from all clients at once, in MB (`[limits] upload_mb`).
+    public var uploadMB = 64
     /// Memory for files of the root and the upload store kept in memory, in MB (`[limits] file_cache_mb`).
     public var fileCacheMB = 64
     /// Variables whose values are secret (`[inventory] secret_variables`): masked in listings and exports.
@@ -317,13 +319,15 @@ extension ServerConfiguration {
             tftpMaximumTransfersPerAddress = try limits.integer("tftp_transfers_per_address")
                 ?? tftpMaximumTransfersPerAddress
             fileCacheMB = try limits.integer("file_cache_mb") ?? fileCacheMB
+            uploadMB = try limits.integer("upload_mb") ?? uploadMB
             guard fileCacheMB >= 0 else { throw ConfigurationError("limits.file_cache_mb must be 0 or more") }
             for (key, value) in [("connections_per_address", connectionsPerAddress), ("connections", connections),
                                  ("ftp_sessions", ftpSessions),
                                  ("ftp_sessions_per_address", ftpSessionsPerAddress),
                                  ("head_timeout_seconds", headTimeoutSeconds),
                                  ("ftp_login_timeout_seconds", ftpLoginTimeoutSeconds), ("tftp_transfers", tftpMaximumTransfers),
-                                 ("tftp_transfers_per_address", tftpMaximumTransfersPerAddress)] where value < 1 {
+                                 ("tftp_transfers_per_address", tftpMaximumTransfersPerAddress),
+                                 ("upload_mb", uploadMB)] where value < 1 {
                 throw ConfigurationError("limits.\(key) must be at least 1")
             }
             try limits.finish()

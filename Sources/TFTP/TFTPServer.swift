@@ -1,3 +1,4 @@
+import FileService
 import Logging
 import NIOCore
 import NIOPosix
@@ -50,6 +51,8 @@ public struct TFTPServerConfiguration: Sendable {
     /// The same for one client address, so that one client cannot take every socket. Phones behind one NAT
     /// address share it: a few hundred booting at once are served in turns as their retries come in.
     public var maximumTransfersPerClient = 256
+    /// Where uploads being received are held, with every other protocol's (`[limits] upload_mb`; S6).
+    public var uploadBudget: UploadBudget?
 
     public init(host: String, port: Int) {
         self.host = host
@@ -241,14 +244,19 @@ public final class TFTPServer: Service, Sendable {
             do {
                 if isWrite {
                     let maximum = try await provider.prepareWrite(path: request.filename, client: client).get()
-                    if let size = request.options.first(where: { $0.name == "tsize" }).flatMap({ Int($0.value) }),
-                       size > maximum {
-                        throw TFTPError(code: .diskFull, message: "upload of \(size) bytes exceeds \(maximum)")
+                    let reservation = configuration.uploadBudget?.reservation()
+                    if let size = request.options.first(where: { $0.name == "tsize" }).flatMap({ Int($0.value) }) {
+                        if size > maximum {
+                            throw TFTPError(code: .diskFull, message: "upload of \(size) bytes exceeds \(maximum)")
+                        }
+                        // A declared size is held at once: past the budget the phone hears so before it sends.
+                        if reservation?.hold(size) == false { throw TFTPWriteTransfer.budgetFull }
                     }
                     let negotiation = try TFTPNegotiation(options: request.options, transferSize: nil,
                                                           limits: configuration.limits)
                     let transfer = TFTPWriteTransfer(negotiation: negotiation, maximumBytes: maximum,
-                                                     maximumRetries: configuration.maximumRetries)
+                                                     maximumRetries: configuration.maximumRetries,
+                                                     reservation: reservation)
                     try await startTransfer(.write(transfer, netascii: netascii), request: request, key: key,
                                             started: started)
                     handedOver = true

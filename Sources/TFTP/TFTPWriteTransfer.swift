@@ -1,4 +1,5 @@
 import NIOCore
+import FileService
 import WireProtocols
 
 /// The server side of a write transfer (RFC 1350 with options): DATA in, ACKs out, bounded size.
@@ -6,6 +7,8 @@ public struct TFTPWriteTransfer: Sendable {
     let negotiation: TFTPNegotiation
     let maximumBytes: Int
     let maximumRetries: Int
+    /// The share of the server's upload budget the blocks received are held in (given back when the transfer goes).
+    let reservation: UploadReservation?
     private(set) var received = ByteBuffer()
     /// Bytes already received that had to move to new storage when a block was added: the buffer's growth (about
     /// the file's size in all), or a copy because the buffer was shared, which would make an upload quadratic.
@@ -16,11 +19,17 @@ public struct TFTPWriteTransfer: Sendable {
     private var blocksSinceAck = 0
     private var done = false
 
-    public init(negotiation: TFTPNegotiation, maximumBytes: Int, maximumRetries: Int = 5) {
+    public init(negotiation: TFTPNegotiation, maximumBytes: Int, maximumRetries: Int = 5,
+                reservation: UploadReservation? = nil) {
         self.negotiation = negotiation
         self.maximumBytes = maximumBytes
         self.maximumRetries = maximumRetries
+        self.reservation = reservation
     }
+
+    /// The refusal when the server's upload budget is full (`[limits] upload_mb`): error 3, "allocation exceeded",
+    /// which a phone takes as a failure to try again later.
+    static let budgetFull = TFTPError(code: .diskFull, message: "too many uploads at once; try again later")
 
     /// The first packet: OACK, or ACK of block 0.
     public func start() -> [TFTPAction] {
@@ -52,6 +61,11 @@ public struct TFTPWriteTransfer: Sendable {
                 done = true
                 return .actions([.send([.error(TFTPError(code: .diskFull, message: "upload exceeds \(maximumBytes) bytes"))]),
                                  .finish(.failed("upload too large", bytes: received.readableBytes))])
+            }
+            guard reservation?.hold(received.readableBytes + payload.readableBytes) != false else {
+                done = true
+                return .actions([.send([.error(TFTPWriteTransfer.budgetFull)]),
+                                 .finish(.failed("upload budget full", bytes: received.readableBytes))])
             }
             let length = payload.readableBytes
             var payload = payload

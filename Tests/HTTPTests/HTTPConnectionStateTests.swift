@@ -18,10 +18,64 @@ struct HTTPConnectionStateTests {
 
     func path(_ action: HTTPConnectionState.Action) -> String? {
         switch action {
-        case .read(let request), .checkUpload(let request), .write(let request, _), .respond(_, let request):
+        case .read(let request), .checkUpload(let request), .write(let request, _, _), .respond(_, let request):
             request.file.path
         case .none: nil
         }
+    }
+
+    let budget = UploadBudget(limit: 1 << 20)
+
+    /// A connection whose PUT of `path` was checked and allowed up to 100 bytes, its body held in `budget`; the
+    /// action that check came to.
+    func allowedUpload(_ path: String, headers: HTTPHeaders = [:], in budget: UploadBudget)
+        -> (HTTPConnectionState, HTTPConnectionState.Action)
+    {
+        var state = HTTPConnectionState(isTLS: false)
+        guard case .checkUpload(let request) = state.received(head(.PUT, path, headers: headers), fileRequest: file) else {
+            Issue.record("no upload check")
+            return (state, .none)
+        }
+        let action = state.uploadChecked(nil, limit: 100, reservation: budget.reservation(), request: request)
+        return (state, action)
+    }
+
+    @Test("[limits] upload_mb: a body is held in the server's upload budget as it arrives and given back once stored or dropped; past the budget 503 with Retry-After and close, a declared length at once (S6)")
+    func uploadBudget() {
+        let budget = UploadBudget(limit: 10)
+        var (state, _) = allowedUpload("/00156574b150-local.cfg", in: budget)
+        _ = state.received(.body(ByteBuffer(string: "abcdef")), fileRequest: file)
+        #expect(budget.heldBytes == 6)
+        // Another upload meanwhile: 6 + 5 is past 10.
+        var (other, _) = allowedUpload("/00156574b151-local.cfg", in: budget)
+        guard case .respond(let busy, _) = other.received(.body(ByteBuffer(string: "12345")), fileRequest: file) else {
+            Issue.record("an upload past the budget was not refused")
+            return
+        }
+        #expect(busy.status == .serviceUnavailable && busy.close && busy.headers["Retry-After"] == ["5"])
+        #expect(budget.heldBytes == 6)
+        // The first one whole: written, and its share given back when the reservation goes.
+        guard case .write(_, let body, let reservation) = state.received(.end(nil), fileRequest: file) else {
+            Issue.record("the upload was not written")
+            return
+        }
+        #expect(String(buffer: body) == "abcdef" && reservation.heldBytes == 6)
+        reservation.release()
+        #expect(budget.heldBytes == 0)
+        // A declared length past the budget is refused before the body.
+        let (_, declared) = allowedUpload("/00156574b152-local.cfg", headers: ["Content-Length": "11"], in: budget)
+        guard case .respond(let refused, _) = declared else {
+            Issue.record("a declared length past the budget was not refused at once")
+            return
+        }
+        #expect(refused.status == .serviceUnavailable && budget.heldBytes == 0)
+        // A connection dropped mid-body gives its share back with its state.
+        do {
+            var (dropped, _) = allowedUpload("/00156574b153-local.cfg", in: budget)
+            _ = dropped.received(.body(ByteBuffer(string: "0123456789")), fileRequest: file)
+            #expect(budget.heldBytes == 10)
+        }
+        #expect(budget.heldBytes == 0)
     }
 
     @Test("a pipelined request waits until the answer before it is written, then comes out in order")
@@ -54,13 +108,13 @@ struct HTTPConnectionStateTests {
         var state = HTTPConnectionState(isTLS: false)
         guard case .checkUpload(let request) = state.received(head(.PUT, "/00156574b150-local.cfg"), fileRequest: file)
         else { Issue.record("no upload check"); return }
-        let step6 = path(state.uploadChecked(nil, limit: 6, request: request)) == nil
+        let step6 = path(state.uploadChecked(nil, limit: 6, reservation: budget.reservation(), request: request)) == nil
         #expect(step6)
         let step7 = path(state.received(.body(ByteBuffer(string: "abc")), fileRequest: file)) == nil
         #expect(step7)
         let step8 = path(state.received(.body(ByteBuffer(string: "def")), fileRequest: file)) == nil
         #expect(step8)
-        guard case .write(_, let body) = state.received(.end(nil), fileRequest: file) else {
+        guard case .write(_, let body, _) = state.received(.end(nil), fileRequest: file) else {
             Issue.record("the upload was not written")
             return
         }
@@ -69,7 +123,7 @@ struct HTTPConnectionStateTests {
         #expect(step9)
 
         _ = state.received(head(.PUT, "/00156574b150-local.cfg"), fileRequest: file)
-        _ = state.uploadChecked(nil, limit: 2, request: request)
+        _ = state.uploadChecked(nil, limit: 2, reservation: budget.reservation(), request: request)
         guard case .respond(let reply, _) = state.received(.body(ByteBuffer(string: "abc")), fileRequest: file) else {
             Issue.record("an upload over its limit was not refused")
             return
@@ -88,7 +142,7 @@ struct HTTPConnectionStateTests {
         }
         var forbidden = HTTPReply(status: .forbidden, result: .forbidden)
         forbidden.close = true
-        let step11 = path(state.uploadChecked(forbidden, limit: 0, request: request)) == nil
+        let step11 = path(state.uploadChecked(forbidden, limit: 0, reservation: budget.reservation(), request: request)) == nil
         #expect(step11)
         let step12 = path(state.received(.body(ByteBuffer(string: "ignored")), fileRequest: file)) == nil
         #expect(step12)
@@ -102,7 +156,7 @@ struct HTTPConnectionStateTests {
 
         _ = state.received(head(.PUT, "/00156574b150-local.cfg"), fileRequest: file)
         let tooLarge = HTTPReply(status: .payloadTooLarge, result: .tooLarge)
-        guard case .respond(let refused, _) = state.uploadChecked(tooLarge, limit: 0, request: request) else {
+        guard case .respond(let refused, _) = state.uploadChecked(tooLarge, limit: 0, reservation: budget.reservation(), request: request) else {
             Issue.record("a declared length over the limit was not refused at once")
             return
         }

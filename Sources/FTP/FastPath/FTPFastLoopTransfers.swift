@@ -74,7 +74,9 @@ extension FTPFastLoop {
             begin(session, FTPFastTransfer(direction: .sending(bytes), path: path, login: login, result: result,
                                            bytes: bytes.readableBytes, started: started), announcing: announce)
         case .receive(let limit, let announce):
-            begin(session, FTPFastTransfer(direction: .receiving(ByteBuffer(), limit: limit), path: path, login: login,
+            begin(session, FTPFastTransfer(direction: .receiving(ByteBuffer(), limit: limit,
+                                                                 reservation: configuration.uploadBudget?.reservation()),
+                                           path: path, login: login,
                                            result: .stored, bytes: 0, started: started), announcing: announce)
         }
     }
@@ -191,19 +193,20 @@ extension FTPFastLoop {
                 session.lastActive = .now
             }
             finishTransfer(session)
-        case .receiving(var collected, let limit):
+        case .receiving(var collected, let limit, let reservation):
             while true {
                 let count = recv(session.data, received.baseAddress, received.count, 0)
                 if count > 0 {
                     session.lastActive = .now
-                    guard collected.readableBytes + count <= limit else {
+                    let tooLarge = collected.readableBytes + count > limit
+                    if tooLarge || reservation?.hold(collected.readableBytes + count) == false {
                         release(session.data)
                         session.data = -1
                         session.dataWatched = false
                         session.transfer = nil
-                        record(session, path: transfer.path, login: transfer.login, result: .tooLarge, bytes: 0,
-                               started: transfer.started)
-                        reply(session, FTPTransferPlan.tooLarge(limit))
+                        record(session, path: transfer.path, login: transfer.login,
+                               result: tooLarge ? .tooLarge : .refused, bytes: 0, started: transfer.started)
+                        reply(session, tooLarge ? FTPTransferPlan.tooLarge(limit) : FTPTransferPlan.budgetFull)
                         return resume(session)
                     }
                     collected.writeBytes(UnsafeRawBufferPointer(rebasing: received[0..<count]))
@@ -211,19 +214,20 @@ extension FTPFastLoop {
                 }
                 if count < 0 {
                     if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
-                        transfer.direction = .receiving(collected, limit: limit)
+                        transfer.direction = .receiving(collected, limit: limit, reservation: reservation)
                         session.transfer = transfer
                         return
                     }
                     return failTransfer(session, FTPReply(426, "Connection closed; transfer aborted"))
                 }
-                return storeUpload(session, collected, transfer)
+                return storeUpload(session, collected, transfer, reservation)
             }
         }
     }
 
     /// The client has sent the whole upload: it is stored off the loop, and the reply follows.
-    private func storeUpload(_ session: FTPFastSession, _ collected: ByteBuffer, _ transfer: FTPFastTransfer) {
+    private func storeUpload(_ session: FTPFastSession, _ collected: ByteBuffer, _ transfer: FTPFastTransfer,
+                             _ reservation: UploadReservation?) {
         release(session.data)
         session.data = -1
         session.dataWatched = false
@@ -234,6 +238,7 @@ extension FTPFastLoop {
                                                           session.client)
         Task {
             let failure = await front.write(path: transfer.path, contents: contents, login: transfer.login, client: client)
+            reservation?.release()
             inbox.post(FTPFastCompletion(descriptor: descriptor, serial: serial, outcome: .stored(
                 failure, path: transfer.path, bytes: contents.readableBytes, login: transfer.login,
                 started: transfer.started)))

@@ -103,8 +103,8 @@ struct FTPFastTransfer {
     enum Direction {
         /// What is left to send.
         case sending(ByteBuffer)
-        /// What has arrived, and the most that may.
-        case receiving(ByteBuffer, limit: Int)
+        /// What has arrived, the most that may, and its share of the server's upload budget.
+        case receiving(ByteBuffer, limit: Int, reservation: UploadReservation?)
     }
 
     var direction: Direction

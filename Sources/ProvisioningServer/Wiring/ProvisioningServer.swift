@@ -120,6 +120,7 @@ public struct ProvisioningServer: Sendable {
             var tftpConfiguration = TFTPServerConfiguration(host: address.host, port: address.port)
             tftpConfiguration.maximumTransfers = configuration.tftpMaximumTransfers
             tftpConfiguration.maximumTransfersPerClient = configuration.tftpMaximumTransfersPerAddress
+            tftpConfiguration.uploadBudget = service.uploadBudget
             let tftp = TFTPServer(configuration: tftpConfiguration, provider: TFTPFrontEnd(service: service),
                                   logger: logger)
             metrics.trackInFlight(protocolName: "tftp") { tftp.transfersInFlight }
@@ -154,6 +155,7 @@ public struct ProvisioningServer: Sendable {
                 host: address.host, port: address.port, passivePorts: configuration.ftpPassivePorts,
                 passiveAddress: configuration.ftpPassiveAddress, tls: try NIOSSLContext(configuration: tls))
             ftpConfiguration.maximumUploadBytes = configuration.uploadMaximumBytes
+            ftpConfiguration.uploadBudget = service.uploadBudget
             ftpConfiguration.maximumSessions = configuration.ftpSessions
             ftpConfiguration.loginTimeout = .seconds(configuration.ftpLoginTimeoutSeconds)
             let front = FTPFrontEnd(
@@ -366,6 +368,7 @@ extension ServerConfiguration {
         settings.uploadPatterns = uploadPatterns
         settings.uploadMaximumBytes = uploadMaximumBytes
         settings.uploadCheckpointSeconds = uploadCheckpointSeconds
+        settings.uploadBudgetBytes = uploadMB * 1024 * 1024
         settings.encryptionCommonKey = encryptionCommonKey
         settings.encryptionKeysFile = encryptionKeysFile
         settings.templateServerURL = templateServerURL

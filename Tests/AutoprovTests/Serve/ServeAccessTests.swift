@@ -157,6 +157,45 @@ struct ServeUploadRuleTests {
         #expect(ServerProcess.files(below: server.data.appendingPathComponent("uploads")).isEmpty)
         #expect(try server.write("001565000001-local.cfg", "small\n", over: wire, as: Self.account(wire)) == .stored)
     }
+
+    @Test("[limits] upload_mb: while another upload holds the budget, one more is refused (TFTP error 3, HTTP 503 with Retry-After, FTP 452) and nothing is stored; once that one goes, the same upload is stored (S6)", arguments: Wire.allCases)
+    func uploadBudget(_ wire: Wire) throws {
+        let server = try Self.start("[uploads]\nmax_bytes = 4194304\n[limits]\nupload_mb = 1\n")
+        // A PUT that declares nearly the whole budget, its body never sent: the 100 says its share is held.
+        let holder = RawConnection(port: server.httpPort)
+        holder.send("PUT /001565000099-local.cfg HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n"
+            + "Expect: 100-continue\r\n\r\n")
+        #expect(String(decoding: holder.read(atLeast: 12), as: UTF8.self).hasPrefix("HTTP/1.1 100 "))
+        let name = "001565000001-local.cfg"
+        let upload = String(repeating: "# 64 bytes of a phone's local settings, line after line .......\n", count: 3200)
+        switch wire {
+        case .tftp, .http, .https:
+            let refused = try server.write(name, upload, over: wire, as: Self.account(wire))
+            #expect(refused == .refused(ServeLinkTests.code(wire, tftp: 3, http: 503, ftp: 452)), "\(wire)")
+        case .ftp, .ftps, .ftpActive:
+            // curl, as lftp takes 452 for what it is (try again later) and retries until it gives up.
+            let account = try #require(Self.account(wire))
+            let mode = wire == .ftps ? ["--ssl-reqd", "-k"] : wire == .ftpActive ? ["-P", "127.0.0.1"] : []
+            let ftp = try Client.run("curl", ["-s", "-v", "-m", "30", "-u", "\(account.username):\(account.password)",
+                                              "-T", "-"] + mode + ["ftp://\(server.ftpHostPort)/\(name)"], input: upload)
+            #expect(ftp.stderr.contains("< 452 "), "\(wire): \(ftp.stderr.suffix(600))")
+        }
+        #expect(try server.read(name, over: .http) == .refused(404))
+        #expect(try server.event("upload-budget-full") >= 1)
+        if wire == .http {
+            let busy = try Client.run("curl", ["-s", "-i", "-T", "-", "\(server.http)/\(name)"], input: upload)
+            #expect(busy.stdout.lowercased().contains("retry-after: 5"), "\(busy.stdout.prefix(300))")
+        }
+        // The holder goes: its share comes back, and the same upload is stored.
+        holder.shutDown()
+        var stored = Answer.broken("never tried")
+        #expect(try eventually(within: 20) {
+            stored = try server.write(name, upload, over: wire, as: Self.account(wire))
+            return stored == .stored
+        }, "\(wire): \(stored)")
+        #expect(try server.read(name, over: .http) == .file(upload))
+        #expect(server.stop() == 0)
+    }
 }
 
 extension ServerProcess {

@@ -31,6 +31,11 @@ final class RawConnection {
 
     deinit { close(descriptor) }
 
+    /// Ends the connection both ways now (the descriptor is closed with the object).
+    func shutDown() {
+        shutdown(descriptor, Int32(SHUT_RDWR))
+    }
+
     func send(_ text: String) {
         send(Array(text.utf8))
     }
