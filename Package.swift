@@ -23,6 +23,7 @@ let package = Package(
         .library(name: "SIP", targets: ["SIP"]),
         .library(name: "DHCP", targets: ["DHCP"]),
         .library(name: "WireProtocols", targets: ["WireProtocols"]),
+        .library(name: "Inventory", targets: ["Inventory", "Storage"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),

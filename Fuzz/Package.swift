@@ -19,6 +19,7 @@ let package = Package(
         fuzzTarget("FuzzSIP", "SIP"),
         fuzzTarget("FuzzDHCP", "DHCP"),
         fuzzTarget("FuzzWire", "WireProtocols"),
+        fuzzTarget("FuzzTemplates", "Inventory"),
     ],
     swiftLanguageModes: [.v6]
 )

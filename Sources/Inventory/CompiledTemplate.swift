@@ -111,7 +111,10 @@ public struct CompiledTemplate: Sendable {
                 var number = 0
                 cursor = utf8.index(after: cursor)
                 while cursor < newline, utf8[cursor] != 0x1E {
-                    number = number * 10 + Int(utf8[cursor] &- 0x30)
+                    // Only the scanner writes markers (a template holds none, a value's control characters are
+                    // spaces); were one forged, it would name a wrong line, never trap.
+                    let digit = Int(utf8[cursor]) - 0x30
+                    if (0...9).contains(digit), number < lineCount { number = number * 10 + digit }
                     cursor = utf8.index(after: cursor)
                 }
                 if cursor < newline { cursor = utf8.index(after: cursor) }
@@ -149,6 +152,10 @@ enum TagScanner {
             TemplateProblem(template: template, line: line, message: message)
         }
         var result = Result()
+        // The line markers are these two characters: none may come from the template, in its text or in a tag.
+        if let marker = text.firstIndex(where: { $0 == CompiledTemplate.markStart || $0 == CompiledTemplate.markEnd }) {
+            throw problem(text[..<marker].count(where: { $0 == "\n" }) + 1, "control character U+001E or U+001F in the template")
+        }
         result.marked.reserveCapacity(text.utf8.count + text.utf8.count / 8)
         var sections: [(section: TemplateTag.Section, line: Int)] = []
         var line = 1
@@ -157,9 +164,6 @@ enum TagScanner {
             let open = rest.range(of: "{{")
             let plainEnd = open?.lowerBound ?? rest.endIndex
             for character in rest[..<plainEnd] {
-                if character == CompiledTemplate.markStart || character == CompiledTemplate.markEnd {
-                    throw problem(line, "control character U+001E or U+001F in the template")
-                }
                 if character == "\n" {
                     result.marked.append(CompiledTemplate.markStart)
                     result.marked += String(line)

@@ -43,6 +43,23 @@ struct TemplateRendererTests {
         #expect(templated.file(named: "y000000000066.cfg", serverURL: "http://p/") != nil)
     }
 
+    @Test("the line markers' control characters are refused anywhere in a template, a tag's body too (found by fuzzing: one in a comment tag trapped the renderer); in a value they are spaces")
+    func markerCharacters() throws {
+        let found = "{{\u{0C}\u{0C}\u{0C}\u{0C}! a \u{1F}" + String(repeating: "\r", count: 40) + "lba.gl}}\n"
+        for text in [found, "a = 1\nb = {{! \u{1E}9 }}\n", "a = \u{1F}\n"] {
+            #expect(throws: TemplateProblem.self) { try CompiledTemplate(layer: .defaults, text: text) }
+            do {
+                _ = try CompiledTemplate(layer: .defaults, text: text)
+            } catch {
+                #expect(error.message.contains("U+001E or U+001F") && error.line == text.prefix { $0 != "\u{1F}" && $0 != "\u{1E}" }.count { $0 == "\n" } + 1, "\(error)")
+            }
+        }
+        let renderer = try renderer([.device(mac): "account.1.label = {{label}}\nb = {{x}}\n"])
+        let file = renderer.deviceFile(for: device(variables: ["x": "\u{1F}99999999999999999999999\u{1E}y"]), serverURL: "http://p/")
+        #expect(text(file) == "#!version:1.0.0.1\naccount.1.label = Front desk\nb = 99999999999999999999999 y\n")
+        #expect(file?.settings.map(\.line) == [1, 2])
+    }
+
     @Test("R4.1: groups in the device's order, then the device's own layer; a later value wins, keys keep first place")
     func layerOrder() throws {
         let renderer = try renderer([

@@ -23,6 +23,10 @@ public func test(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
         precondition(head.length <= count, "a head longer than its bytes")
         precondition(head.contentLength <= HTTPHeadScanner.maximumPutLength, "a PUT body over the fast path's limit")
     }
+    // With [limits] head_bytes at its least, a longer head is never the fast path's.
+    if case .request(let head) = HTTPHeadScanner.scan(buffer, limit: 1024) {
+        precondition(head.length <= 1024, "a head of \(head.length) bytes taken under a limit of 1024")
+    }
     for line in buffer.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
         _ = FTPCommand.isAbort(line)
         guard let command = FTPCommand(line: FTPCommand.text(of: line)) else { continue }
