@@ -53,6 +53,9 @@ final class UploadJournal: Sendable {
         segment.withLock { if $0.descriptor >= 0 { close($0.descriptor) } }
     }
 
+    /// The largest upload journaled; a larger one is flushed in place (``UploadCommitter``).
+    static let largestJournaled = 256 * 1024
+
     /// Appends the records and flushes them to the disk; once it returns they survive a crash.
     func append(_ records: [Record]) throws {
         var buffer: [UInt8] = []

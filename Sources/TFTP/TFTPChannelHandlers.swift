@@ -1,3 +1,4 @@
+import FileService
 import NIOCore
 import ProvisioningCore
 import WireProtocols
@@ -114,7 +115,7 @@ final class TFTPTransferHandler: ChannelInboundHandler {
                 state = .storing
                 stopTimer()
                 store(netascii ? Netascii.decode(contents) : contents, final: transfer.finalAcknowledgement,
-                      context: context)
+                      reservation: transfer.reservation, context: context)
             }
         case .storing, .finished:
             break
@@ -129,20 +130,25 @@ final class TFTPTransferHandler: ChannelInboundHandler {
         state = .finished
     }
 
-    private func store(_ contents: ByteBuffer, final: TFTPPacket, context: ChannelHandlerContext) {
+    /// Stores a whole upload; its share of the upload budget is given back once it is stored, and its bytes are
+    /// not held past that (a large upload is in memory twice while it is written: here and as the file service's).
+    private func store(_ contents: ByteBuffer, final: TFTPPacket, reservation: UploadReservation?,
+                       context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
         let server = self.server
         let request = self.request
         let client = self.client
+        let bytes = contents.readableBytes
         Task {
             let error = await server.provider.write(path: request.filename, contents: contents, client: client)
+            reservation?.release()
             loopBound.eventLoop.execute {
                 let (handler, context) = loopBound.value
                 if let error {
-                    handler.perform([.send([.error(error)]), .finish(.failed(error.message, bytes: contents.readableBytes))],
+                    handler.perform([.send([.error(error)]), .finish(.failed(error.message, bytes: bytes))],
                                     context: context)
                 } else {
-                    handler.perform([.send([final]), .finish(.completed(bytes: contents.readableBytes))], context: context)
+                    handler.perform([.send([final]), .finish(.completed(bytes: bytes))], context: context)
                 }
             }
         }

@@ -78,6 +78,24 @@ struct UploadJournalTests {
         #expect(try store.paths().count == 300)
     }
 
+    @Test("an upload over 256 KiB is flushed in place, not journaled (its bytes and its previous version would be written twice and held thrice); small ones beside it still are")
+    func largeUploadsNotJournaled() throws {
+        let directory = Self.folder()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = UploadStore(directory: directory)
+        let journal = try UploadJournal(uploads: directory, segmentAge: .seconds(3600))
+        let committer = UploadCommitter(store: store, journal: journal)
+        let large = [UInt8](repeating: 0x61, count: UploadJournal.largestJournaled + 1)
+        let larger = [UInt8](repeating: 0x62, count: UploadJournal.largestJournaled * 2)
+        try Self.commit(committer, [("big-local.cfg", large), ("big-local.cfg", larger),
+                                    ("small-local.cfg", Self.bytes("a = 1"))])
+        #expect(store.current("big-local.cfg") == larger)
+        #expect(store.versions(of: "big-local.cfg").map { Array(FileManager.default.contents(atPath: $0.url.path)!) } == [large, larger])
+        let journaled = UploadJournal.segments(in: journal.directory)
+            .flatMap { UploadJournal.decode(Array(FileManager.default.contents(atPath: $0.path)!)) }
+        #expect(journaled.map(\.path) == ["small-local.cfg"])
+    }
+
     @Test("after a power loss: a current file torn or gone, a rename lost, a kept version lost; all put back from the journal, then the journal dropped")
     func recovery() throws {
         let directory = Self.folder()
