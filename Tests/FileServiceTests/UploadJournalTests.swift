@@ -12,6 +12,13 @@ struct UploadJournalTests {
 
     static func bytes(_ text: String) -> [UInt8] { Array("#!version:1.0.0.1\n\(text)\n".utf8) }
 
+    /// An upload store in `directory` with a journal that no checkpoint empties, and its committer.
+    static func journaled(in directory: URL) throws -> (UploadStore, UploadJournal, UploadCommitter) {
+        let store = UploadStore(directory: directory)
+        let journal = try UploadJournal(uploads: directory, segmentAge: .seconds(3600))
+        return (store, journal, UploadCommitter(store: store, journal: journal))
+    }
+
     /// Commits each upload in turn, waiting for each (so that each is a batch of its own, in this order).
     static func commit(_ committer: UploadCommitter, _ uploads: [(String, [UInt8])]) throws {
         for (path, bytes) in uploads {
@@ -53,9 +60,7 @@ struct UploadJournalTests {
     func journaledBatches() throws {
         let directory = Self.folder()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = UploadStore(directory: directory)
-        let journal = try UploadJournal(uploads: directory, segmentAge: .seconds(3600))
-        let committer = UploadCommitter(store: store, journal: journal)
+        let (store, journal, committer) = try Self.journaled(in: directory)
         let stored = DispatchGroup()
         let failures = Mutex<[Error]>([])
         for index in 0..<300 {
@@ -82,9 +87,7 @@ struct UploadJournalTests {
     func largeUploadsNotJournaled() throws {
         let directory = Self.folder()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let store = UploadStore(directory: directory)
-        let journal = try UploadJournal(uploads: directory, segmentAge: .seconds(3600))
-        let committer = UploadCommitter(store: store, journal: journal)
+        let (store, journal, committer) = try Self.journaled(in: directory)
         let large = [UInt8](repeating: 0x61, count: UploadJournal.largestJournaled + 1)
         let larger = [UInt8](repeating: 0x62, count: UploadJournal.largestJournaled * 2)
         try Self.commit(committer, [("big-local.cfg", large), ("big-local.cfg", larger),
