@@ -34,6 +34,9 @@ void clinux_name_thread(const char *name) {
 
 void clinux_trim_memory(void) { malloc_trim(0); }
 int clinux_limit_arenas(int arenas) { return mallopt(M_ARENA_MAX, arenas); }
+int clinux_fix_malloc_thresholds(int mmap_threshold, int trim_threshold) {
+    return mallopt(M_MMAP_THRESHOLD, mmap_threshold) && mallopt(M_TRIM_THRESHOLD, trim_threshold);
+}
 int clinux_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
 int clinux_syncfs(int fd) { return syncfs(fd); }
 #endif

@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import Inventory
-import NIOCore
+@_spi(CustomByteBufferAllocator) import NIOCore
 import NIOPosix
 import ProvisioningCore
 import Storage
@@ -45,10 +45,14 @@ public final class ServedFile: Sendable {
         self.contentType = contentType
         let head = prepare?(Facts(size: bytes.count, etag: ServedFile.hex(words, quoted: true), modified: modified,
                                   contentType: contentType))
-        var buffer = ByteBufferAllocator().buffer(capacity: (head?.readableBytes ?? 0) + bytes.count)
-        if var head { buffer.writeBuffer(&head) }
-        let headBytes = buffer.readableBytes
-        buffer.writeBytes(bytes)
+        // Exactly as large as the two, not rounded up to a power of two as a ByteBuffer's own storage is: a
+        // fleet's 2 KB files would otherwise take 4 KB each half the time.
+        let headBytes = head?.readableBytes ?? 0
+        let memory = UnsafeMutableRawBufferPointer(start: malloc(max(headBytes + bytes.count, 1))!,
+                                                   count: headBytes + bytes.count)
+        if let head { head.withUnsafeReadableBytes { memory.copyMemory(from: $0) } }
+        bytes.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: memory[headBytes...]).copyMemory(from: $0) }
+        let buffer = ByteBuffer(takingOwnershipOf: memory, allocator: ByteBufferAllocator())
         prepared = head == nil ? nil : buffer.getSlice(at: 0, length: headBytes)
         contents = buffer.getSlice(at: headBytes, length: bytes.count)!
     }
@@ -59,10 +63,11 @@ public final class ServedFile: Sendable {
     /// The quoted ETag (S3).
     public var etag: String { ServedFile.hex(digest, quoted: true) }
 
-    /// What keeping it costs, about: its one allocation of bytes (a power of two) and its objects.
+    /// What keeping it costs, about: its one allocation of bytes (malloc's 16-byte steps and header) and its
+    /// objects.
     var cost: Int {
         let bytes = contents.readableBytes + (prepared?.readableBytes ?? 0)
-        return (bytes <= 1 ? 1 : 1 << (Int.bitWidth - (bytes - 1).leadingZeroBitCount)) + 160
+        return (bytes + 8 + 15) / 16 * 16 + 160
     }
 
     private static func hex(_ words: (UInt64, UInt64), quoted: Bool) -> String {

@@ -28,6 +28,10 @@ void clinux_trim_memory(void);
 /// At most `arenas` malloc arenas (glibc makes up to 8 a core, and a fleet's files rendered on every thread
 /// leave each of them holding freed memory); 0 when it cannot be set.
 int clinux_limit_arenas(int arenas);
+/// Fixed malloc thresholds (glibc's own rise with the program): blocks of `mmap_threshold` bytes or more are their
+/// own mappings, given back to the system when freed, and a heap's free top beyond `trim_threshold` is given back;
+/// 0 when they cannot be set.
+int clinux_fix_malloc_thresholds(int mmap_threshold, int trim_threshold);
 /// Starts writing `fd`'s dirty pages to the disk without waiting for them (sync_file_range(2) with
 /// SYNC_FILE_RANGE_WRITE, a _GNU_SOURCE call): a later fsync of each of several files then waits for writes that
 /// are already under way together.
