@@ -27,7 +27,7 @@ extension ServerConfiguration {
         passive_ports = "50000-50100"  # data connections (PASV/EPSV); open them in the firewall
         passive_address = ""           # the address announced in PASV replies (behind NAT); "": the one reached
         anonymous = false              # anonymous, read-only logins (user "anonymous" or "ftp")
-        epsv_reply_delay_us = 0        # hold EPSV replies this long (µs); ~100 spares curl 7.88 a 1 s wait per file
+        epsv_reply_delay_us = 100      # hold EPSV replies this long (µs): curl 7.88 otherwise waits 1 s per file; 0: at once
         # FTP accounts; a [[directory]] account may log in too, and only it opens its directory.
         # [[ftp.user]]
         # username = "phones"

@@ -234,7 +234,7 @@ struct ServeFTPFastPathTests {
         })
     }
 
-    @Test("epsv_reply_delay_us holds EPSV replies (off by default): transfers go on in order either way",
+    @Test("epsv_reply_delay_us holds EPSV replies (100 µs by default): transfers go on in order either way",
           arguments: [0, 100])
     func heldPassiveReplies(_ delay: Int) throws {
         let server = try ServerProcess(
