@@ -72,7 +72,7 @@ let package = Package(
         .target(
             name: "PostgresStore",
             dependencies: [
-                "Storage",
+                "ProvisioningCore", "Storage",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ] + nio + service
         ),

@@ -17,7 +17,6 @@ struct DataChannel: Sendable {
         channel.close(promise: nil)
     }
 
-    /// Waits until the client has sent everything; nil when it sent more than the limit.
     /// What an upload's data connection brought.
     enum Received {
         /// The whole upload, and its share of the server's upload budget (given back once it is stored).
@@ -28,14 +27,15 @@ struct DataChannel: Sendable {
         case budgetFull
     }
 
+    /// Waits until the client has sent everything.
     func receive() async throws -> Received {
         try await ended.get()
         let link = self.link
-        let (contents, overflowed, budgetFull, reservation) = try await channel.eventLoop.submit {
-            (link.value.collected, link.value.overflowed, link.value.budgetFull, link.value.reservation)
+        let (contents, refused, reservation) = try await channel.eventLoop.submit {
+            (link.value.collected, link.value.refused, link.value.reservation)
         }.get()
         try? await channel.close()
-        return budgetFull ? .budgetFull : overflowed ? .tooLarge : .whole(contents, reservation)
+        return refused ?? .whole(contents, reservation)
     }
 
     func close() async {
@@ -48,9 +48,8 @@ final class DataLink: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
     var collected = ByteBuffer()
-    var overflowed = false
-    /// The server's upload budget had no room for what arrived.
-    var budgetFull = false
+    /// Why collecting stopped before the client ended (`.tooLarge` or `.budgetFull`); nil while it goes on.
+    var refused: DataChannel.Received?
     let limit: Int
     /// What is collected is held here, in the server's upload budget.
     let reservation: UploadReservation?
@@ -65,18 +64,14 @@ final class DataLink: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var bytes = unwrapInboundIn(data)
-        guard !overflowed else { return }
-        guard collected.readableBytes + bytes.readableBytes <= limit else {
-            overflowed = true
-            context.close(promise: nil)
-            return
+        guard refused == nil else { return }
+        let total = collected.readableBytes + bytes.readableBytes
+        if total > limit {
+            refused = .tooLarge
+        } else if reservation?.hold(total) == false {
+            refused = .budgetFull
         }
-        guard reservation?.hold(collected.readableBytes + bytes.readableBytes) != false else {
-            overflowed = true
-            budgetFull = true
-            context.close(promise: nil)
-            return
-        }
+        guard refused == nil else { return context.close(promise: nil) }
         collected.writeBuffer(&bytes)
     }
 

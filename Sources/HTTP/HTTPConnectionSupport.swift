@@ -62,7 +62,7 @@ public struct HTTPLimits: Sendable {
     /// The longest request head, in bytes (431 past it).
     public let headBytes: Int
 
-    public init(connections: ConnectionLimits, headTimeout: Duration, headBytes: Int = 16384) {
+    public init(connections: ConnectionLimits, headTimeout: Duration, headBytes: Int) {
         self.connections = connections
         self.headTimeout = headTimeout
         self.headBytes = headBytes

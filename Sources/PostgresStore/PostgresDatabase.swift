@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import PostgresNIO
+import ProvisioningCore
 import Storage
 import Synchronization
 
@@ -231,8 +232,7 @@ extension PostgresDatabase {
             }
             done.signal()
         }
-        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
-        guard done.wait(timeout: .now() + seconds) == .success else {
+        guard done.wait(timeout: .now() + timeout.seconds) == .success else {
             try? connection.close().waited()
             throw StoreUnavailable("no answer from PostgreSQL within \(timeout); the connection is closed")
         }
@@ -259,8 +259,7 @@ extension EventLoopFuture {
             outcome.result = result
             done.signal()
         }
-        let seconds = Double(deadline.components.seconds) + Double(deadline.components.attoseconds) / 1e18
-        guard done.wait(timeout: .now() + seconds) == .success else { throw Unanswered(deadline: deadline) }
+        guard done.wait(timeout: .now() + deadline.seconds) == .success else { throw Unanswered(deadline: deadline) }
         return try outcome.result!.get()
     }
 }

@@ -46,15 +46,15 @@ public enum HTTPHeadScanner {
     /// The request at the start of `bytes`. A head longer than `limit` (or ``maximumHeadLength``, the smaller) is
     /// handed off, for the full path to refuse or read.
     public static func scan(_ bytes: UnsafeRawBufferPointer, limit: Int = maximumHeadLength) -> Outcome {
-        let maximumHeadLength = min(limit, maximumHeadLength)
-        let count = min(bytes.count, maximumHeadLength)
+        let longest = min(limit, maximumHeadLength)
+        let count = min(bytes.count, longest)
         // The request line.
         let lineEnd: Int
         switch self.lineEnd(bytes, from: 0, count: count) {
         case .at(let end): lineEnd = end
         case .bare: return .handOff
         case .incomplete:
-            return count < maximumHeadLength && plausiblePrefix(bytes, count: count) ? .incomplete : .handOff
+            return count < longest && plausiblePrefix(bytes, count: count) ? .incomplete : .handOff
         }
         let method: FastRequestHead.Method
         var cursor: Int
@@ -94,7 +94,7 @@ public enum HTTPHeadScanner {
             switch self.lineEnd(bytes, from: lineStart, count: count) {
             case .at(let found): end = found
             case .bare: return .handOff
-            case .incomplete: return count < maximumHeadLength ? .incomplete : .handOff
+            case .incomplete: return count < longest ? .incomplete : .handOff
             }
             if end == lineStart {
                 head.length = end + 2
