@@ -68,10 +68,15 @@ final class DataLink: ChannelInboundHandler {
         let total = collected.readableBytes + bytes.readableBytes
         if total > limit {
             refused = .tooLarge
-        } else if reservation?.hold(total) == false {
-            refused = .budgetFull
+            return context.close(promise: nil)
         }
-        guard refused == nil else { return context.close(promise: nil) }
+        if reservation?.hold(total) == false {
+            // Read to its end and dropped, so that a client still sending sees the refusal, not a reset.
+            refused = .budgetFull
+            collected = ByteBuffer()
+            reservation?.release()
+            return
+        }
         collected.writeBuffer(&bytes)
     }
 

@@ -165,7 +165,7 @@ extension FTPFastLoop {
         switch transfer.direction {
         case .sending:
             watch(session.data, EPOLLOUT.rawValue, operation: EPOLL_CTL_ADD)
-        case .receiving:
+        case .receiving, .discarding:
             watch(session.data, EPOLLIN.rawValue | EPOLLRDHUP.rawValue, operation: EPOLL_CTL_ADD)
         }
         session.dataWatched = true
@@ -198,16 +198,21 @@ extension FTPFastLoop {
                 let count = recv(session.data, received.baseAddress, received.count, 0)
                 if count > 0 {
                     session.lastActive = .now
-                    let tooLarge = collected.readableBytes + count > limit
-                    if tooLarge || reservation?.hold(collected.readableBytes + count) == false {
+                    if collected.readableBytes + count > limit {
                         release(session.data)
                         session.data = -1
                         session.dataWatched = false
                         session.transfer = nil
-                        record(session, path: transfer.path, login: transfer.login,
-                               result: tooLarge ? .tooLarge : .refused, bytes: 0, started: transfer.started)
-                        reply(session, tooLarge ? FTPTransferPlan.tooLarge(limit) : FTPTransferPlan.budgetFull)
+                        record(session, path: transfer.path, login: transfer.login, result: .tooLarge, bytes: 0,
+                               started: transfer.started)
+                        reply(session, FTPTransferPlan.tooLarge(limit))
                         return resume(session)
+                    }
+                    if reservation?.hold(collected.readableBytes + count) == false {
+                        reservation?.release()
+                        transfer.direction = .discarding(FTPTransferPlan.budgetFull)
+                        session.transfer = transfer
+                        return dataReady(session)
                     }
                     collected.writeBytes(UnsafeRawBufferPointer(rebasing: received[0..<count]))
                     continue
@@ -221,6 +226,29 @@ extension FTPFastLoop {
                     return failTransfer(session, FTPReply(426, "Connection closed; transfer aborted"))
                 }
                 return storeUpload(session, collected, transfer, reservation)
+            }
+        case .discarding(let answer):
+            while true {
+                let count = recv(session.data, received.baseAddress, received.count, 0)
+                if count > 0 {
+                    session.lastActive = .now
+                    continue
+                }
+                if count < 0 {
+                    if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR {
+                        session.transfer = transfer
+                        return
+                    }
+                    return failTransfer(session, FTPReply(426, "Connection closed; transfer aborted"))
+                }
+                release(session.data)
+                session.data = -1
+                session.dataWatched = false
+                session.transfer = nil
+                record(session, path: transfer.path, login: transfer.login, result: .refused, bytes: 0,
+                       started: transfer.started)
+                reply(session, answer)
+                return resume(session)
             }
         }
     }

@@ -6,6 +6,7 @@ import Glibc
 import Logging
 import NIOCore
 import Synchronization
+import WireProtocols
 
 /// Plain FTP sessions on one epoll loop per core, below SwiftNIO, as ``HTTPFastPath`` does for HTTP.
 ///
@@ -105,6 +106,10 @@ struct FTPFastTransfer {
         case sending(ByteBuffer)
         /// What has arrived, the most that may, and its share of the server's upload budget.
         case receiving(ByteBuffer, limit: Int, reservation: UploadReservation?)
+        /// An upload refused while it arrives (the upload budget is full): the rest is read and dropped, and this
+        /// reply follows once the client has sent it all, so that a client still sending sees the reply, not a
+        /// reset connection.
+        case discarding(FTPReply)
     }
 
     var direction: Direction
