@@ -199,10 +199,7 @@ extension FTPFastLoop {
                 if count > 0 {
                     session.lastActive = .now
                     if collected.readableBytes + count > limit {
-                        release(session.data)
-                        session.data = -1
-                        session.dataWatched = false
-                        session.transfer = nil
+                        endTransferData(session)
                         record(session, path: transfer.path, login: transfer.login, result: .tooLarge, bytes: 0,
                                started: transfer.started)
                         reply(session, FTPTransferPlan.tooLarge(limit))
@@ -241,10 +238,7 @@ extension FTPFastLoop {
                     }
                     return failTransfer(session, FTPReply(426, "Connection closed; transfer aborted"))
                 }
-                release(session.data)
-                session.data = -1
-                session.dataWatched = false
-                session.transfer = nil
+                endTransferData(session)
                 record(session, path: transfer.path, login: transfer.login, result: .refused, bytes: 0,
                        started: transfer.started)
                 reply(session, answer)
@@ -253,13 +247,18 @@ extension FTPFastLoop {
         }
     }
 
-    /// The client has sent the whole upload: it is stored off the loop, and the reply follows.
-    private func storeUpload(_ session: FTPFastSession, _ collected: ByteBuffer, _ transfer: FTPFastTransfer,
-                             _ reservation: UploadReservation?) {
+    /// The transfer's data connection is done with: closed, and the session has no transfer.
+    private func endTransferData(_ session: FTPFastSession) {
         release(session.data)
         session.data = -1
         session.dataWatched = false
         session.transfer = nil
+    }
+
+    /// The client has sent the whole upload: it is stored off the loop, and the reply follows.
+    private func storeUpload(_ session: FTPFastSession, _ collected: ByteBuffer, _ transfer: FTPFastTransfer,
+                             _ reservation: UploadReservation?) {
+        endTransferData(session)
         session.waiting = true
         let contents = session.state.upload(collected)
         let (front, inbox, descriptor, serial, client) = (self.front, self.inbox, session.descriptor, session.serial,
@@ -276,10 +275,7 @@ extension FTPFastLoop {
     /// Everything was sent: close the data connection (its bytes reach the client before the FIN), then 226.
     private func finishTransfer(_ session: FTPFastSession) {
         guard let transfer = session.transfer else { return }
-        release(session.data)
-        session.data = -1
-        session.dataWatched = false
-        session.transfer = nil
+        endTransferData(session)
         record(session, path: transfer.path, login: transfer.login, result: transfer.result, bytes: transfer.bytes,
                started: transfer.started)
         reply(session, FTPReply(226, "Transfer complete"))
