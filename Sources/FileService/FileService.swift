@@ -175,9 +175,9 @@ public final class FileService: Sendable {
             guard candidates.allSatisfy({ $0.identity.size <= limit }) else { return .load(PendingLoad(candidates: candidates)) }
             answer = .notFound
             for candidate in candidates {
-                if let file = loadNow(candidate) {
-                    return .answer(remember(.file(file), from: Origin(candidate), request: request, key: key, now: now,
-                                            generation: generation))
+                if let loaded = loadNow(candidate) {
+                    return .answer(remember(.file(loaded.file), from: Origin(path: loaded.source, identity: loaded.identity),
+                                            request: request, key: key, now: now, generation: generation))
                 }
             }
         }
@@ -223,11 +223,6 @@ public final class FileService: Sendable {
             self.path = path
             self.identity = identity
         }
-
-        init(_ candidate: Candidate) {
-            self.init(path: candidate.tree.path(of: candidate.path), identity: candidate.identity)
-        }
-
     }
 
     private enum ReadPlan {
@@ -284,7 +279,7 @@ public final class FileService: Sendable {
             }
             let identity = FileIdentity(info)
             if candidates.isEmpty, let cached = cache.withLock({ $0[key] }), cached.identity == identity {
-                return .cached(cached.file, Origin(path: tree.path(of: path), identity: identity))
+                return .cached(cached.file, Origin(path: cached.source, identity: identity))
             }
             candidates.append(Candidate(tree: tree, path: path, key: key, identity: identity,
                                         modifiedSeconds: info.st_mtim.tv_sec))
@@ -317,16 +312,18 @@ public final class FileService: Sendable {
         if let cached = cache.withLock({ $0[candidate.key] }), cached.identity == candidate.identity { return cached.file }
         let loaded: ServedFile? = try? await NIOThreadPool.singleton.runIfActive { self.served(candidate) }
         guard let loaded else { return nil }
-        remember(loaded, identity: candidate.identity, key: candidate.key)
+        remember(CachedFile(identity: candidate.identity, file: loaded, source: candidate.tree.path(of: candidate.path)),
+                 key: candidate.key)
         return loaded
     }
 
-    /// ``load(_:)`` on the calling thread.
-    private func loadNow(_ candidate: Candidate) -> ServedFile? {
-        if let cached = cache.withLock({ $0[candidate.key] }), cached.identity == candidate.identity { return cached.file }
+    /// ``load(_:)`` on the calling thread; the file as cached.
+    private func loadNow(_ candidate: Candidate) -> CachedFile? {
+        if let cached = cache.withLock({ $0[candidate.key] }), cached.identity == candidate.identity { return cached }
         guard let loaded = served(candidate) else { return nil }
-        remember(loaded, identity: candidate.identity, key: candidate.key)
-        return loaded
+        let entry = CachedFile(identity: candidate.identity, file: loaded, source: candidate.tree.path(of: candidate.path))
+        remember(entry, key: candidate.key)
+        return entry
     }
 
     /// A file as it goes out: read from its tree, and encrypted when it is a root file `[encryption]` covers
@@ -343,8 +340,8 @@ public final class FileService: Sendable {
     /// What the files kept in memory cost now (``Settings/fileCacheBytes`` bounds it).
     var cachedCost: Int { cacheBytes.withLock { $0 } }
 
-    private func remember(_ file: ServedFile, identity: FileIdentity, key: String) {
-        let size = file.cost
+    private func remember(_ entry: CachedFile, key: String) {
+        let size = entry.file.cost
         let replaced = cache.withLock { cache in
             cacheBytes.withLock { total -> Bool in
                 var replaced = cache[key] != nil
@@ -354,7 +351,7 @@ public final class FileService: Sendable {
                     total = 0
                     replaced = true
                 }
-                cache[key] = CachedFile(identity: identity, file: file)
+                cache[key] = entry
                 total += size
                 return replaced
             }

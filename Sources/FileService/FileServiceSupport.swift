@@ -39,6 +39,9 @@ struct RecentAnswer: Sendable {
 struct CachedFile {
     var identity: FileIdentity
     var file: ServedFile
+    /// The path it was read from: one string that every thread's remembered answer (``RecentAnswer/source``) shares,
+    /// not a copy per thread.
+    var source: String
 }
 
 /// The device a request comes from: MAC, model and firmware from the User-Agent or the file name.

@@ -35,13 +35,16 @@ public final class PendingDevices: Sendable {
         self.logger = logger
     }
 
-    /// Takes a batch of identified requests (the request log's writer calls it); adds the new phones among them.
-    public func observe(_ records: [RequestRecord]) {
+    /// Takes a batch of identified requests in time order (the request log's writer calls it); adds the new phones
+    /// among them.
+    public func observe(_ records: [RequestRecord], order: [Int]) {
         guard perAddress > 0 else { return }
         let known = generated.snapshot.devices
         var additions: [InventoryDevice] = []
         state.withLock { state in
-            for record in records {
+            for index in order {
+                let record = records[index]
+                guard record.mac != nil || record.model != nil else { continue }
                 let model = record.model.flatMap { ModelCatalog.model(named: $0)?.name }
                 if record.protocolName == "dhcp", record.result == "acknowledged", let mac = record.mac {
                     if state.macByAddress.count > 100_000 { state.macByAddress.removeAll() }

@@ -20,13 +20,14 @@ public final class RequestLog: Service, Sendable {
     public let flushInterval: Duration
     /// Fills in a record's device (MAC, model, firmware) before it is written.
     let identify: (@Sendable (inout RequestRecord) -> Void)?
-    /// Told of each batch's records that name a device or a model, once identified (on the writer's thread).
-    let observe: (@Sendable ([RequestRecord]) -> Void)?
+    /// Told of each batch once its records are identified (on the writer's thread): the records, and their indices in
+    /// time order. Handed over as they are, not copied: a batch can hold tens of thousands of records.
+    let observe: (@Sendable (_ records: [RequestRecord], _ order: [Int]) -> Void)?
 
     /// The log kept in `store`.
     public init(store: any RequestLogStore, logger: Logger, flushInterval: Duration = .milliseconds(20),
                 identify: (@Sendable (inout RequestRecord) -> Void)? = nil,
-                observe: (@Sendable ([RequestRecord]) -> Void)? = nil) {
+                observe: (@Sendable (_ records: [RequestRecord], _ order: [Int]) -> Void)? = nil) {
         self.store = store
         self.identify = identify
         self.observe = observe
@@ -37,7 +38,7 @@ public final class RequestLog: Service, Sendable {
     /// The log in the SQLite database at `path` (created and migrated); `nil` for an in-memory database.
     public convenience init(path: String?, logger: Logger, flushInterval: Duration = .milliseconds(20),
                             identify: (@Sendable (inout RequestRecord) -> Void)? = nil,
-                            observe: (@Sendable ([RequestRecord]) -> Void)? = nil) throws {
+                            observe: (@Sendable (_ records: [RequestRecord], _ order: [Int]) -> Void)? = nil) throws {
         self.init(store: try SQLiteRequestLog(path: path), logger: logger, flushInterval: flushInterval,
                   identify: identify, observe: observe)
     }
@@ -45,6 +46,9 @@ public final class RequestLog: Service, Sendable {
     /// The most records waiting in one shard; beyond it records are dropped and counted, so a load the disk
     /// cannot keep up with costs bounded memory.
     public static let maximumPendingPerShard = 50_000
+    /// A shard keeps storage for this many records between writes (about 400 KB); a larger one, left by a burst, is
+    /// given back once written.
+    static let keptShardCapacity = 2_048
     /// Records dropped because the queue was full.
     public var dropped: Int { droppedCount.load(ordering: .relaxed) }
     let droppedCount = Atomic<Int>(0)

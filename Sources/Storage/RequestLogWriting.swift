@@ -36,10 +36,17 @@ extension RequestLog {
     }
 
     private func flush(writingDevices: Bool, now: Bool, outage: inout Outage) throws {
+        // Each shard's records are taken, not copied, when they are most of the batch: a log that fell behind holds
+        // tens of thousands of records, and a copy of them doubled the server's peak memory. A shard keeps its
+        // storage only when it is small, so a burst's storage is given back once written.
         var batch: [RequestRecord] = []
         pending.forEach { records in
-            batch += records
-            records.removeAll(keepingCapacity: true)
+            if batch.isEmpty, records.count > RequestLog.keptShardCapacity {
+                swap(&batch, &records)
+            } else {
+                batch += records
+                records.removeAll(keepingCapacity: records.capacity <= RequestLog.keptShardCapacity)
+            }
         }
         guard !batch.isEmpty || writingDevices || !outage.retained.isEmpty else { return }
         // Written in time order across shards; sorting indices moves no strings.
@@ -53,10 +60,7 @@ extension RequestLog {
                 identify(&batch[index])
             }
         }
-        if let observe {
-            let sightings = order.map { batch[$0] }.filter { $0.mac != nil || $0.model != nil }
-            if !sightings.isEmpty { observe(sightings) }
-        }
+        if let observe, !batch.isEmpty { observe(batch, order) }
         let devices = pendingDevices.withLock { pending -> [String: DeviceUpdate] in
             for index in order {
                 guard let mac = batch[index].mac else { continue }

@@ -51,6 +51,34 @@ struct RequestLogTests {
         #expect(kept.first?.mac == "001565000002")
     }
 
+    @Test("a burst's queue is written whole and its storage given back; the observer sees the batch in time order")
+    func burstStorage() throws {
+        let seen = Mutex<[Double]>([])
+        let log = try RequestLog(path: nil, logger: logger, identify: DeviceIdentity.fill,
+                                 observe: { records, order in seen.withLock { $0 += order.map { records[$0].time } } })
+        let burst = RequestLog.keptShardCapacity * 4
+        for index in (0..<burst).reversed() {
+            log.record(RequestRecord(time: Double(index), protocolName: "http", client: "192.0.2.9",
+                                     path: String(format: "/001565%06x.cfg", index), result: "ok", bytes: 1, duration: 0))
+        }
+        try log.flush()
+        var capacities: [Int] = []
+        log.pending.forEach { capacities.append($0.capacity) }
+        #expect(capacities.allSatisfy { $0 <= RequestLog.keptShardCapacity })
+        #expect(seen.withLock { $0 } == (0..<burst).map(Double.init))
+        #expect(try log.requests(limit: 1).first?.time == Double(burst - 1))
+
+        // A small queue keeps its storage for the next one.
+        for index in 0..<10 {
+            log.record(RequestRecord(time: Double(burst + index), protocolName: "http", client: "192.0.2.9",
+                                     path: "/y000000000028.cfg", result: "ok", bytes: 1, duration: 0))
+        }
+        try log.flush()
+        var kept: [Int] = []
+        log.pending.forEach { kept.append($0.capacity) }
+        #expect(kept.contains { $0 >= 10 })
+    }
+
     @Test("records are written in time order, identified from their paths, and devices merged")
     func orderAndIdentity() throws {
         let log = try RequestLog(path: nil, logger: logger, identify: DeviceIdentity.fill)

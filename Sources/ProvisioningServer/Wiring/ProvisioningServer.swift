@@ -81,7 +81,7 @@ public struct ProvisioningServer: Sendable {
             throw ListenError(description: "[store] url: \(error)")
         }
         let log = RequestLog(store: logStore, logger: logger, identify: DeviceIdentity.fill,
-                             observe: { pending.observe($0) })
+                             observe: { pending.observe($0, order: $1) })
         let metrics = ServerMetrics(droppedLogRecords: { log.dropped }, waitingLogRecords: { log.retained })
         // Every node's uploads in the shared PostgreSQL, the data folder holding this node's copy; else the folder alone.
         let sharedUploads: (any SharedUploadStore)?
