@@ -76,7 +76,7 @@ extension FileService {
         }
         guard contents.readableBytes <= permission.limit else { return answer(.tooLarge(limit: permission.limit)) }
         let inRoot = permission.inRoot
-        committer.commit(Array(contents.readableBytesView), at: permission.path.path) { [self] result in
+        committer.commit(contents, at: permission.path.path) { [self] result in
             switch result {
             case .success(let replacedUpload):
                 metrics.uploads.add(1)

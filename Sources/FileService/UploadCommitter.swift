@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import NIOPosix
 import Storage
 import Synchronization
@@ -10,7 +11,8 @@ import Synchronization
 /// shared thread pool, never on a loop.
 final class UploadCommitter: Sendable {
     private struct Waiting {
-        var bytes: [UInt8]
+        /// The upload as it was received, not copied: a 16 MiB upload held twice took 16 MiB more at its peak.
+        var bytes: ByteBuffer
         var path: String
         var stored: @Sendable (Result<Bool, Error>) -> Void
     }
@@ -38,7 +40,7 @@ final class UploadCommitter: Sendable {
     /// Stores `bytes` as the new version of `path`; returns once it is on the disk and published, saying whether it
     /// replaced an earlier upload.
     @discardableResult
-    func commit(_ bytes: [UInt8], at path: String) async throws -> Bool {
+    func commit(_ bytes: ByteBuffer, at path: String) async throws -> Bool {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Bool, Error>) in
             commit(bytes, at: path) { continuation.resume(with: $0) }
         }
@@ -46,7 +48,7 @@ final class UploadCommitter: Sendable {
 
     /// Stores `bytes` as the new version of `path`; `stored` hears the outcome (whether it replaced an earlier
     /// upload), on the thread that stored it.
-    func commit(_ bytes: [UInt8], at path: String, stored: @escaping @Sendable (Result<Bool, Error>) -> Void) {
+    func commit(_ bytes: ByteBuffer, at path: String, stored: @escaping @Sendable (Result<Bool, Error>) -> Void) {
         let start = state.withLock { state -> Bool in
             state.waiting.append(Waiting(bytes: bytes, path: path, stored: stored))
             guard !state.storing else { return false }
@@ -54,6 +56,11 @@ final class UploadCommitter: Sendable {
             return true
         }
         if start { NIOThreadPool.singleton.submit { _ in self.storeWaiting() } }
+    }
+
+    /// ``commit(_:at:stored:)`` for bytes held in an array (copied once).
+    func commit(_ bytes: [UInt8], at path: String, stored: @escaping @Sendable (Result<Bool, Error>) -> Void) {
+        commit(ByteBuffer(bytes: bytes), at: path, stored: stored)
     }
 
     /// Flushes to the disk so far (each batch's, and one when the queue runs dry), and batches stored.
@@ -134,14 +141,14 @@ final class UploadCommitter: Sendable {
         // A large upload is flushed where it is: journaled, its bytes and the version it replaces would be written
         // twice and held in memory three times over (a 16 MiB upload took 49 MB more), to spare one flush that
         // costs little beside writing it.
-        guard !staged.files.contains(where: { batch[$0.index].bytes.count > UploadJournal.largestJournaled }) else {
+        guard !staged.files.contains(where: { batch[$0.index].bytes.readableBytes > UploadJournal.largestJournaled }) else {
             return flushAndPublish(&staged)
         }
         // Each upload with the version it replaces: the one on the disk, or the one before it in this batch.
         var latest: [String: [UInt8]] = [:]
         let now = Date().timeIntervalSince1970
         let records = staged.files.map { file -> UploadJournal.Record in
-            let bytes = batch[file.index].bytes
+            let bytes = Array(batch[file.index].bytes.readableBytesView)
             let previous = latest[file.path] ?? store.current(file.path)
             latest[file.path] = bytes
             return UploadJournal.Record(time: now, path: file.path, bytes: bytes, previous: previous)
@@ -170,7 +177,7 @@ final class UploadCommitter: Sendable {
     private func share(_ staged: inout UploadStore.Staged, _ batch: [Waiting], _ shared: any SharedUploadStore) {
         guard !staged.files.isEmpty else { return }
         do {
-            try shared.store(staged.files.map { (batch[$0.index].path, batch[$0.index].bytes) })
+            try shared.store(staged.files.map { (batch[$0.index].path, Array(batch[$0.index].bytes.readableBytesView)) })
         } catch {
             for file in staged.files {
                 unlink(file.temporary)

@@ -1,5 +1,6 @@
 import CLinuxShims
 import Foundation
+import NIOCore
 import Storage
 #if canImport(Glibc)
 import Glibc
@@ -37,7 +38,7 @@ public struct UploadStore: Sendable {
     /// Whether it replaced an earlier upload.
     @discardableResult
     public func store(_ bytes: some ContiguousBytes, at path: String) throws -> Bool {
-        try store([(bytes.withUnsafeBytes { Array($0) }, path)])[0].get()
+        try store([(bytes.withUnsafeBytes { ByteBuffer(bytes: $0) }, path)])[0].get()
     }
 
     /// Writes several uploads at once (a group commit): each to a temporary file, then one flush to the disk for all
@@ -48,6 +49,11 @@ public struct UploadStore: Sendable {
     /// batches costs one flush each: ``UploadCommitter`` lets the next batch's flush carry the renames.)
     /// A success says whether the upload replaced an earlier one.
     public func store(_ uploads: [(bytes: [UInt8], path: String)]) -> [Result<Bool, Error>] {
+        store(uploads.map { (ByteBuffer(bytes: $0.bytes), $0.path) })
+    }
+
+    /// ``store(_:)`` for uploads held in buffers.
+    func store(_ uploads: [(bytes: ByteBuffer, path: String)]) -> [Result<Bool, Error>] {
         var staged = stage(uploads)
         flush(&staged, alsoDirectories: [])
         let published = publish(staged)
@@ -69,7 +75,7 @@ public struct UploadStore: Sendable {
     }
 
     /// 1. Each upload to a temporary file beside its target, kept open for the flush.
-    func stage(_ uploads: [(bytes: [UInt8], path: String)]) -> Staged {
+    func stage(_ uploads: [(bytes: ByteBuffer, path: String)]) -> Staged {
         var staged = Staged(results: Array(repeating: .success(false), count: uploads.count))
         let base = directory.path
         for (index, upload) in uploads.enumerated() {
@@ -151,13 +157,13 @@ public struct UploadStore: Sendable {
     }
 
     /// Creates `temporary` with `bytes` in it; returns its descriptor, still open.
-    private static func write(_ bytes: [UInt8], to temporary: String, path: String) throws -> Int32 {
+    private static func write(_ bytes: ByteBuffer, to temporary: String, path: String) throws -> Int32 {
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
             throw UploadError.system("create \(temporary[temporary.index(after: temporary.lastIndex(of: "/")!)...])", errno)
         }
         var failure: Int32 = 0
-        bytes.withUnsafeBytes { buffer in
+        bytes.withUnsafeReadableBytes { buffer in
             var offset = 0
             while offset < buffer.count {
                 let written = Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
@@ -217,7 +223,7 @@ public struct UploadStore: Sendable {
     /// Makes `bytes` the current version of `path` without keeping what is there (a recovery's: that is a torn
     /// write, or a version the history already holds), flushed to the disk.
     func replace(_ path: String, with bytes: [UInt8]) throws {
-        var staged = stage([(bytes, path)])
+        var staged = stage([(ByteBuffer(bytes: bytes), path)])
         flush(&staged, alsoDirectories: [])
         if case .failure(let error) = staged.results[0] { throw error }
         guard let file = staged.files.first else { return }

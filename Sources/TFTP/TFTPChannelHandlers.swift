@@ -131,7 +131,8 @@ final class TFTPTransferHandler: ChannelInboundHandler {
     }
 
     /// Stores a whole upload; its share of the upload budget is given back once it is stored, and its bytes are
-    /// not held past that (a large upload is in memory twice while it is written: here and as the file service's).
+    /// not held past that. The file service writes these very bytes (no copy is made on the way), so an upload is in
+    /// memory once.
     private func store(_ contents: ByteBuffer, final: TFTPPacket, reservation: UploadReservation?,
                        context: ChannelHandlerContext) {
         let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
