@@ -1,5 +1,6 @@
 import Foundation
 import ProvisioningCore
+import Synchronization
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -337,6 +338,44 @@ struct ServeHTTPFastPathTests {
         #expect(sent < head.count)
         #expect(try server.event("head-timeout") >= 1)
         #expect(try Client.curl(["\(server.https)/a.cfg"]).body == Self.a)
+    }
+
+    @Test("over TLS, a connection kept alive across several head timeouts by its requests stays open; a head begun after them and never finished is closed at the head timeout (S6)")
+    func keepAliveMovesTheDeadline() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 2\n")
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        client.arguments = ["s_client", "-quiet", "-bind", "127.0.0.2:0", "-connect", "127.0.0.1:\(server.httpsPort)"]
+        let input = Pipe(), output = Pipe()
+        client.standardInput = input
+        client.standardOutput = output
+        client.standardError = FileHandle.nullDevice
+        let received = Mutex<[UInt8]>([])
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            received.withLock { $0 += data }
+        }
+        try Children.start(client)
+        defer {
+            output.fileHandleForReading.readabilityHandler = nil
+            client.finish(within: 0)
+        }
+        signal(SIGPIPE, SIG_IGN)
+        let request = Array("GET /a.cfg HTTP/1.1\r\nHost: x\r\n\r\n".utf8)
+        func answers() -> Int { received.withLock { responses($0).count } }
+        // Twelve requests, each sent once the one before is answered and half a second after it: six seconds on one
+        // connection, three head timeouts, every answer in.
+        for count in 1...12 {
+            try input.fileHandleForWriting.write(contentsOf: request)
+            #expect(eventually(within: 10) { answers() >= count }, "answer \(count)")
+            usleep(500_000)  // the pace of the requests, not a wait for the server
+        }
+        #expect(client.isRunning)
+        #expect(received.withLock { responses($0) }.allSatisfy { $0.status == 200 && $0.body == Array(Self.a.utf8) })
+        // The start of a head, and no more.
+        try input.fileHandleForWriting.write(contentsOf: Array("GET /a.cfg HTTP/1.1\r\n".utf8))
+        #expect(eventually(within: 30) { !client.isRunning })
+        #expect(try server.event("head-timeout") >= 1)
     }
 
     @Test("requests the quick reader does not accept go to the full parser: obsolete line folding, bare LF, HTTP/1.0")
