@@ -310,17 +310,23 @@ struct ServeHTTPFastPathTests {
         #expect(try Client.curl(["\(server.https)/a.cfg"]).body == Self.a)
     }
 
+    /// `openssl s_client` from 127.0.0.2 to the server's HTTPS port, reading `input`, writing to `output` (or nowhere).
+    static func tlsClient(port: Int, input: Pipe, output: Pipe?) throws -> Process {
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        client.arguments = ["s_client", "-quiet", "-bind", "127.0.0.2:0", "-connect", "127.0.0.1:\(port)"]
+        client.standardInput = input
+        client.standardOutput = output ?? FileHandle.nullDevice
+        client.standardError = FileHandle.nullDevice
+        try Children.start(client)
+        return client
+    }
+
     @Test("over TLS, a head dripped a byte at a time after the handshake is closed at the head timeout (openssl s_client)")
     func drippingOverTLS() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 2\n")
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        client.arguments = ["s_client", "-quiet", "-bind", "127.0.0.2:0", "-connect", "127.0.0.1:\(server.httpsPort)"]
         let input = Pipe()
-        client.standardInput = input
-        client.standardOutput = FileHandle.nullDevice
-        client.standardError = FileHandle.nullDevice
-        try Children.start(client)
+        let client = try Self.tlsClient(port: server.httpsPort, input: input, output: nil)
         defer { client.finish(within: 0) }
         let head = Array("GET /a.cfg HTTP/1.1\r\nHost: x\r\nX-Slow: ".utf8) + [UInt8](repeating: 0x61, count: 1000)
         var sent = 0
@@ -343,19 +349,13 @@ struct ServeHTTPFastPathTests {
     @Test("over TLS, a connection kept alive across several head timeouts by its requests stays open; a head begun after them and never finished is closed at the head timeout (S6)")
     func keepAliveMovesTheDeadline() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 2\n")
-        let client = Process()
-        client.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        client.arguments = ["s_client", "-quiet", "-bind", "127.0.0.2:0", "-connect", "127.0.0.1:\(server.httpsPort)"]
         let input = Pipe(), output = Pipe()
-        client.standardInput = input
-        client.standardOutput = output
-        client.standardError = FileHandle.nullDevice
         let received = Mutex<[UInt8]>([])
         output.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData
             received.withLock { $0 += data }
         }
-        try Children.start(client)
+        let client = try Self.tlsClient(port: server.httpsPort, input: input, output: output)
         defer {
             output.fileHandleForReading.readabilityHandler = nil
             client.finish(within: 0)
