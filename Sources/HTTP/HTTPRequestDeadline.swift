@@ -49,12 +49,24 @@ final class HTTPRequestDeadline: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        closed = true
         timer?.cancel()
         timer = nil
         deadline = nil
         limits.release(client)
         context.fireChannelInactive()
     }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        closed = true
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// Set once the connection is gone: a response finished after that (its write's callback comes after the close)
+    /// sets no timer. One that did held the connection's whole pipeline until it fired: under a storm of
+    /// connections that each made one request, thousands of closed connections' TLS buffers at once (430 MB).
+    private var closed = false
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if case .idle = phase {
@@ -83,6 +95,7 @@ final class HTTPRequestDeadline: ChannelInboundHandler {
     }
 
     private func arm(_ context: ChannelHandlerContext, after delay: TimeAmount, headMissed: Bool) {
+        guard !closed else { return }
         let now = NIODeadline.now()
         deadline = (now + delay, headMissed, delay)
         // A timer already set fires within `period` of its setting, never later than this deadline would need.

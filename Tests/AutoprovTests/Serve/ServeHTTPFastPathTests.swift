@@ -378,6 +378,53 @@ struct ServeHTTPFastPathTests {
         #expect(try server.event("head-timeout") >= 1)
     }
 
+    @Test("over TLS, a connection autoprov ends after its answer is closed soon after its close_notify even when the peer never answers it: before a connection that sends nothing reaches the head timeout (S6)")
+    func closeNotifyWait() throws {
+        let server = try ServerProcess(files: ["a.cfg": Self.a], configuration: "[limits]\nhead_timeout_seconds = 2\n")
+        // A client that reads the answer and autoprov's close_notify, then stays silent with its socket open, and
+        // says when the server's FIN arrives.
+        let script = """
+            import os, socket, ssl, sys
+            context = ssl.create_default_context(); context.check_hostname = False; context.verify_mode = ssl.CERT_NONE
+            connection = context.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1]))))
+            connection.sendall(b"GET /a.cfg HTTP/1.0\\r\\nHost: x\\r\\n\\r\\n")
+            answer = b""
+            while True:
+                try:
+                    chunk = connection.recv(65536)
+                except ssl.SSLZeroReturnError:
+                    break
+                if not chunk:
+                    break
+                answer += chunk
+            print("answered" if b"a = 1" in answer else "no answer", flush=True)
+            os.read(connection.fileno(), 1)
+            print("closed", flush=True)
+            """
+        let output = Pipe()
+        let said = Mutex("")
+        output.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            said.withLock { $0 += String(decoding: data, as: UTF8.self) }
+        }
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        client.arguments = ["-c", script, "\(server.httpsPort)"]
+        client.standardOutput = output
+        client.standardError = FileHandle.nullDevice
+        // Opened first, so that its head timeout runs out first unless the closed connection goes quickly.
+        let idle = RawConnection(port: server.httpsPort, source: "127.0.0.2")
+        try Children.start(client)
+        defer {
+            output.fileHandleForReading.readabilityHandler = nil
+            client.finish(within: 0)
+        }
+        #expect(eventually(within: 30) { said.withLock { $0.contains("closed") } || idle.closedByPeer })
+        #expect(said.withLock { $0 } == "answered\nclosed\n")
+        #expect(!idle.closedByPeer, "the head timeout came before the silent peer's connection was closed")
+        #expect(eventually(within: 30) { idle.closedByPeer })
+    }
+
     @Test("requests the quick reader does not accept go to the full parser: obsolete line folding, bare LF, HTTP/1.0")
     func unusualHeads() throws {
         let server = try ServerProcess(files: ["a.cfg": Self.a])
