@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import ProvisioningCore
+import WireProtocols
 
 /// What an HTTP response is, before it is written: the decisions of S1–S5 in HTTP terms.
 struct HTTPReply {
@@ -145,16 +146,11 @@ enum HTTPExchange {
 
     static func credentials(_ head: HTTPRequestHead) -> Credentials? {
         guard let header = head.headers.first(name: "Authorization") else { return nil }
-        if header.lowercased().hasPrefix("basic "),
-           let data = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
-           let text = String(data: data, encoding: .utf8), let colon = text.firstIndex(of: ":") {
-            return .password(username: String(text[..<colon]), password: String(text[text.index(after: colon)...]))
+        switch HTTPAuthorization(header: header) {
+        case .basic(let username, let password): return .password(username: username, password: password)
+        case .digest(let parameters): return DigestResponse(header: parameters, method: head.method.rawValue).map { .digest($0) }
+        case nil: return nil
         }
-        if header.lowercased().hasPrefix("digest "),
-           let digest = DigestResponse(header: String(header.dropFirst(7)), method: head.method.rawValue) {
-            return .digest(digest)
-        }
-        return nil
     }
 
     /// The head of a reply in wire form, with `Content-Length` and `Connection` as the request and reply need.

@@ -30,15 +30,8 @@ enum HTTPRoute: Equatable {
         !hasAuthorization && of(method: method, path: path, isTLS: isTLS) == .read
     }
 
-    /// The path a request target names, still percent-encoded: an absolute-form target (`http://host/a.cfg`) is
-    /// reduced to its path, and the query and fragment are dropped (RFC 9112 §3.2). ``HTTPHeadScanner`` applies
-    /// the same rule to the bytes of an origin-form target.
+    /// The path a request target names, still percent-encoded (``HTTPRequestTarget/path(of:)``).
     static func path(of target: Substring) -> Substring {
-        var path = target
-        if let scheme = path.range(of: "://"), let slash = path[scheme.upperBound...].firstIndex(of: "/") {
-            path = path[slash...]
-        }
-        if let query = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = path[..<query] }
-        return path
+        HTTPRequestTarget.path(of: target)
     }
 }

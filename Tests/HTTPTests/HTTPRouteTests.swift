@@ -41,4 +41,14 @@ struct HTTPRouteTests {
         }
         #expect(scanned.path == expected)
     }
+
+    @Test("an Authorization header: Basic read to a user name and a password (the first colon splits them), Digest's parameters passed on, anything else no credentials (RFC 7617, RFC 7616)", arguments: [
+        ("Basic YWRtaW46cGE6c3M=", HTTPAuthorization.basic(username: "admin", password: "pa:ss")),
+        ("basic  YWRtaW46 ", .basic(username: "admin", password: "")),
+        ("Digest username=\"a\", realm=\"r\"", .digest("username=\"a\", realm=\"r\"")),
+        ("Basic bm9jb2xvbg==", nil), ("Basic !!!", nil), ("Bearer abc", nil), ("Basic", nil), ("", nil),
+    ])
+    func authorization(header: String, expected: HTTPAuthorization?) {
+        #expect(HTTPAuthorization(header: header) == expected)
+    }
 }

@@ -1,9 +1,10 @@
 import FuzzDriver
 import WireProtocols
 
-/// Bytes as the TFTP listeners, the HTTP fast path and the FTP control connection read them: parsed as a TFTP
+/// Bytes as the TFTP listeners, the HTTP paths and the FTP control connection read them: parsed as a TFTP
 /// datagram (a request's options negotiated, the packet written out and read again to the same packet), scanned as
-/// an HTTP request head (whose fields must then lie within the bytes it was given), and split into command lines,
+/// an HTTP request head (whose fields must then lie within the bytes it was given), read as a request target and as
+/// an `Authorization` header (Basic and Digest, as the SwiftNIO path reads them), and split into command lines,
 /// each parsed as a command, its argument as a path and as PORT and EPRT addresses, as an FTP session does.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func test(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
@@ -26,6 +27,14 @@ public func test(_ start: UnsafePointer<UInt8>?, _ count: Int) -> CInt {
     // With [limits] head_bytes at its least, a longer head is never the fast path's.
     if case .request(let head) = HTTPHeadScanner.scan(buffer, limit: 1024) {
         precondition(head.length <= 1024, "a head of \(head.length) bytes taken under a limit of 1024")
+    }
+    // What every HTTP path reads from a head's text itself: the request target's path, and the Authorization header.
+    if let text = String(validating: buffer, as: UTF8.self) {
+        let path = HTTPRequestTarget.path(of: Substring(text))
+        precondition(!path.contains("?") && !path.contains("#"), "a query or fragment left in the path of \(text)")
+        if case .basic(let username, _)? = HTTPAuthorization(header: text) {
+            precondition(!username.contains(":"), "a colon in a Basic user name")
+        }
     }
     for line in buffer.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false) {
         _ = FTPCommand.isAbort(line)
