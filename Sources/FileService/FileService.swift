@@ -218,11 +218,6 @@ public final class FileService: Sendable {
     private struct Origin {
         var path: String
         var identity: FileIdentity
-
-        init(path: String, identity: FileIdentity) {
-            self.path = path
-            self.identity = identity
-        }
     }
 
     private enum ReadPlan {
