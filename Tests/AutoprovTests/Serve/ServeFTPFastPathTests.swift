@@ -38,14 +38,7 @@ final class RawListener {
         defer { close(connection) }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(connection, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = recv(connection, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            received += buffer.prefix(count)
-        }
-        return received
+        return receiveUntilClosed(connection)
     }
 }
 

@@ -66,14 +66,7 @@ final class RawConnection {
     }
 
     func readAll() -> [UInt8] {
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = recv(descriptor, &buffer, buffer.count, 0)
-            if count <= 0 { break }
-            received += buffer.prefix(count)
-        }
-        return received
+        receiveUntilClosed(descriptor)
     }
 
     /// Reads until `count` bytes have arrived (or the server closes, or the timeout passes).
@@ -107,4 +100,16 @@ func responses(_ bytes: [UInt8], headRequests: Set<Int> = []) -> [(status: Int, 
         offset = bodyEnd
     }
     return result
+}
+
+/// Everything a socket receives until its peer closes it (or its receive timeout passes).
+func receiveUntilClosed(_ descriptor: Int32) -> [UInt8] {
+    var received: [UInt8] = []
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let count = recv(descriptor, &buffer, buffer.count, 0)
+        if count <= 0 { break }
+        received += buffer.prefix(count)
+    }
+    return received
 }
