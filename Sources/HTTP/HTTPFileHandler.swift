@@ -1,6 +1,7 @@
 import FileService
 import NIOCore
 import NIOHTTP1
+import WireProtocols
 
 /// One connection's requests on the full pipeline: ``HTTPConnectionState`` decides what each part means, this
 /// handler asks the file service and writes.
@@ -167,7 +168,7 @@ final class HTTPFileHandler: ChannelInboundHandler {
     private var deadlineHandler: HTTPRequestDeadline?
 
     private func fileRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) -> FileRequest {
-        let path = HTTPRoute.path(of: Substring(head.uri))
+        let path = HTTPRequestTarget.path(of: Substring(head.uri))
         var request = FileRequest(
             isTLS ? .https : .http, path: String(path),
             client: client(context),

@@ -13,7 +13,7 @@ enum HTTPRoute: Equatable {
     /// Any other method: 405 with `Allow: GET, HEAD, PUT`.
     case notAllowed
 
-    /// The route of a request, from its method and its path (``path(of:)``).
+    /// The route of a request, from its method and its path (``HTTPRequestTarget/path(of:)``).
     static func of(method: HTTPMethod, path: some StringProtocol, isTLS: Bool) -> HTTPRoute {
         switch method {
         case .GET where path == "/metrics" && !isTLS: .metrics
@@ -28,10 +28,5 @@ enum HTTPRoute: Equatable {
     /// be held back (a slowed-down 401, ``HTTPReply/delay``).
     static func isQuick(method: HTTPMethod, path: some StringProtocol, isTLS: Bool, hasAuthorization: Bool) -> Bool {
         !hasAuthorization && of(method: method, path: path, isTLS: isTLS) == .read
-    }
-
-    /// The path a request target names, still percent-encoded (``HTTPRequestTarget/path(of:)``).
-    static func path(of target: Substring) -> Substring {
-        HTTPRequestTarget.path(of: target)
     }
 }

@@ -2,6 +2,7 @@ import FileService
 @testable import HTTP
 import NIOCore
 import NIOHTTP1
+import WireProtocols
 import Testing
 
 /// The full pipeline's connection state machine, without a channel: parts in, actions out (RFC 9112 §9.3).
@@ -13,7 +14,7 @@ struct HTTPConnectionStateTests {
     }
 
     func file(_ head: HTTPRequestHead) -> FileRequest {
-        FileRequest(.http, path: HTTPRoute.path(of: Substring(head.uri)).description, client: "192.0.2.1")
+        FileRequest(.http, path: HTTPRequestTarget.path(of: Substring(head.uri)).description, client: "192.0.2.1")
     }
 
     func path(_ action: HTTPConnectionState.Action) -> String? {

@@ -31,7 +31,7 @@ struct HTTPRouteTests {
         ("/?", "/"), ("http://192.0.2.1:8080/T46/a.cfg?x", "/T46/a.cfg"), ("https://host/", "/"),
     ])
     func path(target: String, expected: String) {
-        #expect(HTTPRoute.path(of: Substring(target)) == Substring(expected))
+        #expect(HTTPRequestTarget.path(of: Substring(target)) == Substring(expected))
         // The fast path's scanner takes origin-form targets only, and must name the same file.
         guard target.hasPrefix("/") else { return }
         let head = "GET \(target) HTTP/1.1\r\nHost: x\r\n\r\n"
